@@ -1,0 +1,71 @@
+/* config.h - where endpoint, region and profile come from (SPEC §2), and the
+ * shared AWS config/credentials files read with inih. No network. */
+#ifndef DYNAMOFS_CONFIG_H
+#define DYNAMOFS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What the command line said; NULL for "not given". */
+struct config_options {
+	const char *endpoint; /* endpoint= / --endpoint-url / SOURCE URL */
+	const char *region;   /* region= / --region / SOURCE region name */
+	const char *profile;  /* profile= / --profile */
+};
+
+enum config_file {
+	CONFIG_FILE_CREDENTIALS = 0, /* ~/.aws/credentials: [NAME] */
+	CONFIG_FILE_CONFIG = 1,      /* ~/.aws/config: [profile NAME], [default] */
+};
+
+/* One key of the selected profile, as read from one of the two files. */
+struct config_kv {
+	char *key;
+	char *value;
+	enum config_file file;
+};
+
+struct config {
+	char *endpoint;        /* full URL, never NULL after config_resolve */
+	char *endpoint_source; /* e.g. "option endpoint=", "AWS_ENDPOINT_URL_DYNAMODB",
+				  "endpoint_url in profile \"dev\" in /home/u/.aws/config",
+				  "default for region eu-west-1" */
+	char *region;
+	char *region_source;   /* e.g. "AWS_REGION", "region in profile \"dev\" ...",
+				  "default us-east-1 (explicit endpoint)" */
+	char *profile;         /* selected profile name ("default" when none named) */
+	char *profile_source;  /* "option profile=", "AWS_PROFILE", "default" */
+	bool profile_named;    /* the user named it (option or AWS_PROFILE) */
+	bool profile_found;    /* a section for it exists in either file */
+	char *credentials_file; /* path used (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) */
+	char *config_file;      /* path used (AWS_CONFIG_FILE or ~/.aws/config) */
+	struct config_kv *kv;  /* the selected profile's keys from both files */
+	size_t n_kv;
+};
+
+/* Resolves the settings from opts, the environment and the two files, in the
+ * order of SPEC §2. A missing file is not an error. Fills cfg (caller frees
+ * with config_free). Returns 0, or:
+ *   -ENOENT  a profile named by the user exists in neither file
+ *            (err: "profile \"x\" not found in ... or ...")
+ *   -EINVAL  no region could be found for the AWS endpoint, a bad endpoint URL,
+ *            or an unreadable/malformed file (err says which line)
+ *   -ENOMEM
+ * err (may be NULL) receives a one-line reason. Not thread-safe (reads the
+ * environment); call at start-up. */
+int config_resolve(const struct config_options *opts, struct config *cfg,
+		   char *err, size_t errlen);
+
+/* Frees what config_resolve allocated; safe on a zeroed struct. */
+void config_free(struct config *cfg);
+
+/* The value of key in the selected profile: the credentials file wins over
+ * the config file (as botocore). Returns a borrowed string or NULL; *file
+ * (may be NULL) tells which file it came from. */
+const char *config_get(const struct config *cfg, const char *key,
+		       enum config_file *file);
+
+/* The path of that file, for messages: cfg->credentials_file or ->config_file. */
+const char *config_file_path(const struct config *cfg, enum config_file file);
+
+#endif

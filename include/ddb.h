@@ -1,0 +1,149 @@
+/* ddb.h - typed DynamoDB operations over signed HTTP: JSON 1.0 protocol,
+ * retries with full-jitter back-off (SPEC §7), errors and their errno (SPEC §5). */
+#ifndef DYNAMOFS_DDB_H
+#define DYNAMOFS_DDB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "creds.h"
+#include "http.h"
+
+/* What went wrong with one call, for logs and messages. */
+struct ddb_error {
+	long http_status;     /* 0 when no HTTP response arrived */
+	int transport;        /* the last http_request error (-ETIMEDOUT, ...), or 0 */
+	char code[128];       /* the part of __type after '#', "" when none */
+	char message[512];    /* the server's message, or the transport error text */
+	char request_id[128]; /* x-amzn-RequestId, "" when none */
+	int attempts;         /* how many attempts were made */
+};
+
+struct ddb_config {
+	const char *endpoint;         /* URL, e.g. "http://127.0.0.1:8000/" */
+	const char *region;
+	struct creds_provider *creds; /* borrowed, must outlive the client */
+	struct http_client *http;     /* borrowed, must outlive the client */
+	int retries;                  /* retries after the first attempt (default 10) */
+	long timeout_ms;              /* one attempt; 0: the http client's default */
+	uint64_t seed;                /* jitter RNG seed; 0: seeded from the clock */
+	unsigned base_delay_ms;       /* back-off base; 0: 50 ms */
+	unsigned max_delay_ms;        /* back-off cap; 0: 20000 ms */
+};
+
+struct ddb_client;
+
+/* Creates a client; strings in cfg are copied. Returns NULL with errno set.
+ * Caller frees with ddb_client_free. */
+struct ddb_client *ddb_client_new(const struct ddb_config *cfg);
+void ddb_client_free(struct ddb_client *c);
+
+/* Sends one DynamoDB operation (op is "GetItem", ...) with request (borrowed)
+ * as its JSON body, signed with the current credentials, retrying what SPEC §7
+ * says is retryable with full-jitter back-off. Every attempt is logged at
+ * LOG_DEBUG with operation, table, status and milliseconds.
+ * Returns 0 with *response a new reference (caller json_decref's), or a
+ * negative errno from ddb_errno with err (may be NULL) filled. Thread-safe. */
+int ddb_call(struct ddb_client *c, const char *op, json_t *request,
+	     json_t **response, struct ddb_error *err);
+
+/* True when a failed attempt should be tried again: transport errors
+ * (time-out, connection, CRC mismatch), HTTP 5xx, and the throttling codes. */
+bool ddb_retryable(int transport, long http_status, const char *code);
+
+/* Full jitter: a uniform random delay in [0, min(base * 2^(attempt-1), cap)]
+ * milliseconds, attempt counting from 1. *rng is a xorshift state that the
+ * function advances (so a fixed seed gives a fixed sequence). */
+unsigned ddb_backoff_ms(unsigned attempt, uint64_t *rng, unsigned base_ms,
+			unsigned cap_ms);
+
+/* The errno a user can act on for this error (the one table of SPEC §5):
+ * not found -ENOENT, condition failed -EEXIST, validation -EINVAL,
+ * access -EACCES, throttling/network after retries -EIO, ... */
+int ddb_errno(const struct ddb_error *err);
+
+/* Formats err as one line: "ResourceNotFoundException: Requested resource not
+ * found (HTTP 400, request id X)" or "connection refused". Returns buf. */
+const char *ddb_strerror(const struct ddb_error *err, char *buf, size_t len);
+
+/* ListTables, every page. *names: new array of strings (caller decrefs). */
+int ddb_list_tables(struct ddb_client *c, json_t **names,
+		    struct ddb_error *err);
+
+/* One ListTables call with Limit, starting after start (NULL: first page).
+ * Returns the response object (new reference). */
+int ddb_list_tables_page(struct ddb_client *c, const char *start, int limit,
+			 json_t **response, struct ddb_error *err);
+
+/* DescribeTable. *table: new reference to the "Table" object. */
+int ddb_describe_table(struct ddb_client *c, const char *table,
+		       json_t **table_desc, struct ddb_error *err);
+
+/* CreateTable with request (borrowed, a full CreateTable body); when
+ * wait_active, polls DescribeTable until TableStatus is ACTIVE. *table_desc
+ * (may be NULL) receives a new reference to the final "Table" object. */
+int ddb_create_table(struct ddb_client *c, json_t *request, bool wait_active,
+		     json_t **table_desc, struct ddb_error *err);
+
+/* DeleteTable. */
+int ddb_delete_table(struct ddb_client *c, const char *table,
+		     struct ddb_error *err);
+
+/* GetItem of key (borrowed DynamoDB-JSON map). *item: new reference to the
+ * item map; returns -ENOENT when there is no such item. */
+int ddb_get_item(struct ddb_client *c, const char *table, json_t *key,
+		 bool consistent, json_t **item, struct ddb_error *err);
+
+/* PutItem of item (borrowed). condition (may be NULL) is a
+ * ConditionExpression; names/values (may be NULL, borrowed) its
+ * ExpressionAttributeNames/Values. A failed condition returns -EEXIST. */
+int ddb_put_item(struct ddb_client *c, const char *table, json_t *item,
+		 const char *condition, json_t *names, json_t *values,
+		 struct ddb_error *err);
+
+/* DeleteItem of key, with an optional condition as for ddb_put_item. */
+int ddb_delete_item(struct ddb_client *c, const char *table, json_t *key,
+		    const char *condition, json_t *names, json_t *values,
+		    struct ddb_error *err);
+
+/* UpdateItem with a full request body (borrowed). *response (may be NULL):
+ * new reference. */
+int ddb_update_item(struct ddb_client *c, json_t *request, json_t **response,
+		    struct ddb_error *err);
+
+/* Called once per page with the page's response object (borrowed). Return 0
+ * to go on, a positive value to stop early (ddb_query/ddb_scan then return
+ * 0), a negative errno to stop with that error. Never called concurrently. */
+typedef int (*ddb_page_fn)(json_t *page, void *arg);
+
+/* Query, following LastEvaluatedKey through every page (request is borrowed
+ * and not modified). */
+int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
+	      struct ddb_error *err);
+
+/* Scan, every page; with segments > 1 runs that many parallel segments
+ * (threads), each following its own LastEvaluatedKey; fn is still called
+ * under a lock, one page at a time, in no set order. */
+int ddb_scan(struct ddb_client *c, json_t *request, unsigned segments,
+	     ddb_page_fn fn, void *arg, struct ddb_error *err);
+
+/* BatchGetItem of keys (borrowed array of key maps) from one table, in
+ * chunks of 100, re-sending UnprocessedKeys with back-off. *items: new array
+ * of the items found, in no set order. */
+int ddb_batch_get(struct ddb_client *c, const char *table, json_t *keys,
+		  bool consistent, json_t **items, struct ddb_error *err);
+
+/* BatchWriteItem of requests (borrowed array of {"PutRequest": ...} /
+ * {"DeleteRequest": ...}) to one table, in chunks of 25, re-sending
+ * UnprocessedItems with back-off until all are written. */
+int ddb_batch_write(struct ddb_client *c, const char *table, json_t *requests,
+		    struct ddb_error *err);
+
+/* TransactWriteItems of items (borrowed array). client_token (may be NULL)
+ * makes retries idempotent. -ENOSYS when the server has no transactions
+ * (UnknownOperationException), -EEXIST when a condition failed. */
+int ddb_transact_write(struct ddb_client *c, json_t *items,
+		       const char *client_token, struct ddb_error *err);
+
+#endif

@@ -1,0 +1,2 @@
+/* ddb.c - placeholder until the module lands. */
+#include "ddb.h"

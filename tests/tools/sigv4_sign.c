@@ -1,0 +1,2 @@
+#include "sigv4.h"
+int main(void) { return 0; }
