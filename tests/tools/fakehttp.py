@@ -10,6 +10,17 @@ uses left. A rule: {"method": "GET", "path": "/x", "status": 200,
 "require_header": {"name": "value"}}. Unmatched requests get 404. Every
 request is appended to LOG as one JSON line (method, path, headers, body).
 Stops on SIGTERM or when its parent closes stdin.
+
+Optional, for connection and concurrency tests:
+- each log line also has "peer_port" (the client's TCP port, so a test can
+  count connections) and "inflight" (requests being handled when this one
+  arrived, itself included);
+- a rule may hold "match_header": {"name": "value"} (name in any case) and
+  "match_body": "substring": the rule applies only to requests that have
+  those (unlike require_header, which answers 401 when missing);
+- a rule with "barrier": N holds each request it answers until N requests
+  have reached it, so they all succeed only when the client sent them
+  concurrently; after "barrier_timeout_ms" (default 10000) it answers 504.
 """
 import json
 import sys
@@ -22,6 +33,9 @@ script = json.load(open(sys.argv[1]))
 log_path = sys.argv[2]
 lock = threading.Lock()
 uses = [0] * len(script)
+arrived = [0] * len(script)
+barrier_cv = threading.Condition(lock)
+inflight = 0
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,12 +45,26 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
+        global inflight
+        with lock:
+            inflight += 1
+        try:
+            self.handle_counted()
+        finally:
+            with lock:
+                inflight -= 1
+
+    def handle_counted(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else b""
+        text = body.decode("utf-8", "replace")
         entry = {"method": self.command, "path": self.path,
                  "headers": {k.lower(): v for k, v in self.headers.items()},
-                 "body": body.decode("utf-8", "replace")}
+                 "body": text}
+        index = None
         with lock:
+            entry["peer_port"] = self.client_address[1]
+            entry["inflight"] = inflight
             with open(log_path, "a") as f:
                 f.write(json.dumps(entry) + "\n")
             rule = None
@@ -45,11 +73,25 @@ class Handler(BaseHTTPRequestHandler):
                     continue
                 if r.get("path", self.path) != self.path:
                     continue
+                if any(self.headers.get(k) != v
+                       for k, v in r.get("match_header", {}).items()):
+                    continue
+                if r.get("match_body", "") not in text:
+                    continue
                 if "times" in r and uses[i] >= r["times"]:
                     continue
                 uses[i] += 1
                 rule = r
+                index = i
                 break
+            if rule is not None and rule.get("barrier"):
+                arrived[index] += 1
+                barrier_cv.notify_all()
+                ok = barrier_cv.wait_for(
+                    lambda: arrived[index] >= rule["barrier"],
+                    rule.get("barrier_timeout_ms", 10000) / 1000.0)
+                if not ok:
+                    rule = {"status": 504, "body": "barrier timeout"}
         if rule is None:
             rule = {"status": 404, "body": "no rule"}
         for k, v in rule.get("require_header", {}).items():
