@@ -1,0 +1,2 @@
+/* keyname.c - placeholder until the module lands. */
+#include "keyname.h"
