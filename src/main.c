@@ -1,2 +1,592 @@
+/* main.c - dynamofs entry point: parses the command line with fuse_opt,
+ * resolves settings and credentials, checks DynamoDB answers, and mounts. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "creds.h"
+#include "ddb.h"
+#include "http.h"
 #include "log.h"
-int main(void) { return 0; }
+
+/* Everything the command line can say, filled by fuse_opt_parse. */
+struct dfs_opts {
+	char *endpoint;
+	char *region;
+	char *profile;
+	char *format;
+	char *hash_key;
+	char *range_key;
+	char *cache_ttl;
+	char *cache_size;
+	char *tables;
+	char *retries;
+	char *timeout;
+	char *log;
+	int ro;
+	int consistent_read;
+	int check;
+	int show_help;
+	int show_version;
+	int debug;
+	int foreground;
+	/* positional arguments: [SOURCE] MOUNTPOINT */
+	char *args[3];
+	int n_args;
+};
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_CHECK,
+	KEY_RO,
+	KEY_DEBUG,
+	KEY_FOREGROUND,
+	KEY_IGNORE,
+};
+
+#define DFS_OPT(t, p) { t, offsetof(struct dfs_opts, p), 1 }
+
+static const struct fuse_opt dfs_opt_spec[] = {
+	DFS_OPT("endpoint=%s", endpoint),
+	DFS_OPT("--endpoint-url=%s", endpoint),
+	DFS_OPT("--endpoint-url %s", endpoint),
+	DFS_OPT("region=%s", region),
+	DFS_OPT("--region=%s", region),
+	DFS_OPT("--region %s", region),
+	DFS_OPT("profile=%s", profile),
+	DFS_OPT("--profile=%s", profile),
+	DFS_OPT("--profile %s", profile),
+	DFS_OPT("format=%s", format),
+	DFS_OPT("hash_key=%s", hash_key),
+	DFS_OPT("range_key=%s", range_key),
+	DFS_OPT("cache_ttl=%s", cache_ttl),
+	DFS_OPT("cache_size=%s", cache_size),
+	DFS_OPT("tables=%s", tables),
+	DFS_OPT("retries=%s", retries),
+	DFS_OPT("timeout=%s", timeout),
+	DFS_OPT("log=%s", log),
+	DFS_OPT("consistent_read", consistent_read),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("--check", KEY_CHECK),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	/* Words mount(8) and fstab pass along that mean nothing to a FUSE
+	 * daemon; libfuse would reject them, so they are dropped here. */
+	FUSE_OPT_KEY("_netdev", KEY_IGNORE),
+	FUSE_OPT_KEY("auto", KEY_IGNORE),
+	FUSE_OPT_KEY("noauto", KEY_IGNORE),
+	FUSE_OPT_KEY("user", KEY_IGNORE),
+	FUSE_OPT_KEY("nouser", KEY_IGNORE),
+	FUSE_OPT_KEY("users", KEY_IGNORE),
+	FUSE_OPT_KEY("nofail", KEY_IGNORE),
+	FUSE_OPT_KEY("defaults", KEY_IGNORE),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf(
+"usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]\n"
+"       %s --check [SOURCE] [-o OPT[,OPT...]]\n"
+"\n"
+"Shows Amazon DynamoDB tables as directories and items as JSON files.\n"
+"SOURCE is an endpoint URL, a region name, or the word \"dynamodb\".\n"
+"\n"
+"dynamofs options:\n"
+"    -o endpoint=URL        DynamoDB endpoint (also --endpoint-url URL)\n"
+"    -o region=NAME         AWS region (also --region NAME)\n"
+"    -o profile=NAME        profile in ~/.aws/credentials and ~/.aws/config (also --profile NAME)\n"
+"    -o ro                  read-only mount: every write fails with EROFS\n"
+"    -o format=plain|ddb    item files as plain JSON (default) or DynamoDB JSON\n"
+"    -o hash_key=NAME[:T]   partition key plain mkdir gives a new table (default pk:S)\n"
+"    -o range_key=NAME[:T]  sort key plain mkdir gives a new table (default sk:S; empty for none)\n"
+"    -o cache_ttl=SECONDS   how long listings and items are cached (default 5)\n"
+"    -o cache_size=MIB      cache size bound in MiB (default 64)\n"
+"    -o consistent_read     every read is strongly consistent\n"
+"    -o tables=A:B:C        show only these tables\n"
+"    -o retries=N           retries of a failed request (default 10)\n"
+"    -o timeout=SECONDS     time-out of one request (default 30)\n"
+"    -o log=LEVEL           error, warning (default), info or debug\n"
+"    --check                resolve settings and credentials, call ListTables, report, exit\n"
+"    -f                     stay in the foreground, log to stderr\n"
+"    -d                     debug: foreground, log every request (-o log=debug)\n"
+"    -h, --help             print this help and exit\n"
+"    -V, --version          print the version and exit\n"
+"    -o _netdev,auto,noauto,user,nofail  fstab words, accepted and ignored\n"
+"\n"
+"FUSE options:\n",
+	       prog, prog);
+	fflush(stdout);
+}
+
+static int dfs_opt_proc(void *data, const char *arg, int key,
+			struct fuse_args *outargs)
+{
+	struct dfs_opts *o = data;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->n_args >= 2) {
+			fprintf(stderr, "dynamofs: too many arguments: %s\n",
+				arg);
+			return -1;
+		}
+		o->args[o->n_args] = strdup(arg);
+		if (!o->args[o->n_args])
+			return -1;
+		o->n_args++;
+		return 0;
+	case KEY_HELP:
+		o->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = 1;
+		return 0;
+	case KEY_CHECK:
+		o->check = 1;
+		return 0;
+	case KEY_RO:
+		o->ro = 1;
+		return 1; /* libfuse mounts read-only too */
+	case KEY_DEBUG:
+		o->debug = 1;
+		o->foreground = 1;
+		/* -d also turns on libfuse's own request trace; -o debug does
+		 * the same, so both are kept for libfuse. */
+		return 1;
+	case KEY_FOREGROUND:
+		o->foreground = 1;
+		return 1;
+	case KEY_IGNORE:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* Checks a "NAME[:T]" key spec (T one of S, N, B). */
+static int key_spec_valid(const char *spec, bool allow_empty)
+{
+	const char *colon;
+
+	if (!*spec)
+		return allow_empty;
+	colon = strrchr(spec, ':');
+	if (colon == spec)
+		return 0;
+	if (colon && !(strcmp(colon + 1, "S") == 0 ||
+		       strcmp(colon + 1, "N") == 0 ||
+		       strcmp(colon + 1, "B") == 0))
+		return 0;
+	return (colon ? (size_t)(colon - spec) : strlen(spec)) <= 255;
+}
+
+static int parse_number(const char *text, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static bool table_name_valid(const char *name, size_t len)
+{
+	if (len < 3 || len > 255)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+		      ch == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* Validated, typed settings derived from dfs_opts. */
+struct dfs_settings {
+	double cache_ttl;
+	double cache_size_mib;
+	int retries;
+	long timeout_ms;
+	int log_level;
+};
+
+/* Checks every option value; prints one line naming the bad option. */
+static int validate_opts(const struct dfs_opts *o, struct dfs_settings *s)
+{
+	double v;
+
+	s->cache_ttl = 5;
+	s->cache_size_mib = 64;
+	s->retries = 10;
+	s->timeout_ms = 30000;
+	s->log_level = LOG_WARNING;
+
+	if (o->format && strcmp(o->format, "plain") != 0 &&
+	    strcmp(o->format, "ddb") != 0) {
+		fprintf(stderr, "dynamofs: bad option format=%s: use plain or ddb\n",
+			o->format);
+		return -EINVAL;
+	}
+	if (o->hash_key && !key_spec_valid(o->hash_key, false)) {
+		fprintf(stderr, "dynamofs: bad option hash_key=%s: use NAME or NAME:T with T one of S, N, B\n",
+			o->hash_key);
+		return -EINVAL;
+	}
+	if (o->range_key && !key_spec_valid(o->range_key, true)) {
+		fprintf(stderr, "dynamofs: bad option range_key=%s: use NAME, NAME:T with T one of S, N, B, or nothing\n",
+			o->range_key);
+		return -EINVAL;
+	}
+	if (o->cache_ttl) {
+		if (parse_number(o->cache_ttl, 0, 86400 * 365, &v)) {
+			fprintf(stderr, "dynamofs: bad option cache_ttl=%s: use a number of seconds >= 0\n",
+				o->cache_ttl);
+			return -EINVAL;
+		}
+		s->cache_ttl = v;
+	}
+	if (o->cache_size) {
+		if (parse_number(o->cache_size, 1, 1024 * 1024, &v)) {
+			fprintf(stderr, "dynamofs: bad option cache_size=%s: use a number of MiB >= 1\n",
+				o->cache_size);
+			return -EINVAL;
+		}
+		s->cache_size_mib = v;
+	}
+	if (o->retries) {
+		if (parse_number(o->retries, 0, 100, &v) || v != (int)v) {
+			fprintf(stderr, "dynamofs: bad option retries=%s: use a whole number from 0 to 100\n",
+				o->retries);
+			return -EINVAL;
+		}
+		s->retries = (int)v;
+	}
+	if (o->timeout) {
+		if (parse_number(o->timeout, 0.001, 3600, &v)) {
+			fprintf(stderr, "dynamofs: bad option timeout=%s: use a number of seconds > 0\n",
+				o->timeout);
+			return -EINVAL;
+		}
+		s->timeout_ms = (long)(v * 1000);
+	}
+	if (o->log) {
+		s->log_level = log_level_parse(o->log);
+		if (s->log_level < 0) {
+			fprintf(stderr, "dynamofs: bad option log=%s: use error, warning, info or debug\n",
+				o->log);
+			return -EINVAL;
+		}
+	}
+	if (o->debug)
+		s->log_level = LOG_DEBUG;
+	if (o->tables) {
+		const char *p = o->tables;
+		while (*p) {
+			size_t len = strcspn(p, ":");
+			if (!table_name_valid(p, len)) {
+				fprintf(stderr, "dynamofs: bad option tables=%s: table names are 3-255 characters of a-z A-Z 0-9 _ . -, separated by ':'\n",
+					o->tables);
+				return -EINVAL;
+			}
+			p += len;
+			if (*p == ':')
+				p++;
+		}
+	}
+	return 0;
+}
+
+/* Splits the positional arguments into SOURCE and MOUNTPOINT and folds
+ * SOURCE into the endpoint/region options. */
+static int apply_source(struct dfs_opts *o, const char **mountpoint)
+{
+	const char *source = NULL;
+
+	*mountpoint = NULL;
+	if (o->check) {
+		if (o->n_args > 1) {
+			fprintf(stderr, "dynamofs: --check takes no mount point\n");
+			return -EINVAL;
+		}
+		source = o->n_args ? o->args[0] : NULL;
+	} else if (o->n_args == 2) {
+		source = o->args[0];
+		*mountpoint = o->args[1];
+	} else if (o->n_args == 1) {
+		*mountpoint = o->args[0];
+	}
+	if (!source || strcmp(source, "dynamodb") == 0)
+		return 0;
+	if (strstr(source, "://")) {
+		if (!o->endpoint) {
+			o->endpoint = strdup(source);
+			if (!o->endpoint)
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	for (const char *p = source; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-')) {
+			fprintf(stderr, "dynamofs: bad SOURCE \"%s\": use an endpoint URL, a region name or \"dynamodb\"\n",
+				source);
+			return -EINVAL;
+		}
+	}
+	if (!o->region) {
+		o->region = strdup(source);
+		if (!o->region)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The start-up state a mount and --check share. */
+struct dfs_client {
+	struct config cfg;
+	struct http_client *http;
+	struct creds_provider *creds;
+	struct ddb_client *ddb;
+};
+
+static void client_free(struct dfs_client *c)
+{
+	ddb_client_free(c->ddb);
+	creds_provider_free(c->creds);
+	http_client_free(c->http);
+	config_free(&c->cfg);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Resolves settings and credentials, builds the client. On failure prints
+ * one line naming the problem and returns -errno. */
+static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
+		       int retries, struct dfs_client *c)
+{
+	struct config_options copts = {
+		.endpoint = o->endpoint,
+		.region = o->region,
+		.profile = o->profile,
+	};
+	struct ddb_config dcfg = { 0 };
+	char err[512] = "";
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = config_resolve(&copts, &c->cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "dynamofs: %s\n", err[0] ? err : strerror(-rc));
+		goto out;
+	}
+	c->http = http_client_new(s->timeout_ms < 10000 ? s->timeout_ms : 10000,
+				  s->timeout_ms);
+	if (!c->http) {
+		rc = -errno;
+		fprintf(stderr, "dynamofs: %s\n", strerror(errno));
+		goto out;
+	}
+	rc = creds_provider_new(&c->cfg, c->http, &c->creds, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "dynamofs: %s\n", err[0] ? err : strerror(-rc));
+		goto out;
+	}
+	dcfg.endpoint = c->cfg.endpoint;
+	dcfg.region = c->cfg.region;
+	dcfg.creds = c->creds;
+	dcfg.http = c->http;
+	dcfg.retries = retries;
+	dcfg.timeout_ms = s->timeout_ms;
+	c->ddb = ddb_client_new(&dcfg);
+	if (!c->ddb) {
+		rc = -errno;
+		fprintf(stderr, "dynamofs: %s\n", strerror(errno));
+		goto out;
+	}
+out:
+	if (rc)
+		client_free(c);
+	return rc;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 +
+	       (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* Calls ListTables once and turns a failure into one line a user can act
+ * on. Returns 0 or -errno; *n_tables gets the first page's table count. */
+static int probe_dynamodb(struct dfs_client *c, size_t *n_tables)
+{
+	struct ddb_error derr = { 0 };
+	json_t *resp = NULL;
+	char buf[768];
+	int rc;
+
+	rc = ddb_list_tables_page(c->ddb, NULL, 100, &resp, &derr);
+	if (rc == 0) {
+		*n_tables = json_array_size(json_object_get(resp, "TableNames"));
+		json_decref(resp);
+		return 0;
+	}
+	ddb_strerror(&derr, buf, sizeof(buf));
+	if (rc == -EACCES)
+		fprintf(stderr, "dynamofs: %s rejected the credentials from %s: %s\n",
+			c->cfg.endpoint, creds_provider_source(c->creds), buf);
+	else if (derr.http_status == 0)
+		fprintf(stderr, "dynamofs: cannot reach %s: %s\n",
+			c->cfg.endpoint, buf);
+	else
+		fprintf(stderr, "dynamofs: %s answered ListTables with an error: %s\n",
+			c->cfg.endpoint, buf);
+	return rc;
+}
+
+/* --check: what a user runs when a mount fails. Prints where each setting
+ * came from (never a secret) and whether DynamoDB answered. */
+static int run_check(const struct dfs_opts *o, const struct dfs_settings *s)
+{
+	struct dfs_client c;
+	struct timespec t0;
+	size_t n = 0;
+	int rc;
+
+	/* A start-up check should fail fast, not sit through ten back-offs. */
+	rc = client_open(o, s, s->retries < 2 ? s->retries : 2, &c);
+	if (rc)
+		return 1;
+	printf("endpoint:    %s (%s)\n", c.cfg.endpoint, c.cfg.endpoint_source);
+	printf("region:      %s (%s)\n", c.cfg.region, c.cfg.region_source);
+	printf("profile:     %s (%s%s)\n", c.cfg.profile, c.cfg.profile_source,
+	       c.cfg.profile_found ? "" : ", not in the config files");
+	printf("credentials: %s\n", creds_provider_source(c.creds));
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = probe_dynamodb(&c, &n);
+	if (rc == 0)
+		printf("ListTables:  OK, %zu table%s%s (%ld ms)\n", n,
+		       n == 1 ? "" : "s", n >= 100 ? " or more" : "",
+		       elapsed_ms(&t0));
+	client_free(&c);
+	return rc ? 1 : 0;
+}
+
+/* Builds (and drops) a FUSE instance from args, which makes libfuse check
+ * every option it owns; an unknown one gets its one-line error. Returns 0 or
+ * -EINVAL. */
+static int check_fuse_opts(struct fuse_args *args)
+{
+	static const struct fuse_operations no_ops;
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse *fuse;
+	int rc = 0;
+
+	for (int i = 0; i < args->argc; i++) {
+		if (fuse_opt_add_arg(&copy, args->argv[i]))
+			return -ENOMEM;
+	}
+	fuse = fuse_new(&copy, &no_ops, sizeof(no_ops), NULL);
+	if (!fuse)
+		rc = -EINVAL;
+	else
+		fuse_destroy(fuse);
+	fuse_opt_free_args(&copy);
+	return rc;
+}
+
+static void free_opts(struct dfs_opts *o)
+{
+	char **strs[] = { &o->endpoint, &o->region, &o->profile, &o->format,
+			  &o->hash_key, &o->range_key, &o->cache_ttl,
+			  &o->cache_size, &o->tables, &o->retries,
+			  &o->timeout, &o->log };
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	for (int i = 0; i < o->n_args; i++)
+		free(o->args[i]);
+	o->n_args = 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct dfs_opts opts = { 0 };
+	struct fuse_cmdline_opts cmdline = { 0 };
+	struct dfs_settings settings;
+	const char *mountpoint;
+	int status = 1;
+
+	if (fuse_opt_parse(&args, &opts, dfs_opt_spec, dfs_opt_proc) == -1)
+		goto out;
+	if (opts.show_version) {
+		printf("dynamofs %s (libfuse %s, %s)\n", DYNAMOFS_VERSION,
+		       fuse_pkgversion(), curl_version());
+		status = 0;
+		goto out;
+	}
+	if (opts.show_help) {
+		usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		status = 0;
+		goto out;
+	}
+	if (validate_opts(&opts, &settings))
+		goto out;
+	if (apply_source(&opts, &mountpoint))
+		goto out;
+	log_setup(settings.log_level, false);
+	if (http_global_init()) {
+		fprintf(stderr, "dynamofs: cannot initialise libcurl\n");
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmdline) != 0)
+		goto out_http;
+	/* Let libfuse reject unknown options now, before any request. */
+	if (check_fuse_opts(&args))
+		goto out_http;
+	if (opts.check) {
+		status = run_check(&opts, &settings);
+		goto out_http;
+	}
+	if (!mountpoint) {
+		fprintf(stderr, "dynamofs: no mount point given (see dynamofs --help)\n");
+		goto out_http;
+	}
+	fprintf(stderr, "dynamofs: mounting is not available in this version yet; use --check\n");
+out_http:
+	http_global_cleanup();
+	free(cmdline.mountpoint);
+out:
+	free_opts(&opts);
+	fuse_opt_free_args(&args);
+	return status;
+}

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""sigcheck_proxy.py - a SigV4-verifying reverse proxy for end-to-end tests.
+
+DynamoDB Local and dynalite do not check signatures, so this proxy does what
+AWS does: it recomputes each request's signature with botocore from a table of
+known keys and answers UnrecognizedClientException (unknown key id) or
+InvalidSignatureException (wrong secret, changed request) the way DynamoDB
+does; good requests are forwarded to the upstream server unchanged.
+
+usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON
+KEYS_JSON maps access key ids to secrets. Listens on 127.0.0.1, prints its port
+on the first line of stdout, runs until killed (SIGTERM).
+"""
+import http.client
+import json
+import re
+import sys
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+upstream = urllib.parse.urlparse(sys.argv[1])
+keys = json.load(open(sys.argv[2]))
+AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
+    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")
+
+
+def error(code, message):
+    body = json.dumps({"__type": "com.amazon.coral.service#" + code,
+                       "message": message}).encode()
+    return 400, body
+
+
+def verify(method, path, headers, body):
+    authz = headers.get("authorization", "")
+    m = AUTH_RE.match(authz)
+    if not m:
+        return error("IncompleteSignatureException",
+                     "Authorization header requires Credential, SignedHeaders and Signature.")
+    akid, date, region, service, signed, signature = m.groups()
+    if akid not in keys:
+        return error("UnrecognizedClientException",
+                     "The security token included in the request is invalid.")
+    names = signed.split(";")
+    req = AWSRequest(method=method, url="http://" + headers.get("host", "") + path,
+                     data=body, headers={n: headers.get(n, "") for n in names})
+    req.context["timestamp"] = headers.get("x-amz-date", "")
+    auth = SigV4Auth(Credentials(akid, keys[akid]), service, region)
+    creq = auth.canonical_request(req)
+    sts = auth.string_to_sign(req, creq)
+    if auth.signature(sts, req) != signature or date != req.context["timestamp"][:8]:
+        return error("InvalidSignatureException",
+                     "The request signature we calculated does not match the "
+                     "signature you provided. Check your AWS Secret Access Key "
+                     "and signing method.")
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        bad = verify("POST", self.path, headers, body)
+        if bad:
+            status, out, extra = bad[0], bad[1], {}
+        else:
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            fwd = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            conn.request("POST", self.path, body=body, headers=fwd)
+            resp = conn.getresponse()
+            status, out = resp.status, resp.read()
+            extra = {k: v for k, v in resp.getheaders()
+                     if k.lower() in ("x-amzn-requestid", "x-amz-crc32", "content-type")}
+            conn.close()
+        self.send_response(status)
+        extra.setdefault("Content-Type", "application/x-amz-json-1.0")
+        for k, v in extra.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+
+def main():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    print(srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
