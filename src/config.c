@@ -1,2 +1,817 @@
-/* config.c - placeholder until the module lands. */
+/* config.c - resolves endpoint, region and profile in the order of SPEC §2
+ * from the options, the environment and the shared AWS files (read with inih).
+ */
 #include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* A [services NAME] section's "dynamodb = / endpoint_url = URL" value. */
+struct config_service {
+	char *name;
+	char *endpoint_url;
+};
+
+/* State of one file's parse. inih keeps section names (50 bytes) and lines
+ * (200 bytes) in fixed buffers and silently splits longer lines, which would
+ * corrupt session tokens and long profile names. So we feed it through our
+ * own reader: the reader tracks the section itself and hands inih a
+ * placeholder value ("\x01") for an over-long line, whose real value the
+ * handler then takes from long_value. */
+struct config_parse {
+	struct config *cfg;
+	enum config_file file;
+	const char *path;
+	FILE *fp;
+	char *line; /* getline buffer */
+	size_t cap;
+	int lineno;
+	char *section;	  /* current section, full length */
+	bool have_key;	  /* a key line since the section (inih's prev_name) */
+	bool is_cont;	  /* the current line continues the previous key */
+	char *long_value; /* the value of the current over-long line */
+	bool in_profile;  /* the section is the selected profile */
+	char *service_name; /* set in a [services NAME] section */
+	bool in_ddb_sub;    /* inside "dynamodb =" of a services section */
+	struct config_service *services;
+	size_t n_services;
+	bool found; /* the selected profile's section exists */
+	bool nomem;
+};
+
+#define CONFIG_PLACEHOLDER "\x01"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Environment variables set to "" count as unset, so `AWS_REGION= cmd`
+ * behaves like not setting it. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static char *lskip(char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static void rstrip(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+}
+
+/* inih's rule: the first char of chars, or a ';' after whitespace (an
+ * inline comment), or the end. */
+static char *find_chars_or_comment(char *s, const char *chars)
+{
+	bool was_space = false;
+
+	while (*s && (!chars || !strchr(chars, *s)) &&
+	       !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/* A value as inih would give it: leading space, inline comment and
+ * trailing space removed. Caller frees with free. */
+static char *clean_value(const char *raw)
+{
+	char *v = strdup(raw), *s, *end;
+
+	if (!v)
+		return NULL;
+	s = lskip(v);
+	end = find_chars_or_comment(s, NULL);
+	*end = '\0';
+	rstrip(s);
+	memmove(v, s, strlen(s) + 1);
+	return v;
+}
+
+/* The profile a config-file section names, or NULL: "[default]",
+ * "[profile NAME]" (NAME may be quoted, as botocore's shlex allows). The
+ * result points into buf. */
+static const char *config_section_profile(const char *section, char *buf,
+					  size_t buflen)
+{
+	size_t n;
+
+	if (strcmp(section, "default") == 0)
+		return section;
+	if (strncmp(section, "profile", 7) != 0 ||
+	    !isspace((unsigned char)section[7]))
+		return NULL;
+	snprintf(buf, buflen, "%s", section + 7);
+	buf = lskip(buf);
+	rstrip(buf);
+	n = strlen(buf);
+	if (n >= 2 && (buf[0] == '"' || buf[0] == '\'') &&
+	    buf[n - 1] == buf[0]) {
+		buf[n - 1] = '\0';
+		buf++;
+	}
+	return *buf ? buf : NULL;
+}
+
+/* The NAME of a config-file "[services NAME]" section, or NULL. */
+static const char *config_section_services(const char *section)
+{
+	if (strncmp(section, "services", 8) != 0 ||
+	    !isspace((unsigned char)section[8]))
+		return NULL;
+	section = lskip((char *)section + 8);
+	return *section ? section : NULL;
+}
+
+/* Called by the reader on each [section] line. */
+static int enter_section(struct config_parse *ps, const char *name, size_t len)
+{
+	char buf[512];
+	const char *prof, *svc;
+
+	free(ps->section);
+	free(ps->service_name);
+	ps->service_name = NULL;
+	ps->in_profile = false;
+	ps->in_ddb_sub = false;
+	ps->have_key = false;
+	ps->section = strndup(name, len);
+	if (!ps->section)
+		return -ENOMEM;
+	if (ps->file == CONFIG_FILE_CREDENTIALS) {
+		ps->in_profile = strcmp(ps->section, ps->cfg->profile) == 0;
+	} else {
+		prof = config_section_profile(ps->section, buf, sizeof(buf));
+		ps->in_profile = prof && strcmp(prof, ps->cfg->profile) == 0;
+		svc = config_section_services(ps->section);
+		if (svc) {
+			ps->service_name = strdup(svc);
+			if (!ps->service_name)
+				return -ENOMEM;
+			rstrip(ps->service_name);
+		}
+	}
+	if (ps->in_profile)
+		ps->found = true;
+	return 0;
+}
+
+/* Copies line to str when it fits, else the marker that makes inih report
+ * an error on this line. */
+static char *hand_line(char *str, int num, const char *line)
+{
+	size_t n = strlen(line);
+
+	if (n >= (size_t)num)
+		line = "\x01 line too long\n";
+	snprintf(str, (size_t)num, "%s", line);
+	return str;
+}
+
+/* ini_reader: reads whole lines with getline, classifies them as inih
+ * will, and shortens over-long lines (see struct config_parse). */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct config_parse *ps = stream;
+	char *s, *start, *sep, *end, shortline[128];
+	ssize_t n;
+
+	free(ps->long_value);
+	ps->long_value = NULL;
+	ps->is_cont = false;
+	n = getline(&ps->line, &ps->cap, ps->fp);
+	if (n < 0)
+		return NULL;
+	ps->lineno++;
+	start = ps->line;
+	if (ps->lineno == 1 && strncmp(start, "\xEF\xBB\xBF", 3) == 0)
+		start += 3;
+	s = lskip(start);
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return hand_line(str, num, "\n");
+	if (s > start && ps->have_key) {
+		/* A continuation line (Python configparser's multi-line
+		 * values), used by the nested "dynamodb =" sub-section. */
+		ps->is_cont = true;
+		if ((size_t)n < (size_t)num)
+			return hand_line(str, num, ps->line);
+		ps->long_value = clean_value(s);
+		if (!ps->long_value)
+			ps->nomem = true;
+		return hand_line(str, num, " " CONFIG_PLACEHOLDER "\n");
+	}
+	if (*s == '[') {
+		end = find_chars_or_comment(s + 1, "]");
+		if (*end == ']' && enter_section(ps, s + 1, end - (s + 1)))
+			ps->nomem = true;
+		/* inih's own copy of the name is unused (it may be cut). */
+		return hand_line(str, num, *end == ']' ? "[s]\n" : ps->line);
+	}
+	sep = find_chars_or_comment(s, "=:");
+	if (*sep == '=' || *sep == ':')
+		ps->have_key = true;
+	if ((size_t)n < (size_t)num)
+		return hand_line(str, num, ps->line);
+	if ((*sep != '=' && *sep != ':') ||
+	    (size_t)(sep - s) + 4 > sizeof(shortline))
+		return hand_line(str, num, ps->line); /* inih reports it */
+	ps->long_value = clean_value(sep + 1);
+	if (!ps->long_value)
+		ps->nomem = true;
+	snprintf(shortline, sizeof(shortline), "%.*s=" CONFIG_PLACEHOLDER "\n",
+		 (int)(sep - s), s);
+	return hand_line(str, num, shortline);
+}
+
+/* Adds or extends one key of the selected profile. */
+static int add_kv(struct config_parse *ps, const char *name, const char *value)
+{
+	struct config *cfg = ps->cfg;
+	struct config_kv *kv = NULL, *grown;
+	char *joined;
+
+	for (size_t i = cfg->n_kv; i > 0; i--) {
+		if (cfg->kv[i - 1].file == ps->file &&
+		    strcasecmp(cfg->kv[i - 1].key, name) == 0) {
+			kv = &cfg->kv[i - 1];
+			break;
+		}
+	}
+	if (kv && ps->is_cont) {
+		/* configparser joins continuation lines with newlines */
+		if (asprintf(&joined, "%s%s%s", kv->value,
+			     *kv->value ? "\n" : "", value) < 0)
+			return -ENOMEM;
+		free(kv->value);
+		kv->value = joined;
+		return 0;
+	}
+	if (kv) {
+		/* a repeated key: the last one wins */
+		joined = strdup(value);
+		if (!joined)
+			return -ENOMEM;
+		free(kv->value);
+		kv->value = joined;
+		return 0;
+	}
+	grown = realloc(cfg->kv, (cfg->n_kv + 1) * sizeof(*cfg->kv));
+	if (!grown)
+		return -ENOMEM;
+	cfg->kv = grown;
+	kv = &cfg->kv[cfg->n_kv];
+	kv->file = ps->file;
+	/* configparser lower-cases names, so "Region" works in botocore */
+	kv->key = strdup(name);
+	for (char *c = kv->key; c && *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	kv->value = strdup(value);
+	if (!kv->key || !kv->value) {
+		free(kv->key);
+		free(kv->value);
+		return -ENOMEM;
+	}
+	cfg->n_kv++;
+	return 0;
+}
+
+/* "endpoint_url = URL" inside "dynamodb =" of [services NAME]. */
+static int add_service(struct config_parse *ps, const char *line)
+{
+	struct config_service *grown, *svc;
+	char *copy = strdup(line), *eq, *key, *val;
+	int ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	eq = strchr(copy, '=');
+	if (!eq)
+		goto out;
+	*eq = '\0';
+	key = lskip(copy);
+	rstrip(key);
+	val = lskip(eq + 1);
+	rstrip(val);
+	if (strcmp(key, "endpoint_url") != 0)
+		goto out;
+	for (size_t i = 0; i < ps->n_services; i++) {
+		if (strcmp(ps->services[i].name, ps->service_name) == 0) {
+			svc = &ps->services[i];
+			free(svc->endpoint_url);
+			svc->endpoint_url = strdup(val);
+			ret = svc->endpoint_url ? 0 : -ENOMEM;
+			goto out;
+		}
+	}
+	grown =
+	    realloc(ps->services, (ps->n_services + 1) * sizeof(*ps->services));
+	if (!grown) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ps->services = grown;
+	svc = &ps->services[ps->n_services];
+	svc->name = strdup(ps->service_name);
+	svc->endpoint_url = strdup(val);
+	if (!svc->name || !svc->endpoint_url) {
+		free(svc->name);
+		free(svc->endpoint_url);
+		ret = -ENOMEM;
+		goto out;
+	}
+	ps->n_services++;
+out:
+	free(copy);
+	return ret;
+}
+
+/* ini_handler: the section comes from our reader, not inih's argument. */
+static int on_value(void *user, const char *section, const char *name,
+		    const char *value)
+{
+	struct config_parse *ps = user;
+	int ret = 0;
+
+	(void)section;
+	if (strcmp(value, CONFIG_PLACEHOLDER) == 0 && ps->long_value)
+		value = ps->long_value;
+	if (ps->in_profile) {
+		ret = add_kv(ps, name, value);
+	} else if (ps->service_name) {
+		if (!ps->is_cont)
+			ps->in_ddb_sub = strcasecmp(name, "dynamodb") == 0;
+		else if (ps->in_ddb_sub)
+			ret = add_service(ps, value);
+	}
+	if (ret == -ENOMEM)
+		ps->nomem = true;
+	return 1;
+}
+
+static void parse_free(struct config_parse *ps)
+{
+	free(ps->line);
+	free(ps->section);
+	free(ps->long_value);
+	free(ps->service_name);
+	ps->line = ps->section = ps->long_value = ps->service_name = NULL;
+}
+
+static void services_free(struct config_service *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].name);
+		free(s[i].endpoint_url);
+	}
+	free(s);
+}
+
+/* Parses one file into ps (a missing file is fine). Returns 0, -EINVAL
+ * (unreadable or malformed; err says where), -ENOMEM. */
+static int parse_file(struct config_parse *ps, char *err, size_t errlen)
+{
+	int line, ret = 0;
+
+	ps->fp = fopen(ps->path, "r");
+	if (!ps->fp) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		set_err(err, errlen, "cannot read %s: %s", ps->path,
+			strerror(errno));
+		return -EINVAL;
+	}
+	line = ini_parse_stream(read_line, ps, on_value, ps);
+	if (ps->nomem) {
+		ret = -ENOMEM;
+	} else if (ferror(ps->fp)) {
+		set_err(err, errlen, "cannot read %s", ps->path);
+		ret = -EINVAL;
+	} else if (line > 0) {
+		set_err(err, errlen,
+			"%s line %d: expected [section] or name = value",
+			ps->path, line);
+		ret = -EINVAL;
+	} else if (line < 0) {
+		ret = -ENOMEM;
+	}
+	fclose(ps->fp);
+	ps->fp = NULL;
+	parse_free(ps);
+	return ret;
+}
+
+static const char *home_dir(void)
+{
+	const char *home = env("HOME");
+	struct passwd *pw;
+
+	if (home)
+		return home;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir ? pw->pw_dir : "/";
+}
+
+/* The path named by env var, with a leading "~/" expanded as botocore
+ * does, else $HOME/.aws/leaf. Caller frees with free. */
+static char *file_path(const char *var, const char *leaf)
+{
+	const char *v = env(var);
+	char *path = NULL;
+	int n;
+
+	if (v && strncmp(v, "~/", 2) != 0)
+		return strdup(v);
+	if (v)
+		n = asprintf(&path, "%s/%s", home_dir(), v + 2);
+	else
+		n = asprintf(&path, "%s/.aws/%s", home_dir(), leaf);
+	return n < 0 ? NULL : path;
+}
+
+/* Checks url is http(s)://HOST[:PORT][/...]. Returns 0 or -EINVAL with
+ * err naming where it came from. */
+static int check_url(const char *url, const char *source, char *err,
+		     size_t errlen)
+{
+	const char *p, *auth, *end, *host, *port = NULL, *at;
+
+	for (p = url; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			set_err(err, errlen,
+				"bad endpoint URL \"%s\" (from %s): it holds a "
+				"space or control character",
+				url, source);
+			return -EINVAL;
+		}
+	}
+	if (strncasecmp(url, "http://", 7) == 0)
+		auth = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		auth = url + 8;
+	else {
+		set_err(err, errlen,
+			"bad endpoint URL \"%s\" (from %s): it must start with "
+			"http:// or https://",
+			url, source);
+		return -EINVAL;
+	}
+	end = auth + strcspn(auth, "/?#");
+	host = auth;
+	for (at = auth; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	if (host < end && *host == '[') {
+		p = memchr(host, ']', end - host);
+		if (!p || p == host + 1)
+			goto bad_host;
+		if (p + 1 < end) {
+			if (p[1] != ':')
+				goto bad_host;
+			port = p + 2;
+		}
+	} else {
+		p = memchr(host, ':', end - host);
+		if (p == host || host == end)
+			goto bad_host;
+		if (p)
+			port = p + 1;
+	}
+	if (port) {
+		long n = 0;
+
+		if (port == end)
+			goto bad_host;
+		for (p = port; p < end; p++) {
+			if (!isdigit((unsigned char)*p) || n > 65535)
+				goto bad_host;
+			n = n * 10 + (*p - '0');
+		}
+		if (n < 1 || n > 65535)
+			goto bad_host;
+	}
+	return 0;
+bad_host:
+	set_err(err, errlen,
+		"bad endpoint URL \"%s\" (from %s): expected "
+		"http(s)://HOST[:PORT]",
+		url, source);
+	return -EINVAL;
+}
+
+/* Takes a copy of url without trailing slashes (DynamoDB is always
+ * posted to "/", which the HTTP layer adds). Caller frees with free. */
+static char *copy_url(const char *url)
+{
+	char *u = strdup(url);
+	size_t n, min;
+
+	if (!u)
+		return NULL;
+	n = strlen(u);
+	min = strncasecmp(u, "https://", 8) == 0 ? 8 : 7;
+	if (!strpbrk(u, "?#"))
+		while (n > min + 1 && u[n - 1] == '/')
+			u[--n] = '\0';
+	return u;
+}
+
+/* Region names go into the default host name and the SigV4 scope. */
+static int check_region(const char *region, const char *source, char *err,
+			size_t errlen)
+{
+	size_t n = strlen(region);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)region[i]) && region[i] != '-')
+			n = 0;
+	}
+	if (n == 0 || n > 64) {
+		set_err(err, errlen,
+			"bad region \"%s\" (from %s): expected a name such as "
+			"us-east-1",
+			region, source);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool is_true(const char *v)
+{
+	return v && strcasecmp(v, "true") == 0;
+}
+
+/* Sets *dst and *src to copies of value and a formatted source. */
+static int set_pair(char **dst, char **src, const char *value, const char *fmt,
+		    ...) __attribute__((format(printf, 4, 5)));
+
+static int set_pair(char **dst, char **src, const char *value, const char *fmt,
+		    ...)
+{
+	va_list ap;
+	int n;
+
+	*dst = strdup(value);
+	va_start(ap, fmt);
+	n = vasprintf(src, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		*src = NULL;
+	return *dst && *src ? 0 : -ENOMEM;
+}
+
+/* The endpoint from the environment or the profile, unless those are
+ * switched off. Sets cfg->endpoint(_source) or leaves them NULL. */
+static int endpoint_configured(struct config *cfg,
+			       const struct config_service *services,
+			       size_t n_services)
+{
+	enum config_file file;
+	const char *v, *svc;
+
+	if (is_true(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")))
+		return 0;
+	v = config_get(cfg, "ignore_configured_endpoint_urls", NULL);
+	if (!env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") && is_true(v))
+		return 0;
+	v = env("AWS_ENDPOINT_URL_DYNAMODB");
+	if (v)
+		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
+				"AWS_ENDPOINT_URL_DYNAMODB");
+	v = env("AWS_ENDPOINT_URL");
+	if (v)
+		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
+				"AWS_ENDPOINT_URL");
+	svc = config_get(cfg, "services", NULL);
+	for (size_t i = 0; svc && i < n_services; i++) {
+		if (strcmp(services[i].name, svc) == 0 &&
+		    *services[i].endpoint_url)
+			return set_pair(
+			    &cfg->endpoint, &cfg->endpoint_source,
+			    services[i].endpoint_url,
+			    "endpoint_url for dynamodb in [services "
+			    "%s] of profile \"%s\" in %s",
+			    svc, cfg->profile, cfg->config_file);
+	}
+	v = config_get(cfg, "endpoint_url", &file);
+	if (v && *v)
+		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
+				"endpoint_url in profile \"%s\" in %s",
+				cfg->profile, config_file_path(cfg, file));
+	return 0;
+}
+
+static int region_resolve(struct config *cfg, const char *opt, bool explicit,
+			  char *err, size_t errlen)
+{
+	enum config_file file;
+	const char *v;
+
+	if (opt && *opt)
+		return set_pair(&cfg->region, &cfg->region_source, opt,
+				"option region=");
+	v = env("AWS_REGION");
+	if (v)
+		return set_pair(&cfg->region, &cfg->region_source, v,
+				"AWS_REGION");
+	v = env("AWS_DEFAULT_REGION");
+	if (v)
+		return set_pair(&cfg->region, &cfg->region_source, v,
+				"AWS_DEFAULT_REGION");
+	v = config_get(cfg, "region", &file);
+	if (v && *v)
+		return set_pair(&cfg->region, &cfg->region_source, v,
+				"region in profile \"%s\" in %s", cfg->profile,
+				config_file_path(cfg, file));
+	if (explicit)
+		return set_pair(&cfg->region, &cfg->region_source, "us-east-1",
+				"default us-east-1 (explicit endpoint)");
+	set_err(err, errlen, "no region: set AWS_REGION or -o region=");
+	return -EINVAL;
+}
+
+int config_resolve(const struct config_options *opts, struct config *cfg,
+		   char *err, size_t errlen)
+{
+	static const struct config_options none;
+	struct config_parse ps = {0};
+	const char *v;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	set_err(err, errlen, "out of memory");
+	if (!opts)
+		opts = &none;
+	ps.cfg = cfg;
+
+	if (opts->profile && *opts->profile) {
+		ret = set_pair(&cfg->profile, &cfg->profile_source,
+			       opts->profile, "option profile=");
+		cfg->profile_named = true;
+	} else if (env("AWS_PROFILE")) {
+		ret = set_pair(&cfg->profile, &cfg->profile_source,
+			       env("AWS_PROFILE"), "AWS_PROFILE");
+		cfg->profile_named = true;
+	} else {
+		ret = set_pair(&cfg->profile, &cfg->profile_source, "default",
+			       "default");
+	}
+	if (ret)
+		goto out;
+	cfg->credentials_file =
+	    file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials");
+	cfg->config_file = file_path("AWS_CONFIG_FILE", "config");
+	ret = -ENOMEM;
+	if (!cfg->credentials_file || !cfg->config_file)
+		goto out;
+
+	ps.file = CONFIG_FILE_CREDENTIALS;
+	ps.path = cfg->credentials_file;
+	ret = parse_file(&ps, err, errlen);
+	if (ret)
+		goto out;
+	ps.file = CONFIG_FILE_CONFIG;
+	ps.path = cfg->config_file;
+	ret = parse_file(&ps, err, errlen);
+	if (ret)
+		goto out;
+	cfg->profile_found = ps.found;
+	if (cfg->profile_named && !cfg->profile_found) {
+		set_err(err, errlen,
+			"profile \"%s\" (from %s) not found in %s or %s",
+			cfg->profile, cfg->profile_source,
+			cfg->credentials_file, cfg->config_file);
+		ret = -ENOENT;
+		goto out;
+	}
+
+	if (opts->endpoint && *opts->endpoint)
+		ret = set_pair(&cfg->endpoint, &cfg->endpoint_source,
+			       opts->endpoint, "option endpoint=");
+	else
+		ret = endpoint_configured(cfg, ps.services, ps.n_services);
+	if (ret)
+		goto out;
+	if (cfg->endpoint) {
+		ret =
+		    check_url(cfg->endpoint, cfg->endpoint_source, err, errlen);
+		if (ret)
+			goto out;
+	}
+
+	ret = region_resolve(cfg, opts->region, cfg->endpoint != NULL, err,
+			     errlen);
+	if (ret)
+		goto out;
+	ret = check_region(cfg->region, cfg->region_source, err, errlen);
+	if (ret)
+		goto out;
+
+	if (cfg->endpoint) {
+		char *u = copy_url(cfg->endpoint);
+
+		ret = -ENOMEM;
+		if (!u)
+			goto out;
+		free(cfg->endpoint);
+		cfg->endpoint = u;
+	} else {
+		/* China regions live under their own domain. */
+		v = strncmp(cfg->region, "cn-", 3) == 0 ? ".cn" : "";
+		ret = -ENOMEM;
+		if (asprintf(&cfg->endpoint,
+			     "https://dynamodb.%s.amazonaws.com%s", cfg->region,
+			     v) < 0) {
+			cfg->endpoint = NULL;
+			goto out;
+		}
+		if (asprintf(&cfg->endpoint_source, "default for region %s",
+			     cfg->region) < 0) {
+			cfg->endpoint_source = NULL;
+			goto out;
+		}
+	}
+	ret = 0;
+	set_err(err, errlen, "ok");
+out:
+	parse_free(&ps);
+	services_free(ps.services, ps.n_services);
+	if (ret)
+		config_free(cfg);
+	return ret;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->endpoint);
+	free(cfg->endpoint_source);
+	free(cfg->region);
+	free(cfg->region_source);
+	free(cfg->profile);
+	free(cfg->profile_source);
+	free(cfg->credentials_file);
+	free(cfg->config_file);
+	for (size_t i = 0; i < cfg->n_kv; i++) {
+		free(cfg->kv[i].key);
+		if (cfg->kv[i].value) {
+			/* profile values include secret keys */
+			explicit_bzero(cfg->kv[i].value,
+				       strlen(cfg->kv[i].value));
+			free(cfg->kv[i].value);
+		}
+	}
+	free(cfg->kv);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *config_get(const struct config *cfg, const char *key,
+		       enum config_file *file)
+{
+	for (int f = CONFIG_FILE_CREDENTIALS; f <= CONFIG_FILE_CONFIG; f++) {
+		for (size_t i = 0; i < cfg->n_kv; i++) {
+			if ((int)cfg->kv[i].file == f &&
+			    strcmp(cfg->kv[i].key, key) == 0) {
+				if (file)
+					*file = (enum config_file)f;
+				return cfg->kv[i].value;
+			}
+		}
+	}
+	return NULL;
+}
+
+const char *config_file_path(const struct config *cfg, enum config_file file)
+{
+	return file == CONFIG_FILE_CREDENTIALS ? cfg->credentials_file
+					       : cfg->config_file;
+}

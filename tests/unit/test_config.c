@@ -1,4 +1,769 @@
-/* test_config.c - placeholder. */
+/* test_config.c - config_resolve against the precedence table of SPEC §2:
+ * each case builds a temporary HOME with .aws files and its own environment. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
 #include "tap.h"
-static void placeholder(void) { CHECK(1); }
-TAP_MAIN({ "placeholder", placeholder })
+
+/* Table rows leave out the fields they do not check. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+extern char **environ;
+
+static char home[64];
+
+/* Unsets every AWS_* variable, so the caller's environment never leaks
+ * into a case, then turns IMDS off as the test network rule wants. */
+static void env_clear(void)
+{
+	char name[256];
+
+	for (;;) {
+		char **e = environ;
+
+		while (*e && strncmp(*e, "AWS_", 4) != 0)
+			e++;
+		if (!*e)
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)(strcspn(*e, "=")),
+			 *e);
+		unsetenv(name);
+	}
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
+/* s with every "$H" replaced by the case's HOME. Caller frees with free. */
+static char *expand(const char *s)
+{
+	size_t cap = strlen(s) + 1, hl = strlen(home);
+	char *out, *o;
+
+	for (const char *p = s; (p = strstr(p, "$H")); p += 2)
+		cap += hl;
+	out = malloc(cap);
+	o = out;
+	while (*s) {
+		if (s[0] == '$' && s[1] == 'H') {
+			memcpy(o, home, hl);
+			o += hl;
+			s += 2;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void write_file(const char *rel, const char *text)
+{
+	char *path = expand(rel), *dir = strdup(path);
+	FILE *fp;
+
+	*strrchr(dir, '/') = '\0';
+	mkdir(dir, 0700);
+	fp = fopen(path, "w");
+	if (fp) {
+		fputs(text, fp);
+		fclose(fp);
+	}
+	free(dir);
+	free(path);
+}
+
+/* A fresh HOME with the given files (NULL: absent) and environment
+ * ("NAME=VALUE" strings, NULL-terminated; $H is HOME). */
+static void home_setup(const char *credentials, const char *config,
+		       const char *const *envs)
+{
+	env_clear();
+	strcpy(home, "/tmp/dynamofs-config.XXXXXX");
+	if (!mkdtemp(home))
+		abort();
+	setenv("HOME", home, 1);
+	if (credentials)
+		write_file("$H/.aws/credentials", credentials);
+	if (config)
+		write_file("$H/.aws/config", config);
+	for (size_t i = 0; envs && envs[i]; i++) {
+		char *kv = expand(envs[i]), *eq = strchr(kv, '=');
+
+		*eq = '\0';
+		setenv(kv, eq + 1, 1);
+		free(kv);
+	}
+}
+
+static void home_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", home);
+	env_clear();
+}
+
+struct case_ {
+	const char *name;
+	const char *credentials; /* file text, or NULL for no file */
+	const char *config;
+	const char *env[8];
+	struct config_options opts;
+	int ret;
+	const char *endpoint, *endpoint_source;
+	const char *region, *region_source;
+	const char *profile, *profile_source;
+	const char *err;	 /* a substring of the message when ret != 0 */
+	const char *key, *value; /* optional config_get check */
+	enum config_file file;
+};
+
+#define ENV(...)                                                               \
+	{                                                                      \
+		__VA_ARGS__, NULL                                              \
+	}
+#define CFG  "$H/.aws/config"
+#define CRED "$H/.aws/credentials"
+
+/* A config with every endpoint source of the default profile set. */
+static const char full_config[] = "[default]\n"
+				  "region = eu-west-1\n"
+				  "endpoint_url = http://profile:1\n"
+				  "services = local\n"
+				  "\n"
+				  "[services local]\n"
+				  "s3 =\n"
+				  "  endpoint_url = http://s3:1\n"
+				  "dynamodb =\n"
+				  "  endpoint_url = http://services:8000\n";
+
+static const struct case_ cases[] = {
+    /* endpoint */
+    {"endpoint: option beats everything",
+     NULL,
+     full_config,
+     ENV("AWS_ENDPOINT_URL_DYNAMODB=http://ddbenv:1",
+	 "AWS_ENDPOINT_URL=http://env:2"),
+     {.endpoint = "http://opt:9"},
+     0,
+     "http://opt:9",
+     "option endpoint=",
+     "eu-west-1",
+     "region in profile \"default\" in " CFG,
+     "default",
+     "default"},
+    {"endpoint: AWS_ENDPOINT_URL_DYNAMODB beats AWS_ENDPOINT_URL",
+     NULL,
+     full_config,
+     ENV("AWS_ENDPOINT_URL_DYNAMODB=http://ddbenv:1",
+	 "AWS_ENDPOINT_URL=http://env:2"),
+     {0},
+     0,
+     "http://ddbenv:1",
+     "AWS_ENDPOINT_URL_DYNAMODB"},
+    {"endpoint: AWS_ENDPOINT_URL beats the services section",
+     NULL,
+     full_config,
+     ENV("AWS_ENDPOINT_URL=http://env:2"),
+     {0},
+     0,
+     "http://env:2",
+     "AWS_ENDPOINT_URL"},
+    {"endpoint: services section beats profile endpoint_url",
+     NULL,
+     full_config,
+     ENV(NULL),
+     {0},
+     0,
+     "http://services:8000",
+     "endpoint_url for dynamodb in [services local] of profile "
+     "\"default\" in " CFG},
+    {"endpoint: services section without dynamodb is skipped",
+     NULL,
+     "[default]\nregion = eu-west-1\nendpoint_url = http://profile:1\n"
+     "services = local\n[services local]\ns3 =\n"
+     "  endpoint_url = http://s3:1\n",
+     ENV(NULL),
+     {0},
+     0,
+     "http://profile:1",
+     "endpoint_url in profile \"default\" in " CFG},
+    {"endpoint: profile endpoint_url beats the default",
+     NULL,
+     "[profile dev]\nendpoint_url = http://localhost:8000\n",
+     ENV("AWS_PROFILE=dev", "AWS_REGION=eu-west-2"),
+     {0},
+     0,
+     "http://localhost:8000",
+     "endpoint_url in profile \"dev\" in " CFG,
+     "eu-west-2",
+     "AWS_REGION",
+     "dev",
+     "AWS_PROFILE"},
+    {"endpoint: default for the region",
+     NULL,
+     NULL,
+     ENV("AWS_REGION=eu-west-1"),
+     {0},
+     0,
+     "https://dynamodb.eu-west-1.amazonaws.com",
+     "default for region eu-west-1",
+     "eu-west-1",
+     "AWS_REGION",
+     "default",
+     "default"},
+    {"endpoint: China regions use amazonaws.com.cn",
+     NULL,
+     NULL,
+     ENV("AWS_REGION=cn-north-1"),
+     {0},
+     0,
+     "https://dynamodb.cn-north-1.amazonaws.com.cn",
+     "default for region cn-north-1"},
+    {"endpoint: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ignores env and "
+     "profile",
+     NULL,
+     full_config,
+     ENV("AWS_ENDPOINT_URL_DYNAMODB=http://ddbenv:1",
+	 "AWS_ENDPOINT_URL=http://env:2",
+	 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true"),
+     {0},
+     0,
+     "https://dynamodb.eu-west-1.amazonaws.com",
+     "default for region eu-west-1"},
+    {"endpoint: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS keeps the option",
+     NULL,
+     full_config,
+     ENV("AWS_ENDPOINT_URL=http://env:2",
+	 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=TRUE"),
+     {.endpoint = "https://opt"},
+     0,
+     "https://opt",
+     "option endpoint="},
+    {"endpoint: AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=false changes "
+     "nothing",
+     NULL,
+     full_config,
+     ENV("AWS_ENDPOINT_URL=http://env:2",
+	 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=false"),
+     {0},
+     0,
+     "http://env:2",
+     "AWS_ENDPOINT_URL"},
+    {"endpoint: ignore_configured_endpoint_urls in the profile",
+     NULL,
+     "[default]\nregion = us-west-2\nendpoint_url = http://p:1\n"
+     "ignore_configured_endpoint_urls = true\n",
+     ENV("AWS_ENDPOINT_URL=http://env:2"),
+     {0},
+     0,
+     "https://dynamodb.us-west-2.amazonaws.com",
+     "default for region us-west-2"},
+    {"endpoint: an empty variable counts as unset",
+     NULL,
+     NULL,
+     ENV("AWS_ENDPOINT_URL_DYNAMODB=", "AWS_ENDPOINT_URL=http://env:2"),
+     {0},
+     0,
+     "http://env:2",
+     "AWS_ENDPOINT_URL"},
+    {"endpoint: trailing slashes are dropped",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "http://localhost:8000//"},
+     0,
+     "http://localhost:8000",
+     "option endpoint="},
+    {"endpoint: IPv6 literal with port",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "http://[::1]:8000"},
+     0,
+     "http://[::1]:8000"},
+    {"endpoint: a path is kept",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "HTTPS://proxy.example/ddb"},
+     0,
+     "HTTPS://proxy.example/ddb"},
+    {"endpoint: not http(s) -> EINVAL",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "ftp://x"},
+     -EINVAL,
+     .err = "bad endpoint URL \"ftp://x\" (from option endpoint=): it must "
+	    "start with http:// or https://"},
+    {"endpoint: no host -> EINVAL",
+     NULL,
+     NULL,
+     ENV("AWS_ENDPOINT_URL=http://"),
+     {0},
+     -EINVAL,
+     .err = "(from AWS_ENDPOINT_URL): expected http(s)://HOST[:PORT]"},
+    {"endpoint: empty host before port -> EINVAL",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "http://:80"},
+     -EINVAL,
+     .err = "expected http(s)://HOST[:PORT]"},
+    {"endpoint: bad port -> EINVAL",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "http://h:99999"},
+     -EINVAL,
+     .err = "expected http(s)://HOST[:PORT]"},
+    {"endpoint: a space -> EINVAL",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "http://h x"},
+     -EINVAL,
+     .err = "space or control character"},
+    {"endpoint: bad URL in the profile names the file",
+     NULL,
+     "[default]\nendpoint_url = localhost:8000\n",
+     ENV(NULL),
+     {0},
+     -EINVAL,
+     .err = "(from endpoint_url in profile \"default\" in " CFG
+	    "): it must start with http://"},
+
+    /* region */
+    {"region: option beats AWS_REGION",
+     NULL,
+     full_config,
+     ENV("AWS_REGION=us-west-1", "AWS_DEFAULT_REGION=us-west-2"),
+     {.region = "ap-south-1"},
+     0,
+     .region = "ap-south-1",
+     .region_source = "option region="},
+    {"region: AWS_REGION beats AWS_DEFAULT_REGION",
+     NULL,
+     full_config,
+     ENV("AWS_REGION=us-west-1", "AWS_DEFAULT_REGION=us-west-2"),
+     {0},
+     0,
+     .region = "us-west-1",
+     .region_source = "AWS_REGION"},
+    {"region: AWS_DEFAULT_REGION beats the profile",
+     NULL,
+     full_config,
+     ENV("AWS_DEFAULT_REGION=us-west-2"),
+     {0},
+     0,
+     .region = "us-west-2",
+     .region_source = "AWS_DEFAULT_REGION"},
+    {"region: profile region from the config file",
+     NULL,
+     "[default]\nregion = sa-east-1\n[profile dev]\nregion = eu-north-1\n",
+     ENV("AWS_PROFILE=dev"),
+     {0},
+     0,
+     "https://dynamodb.eu-north-1.amazonaws.com",
+     "default for region eu-north-1",
+     "eu-north-1",
+     "region in profile \"dev\" in " CFG},
+    {"region: credentials file wins over config file",
+     "[dev]\nregion = eu-central-1\n",
+     "[profile dev]\nregion = eu-north-1\n",
+     ENV("AWS_PROFILE=dev"),
+     {0},
+     0,
+     .region = "eu-central-1",
+     .region_source = "region in profile \"dev\" in " CRED},
+    {"region: us-east-1 with an explicit endpoint option",
+     NULL,
+     NULL,
+     ENV(NULL),
+     {.endpoint = "http://localhost:8000"},
+     0,
+     "http://localhost:8000",
+     "option endpoint=",
+     "us-east-1",
+     "default us-east-1 (explicit endpoint)"},
+    {"region: us-east-1 with an endpoint from the profile",
+     NULL,
+     "[default]\nendpoint_url = http://localhost:8000\n",
+     ENV(NULL),
+     {0},
+     0,
+     "http://localhost:8000",
+     .region = "us-east-1",
+     .region_source = "default us-east-1 (explicit endpoint)"},
+    {"region: none and no endpoint -> EINVAL",
+     NULL,
+     "[default]\noutput = json\n",
+     ENV(NULL),
+     {0},
+     -EINVAL,
+     .err = "no region: set AWS_REGION or -o region="},
+    {"region: ignored endpoints do not count as explicit",
+     NULL,
+     NULL,
+     ENV("AWS_ENDPOINT_URL=http://env:2",
+	 "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true"),
+     {0},
+     -EINVAL,
+     .err = "no region"},
+    {"region: bad name -> EINVAL",
+     NULL,
+     NULL,
+     ENV("AWS_REGION=us east/1"),
+     {0},
+     -EINVAL,
+     .err = "bad region \"us east/1\" (from AWS_REGION)"},
+
+    /* profile */
+    {"profile: option beats AWS_PROFILE",
+     "[a]\nregion = r-a-1\n",
+     "[profile b]\nregion = r-b-1\n",
+     ENV("AWS_PROFILE=b"),
+     {.profile = "a"},
+     0,
+     .region = "r-a-1",
+     .profile = "a",
+     .profile_source = "option profile="},
+    {"profile: AWS_PROFILE beats default",
+     "[a]\nregion = r-a-1\n",
+     "[default]\nregion = r-d-1\n[profile b]\nregion = r-b-1\n",
+     ENV("AWS_PROFILE=b"),
+     {0},
+     0,
+     .region = "r-b-1",
+     .profile = "b",
+     .profile_source = "AWS_PROFILE"},
+    {"profile: default from [default] in config",
+     NULL,
+     "[default]\nregion = r-d-1\n",
+     ENV(NULL),
+     {0},
+     0,
+     .region = "r-d-1",
+     .profile = "default",
+     .profile_source = "default"},
+    {"profile: default from [profile default] in config",
+     NULL,
+     "[profile default]\nregion = r-d-2\n",
+     ENV(NULL),
+     {0},
+     0,
+     .region = "r-d-2",
+     .profile = "default"},
+    {"profile: default may be absent",
+     NULL,
+     NULL,
+     ENV("AWS_REGION=us-east-2"),
+     {0},
+     0,
+     .profile = "default",
+     .profile_source = "default"},
+    {"profile: unknown named profile -> ENOENT",
+     "[a]\n",
+     "[profile b]\n",
+     ENV("AWS_REGION=us-east-2"),
+     {.profile = "nope"},
+     -ENOENT,
+     .err = "profile \"nope\" (from option profile=) not found in " CRED
+	    " or " CFG},
+    {"profile: unknown AWS_PROFILE -> ENOENT, no files",
+     NULL,
+     NULL,
+     ENV("AWS_PROFILE=nope", "AWS_REGION=us-east-2"),
+     {0},
+     -ENOENT,
+     .err = "profile \"nope\" (from AWS_PROFILE) not found"},
+    {"profile: [x] in the config file is not profile x",
+     NULL,
+     "[x]\nregion = r-x-1\n",
+     ENV("AWS_PROFILE=x"),
+     {0},
+     -ENOENT,
+     .err = "not found"},
+    {"profile: [profile x] in the credentials file is not profile x",
+     "[profile x]\nregion = r-x-1\n",
+     NULL,
+     ENV("AWS_PROFILE=x"),
+     {0},
+     -ENOENT,
+     .err = "not found"},
+    {"profile: [x] in the credentials file",
+     "[x]\nregion = r-x-1\n",
+     NULL,
+     ENV("AWS_PROFILE=x"),
+     {0},
+     0,
+     .region = "r-x-1",
+     .region_source = "region in profile \"x\" in " CRED},
+    {"profile: an empty section still exists",
+     "[x]\n",
+     NULL,
+     ENV("AWS_PROFILE=x", "AWS_REGION=us-east-2"),
+     {0},
+     0,
+     .profile = "x"},
+    {"profile: quoted name with spaces",
+     NULL,
+     "[profile \"my dev\"]\nregion = r-q-1\n",
+     ENV("AWS_PROFILE=my dev"),
+     {0},
+     0,
+     .region = "r-q-1"},
+    {"profile: name longer than inih's 50-byte sections",
+     NULL,
+     "[profile a-very-long-profile-name-that-inih-would-cut-short-0]\n"
+     "region = wrong-1\n"
+     "[profile a-very-long-profile-name-that-inih-would-cut-short-01]\n"
+     "region = right-1\n",
+     ENV("AWS_PROFILE=a-very-long-profile-name-that-inih-would-cut-"
+	 "short-01"),
+     {0},
+     0,
+     .region = "right-1"},
+
+    /* files */
+    {"files: AWS_CONFIG_FILE replaces ~/.aws/config",
+     NULL,
+     "[default]\nregion = wrong-1\n",
+     ENV("AWS_CONFIG_FILE=$H/alt/config"),
+     {0},
+     -EINVAL,
+     .err = "no region"},
+    {"files: AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE",
+     NULL,
+     NULL,
+     ENV("AWS_SHARED_CREDENTIALS_FILE=$H/alt/credentials",
+	 "AWS_CONFIG_FILE=$H/alt/config", "AWS_PROFILE=alt"),
+     {0},
+     0,
+     .region = "alt-1",
+     .region_source = "region in profile \"alt\" in $H/alt/config"},
+    {"files: ~/ in AWS_CONFIG_FILE is expanded",
+     NULL,
+     NULL,
+     ENV("AWS_CONFIG_FILE=~/alt/config", "AWS_PROFILE=alt"),
+     {0},
+     0,
+     .region = "alt-1",
+     .region_source = "region in profile \"alt\" in $H/alt/config"},
+    {"files: malformed line -> EINVAL with the line",
+     NULL,
+     "[default]\nregion = r-1\nthis line has no equals sign\n",
+     ENV(NULL),
+     {0},
+     -EINVAL,
+     .err = CFG " line 3: expected [section] or name = value"},
+    {"files: unreadable (a directory) -> EINVAL",
+     NULL,
+     NULL,
+     ENV("AWS_CONFIG_FILE=$H"),
+     {0},
+     -EINVAL,
+     .err = "cannot read"},
+    {"files: comments, CRLF, BOM, key case",
+     "\xEF\xBB\xBF# c\r\n[default]\r\n; c\r\nAWS_Access_Key_ID = AK\r\n",
+     "[default]\n  # indented comment\nRegion=eu-west-3 ; inline\n",
+     ENV(NULL),
+     {0},
+     0,
+     .region = "eu-west-3",
+     .key = "aws_access_key_id",
+     .value = "AK",
+     .file = CONFIG_FILE_CREDENTIALS},
+    {"files: credentials file value wins in config_get",
+     "[default]\naws_access_key_id = FROMCRED\n",
+     "[default]\naws_access_key_id = FROMCONFIG\nregion = r-1\n",
+     ENV(NULL),
+     {0},
+     0,
+     .key = "aws_access_key_id",
+     .value = "FROMCRED",
+     .file = CONFIG_FILE_CREDENTIALS},
+    {"files: config-only key comes from the config file",
+     "[default]\naws_access_key_id = FROMCRED\n",
+     "[default]\ncredential_process = /bin/echo hi\nregion = r-1\n",
+     ENV(NULL),
+     {0},
+     0,
+     .key = "credential_process",
+     .value = "/bin/echo hi",
+     .file = CONFIG_FILE_CONFIG},
+    {"files: continuation lines join with newlines",
+     NULL,
+     "[default]\nregion = r-1\nnote = one\n  two\n",
+     ENV(NULL),
+     {0},
+     0,
+     .key = "note",
+     .value = "one\ntwo",
+     .file = CONFIG_FILE_CONFIG},
+    {"files: a repeated key: the last wins",
+     NULL,
+     "[default]\nregion = r-1\nregion = r-2\n",
+     ENV(NULL),
+     {0},
+     0,
+     .region = "r-2"},
+    {"files: a section given twice is merged",
+     NULL,
+     "[default]\nregion = r-1\n[profile x]\n[default]\noutput = json\n",
+     ENV(NULL),
+     {0},
+     0,
+     .region = "r-1",
+     .key = "output",
+     .value = "json",
+     .file = CONFIG_FILE_CONFIG},
+};
+
+static void run_case(const struct case_ *c)
+{
+	struct config cfg;
+	char err[512] = "", *want;
+	int ret;
+
+	home_setup(c->credentials, c->config, c->env);
+	write_file("$H/alt/config", "[profile alt]\nregion = alt-1\n");
+	write_file("$H/alt/credentials", "[alt]\n");
+	ret = config_resolve(&c->opts, &cfg, err, sizeof(err));
+	CHECK_INT(ret, c->ret);
+	if (ret) {
+		if (ret != c->ret)
+			printf("#   err: %s\n", err);
+		want = expand(c->err ? c->err : "");
+		if (!strstr(err, want)) {
+			CHECK_STR(err, want);
+		}
+		free(want);
+		/* config_free on the (zeroed) result must be safe */
+		config_free(&cfg);
+		home_teardown();
+		return;
+	}
+#define CHECK_FIELD(field)                                                     \
+	do {                                                                   \
+		if (c->field) {                                                \
+			want = expand(c->field);                               \
+			CHECK_STR(cfg.field, want);                            \
+			free(want);                                            \
+		}                                                              \
+	} while (0)
+	CHECK_FIELD(endpoint);
+	CHECK_FIELD(endpoint_source);
+	CHECK_FIELD(region);
+	CHECK_FIELD(region_source);
+	CHECK_FIELD(profile);
+	CHECK_FIELD(profile_source);
+#undef CHECK_FIELD
+	CHECK(cfg.endpoint && cfg.endpoint_source && cfg.region &&
+	      cfg.region_source && cfg.profile && cfg.profile_source);
+	if (c->key) {
+		enum config_file file = (enum config_file) - 1;
+
+		CHECK_STR(config_get(&cfg, c->key, &file), c->value);
+		CHECK_INT(file, c->file);
+	}
+	config_free(&cfg);
+	home_teardown();
+}
+
+/* One TAP line per table case: tap_run calls this once per entry. */
+static size_t next_case;
+
+static void test_next_case(void)
+{
+	run_case(&cases[next_case++]);
+}
+
+/* The paths: $HOME/.aws/... by default; the credentials-file and
+ * profile_found/profile_named flags. */
+static void test_paths_and_flags(void)
+{
+	struct config cfg;
+	char *want;
+
+	home_setup("[dev]\n", NULL, NULL);
+	setenv("AWS_REGION", "us-east-1", 1);
+	CHECK_INT(config_resolve(NULL, &cfg, NULL, 0), 0);
+	want = expand(CRED);
+	CHECK_STR(cfg.credentials_file, want);
+	CHECK_STR(config_file_path(&cfg, CONFIG_FILE_CREDENTIALS), want);
+	free(want);
+	want = expand(CFG);
+	CHECK_STR(cfg.config_file, want);
+	CHECK_STR(config_file_path(&cfg, CONFIG_FILE_CONFIG), want);
+	free(want);
+	CHECK(!cfg.profile_named);
+	CHECK(!cfg.profile_found);
+	CHECK(config_get(&cfg, "region", NULL) == NULL);
+	config_free(&cfg);
+
+	setenv("AWS_PROFILE", "dev", 1);
+	CHECK_INT(config_resolve(NULL, &cfg, NULL, 0), 0);
+	CHECK(cfg.profile_named);
+	CHECK(cfg.profile_found);
+	config_free(&cfg);
+	config_free(&cfg); /* twice: safe on a zeroed struct */
+	home_teardown();
+}
+
+/* inih cuts lines at 200 bytes; a session token is often 800+. */
+static void test_long_values(void)
+{
+	char token[1500], *text;
+	struct config cfg;
+
+	for (size_t i = 0; i < sizeof(token) - 1; i++)
+		token[i] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef0123456789+/"[i % 44];
+	token[sizeof(token) - 1] = '\0';
+	if (asprintf(&text,
+		     "[default]\naws_access_key_id = AK\n"
+		     "aws_session_token =   %s  \n"
+		     "aws_secret_access_key = SK\n"
+		     "note = x\n  %s ; trailing comment\n",
+		     token, token) < 0)
+		abort();
+	home_setup(text, NULL, NULL);
+	setenv("AWS_REGION", "us-east-1", 1);
+	CHECK_INT(config_resolve(NULL, &cfg, NULL, 0), 0);
+	CHECK_STR(config_get(&cfg, "aws_session_token", NULL), token);
+	CHECK_STR(config_get(&cfg, "aws_secret_access_key", NULL), "SK");
+	{
+		const char *note = config_get(&cfg, "note", NULL);
+
+		CHECK(note && strncmp(note, "x\n", 2) == 0 &&
+		      strcmp(note + 2, token) == 0);
+	}
+	config_free(&cfg);
+	home_teardown();
+	free(text);
+}
+
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+int main(void)
+{
+	static struct tap_test tests[N_CASES + 3];
+	size_t n = 0;
+
+	for (size_t i = 0; i < N_CASES; i++)
+		tests[n++] = (struct tap_test){cases[i].name, test_next_case};
+	tests[n++] =
+	    (struct tap_test){"paths and profile flags", test_paths_and_flags};
+	tests[n++] = (struct tap_test){"values longer than inih's line buffer",
+				       test_long_values};
+	return tap_run(tests);
+}
