@@ -767,8 +767,23 @@ int main(void)
 
 	char *dir = NULL;
 
+	/* meson test sets DYNAMOFS_SHARED (the source root's ../shared); by
+	 * hand, from the source root or a build dir in it, that folder is
+	 * found as ../shared or ../../shared. */
 	if (getenv("DYNAMOFS_SHARED")) {
 		dir = xasprintf("%s/testdata/sigv4", getenv("DYNAMOFS_SHARED"));
+	} else {
+		static const char *const guesses[] = {
+		    "../shared/testdata/sigv4",
+		    "../../shared/testdata/sigv4",
+		};
+
+		for (size_t i = 0; i < 2 && !dir; i++) {
+			if (is_dir(guesses[i]))
+				dir = xasprintf("%s", guesses[i]);
+		}
+	}
+	if (dir) {
 		suite_dir = dir;
 		scan_vectors("", 0);
 		qsort(vectors, n_vectors, sizeof(*vectors), cmp_str);
