@@ -1,5 +1,6 @@
 /* ddb.h - typed DynamoDB operations over signed HTTP: JSON 1.0 protocol,
- * retries with full-jitter back-off (SPEC §7), errors and their errno (SPEC §5). */
+ * retries with full-jitter back-off (SPEC §7), errors and their errno (SPEC
+ * §5). */
 #ifndef DYNAMOFS_DDB_H
 #define DYNAMOFS_DDB_H
 
@@ -12,24 +13,26 @@
 
 /* What went wrong with one call, for logs and messages. */
 struct ddb_error {
-	long http_status;     /* 0 when no HTTP response arrived */
-	int transport;        /* the last http_request error (-ETIMEDOUT, ...), or 0 */
-	char code[128];       /* the part of __type after '#', "" when none */
-	char message[512];    /* the server's message, or the transport error text */
+	long http_status; /* 0 when no HTTP response arrived */
+	int transport; /* the last http_request error (-ETIMEDOUT, ...), or 0 */
+	char code[128];	   /* the part of __type after '#', "" when none */
+	char message[512]; /* the server's message, or the transport error text
+			    */
 	char request_id[128]; /* x-amzn-RequestId, "" when none */
-	int attempts;         /* how many attempts were made */
+	int attempts;	      /* how many attempts were made */
 };
 
 struct ddb_config {
-	const char *endpoint;         /* URL, e.g. "http://127.0.0.1:8000/" */
+	const char *endpoint; /* URL, e.g. "http://127.0.0.1:8000/" */
 	const char *region;
 	struct creds_provider *creds; /* borrowed, must outlive the client */
 	struct http_client *http;     /* borrowed, must outlive the client */
-	int retries;                  /* retries after the first attempt (default 10) */
-	long timeout_ms;              /* one attempt; 0: the http client's default */
-	uint64_t seed;                /* jitter RNG seed; 0: seeded from the clock */
-	unsigned base_delay_ms;       /* back-off base; 0: 50 ms */
-	unsigned max_delay_ms;        /* back-off cap; 0: 20000 ms */
+	int retries;		/* retries after the first attempt; 0: none,
+				   negative: the default 10 */
+	long timeout_ms;	/* one attempt; 0: the http client's default */
+	uint64_t seed;		/* jitter RNG seed; 0: seeded from the clock */
+	unsigned base_delay_ms; /* back-off base; 0: 50 ms */
+	unsigned max_delay_ms;	/* back-off cap; 0: 20000 ms */
 };
 
 struct ddb_client;
@@ -39,12 +42,20 @@ struct ddb_client;
 struct ddb_client *ddb_client_new(const struct ddb_config *cfg);
 void ddb_client_free(struct ddb_client *c);
 
-/* Sends one DynamoDB operation (op is "GetItem", ...) with request (borrowed)
- * as its JSON body, signed with the current credentials, retrying what SPEC §7
- * says is retryable with full-jitter back-off. Every attempt is logged at
- * LOG_DEBUG with operation, table, status and milliseconds.
+/* Sends one DynamoDB operation (op is "GetItem", ...) with request (borrowed;
+ * NULL sends {}) as its JSON body, signed with the current credentials,
+ * retrying what SPEC §7 says is retryable with full-jitter back-off. Every
+ * attempt is logged at LOG_DEBUG as
+ *   request op=GetItem table=Devices status=200 ms=3 attempt=1[ key={...}]
+ *   [ code=ThrottlingException][ error=timed out]
+ * and a final failure at LOG_WARNING with code, message and request id.
+ * response may be NULL when the answer is not wanted.
  * Returns 0 with *response a new reference (caller json_decref's), or a
- * negative errno from ddb_errno with err (may be NULL) filled. Thread-safe. */
+ * negative errno from ddb_errno with err (may be NULL) filled; also -EINVAL
+ * for bad arguments, -ENOMEM, and the error of creds_provider_get (-EIO,
+ * -EACCES) when no credentials could be had. err->attempts (and, on
+ * success, http_status and request_id) are filled on success too.
+ * Thread-safe. */
 int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 	     json_t **response, struct ddb_error *err);
 
@@ -67,7 +78,11 @@ int ddb_errno(const struct ddb_error *err);
  * found (HTTP 400, request id X)" or "connection refused". Returns buf. */
 const char *ddb_strerror(const struct ddb_error *err, char *buf, size_t len);
 
-/* ListTables, every page. *names: new array of strings (caller decrefs). */
+/* Every function below returns 0 or a negative errno as ddb_call does, and
+ * fills err (may be NULL) the same way. All are thread-safe. */
+
+/* ListTables, every page (following LastEvaluatedTableName).
+ * *names: new array of strings (caller decrefs). */
 int ddb_list_tables(struct ddb_client *c, json_t **names,
 		    struct ddb_error *err);
 
@@ -81,8 +96,10 @@ int ddb_describe_table(struct ddb_client *c, const char *table,
 		       json_t **table_desc, struct ddb_error *err);
 
 /* CreateTable with request (borrowed, a full CreateTable body); when
- * wait_active, polls DescribeTable until TableStatus is ACTIVE. *table_desc
- * (may be NULL) receives a new reference to the final "Table" object. */
+ * wait_active, polls DescribeTable (every 50 ms growing to 1 s) until
+ * TableStatus is ACTIVE, -ETIMEDOUT after 5 minutes. *table_desc (may be
+ * NULL) receives a new reference to the final "Table" object (or the
+ * response's TableDescription when not waiting). */
 int ddb_create_table(struct ddb_client *c, json_t *request, bool wait_active,
 		     json_t **table_desc, struct ddb_error *err);
 
@@ -91,7 +108,7 @@ int ddb_delete_table(struct ddb_client *c, const char *table,
 		     struct ddb_error *err);
 
 /* GetItem of key (borrowed DynamoDB-JSON map). *item: new reference to the
- * item map; returns -ENOENT when there is no such item. */
+ * item map; returns -ENOENT when there is no such item (not logged). */
 int ddb_get_item(struct ddb_client *c, const char *table, json_t *key,
 		 bool consistent, json_t **item, struct ddb_error *err);
 
@@ -122,27 +139,34 @@ typedef int (*ddb_page_fn)(json_t *page, void *arg);
 int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
 	      struct ddb_error *err);
 
-/* Scan, every page; with segments > 1 runs that many parallel segments
- * (threads), each following its own LastEvaluatedKey; fn is still called
- * under a lock, one page at a time, in no set order. */
+/* Scan, every page; with segments > 1 (at most 256, else -EINVAL) runs that
+ * many parallel segments (threads; Segment/TotalSegments are set on copies of
+ * request), each following its own LastEvaluatedKey; fn is still called
+ * under a lock, one page at a time, in no set order. The first error (or a
+ * positive return of fn) stops the other segments after their current page;
+ * that error is returned, with its err. */
 int ddb_scan(struct ddb_client *c, json_t *request, unsigned segments,
 	     ddb_page_fn fn, void *arg, struct ddb_error *err);
 
-/* BatchGetItem of keys (borrowed array of key maps) from one table, in
- * chunks of 100, re-sending UnprocessedKeys with back-off. *items: new array
- * of the items found, in no set order. */
+/* BatchGetItem of keys (borrowed array of key maps, no duplicates) from one
+ * table, in chunks of 100, re-sending UnprocessedKeys with back-off.
+ * *items: new array of the items found, in no set order. -EAGAIN when
+ * `retries` rounds in a row made no progress. */
 int ddb_batch_get(struct ddb_client *c, const char *table, json_t *keys,
 		  bool consistent, json_t **items, struct ddb_error *err);
 
 /* BatchWriteItem of requests (borrowed array of {"PutRequest": ...} /
  * {"DeleteRequest": ...}) to one table, in chunks of 25, re-sending
- * UnprocessedItems with back-off until all are written. */
+ * UnprocessedItems with back-off until all are written; -EAGAIN when
+ * `retries` rounds in a row made no progress. */
 int ddb_batch_write(struct ddb_client *c, const char *table, json_t *requests,
 		    struct ddb_error *err);
 
-/* TransactWriteItems of items (borrowed array). client_token (may be NULL)
- * makes retries idempotent. -ENOSYS when the server has no transactions
- * (UnknownOperationException), -EEXIST when a condition failed. */
+/* TransactWriteItems of items (borrowed array). client_token (may be NULL:
+ * a random UUID is made, as botocore does) makes retries idempotent.
+ * -ENOSYS when the server has no transactions (UnknownOperationException),
+ * -EEXIST when a condition failed (TransactionCanceledException with a
+ * ConditionalCheckFailed reason). */
 int ddb_transact_write(struct ddb_client *c, json_t *items,
 		       const char *client_token, struct ddb_error *err);
 

@@ -21,6 +21,8 @@ Optional, for connection and concurrency tests:
 - a rule with "barrier": N holds each request it answers until N requests
   have reached it, so they all succeed only when the client sent them
   concurrently; after "barrier_timeout_ms" (default 10000) it answers 504.
+  Rules with the same "barrier_name" share one count (e.g. one rule per
+  parallel Scan segment, all held until every segment has arrived).
 """
 import json
 import sys
@@ -33,7 +35,7 @@ script = json.load(open(sys.argv[1]))
 log_path = sys.argv[2]
 lock = threading.Lock()
 uses = [0] * len(script)
-arrived = [0] * len(script)
+arrived = {}
 barrier_cv = threading.Condition(lock)
 inflight = 0
 
@@ -85,10 +87,11 @@ class Handler(BaseHTTPRequestHandler):
                 index = i
                 break
             if rule is not None and rule.get("barrier"):
-                arrived[index] += 1
+                name = rule.get("barrier_name", index)
+                arrived[name] = arrived.get(name, 0) + 1
                 barrier_cv.notify_all()
                 ok = barrier_cv.wait_for(
-                    lambda: arrived[index] >= rule["barrier"],
+                    lambda: arrived[name] >= rule["barrier"],
                     rule.get("barrier_timeout_ms", 10000) / 1000.0)
                 if not ok:
                     rule = {"status": 504, "body": "barrier timeout"}
