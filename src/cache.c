@@ -1,0 +1,487 @@
+/* cache.c - rendered items and directory listings kept for cache_ttl in a
+ * byte-bounded hash table with one LRU list; modification times outlive text. */
+#include "cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+	char *path;
+	size_t path_len;
+	uint64_t path_hash;
+	struct entry *bucket_next;
+	struct entry *lru_prev; /* towards the most recently used */
+	struct entry *lru_next;
+	/* item */
+	struct cache_blob *text;
+	bool negative;
+	double item_expires;
+	/* what the modification time belongs to */
+	bool has_meta;
+	uint64_t content_hash;
+	time_t mtime;
+	/* directory */
+	struct cache_listing *listing;
+	double listing_expires;
+};
+
+struct cache {
+	pthread_mutex_t lock;
+	struct entry **buckets;
+	size_t n_buckets;
+	size_t n_entries;
+	struct entry *lru_head; /* most recently used */
+	struct entry *lru_tail;
+	size_t bytes;      /* everything held */
+	size_t meta_bytes; /* the entries themselves, without text or listings */
+	size_t max_bytes;
+	double ttl;
+};
+
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t fnv1a(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+struct cache_blob *cache_blob_new(const void *data, size_t len)
+{
+	struct cache_blob *b = malloc(sizeof(*b) + len + 1);
+
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->refs = 1;
+	b->len = len;
+	if (len)
+		memcpy(b->data, data, len);
+	b->data[len] = '\0';
+	return b;
+}
+
+struct cache_blob *cache_blob_ref(struct cache_blob *blob)
+{
+	__atomic_add_fetch(&blob->refs, 1, __ATOMIC_RELAXED);
+	return blob;
+}
+
+void cache_blob_unref(struct cache_blob *blob)
+{
+	if (blob && __atomic_sub_fetch(&blob->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		free(blob);
+}
+
+struct cache_listing *cache_listing_new(void)
+{
+	struct cache_listing *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	l->refs = 1;
+	l->bytes = sizeof(*l);
+	return l;
+}
+
+int cache_listing_add(struct cache_listing *l, const char *name, bool is_dir)
+{
+	struct cache_dirent *grown;
+	char *copy;
+
+	/* Grow by doubling: the count is a power of two whenever it is full. */
+	if ((l->n & (l->n - 1)) == 0) {
+		size_t cap = l->n ? l->n * 2 : 16;
+		if (l->n && l->n < 16)
+			cap = 16;
+		grown = realloc(l->entries, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		l->entries = grown;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	l->entries[l->n].name = copy;
+	l->entries[l->n].is_dir = is_dir;
+	l->n++;
+	l->bytes += sizeof(struct cache_dirent) + strlen(name) + 1;
+	return 0;
+}
+
+struct cache_listing *cache_listing_ref(struct cache_listing *l)
+{
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	return l;
+}
+
+void cache_listing_unref(struct cache_listing *l)
+{
+	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->entries[i].name);
+	free(l->entries);
+	free(l);
+}
+
+struct cache *cache_new(size_t max_bytes, double ttl)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		goto fail;
+	c->n_buckets = 1024;
+	c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
+	if (!c->buckets)
+		goto fail;
+	pthread_mutex_init(&c->lock, NULL);
+	c->max_bytes = max_bytes;
+	c->ttl = ttl;
+	return c;
+fail:
+	if (c)
+		free(c->buckets);
+	free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static size_t entry_overhead(const struct entry *e)
+{
+	return sizeof(*e) + e->path_len + 1;
+}
+
+static void drop_payload(struct cache *c, struct entry *e)
+{
+	if (e->text) {
+		c->bytes -= sizeof(struct cache_blob) + e->text->len + 1;
+		cache_blob_unref(e->text);
+		e->text = NULL;
+	}
+	if (e->listing) {
+		c->bytes -= e->listing->bytes;
+		cache_listing_unref(e->listing);
+		e->listing = NULL;
+	}
+	e->negative = false;
+}
+
+static void lru_unlink(struct cache *c, struct entry *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		c->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		c->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push_front(struct cache *c, struct entry *e)
+{
+	e->lru_prev = NULL;
+	e->lru_next = c->lru_head;
+	if (c->lru_head)
+		c->lru_head->lru_prev = e;
+	c->lru_head = e;
+	if (!c->lru_tail)
+		c->lru_tail = e;
+}
+
+static void remove_entry(struct cache *c, struct entry *e)
+{
+	struct entry **pp = &c->buckets[e->path_hash % c->n_buckets];
+
+	while (*pp != e)
+		pp = &(*pp)->bucket_next;
+	*pp = e->bucket_next;
+	lru_unlink(c, e);
+	drop_payload(c, e);
+	c->bytes -= entry_overhead(e);
+	c->meta_bytes -= entry_overhead(e);
+	c->n_entries--;
+	free(e->path);
+	free(e);
+}
+
+/* Entries (which remember modification times) may take a quarter of the
+ * bound; past that the least recently used go whole. Then text and listings
+ * go, least recently used first, until everything fits. */
+static void shrink(struct cache *c)
+{
+	struct entry *e, *prev;
+
+	while (c->lru_tail && c->lru_tail->lru_prev &&
+	       c->meta_bytes > c->max_bytes / 4)
+		remove_entry(c, c->lru_tail);
+	for (e = c->lru_tail; e && c->bytes > c->max_bytes; e = prev) {
+		prev = e->lru_prev;
+		drop_payload(c, e);
+	}
+}
+
+static struct entry *find(struct cache *c, const char *path, size_t len,
+			  uint64_t h)
+{
+	struct entry *e = c->buckets[h % c->n_buckets];
+
+	for (; e; e = e->bucket_next)
+		if (e->path_hash == h && e->path_len == len &&
+		    memcmp(e->path, path, len) == 0)
+			return e;
+	return NULL;
+}
+
+static void grow_buckets(struct cache *c)
+{
+	size_t n = c->n_buckets * 2;
+	struct entry **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < c->n_buckets; i++) {
+		struct entry *e = c->buckets[i], *next;
+		for (; e; e = next) {
+			next = e->bucket_next;
+			e->bucket_next = b[e->path_hash % n];
+			b[e->path_hash % n] = e;
+		}
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->n_buckets = n;
+}
+
+/* Finds or makes path's entry and marks it most recently used. NULL when
+ * out of memory. Called with the lock held. */
+static struct entry *touch(struct cache *c, const char *path)
+{
+	size_t len = strlen(path);
+	uint64_t h = fnv1a(path, len);
+	struct entry *e = find(c, path, len, h);
+
+	if (e) {
+		lru_unlink(c, e);
+		lru_push_front(c, e);
+		return e;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->path = strdup(path);
+	if (!e->path) {
+		free(e);
+		return NULL;
+	}
+	e->path_len = len;
+	e->path_hash = h;
+	if (c->n_entries >= c->n_buckets)
+		grow_buckets(c);
+	e->bucket_next = c->buckets[h % c->n_buckets];
+	c->buckets[h % c->n_buckets] = e;
+	lru_push_front(c, e);
+	c->n_entries++;
+	c->bytes += entry_overhead(e);
+	c->meta_bytes += entry_overhead(e);
+	return e;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	while (c->lru_head)
+		remove_entry(c, c->lru_head);
+	pthread_mutex_destroy(&c->lock);
+	free(c->buckets);
+	free(c);
+}
+
+int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
+{
+	size_t len = strlen(path);
+	struct entry *e;
+	int rc = -ENOENT;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->lock);
+	e = find(c, path, len, fnv1a(path, len));
+	if (e && (e->text || e->negative) && e->item_expires > monotonic_now()) {
+		lru_unlink(c, e);
+		lru_push_front(c, e);
+		out->negative = e->negative;
+		out->text = e->text ? cache_blob_ref(e->text) : NULL;
+		out->mtime = e->mtime;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+time_t cache_item_put(struct cache *c, const char *path, const char *text,
+		      size_t len)
+{
+	uint64_t h = fnv1a(text, len);
+	struct cache_blob *blob;
+	struct entry *e;
+	time_t mtime = time(NULL);
+
+	pthread_mutex_lock(&c->lock);
+	e = touch(c, path);
+	if (!e)
+		goto out;
+	if (e->has_meta && e->content_hash == h)
+		mtime = e->mtime;
+	e->has_meta = true;
+	e->content_hash = h;
+	e->mtime = mtime;
+	if (e->text) {
+		c->bytes -= sizeof(struct cache_blob) + e->text->len + 1;
+		cache_blob_unref(e->text);
+		e->text = NULL;
+	}
+	e->negative = false;
+	if (c->ttl > 0) {
+		blob = cache_blob_new(text, len);
+		if (blob) {
+			e->text = blob;
+			c->bytes += sizeof(*blob) + len + 1;
+			e->item_expires = monotonic_now() + c->ttl;
+		}
+	}
+	shrink(c);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return mtime;
+}
+
+void cache_item_put_negative(struct cache *c, const char *path)
+{
+	struct entry *e;
+
+	if (c->ttl <= 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = touch(c, path);
+	if (e) {
+		if (e->text) {
+			c->bytes -= sizeof(struct cache_blob) + e->text->len + 1;
+			cache_blob_unref(e->text);
+			e->text = NULL;
+		}
+		e->negative = true;
+		e->item_expires = monotonic_now() + c->ttl;
+		shrink(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+time_t cache_item_mtime(struct cache *c, const char *path)
+{
+	size_t len = strlen(path);
+	struct entry *e;
+	time_t mtime = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = find(c, path, len, fnv1a(path, len));
+	if (e && e->has_meta)
+		mtime = e->mtime;
+	pthread_mutex_unlock(&c->lock);
+	return mtime;
+}
+
+void cache_dir_put(struct cache *c, const char *path, struct cache_listing *l)
+{
+	struct entry *e;
+
+	if (c->ttl <= 0 || l->bytes > c->max_bytes / 4)
+		return;
+	pthread_mutex_lock(&c->lock);
+	e = touch(c, path);
+	if (e) {
+		if (e->listing) {
+			c->bytes -= e->listing->bytes;
+			cache_listing_unref(e->listing);
+		}
+		e->listing = cache_listing_ref(l);
+		c->bytes += l->bytes;
+		e->listing_expires = monotonic_now() + c->ttl;
+		shrink(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct cache_listing *cache_dir_get(struct cache *c, const char *path)
+{
+	size_t len = strlen(path);
+	struct cache_listing *l = NULL;
+	struct entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = find(c, path, len, fnv1a(path, len));
+	if (e && e->listing && e->listing_expires > monotonic_now()) {
+		lru_unlink(c, e);
+		lru_push_front(c, e);
+		l = cache_listing_ref(e->listing);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return l;
+}
+
+void cache_forget(struct cache *c, const char *path)
+{
+	size_t len = strlen(path);
+	struct entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = find(c, path, len, fnv1a(path, len));
+	if (e)
+		drop_payload(c, e);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_forget_tree(struct cache *c, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_buckets; i++) {
+		for (struct entry *e = c->buckets[i]; e; e = e->bucket_next) {
+			if (e->path_len >= plen &&
+			    memcmp(e->path, prefix, plen) == 0 &&
+			    (e->path_len == plen || e->path[plen] == '/'))
+				drop_payload(c, e);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t cache_bytes(struct cache *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->bytes;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

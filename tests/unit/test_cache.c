@@ -1,0 +1,179 @@
+/* test_cache.c - unit tests of the item and listing cache: freshness,
+ * negative entries, the byte bound, LRU order and stable modification times. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "tap.h"
+
+static void test_put_get(void)
+{
+	struct cache *c = cache_new(1 << 20, 60);
+	struct cache_item ci;
+
+	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
+	cache_item_put(c, "/t/a.json", "{}\n", 3);
+	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), 0);
+	CHECK(!ci.negative);
+	CHECK_INT(ci.text->len, 3);
+	CHECK_STR(ci.text->data, "{}\n");
+	cache_blob_unref(ci.text);
+	cache_free(c);
+}
+
+static void test_negative(void)
+{
+	struct cache *c = cache_new(1 << 20, 60);
+	struct cache_item ci;
+
+	cache_item_put_negative(c, "/t/x.json");
+	CHECK_INT(cache_item_get(c, "/t/x.json", &ci), 0);
+	CHECK(ci.negative);
+	CHECK(ci.text == NULL);
+	cache_item_put(c, "/t/x.json", "1", 1);
+	CHECK_INT(cache_item_get(c, "/t/x.json", &ci), 0);
+	CHECK(!ci.negative);
+	cache_blob_unref(ci.text);
+	cache_free(c);
+}
+
+static void test_expiry(void)
+{
+	struct cache *c = cache_new(1 << 20, 0.05);
+	struct cache_item ci;
+
+	cache_item_put(c, "/t/a.json", "x", 1);
+	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), 0);
+	cache_blob_unref(ci.text);
+	usleep(80 * 1000);
+	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
+	cache_free(c);
+}
+
+static void test_ttl_zero_keeps_mtime_only(void)
+{
+	struct cache *c = cache_new(1 << 20, 0);
+	struct cache_item ci;
+	time_t m1, m2;
+
+	m1 = cache_item_put(c, "/t/a.json", "x", 1);
+	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
+	sleep(1);
+	m2 = cache_item_put(c, "/t/a.json", "x", 1);
+	CHECK_INT(m1, m2);
+	CHECK_INT(cache_item_mtime(c, "/t/a.json"), m1);
+	cache_free(c);
+}
+
+static void test_mtime_moves_with_content(void)
+{
+	struct cache *c = cache_new(1 << 20, 60);
+	time_t m1, m2, m3;
+
+	m1 = cache_item_put(c, "/t/a.json", "one", 3);
+	sleep(1);
+	m2 = cache_item_put(c, "/t/a.json", "one", 3);
+	m3 = cache_item_put(c, "/t/a.json", "two", 3);
+	CHECK_INT(m1, m2);
+	CHECK(m3 > m1);
+	cache_free(c);
+}
+
+static void test_bound_and_lru(void)
+{
+	char path[64], text[1000];
+	struct cache *c = cache_new(64 * 1024, 60);
+	struct cache_item ci;
+	int hits = 0;
+
+	memset(text, 'x', sizeof(text));
+	for (int i = 0; i < 80; i++) {
+		snprintf(path, sizeof(path), "/t/%d.json", i);
+		cache_item_put(c, path, text, sizeof(text));
+		/* keep item 0 recently used */
+		if (cache_item_get(c, "/t/0.json", &ci) == 0)
+			cache_blob_unref(ci.text);
+	}
+	CHECK(cache_bytes(c) <= 64 * 1024);
+	CHECK_INT(cache_item_get(c, "/t/0.json", &ci), 0);
+	cache_blob_unref(ci.text);
+	CHECK_INT(cache_item_get(c, "/t/1.json", &ci), -ENOENT);
+	for (int i = 0; i < 80; i++) {
+		snprintf(path, sizeof(path), "/t/%d.json", i);
+		if (cache_item_get(c, path, &ci) == 0) {
+			hits++;
+			cache_blob_unref(ci.text);
+		}
+	}
+	CHECK(hits > 10 && hits < 70);
+	/* evicted text keeps its modification time */
+	CHECK(cache_item_mtime(c, "/t/1.json") != 0);
+	cache_free(c);
+}
+
+static void test_many_entries(void)
+{
+	struct cache *c = cache_new(64 * 1024, 60);
+	char path[64];
+
+	/* Only remembered times, no text: entries go whole past a quarter. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "/t/%d.json", i);
+		cache_item_put_negative(c, path);
+	}
+	CHECK(cache_bytes(c) <= 16 * 1024 + 1024);
+	cache_free(c);
+}
+
+static void test_listing(void)
+{
+	struct cache *c = cache_new(1 << 20, 60);
+	struct cache_listing *l = cache_listing_new(), *got;
+
+	for (int i = 0; i < 100; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "%d.json", i);
+		CHECK_INT(cache_listing_add(l, name, false), 0);
+	}
+	CHECK_INT(cache_listing_add(l, "part", true), 0);
+	cache_dir_put(c, "/t", l);
+	cache_listing_unref(l);
+	got = cache_dir_get(c, "/t");
+	CHECK(got != NULL);
+	if (got) {
+		CHECK_INT(got->n, 101);
+		CHECK_STR(got->entries[42].name, "42.json");
+		CHECK(got->entries[100].is_dir);
+		cache_listing_unref(got);
+	}
+	cache_forget_tree(c, "/t");
+	CHECK(cache_dir_get(c, "/t") == NULL);
+	cache_free(c);
+}
+
+static void test_forget_tree(void)
+{
+	struct cache *c = cache_new(1 << 20, 60);
+	struct cache_item ci;
+
+	cache_item_put(c, "/t/p/a.json", "a", 1);
+	cache_item_put(c, "/t2/a.json", "a", 1);
+	cache_forget_tree(c, "/t");
+	CHECK_INT(cache_item_get(c, "/t/p/a.json", &ci), -ENOENT);
+	CHECK_INT(cache_item_get(c, "/t2/a.json", &ci), 0);
+	cache_blob_unref(ci.text);
+	cache_forget(c, "/t2/a.json");
+	CHECK_INT(cache_item_get(c, "/t2/a.json", &ci), -ENOENT);
+	cache_free(c);
+}
+
+TAP_MAIN({ "put then get", test_put_get },
+	 { "negative entries", test_negative },
+	 { "entries expire after the ttl", test_expiry },
+	 { "ttl 0 serves nothing but keeps mtimes", test_ttl_zero_keeps_mtime_only },
+	 { "mtime moves only when content changes", test_mtime_moves_with_content },
+	 { "byte bound and LRU order", test_bound_and_lru },
+	 { "entries themselves are bounded", test_many_entries },
+	 { "directory listings", test_listing },
+	 { "forget and forget_tree", test_forget_tree })
