@@ -1,6 +1,5 @@
 /* ddb.h - typed DynamoDB operations over signed HTTP: JSON 1.0 protocol,
- * retries with full-jitter back-off (SPEC §7), errors and their errno (SPEC
- * §5). */
+ * retries with full-jitter back-off (SPEC §7), errors and errno (SPEC §5). */
 #ifndef DYNAMOFS_DDB_H
 #define DYNAMOFS_DDB_H
 
@@ -13,13 +12,17 @@
 
 /* What went wrong with one call, for logs and messages. */
 struct ddb_error {
-	long http_status; /* 0 when no HTTP response arrived */
-	int transport; /* the last http_request error (-ETIMEDOUT, ...), or 0 */
-	char code[128];	   /* the part of __type after '#', "" when none */
-	char message[512]; /* the server's message, or the transport error text
-			    */
+	long http_status;     /* 0 when no HTTP response arrived */
+	int transport;	      /* the last http_request error, or 0 */
+	char code[128];	      /* the part of __type after '#', "" when none */
+	char message[512];    /* the server's message, or the transport's */
 	char request_id[128]; /* x-amzn-RequestId, "" when none */
 	int attempts;	      /* how many attempts were made */
+	/* An earlier attempt failed after the request may have reached the
+	 * server (5xx, time-out, reset, bad checksum), so a write may already
+	 * be applied: a ConditionalCheckFailed on the retry can be the effect
+	 * of our own first attempt (DYNAMODB.md, Errors). */
+	bool maybe_applied;
 };
 
 struct ddb_config {
@@ -27,12 +30,12 @@ struct ddb_config {
 	const char *region;
 	struct creds_provider *creds; /* borrowed, must outlive the client */
 	struct http_client *http;     /* borrowed, must outlive the client */
-	int retries;		/* retries after the first attempt; 0: none,
-				   negative: the default 10 */
-	long timeout_ms;	/* one attempt; 0: the http client's default */
-	uint64_t seed;		/* jitter RNG seed; 0: seeded from the clock */
-	unsigned base_delay_ms; /* back-off base; 0: 50 ms */
-	unsigned max_delay_ms;	/* back-off cap; 0: 20000 ms */
+	int retries;		      /* after the first attempt; 0: none,
+					 negative: the default 10 */
+	long timeout_ms;	      /* one attempt; 0: the http default */
+	uint64_t seed;		      /* jitter RNG seed; 0: from the clock */
+	unsigned base_delay_ms;	      /* back-off base; 0: 50 ms */
+	unsigned max_delay_ms;	      /* back-off cap; 0: 20000 ms */
 };
 
 struct ddb_client;
@@ -69,9 +72,11 @@ bool ddb_retryable(int transport, long http_status, const char *code);
 unsigned ddb_backoff_ms(unsigned attempt, uint64_t *rng, unsigned base_ms,
 			unsigned cap_ms);
 
-/* The errno a user can act on for this error (the one table of SPEC §5):
- * not found -ENOENT, condition failed -EEXIST, validation -EINVAL,
- * access -EACCES, throttling/network after retries -EIO, ... */
+/* The errno a user can act on for this error (the one table of SPEC §5, in
+ * ddb.c): not found -ENOENT, condition failed (also in a transaction)
+ * -EEXIST, validation -EINVAL, item collection too big -EFBIG, access or
+ * credentials -EACCES, table busy -EBUSY, unknown operation -ENOSYS,
+ * throttling after retries -EAGAIN, 5xx/transport/anything else -EIO. */
 int ddb_errno(const struct ddb_error *err);
 
 /* Formats err as one line: "ResourceNotFoundException: Requested resource not

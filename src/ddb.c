@@ -637,6 +637,18 @@ out:
 	return rc;
 }
 
+/* True when a failed attempt may still have been applied by the server:
+ * it answered 5xx, or the connection failed after the request was sent.
+ * A refused or unresolved connection never reached it. */
+static bool may_have_applied(const struct ddb_error *err)
+{
+	if (err->transport)
+		return err->transport != -ECONNREFUSED &&
+		       err->transport != -EHOSTUNREACH &&
+		       err->transport != -ENETUNREACH;
+	return err->http_status >= 500;
+}
+
 static void clear_attempt(struct ddb_error *err)
 {
 	err->http_status = 0;
@@ -708,6 +720,8 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 			rc = ddb_errno(err);
 			goto out;
 		}
+		if (may_have_applied(err))
+			err->maybe_applied = true;
 		sleep_ms(client_backoff(c, (unsigned)attempt));
 	}
 	if (response) {
@@ -719,10 +733,13 @@ out:
 		if (!err->message[0] && rc == -ENOMEM)
 			set_message(err, "out of memory");
 		log_msg(LOG_WARNING,
-			"%s table=%s failed after %d attempt%s: %s",
+			"%s table=%s failed after %d attempt%s: %s%s",
 			op ? op : "(null)", table, err->attempts,
 			err->attempts == 1 ? "" : "s",
-			ddb_strerror(err, desc, sizeof(desc)));
+			ddb_strerror(err, desc, sizeof(desc)),
+			err->maybe_applied ? " (an earlier attempt may have "
+					     "been applied)"
+					   : "");
 	}
 	json_decref(doc);
 	json_decref(empty);

@@ -389,8 +389,49 @@ static void test_500_then_success(void)
 	    0);
 	CHECK_INT(ddb_delete_table(e.ddb, "Devices", &err), 0);
 	CHECK_INT(err.attempts, 3);
+	CHECK(err.maybe_applied);
 	CHECK_INT(fakehttp_count(&e.f), 3);
 	env_stop(&e);
+}
+
+/* A conditional put whose first attempt got a 500: the ConditionalCheckFailed
+ * of the retry may be our own write, and err says so. */
+static void test_ambiguous_conditional_write(void)
+{
+	struct env e;
+	struct ddb_error err;
+	json_t *item = J("{\"pk\": {\"S\": \"a\"}}");
+
+	CHECK_INT(
+	    env_start(&e,
+		      "[{\"times\": 1, \"status\": 500, \"body\": \"x\"},"
+		      " {\"status\": 400, \"body\": {\"__type\": \"" TYPE_PREFIX
+		      "ConditionalCheckFailedException\"}}]",
+		      10),
+	    0);
+	CHECK_INT(ddb_put_item(e.ddb, "T", item, "attribute_not_exists(pk)",
+			       NULL, NULL, &err),
+		  -EEXIST);
+	CHECK_INT(err.attempts, 2);
+	CHECK(err.maybe_applied);
+	env_stop(&e);
+
+	/* Throttling is a refusal: nothing was applied. */
+	CHECK_INT(
+	    env_start(&e,
+		      "[{\"times\": 1, \"status\": 400, \"body\": {\"__type\": "
+		      "\"" TYPE_PREFIX "ThrottlingException\"}},"
+		      " {\"status\": 400, \"body\": {\"__type\": \"" TYPE_PREFIX
+		      "ConditionalCheckFailedException\"}}]",
+		      10),
+	    0);
+	CHECK_INT(ddb_put_item(e.ddb, "T", item, "attribute_not_exists(pk)",
+			       NULL, NULL, &err),
+		  -EEXIST);
+	CHECK_INT(err.attempts, 2);
+	CHECK(!err.maybe_applied);
+	env_stop(&e);
+	json_decref(item);
 }
 
 static void test_crc_mismatch_then_success(void)
@@ -491,6 +532,7 @@ static void test_transport_errors_retried(void)
 	CHECK_INT(env_start_url(&e, NULL, url, 2), 0);
 	CHECK_INT(ddb_delete_table(e.ddb, "T", &err), -EIO);
 	CHECK_INT(err.attempts, 3);
+	CHECK(!err.maybe_applied);
 	CHECK_INT(err.transport, -ECONNREFUSED);
 	CHECK_INT(err.http_status, 0);
 	CHECK_STR(ddb_strerror(&err, buf, sizeof(buf)), "connection refused");
@@ -1361,6 +1403,7 @@ TAP_MAIN({"global init", test_init},
 	 {"retry classification", test_retryable_table},
 	 {"throttling then success", test_throttle_then_success},
 	 {"5xx then success", test_500_then_success},
+	 {"conditional write after a 5xx", test_ambiguous_conditional_write},
 	 {"CRC32 mismatch then success", test_crc_mismatch_then_success},
 	 {"ValidationException not retried", test_validation_not_retried},
 	 {"retries exhausted", test_retries_exhausted},
