@@ -1,5 +1,6 @@
 /* creds.h - the AWS credential chain (SPEC §2): environment, profile keys,
- * credential_process, container credentials, EC2 IMDSv2; refreshed before expiry. */
+ * credential_process, container credentials, EC2 IMDSv2; refreshed before
+ * expiry. */
 #ifndef DYNAMOFS_CREDS_H
 #define DYNAMOFS_CREDS_H
 
@@ -37,18 +38,55 @@ int creds_provider_new(const struct config *cfg, struct http_client *http,
 		       struct creds_provider **out, char *err, size_t errlen);
 
 /* Copies the current credentials into *c (caller frees with creds_clear),
- * refreshing them first when they expire within 5 minutes of now (or have
- * expired). A failed refresh keeps serving the old credentials until they
- * have expired, then returns the error (-EIO / -EACCES).
- * Thread-safe. Returns 0, -EIO, -ENOMEM. */
+ * refreshing them first (by re-running the source they came from) when they
+ * expire within 5 minutes of now or have expired. A failed refresh is logged
+ * and keeps serving the old credentials while they are still valid; it is
+ * retried at most every 30 s. While one thread refreshes, others are served
+ * the old credentials if still valid, else wait for it.
+ * Thread-safe. Returns 0; -EACCES when the credentials have expired and
+ * could not be refreshed (the reason is logged); -ENOMEM. */
 int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c);
 
 /* Where the credentials came from, for --check and logs, e.g.
- * "environment (AWS_ACCESS_KEY_ID)", "profile \"dev\" in /root/.aws/credentials",
- * "credential_process of profile \"dev\"", "container endpoint http://...",
- * "EC2 instance metadata (role r)". Borrowed; valid while p lives. */
+ * "environment (AWS_ACCESS_KEY_ID)", "profile \"dev\" in
+ * /root/.aws/credentials", "credential_process of profile \"dev\"", "container
+ * endpoint http://...", "EC2 instance metadata (role r)". Borrowed; valid while
+ * p lives. */
 const char *creds_provider_source(const struct creds_provider *p);
 
+/* Frees p and wipes its credentials; safe on NULL. Not while another
+ * thread is inside creds_provider_get. */
 void creds_provider_free(struct creds_provider *p);
+
+/* The pieces of the chain below are exported so that tests reach them
+ * without a whole chain (and without ever touching 169.254.x.x). */
+
+/* Runs command with /bin/sh -c (stdin /dev/null, its own process group),
+ * waits at most timeout_ms and parses its stdout as credential_process
+ * output ({"Version": 1, "AccessKeyId", "SecretAccessKey", "SessionToken",
+ * "Expiration"}). Fills *out (caller frees with creds_clear). Returns 0, or
+ *   -EIO     the process could not start, exited non-zero (err has the
+ *            status and the first line of its stderr) or timed out (it is
+ *            then killed with its process group)
+ *   -EINVAL  its output is not such JSON (err never quotes the output)
+ *   -ENOMEM
+ * Thread-safe. */
+int creds_process_run(const char *command, long timeout_ms, struct creds *out,
+		      char *err, size_t errlen);
+
+/* The container credentials URL from the values of
+ * AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (wins; appended to
+ * http://169.254.170.2) and AWS_CONTAINER_CREDENTIALS_FULL_URI (https, or
+ * http to a loopback or container-agent host only, as botocore allows);
+ * either may be NULL. No I/O. Sets *url (caller frees with free). Returns
+ * 0, -ENOENT (neither set), -EINVAL (FULL_URI not allowed; err says why),
+ * -ENOMEM. */
+int creds_container_url(const char *relative_uri, const char *full_uri,
+			char **url, char *err, size_t errlen);
+
+/* Parses an ISO 8601 UTC time as credential sources write it
+ * ("2024-05-01T12:00:00Z", optional fraction, "Z" or "+HH:MM" offset).
+ * Returns 0 and sets *out, or -EINVAL. */
+int creds_parse_time(const char *iso8601, time_t *out);
 
 #endif

@@ -1,2 +1,1195 @@
-/* creds.c - placeholder until the module lands. */
+/* creds.c - the AWS credential chain of SPEC §2 (environment, profile,
+ * credential_process, container, EC2 IMDSv2) and its refresh before expiry. */
 #include "creds.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Refresh this long before expiry, as botocore's advisory refresh does. */
+#define CREDS_REFRESH_AHEAD 300
+/* After a failed refresh, wait this long before trying again, so an
+ * unreachable source is not hit by every request. */
+#define CREDS_RETRY_AFTER 30
+/* credential_process may prompt a browser-based login; give it time. */
+#define CREDS_PROCESS_TIMEOUT_MS 60000L
+/* Bounds on what a process or endpoint may send back. */
+#define CREDS_MAX_OUTPUT      (1024 * 1024)
+#define CREDS_MAX_STDERR      4096
+#define CREDS_CONTAINER_HOST  "http://169.254.170.2"
+#define CREDS_IMDS_DEFAULT    "http://169.254.169.254"
+#define CREDS_IMDS_DEFAULT_V6 "http://[fd00:ec2::254]"
+#define CREDS_IMDS_ROLE_PATH  "/latest/meta-data/iam/security-credentials/"
+
+enum creds_kind {
+	CREDS_STATIC,	 /* environment or profile keys: never refreshed */
+	CREDS_PROCESS,	 /* credential_process */
+	CREDS_CONTAINER, /* ECS / EKS container endpoint */
+	CREDS_IMDS,	 /* EC2 instance metadata */
+};
+
+struct creds_provider {
+	pthread_mutex_t lock;
+	pthread_cond_t refreshed;
+	bool refreshing;     /* a thread is fetching without the lock */
+	unsigned generation; /* counts finished refreshes */
+	time_t next_attempt; /* no refresh before this after a failure */
+	struct creds cur;
+	enum creds_kind kind;
+	char *source;
+	char *command; /* CREDS_PROCESS */
+	char *url;     /* CREDS_CONTAINER */
+	char *token;   /* CREDS_CONTAINER: AWS_CONTAINER_AUTHORIZATION_TOKEN */
+	char *token_file; /* ..._TOKEN_FILE, read at each fetch (it rotates) */
+	char *imds_base;  /* CREDS_IMDS */
+	char *role;	  /* CREDS_IMDS: found at the first fetch */
+	struct http_client *http;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* "" counts as unset, as in config.c. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void creds_clear(struct creds *c)
+{
+	if (!c)
+		return;
+	free(c->access_key_id);
+	wipe_free(c->secret_access_key);
+	wipe_free(c->session_token);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Fills *c with copies. Returns 0 or -ENOMEM (then *c is cleared). */
+static int creds_set(struct creds *c, const char *akid, const char *secret,
+		     const char *token, time_t expiration)
+{
+	memset(c, 0, sizeof(*c));
+	c->access_key_id = strdup(akid);
+	c->secret_access_key = strdup(secret);
+	c->session_token = token && *token ? strdup(token) : NULL;
+	c->expiration = expiration;
+	if (!c->access_key_id || !c->secret_access_key ||
+	    (token && *token && !c->session_token)) {
+		creds_clear(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int creds_parse_time(const char *s, time_t *out)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	long off = 0;
+	struct tm tm = {0};
+	char t;
+	time_t v;
+
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &t, &h, &mi,
+		   &sec, &n) != 7 ||
+	    n != 19 || (t != 'T' && t != 't' && t != ' '))
+		return -EINVAL;
+	s += n;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)s[1]))
+			return -EINVAL;
+		for (s++; isdigit((unsigned char)*s); s++)
+			;
+	}
+	if (*s == 'Z' || *s == 'z') {
+		s++;
+	} else if (*s == '+' || *s == '-') {
+		/* "+HH:MM" or "+HHMM": local time = UTC + offset */
+		int sign = *s == '+' ? 1 : -1, oh, om;
+		size_t len = strlen(s);
+
+		for (size_t i = 1; i < len; i++)
+			if (!isdigit((unsigned char)s[i]) &&
+			    !(i == 3 && len == 6))
+				return -EINVAL;
+		if (!((len == 6 && s[3] == ':' &&
+		       sscanf(s + 1, "%2d:%2d", &oh, &om) == 2) ||
+		      (len == 5 && sscanf(s + 1, "%2d%2d", &oh, &om) == 2)))
+			return -EINVAL;
+		if (oh > 23 || om > 59)
+			return -EINVAL;
+		off = sign * (oh * 3600L + om * 60L);
+		s += len;
+	}
+	if (*s)
+		return -EINVAL;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	v = timegm(&tm);
+	if (v == (time_t)-1)
+		return -EINVAL;
+	*out = v - off;
+	return 0;
+}
+
+/* Parses {"AccessKeyId", "SecretAccessKey", token_key, "Expiration"} (and
+ * "Version": 1 for a process) into *out. what names the source for err,
+ * which never quotes the body: it holds the secret. */
+static int parse_creds_json(const char *body, size_t len, const char *what,
+			    const char *token_key, bool want_version,
+			    struct creds *out, char *err, size_t errlen)
+{
+	const char *akid, *secret, *token, *exp;
+	json_error_t jerr;
+	json_t *root, *v;
+	time_t expiration = 0;
+	int ret = -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	root = json_loadb(body, len, 0, &jerr);
+	if (!root || !json_is_object(root)) {
+		if (root)
+			set_err(err, errlen, "%s: output is not a JSON object",
+				what);
+		else
+			set_err(err, errlen,
+				"%s: output is not JSON (line %d, column %d)",
+				what, jerr.line, jerr.column);
+		goto out;
+	}
+	if (want_version) {
+		v = json_object_get(root, "Version");
+		if (!json_is_integer(v) || json_integer_value(v) != 1) {
+			set_err(err, errlen, "%s: output needs \"Version\": 1",
+				what);
+			goto out;
+		}
+	}
+	akid = json_string_value(json_object_get(root, "AccessKeyId"));
+	secret = json_string_value(json_object_get(root, "SecretAccessKey"));
+	token = json_string_value(json_object_get(root, token_key));
+	exp = json_string_value(json_object_get(root, "Expiration"));
+	if (!akid || !*akid || !secret || !*secret) {
+		set_err(err, errlen, "%s: output lacks a string \"%s\"", what,
+			!akid || !*akid ? "AccessKeyId" : "SecretAccessKey");
+		goto out;
+	}
+	if (exp && creds_parse_time(exp, &expiration)) {
+		set_err(err, errlen, "%s: bad \"Expiration\": \"%.40s\"", what,
+			exp);
+		goto out;
+	}
+	ret = creds_set(out, akid, secret, token, expiration);
+out:
+	json_decref(root);
+	return ret;
+}
+
+/* A growing buffer for a child's output. */
+struct outbuf {
+	char *data;
+	size_t len, cap, max;
+	bool over;
+};
+
+static int outbuf_read(int fd, struct outbuf *b)
+{
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : -errno;
+	if (n == 0)
+		return 0;
+	if (b->len + (size_t)n > b->max) {
+		/* keep what fits; the rest is read and dropped */
+		b->over = true;
+		n = (ssize_t)(b->max - b->len);
+		if (n == 0)
+			return 1;
+	}
+	if (b->len + (size_t)n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 8192;
+		char *grown;
+
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		grown = malloc(cap);
+		if (!grown)
+			return -ENOMEM;
+		/* copy, not realloc, so the old bytes can be wiped */
+		if (b->data) {
+			memcpy(grown, b->data, b->len);
+			explicit_bzero(b->data, b->cap);
+			free(b->data);
+		}
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, chunk, (size_t)n);
+	b->len += (size_t)n;
+	b->data[b->len] = '\0';
+	explicit_bzero(chunk, sizeof(chunk));
+	return 1;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Reads both pipes to their end or the deadline. Returns 0, -ETIMEDOUT,
+ * -ENOMEM or another -errno. */
+static int read_child(int out_fd, int err_fd, struct outbuf *o,
+		      struct outbuf *e, long timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+	struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+	struct outbuf *bufs[2] = {o, e};
+	int open_fds = 2, r;
+
+	while (open_fds) {
+		long left = deadline - now_ms();
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(fds, 2, (int)left);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		for (int i = 0; r > 0 && i < 2; i++) {
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			r = outbuf_read(fds[i].fd, bufs[i]);
+			if (r < 0)
+				return r;
+			/* too much stdout: the caller kills the child */
+			if (bufs[i] == o && o->over)
+				return -EFBIG;
+			if (r == 0) {
+				fds[i].fd = -1;
+				open_fds--;
+			}
+			r = 1;
+		}
+	}
+	return 0;
+}
+
+/* The first line of a child's stderr, for the error message. */
+static void first_line(const struct outbuf *e, char *line, size_t len)
+{
+	const char *s = e->data ? e->data : "";
+	size_t n;
+
+	while (*s == '\n' || *s == '\r')
+		s++;
+	n = strcspn(s, "\r\n");
+	snprintf(line, len, "%.*s", (int)n, s);
+	for (char *p = line; *p; p++)
+		if ((unsigned char)*p < ' ')
+			*p = ' ';
+}
+
+int creds_process_run(const char *command, long timeout_ms, struct creds *out,
+		      char *err, size_t errlen)
+{
+	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+	char *argv[] = {"sh", "-c", (char *)command, NULL};
+	struct outbuf o = {.max = CREDS_MAX_OUTPUT};
+	struct outbuf e = {.max = CREDS_MAX_STDERR};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	bool fa_ok = false, attr_ok = false;
+	sigset_t none, defaults;
+	pid_t pid = -1;
+	int status = 0, ret;
+	char line[512];
+
+	memset(out, 0, sizeof(*out));
+	/* O_CLOEXEC: children spawned by other threads must not inherit
+	 * our pipe ends, or our reads would never see end-of-file. */
+	if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
+		ret = -errno;
+		set_err(err, errlen, "credential_process: pipe: %s",
+			strerror(-ret));
+		ret = ret == -ENOMEM ? -ENOMEM : -EIO;
+		goto out;
+	}
+	ret = posix_spawn_file_actions_init(&fa);
+	if (ret)
+		goto spawn_failed;
+	fa_ok = true;
+	ret =
+	    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (!ret)
+		ret = posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	if (!ret)
+		ret = posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+	if (ret)
+		goto spawn_failed;
+	ret = posix_spawnattr_init(&attr);
+	if (ret)
+		goto spawn_failed;
+	attr_ok = true;
+	/* Its own process group, so a time-out kills what the shell
+	 * started too; default signals, since FUSE ignores SIGPIPE and an
+	 * ignored signal would stay ignored across exec. */
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	sigaddset(&defaults, SIGINT);
+	sigaddset(&defaults, SIGTERM);
+	sigaddset(&defaults, SIGHUP);
+	ret = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+						  POSIX_SPAWN_SETSIGMASK |
+						  POSIX_SPAWN_SETSIGDEF);
+	if (!ret)
+		ret = posix_spawnattr_setpgroup(&attr, 0);
+	if (!ret)
+		ret = posix_spawnattr_setsigmask(&attr, &none);
+	if (!ret)
+		ret = posix_spawnattr_setsigdefault(&attr, &defaults);
+	if (!ret)
+		ret = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ);
+	if (ret) {
+		pid = -1;
+		goto spawn_failed;
+	}
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	out_pipe[1] = err_pipe[1] = -1;
+
+	ret = read_child(out_pipe[0], err_pipe[0], &o, &e, timeout_ms);
+	if (ret) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	if (ret == -ETIMEDOUT) {
+		set_err(err, errlen,
+			"credential_process timed out after %ld s (killed)",
+			timeout_ms / 1000);
+		ret = -EIO;
+		goto out;
+	}
+	if (ret == -EFBIG) {
+		set_err(err, errlen,
+			"credential_process: output larger than %d bytes",
+			CREDS_MAX_OUTPUT);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (ret) {
+		set_err(err, errlen, "credential_process: reading output: %s",
+			strerror(-ret));
+		ret = ret == -ENOMEM ? -ENOMEM : -EIO;
+		goto out;
+	}
+	first_line(&e, line, sizeof(line));
+	if (WIFSIGNALED(status)) {
+		set_err(err, errlen,
+			"credential_process was killed by signal %d%s%s",
+			WTERMSIG(status), *line ? ": " : "", line);
+		ret = -EIO;
+		goto out;
+	}
+	if (WEXITSTATUS(status) != 0) {
+		set_err(err, errlen,
+			"credential_process exited with status %d%s%s",
+			WEXITSTATUS(status), *line ? ": " : "",
+			*line ? line : " (no message on stderr)");
+		ret = -EIO;
+		goto out;
+	}
+	ret =
+	    parse_creds_json(o.data ? o.data : "", o.len, "credential_process",
+			     "SessionToken", true, out, err, errlen);
+	goto out;
+
+spawn_failed:
+	set_err(err, errlen, "credential_process: cannot start /bin/sh: %s",
+		strerror(ret));
+	ret = ret == ENOMEM ? -ENOMEM : -EIO;
+out:
+	if (pid > 0) {
+		kill(-pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (out_pipe[i] >= 0)
+			close(out_pipe[i]);
+		if (err_pipe[i] >= 0)
+			close(err_pipe[i]);
+	}
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (attr_ok)
+		posix_spawnattr_destroy(&attr);
+	if (o.data) {
+		explicit_bzero(o.data, o.cap);
+		free(o.data);
+	}
+	free(e.data);
+	return ret;
+}
+
+/* Whether host (from an http:// URL) is one botocore lets container
+ * credentials come from over plain HTTP. */
+static bool container_host_allowed(const char *host, size_t len)
+{
+	static const char *const allowed[] = {
+	    "localhost",      "[::1]",		"169.254.170.2",
+	    "169.254.170.23", "[fd00:ec2::23]",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strlen(allowed[i]) == len &&
+		    strncasecmp(host, allowed[i], len) == 0)
+			return true;
+	/* 127.0.0.0/8 */
+	if (len < 9 || strncmp(host, "127.", 4) != 0)
+		return false;
+	for (i = 4; i < len; i++)
+		if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+			return false;
+	return true;
+}
+
+int creds_container_url(const char *relative_uri, const char *full_uri,
+			char **url, char *err, size_t errlen)
+{
+	const char *host;
+	size_t len;
+
+	*url = NULL;
+	if (relative_uri && *relative_uri) {
+		if (asprintf(url, "%s%s%s", CREDS_CONTAINER_HOST,
+			     *relative_uri == '/' ? "" : "/",
+			     relative_uri) < 0) {
+			*url = NULL;
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	if (!full_uri || !*full_uri)
+		return -ENOENT;
+	if (strncasecmp(full_uri, "https://", 8) == 0 && full_uri[8])
+		goto ok;
+	if (strncasecmp(full_uri, "http://", 7) != 0) {
+		set_err(err, errlen,
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an "
+			"http(s) URL",
+			full_uri);
+		return -EINVAL;
+	}
+	host = full_uri + 7;
+	if (*host == '[')
+		len = strcspn(host, "]") + 1;
+	else
+		len = strcspn(host, ":/?#");
+	if (!container_host_allowed(host, len)) {
+		set_err(err, errlen,
+			"AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http "
+			"is allowed only to a loopback address or the "
+			"container credentials host; use https",
+			full_uri);
+		return -EINVAL;
+	}
+ok:
+	*url = strdup(full_uri);
+	return *url ? 0 : -ENOMEM;
+}
+
+/* Reads the container authorization token (file first, as botocore).
+ * Sets *token (caller frees with wipe_free). */
+static int container_token(const struct creds_provider *p, char **token,
+			   char *err, size_t errlen)
+{
+	FILE *fp;
+	char *t = NULL;
+	size_t len = 0, n;
+
+	*token = NULL;
+	if (p->token_file) {
+		fp = fopen(p->token_file, "r");
+		if (!fp) {
+			set_err(err, errlen,
+				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
+				p->token_file, strerror(errno));
+			return -EIO;
+		}
+		t = calloc(1, 16385);
+		if (!t) {
+			fclose(fp);
+			return -ENOMEM;
+		}
+		len = fread(t, 1, 16384, fp);
+		fclose(fp);
+		/* a file written by echo ends in a newline: not part of it */
+		while (len && (t[len - 1] == '\n' || t[len - 1] == '\r'))
+			t[--len] = '\0';
+	} else if (p->token) {
+		t = strdup(p->token);
+		if (!t)
+			return -ENOMEM;
+		len = strlen(t);
+	}
+	if (!t)
+		return 0;
+	n = strcspn(t, "\r\n");
+	if (n != len || strlen(t) != len) {
+		wipe_free(t);
+		set_err(err, errlen,
+			"the container authorization token holds a line break "
+			"or NUL: not a legal header value");
+		return -EINVAL;
+	}
+	*token = t;
+	return 0;
+}
+
+/* Wipes and frees a response whose body may hold credentials. */
+static void response_wipe(struct http_response *r)
+{
+	if (r->body)
+		explicit_bzero(r->body, r->body_len);
+	http_response_free(r);
+}
+
+static int fetch_container(struct creds_provider *p, struct creds *out,
+			   char *err, size_t errlen)
+{
+	struct http_header headers[2] = {{"Accept", "application/json"}};
+	struct http_request req = {
+	    .method = "GET",
+	    .url = p->url,
+	    .headers = headers,
+	    .n_headers = 1,
+	    .connect_timeout_ms = 2000,
+	    .timeout_ms = 5000,
+	};
+	struct http_response resp = {0};
+	char *token = NULL;
+	int ret;
+
+	if (!p->http) {
+		set_err(err, errlen, "container credentials: no HTTP client");
+		return -EINVAL;
+	}
+	ret = container_token(p, &token, err, errlen);
+	if (ret)
+		return ret;
+	if (token) {
+		headers[1] = (struct http_header){"Authorization", token};
+		req.n_headers = 2;
+	}
+	/* three tries, as botocore, for a container agent still starting */
+	for (int attempt = 0; attempt < 3; attempt++) {
+		response_wipe(&resp);
+		ret = http_request(p->http, &req, &resp);
+		if (ret == -ENOMEM)
+			goto out;
+		if (!ret && resp.status < 500)
+			break;
+	}
+	if (ret) {
+		set_err(err, errlen, "container credentials endpoint %s: %s",
+			p->url, http_strerror(ret));
+		ret = -EIO;
+		goto out;
+	}
+	if (resp.status != 200) {
+		set_err(err, errlen,
+			"container credentials endpoint %s answered HTTP %ld",
+			p->url, resp.status);
+		ret = -EIO;
+		goto out;
+	}
+	ret = parse_creds_json(resp.body, resp.body_len,
+			       "container credentials endpoint", "Token", false,
+			       out, err, errlen);
+out:
+	response_wipe(&resp);
+	wipe_free(token);
+	return ret;
+}
+
+/* One IMDS request with the 1 s time-outs. Returns http_request's code. */
+static int imds_call(struct creds_provider *p, const char *method,
+		     const char *path, const struct http_header *h,
+		     struct http_response *resp)
+{
+	struct http_request req = {
+	    .method = method,
+	    .headers = h,
+	    .n_headers = 1,
+	    .connect_timeout_ms = 1000,
+	    .timeout_ms = 1000,
+	};
+	char *url = NULL;
+	int ret;
+
+	if (asprintf(&url, "%s%s", p->imds_base, path) < 0)
+		return -ENOMEM;
+	req.url = url;
+	ret = http_request(p->http, &req, resp);
+	free(url);
+	return ret;
+}
+
+/* IMDSv2. Returns 0; -ENOENT when there is no instance metadata or no
+ * role (not on EC2: the chain goes on); -EIO, -EINVAL, -ENOMEM. */
+static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
+		      size_t errlen)
+{
+	struct http_header h = {"x-aws-ec2-metadata-token-ttl-seconds",
+				"21600"};
+	struct http_response resp = {0};
+	char *token = NULL, *path = NULL, *role = NULL;
+	const char *code;
+	json_t *root;
+	int ret;
+
+	if (!p->http) {
+		set_err(err, errlen, "EC2 instance metadata: no HTTP client");
+		return -ENOENT;
+	}
+	ret = imds_call(p, "PUT", "/latest/api/token", &h, &resp);
+	if (ret == -ENOMEM)
+		goto out;
+	if (ret || resp.status != 200 || !resp.body_len ||
+	    strcspn(resp.body, "\r\n") != resp.body_len) {
+		if (ret)
+			set_err(err, errlen, "EC2 instance metadata at %s: %s",
+				p->imds_base, http_strerror(ret));
+		else
+			set_err(err, errlen,
+				"EC2 instance metadata at %s: token request "
+				"answered HTTP %ld",
+				p->imds_base, resp.status);
+		ret = -ENOENT;
+		goto out;
+	}
+	token = strdup(resp.body);
+	response_wipe(&resp);
+	if (!token) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	h = (struct http_header){"x-aws-ec2-metadata-token", token};
+
+	if (!p->role) {
+		ret = imds_call(p, "GET", CREDS_IMDS_ROLE_PATH, &h, &resp);
+		if (ret == -ENOMEM)
+			goto out;
+		if (ret || resp.status != 200) {
+			if (ret)
+				set_err(err, errlen,
+					"EC2 instance metadata: %s",
+					http_strerror(ret));
+			else
+				set_err(err, errlen,
+					"EC2 instance metadata: no IAM role "
+					"(HTTP %ld)",
+					resp.status);
+			ret = resp.status == 404 ? -ENOENT : -EIO;
+			goto out;
+		}
+		role = strndup(resp.body, strcspn(resp.body, "\r\n"));
+		if (!role) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (!*role || strchr(role, '/')) {
+			set_err(err, errlen,
+				"EC2 instance metadata: no IAM role name");
+			ret = -ENOENT;
+			goto out;
+		}
+		response_wipe(&resp);
+	}
+	if (asprintf(&path, "%s%s", CREDS_IMDS_ROLE_PATH,
+		     p->role ? p->role : role) < 0) {
+		path = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = imds_call(p, "GET", path, &h, &resp);
+	if (ret == -ENOMEM)
+		goto out;
+	if (ret || resp.status != 200) {
+		if (ret)
+			set_err(err, errlen, "EC2 instance metadata: %s",
+				http_strerror(ret));
+		else
+			set_err(err, errlen,
+				"EC2 instance metadata: credentials of role "
+				"%s answered HTTP %ld",
+				p->role ? p->role : role, resp.status);
+		ret = -EIO;
+		goto out;
+	}
+	root = json_loadb(resp.body, resp.body_len, 0, NULL);
+	code = json_string_value(json_object_get(root, "Code"));
+	if (code && strcmp(code, "Success") != 0) {
+		set_err(err, errlen,
+			"EC2 instance metadata: credentials of role %s: "
+			"Code %.60s",
+			p->role ? p->role : role, code);
+		json_decref(root);
+		ret = -EIO;
+		goto out;
+	}
+	json_decref(root);
+	ret =
+	    parse_creds_json(resp.body, resp.body_len, "EC2 instance metadata",
+			     "Token", false, out, err, errlen);
+	if (!ret && !p->role) {
+		p->role = role;
+		role = NULL;
+	}
+out:
+	response_wipe(&resp);
+	wipe_free(token);
+	free(path);
+	free(role);
+	return ret;
+}
+
+/* Re-runs the source of p. Called without the lock held. */
+static int fetch(struct creds_provider *p, struct creds *out, char *err,
+		 size_t errlen)
+{
+	switch (p->kind) {
+	case CREDS_PROCESS:
+		return creds_process_run(p->command, CREDS_PROCESS_TIMEOUT_MS,
+					 out, err, errlen);
+	case CREDS_CONTAINER:
+		return fetch_container(p, out, err, errlen);
+	case CREDS_IMDS:
+		return fetch_imds(p, out, err, errlen);
+	case CREDS_STATIC:
+		break;
+	}
+	set_err(err, errlen, "static credentials cannot be refreshed");
+	return -EINVAL;
+}
+
+/* The value of key in one of the profile's files (not merged). */
+static const char *profile_get(const struct config *cfg, const char *key,
+			       enum config_file file)
+{
+	for (size_t i = 0; i < cfg->n_kv; i++)
+		if (cfg->kv[i].file == file &&
+		    strcmp(cfg->kv[i].key, key) == 0 && *cfg->kv[i].value)
+			return cfg->kv[i].value;
+	return NULL;
+}
+
+/* Keys of the profile in one file. Returns 0 (set), 1 (none there),
+ * -EINVAL (half a pair), -ENOMEM. */
+static int profile_keys(struct creds_provider *p, const struct config *cfg,
+			enum config_file file, char *err, size_t errlen)
+{
+	const char *akid = profile_get(cfg, "aws_access_key_id", file);
+	const char *secret = profile_get(cfg, "aws_secret_access_key", file);
+	const char *token = profile_get(cfg, "aws_session_token", file);
+	const char *path = config_file_path(cfg, file);
+
+	if (!token)
+		token = profile_get(cfg, "aws_security_token", file);
+	if (!akid && !secret)
+		return 1;
+	if (!akid || !secret) {
+		set_err(err, errlen, "profile \"%s\" in %s has %s but no %s",
+			cfg->profile, path,
+			akid ? "aws_access_key_id" : "aws_secret_access_key",
+			akid ? "aws_secret_access_key" : "aws_access_key_id");
+		return -EINVAL;
+	}
+	p->kind = CREDS_STATIC;
+	if (asprintf(&p->source, "profile \"%s\" in %s", cfg->profile, path) <
+	    0) {
+		p->source = NULL;
+		return -ENOMEM;
+	}
+	return creds_set(&p->cur, akid, secret, token, 0);
+}
+
+/* Profile kinds botocore has and dynamofs does not (SPEC leaves them to
+ * credential_process). */
+static const struct {
+	const char *key;
+	const char *what;
+} unsupported[] = {
+    {"role_arn", "role_arn (assume role)"},
+    {"web_identity_token_file", "web_identity_token_file (web identity)"},
+    {"sso_session", "sso_session (IAM Identity Center)"},
+    {"sso_start_url", "sso_start_url (IAM Identity Center)"},
+    {"sso_account_id", "sso_account_id (IAM Identity Center)"},
+    {"credential_source", "credential_source (assume role)"},
+    {"login_session", "login_session (console login)"},
+};
+
+/* The profile step. Returns 0 (p is set), 1 (nothing there; tried says
+ * why), or an error. */
+static int chain_profile(struct creds_provider *p, const struct config *cfg,
+			 char *tried, size_t triedlen, char *err, size_t errlen)
+{
+	const char *command;
+	char msg[512] = "";
+	int ret;
+
+	if (!cfg->profile_found) {
+		snprintf(tried, triedlen, "profile \"%s\" (not in %s or %s)",
+			 cfg->profile, cfg->credentials_file, cfg->config_file);
+		return 1;
+	}
+	ret = profile_keys(p, cfg, CONFIG_FILE_CREDENTIALS, err, errlen);
+	if (ret <= 0)
+		return ret;
+	command = config_get(cfg, "credential_process", NULL);
+	if (command && *command) {
+		p->kind = CREDS_PROCESS;
+		p->command = strdup(command);
+		if (!p->command ||
+		    asprintf(&p->source, "credential_process of profile \"%s\"",
+			     cfg->profile) < 0) {
+			p->source = NULL;
+			return -ENOMEM;
+		}
+		ret = creds_process_run(command, CREDS_PROCESS_TIMEOUT_MS,
+					&p->cur, msg, sizeof(msg));
+		if (ret)
+			set_err(err, errlen, "profile \"%s\": %s", cfg->profile,
+				msg);
+		return ret;
+	}
+	ret = profile_keys(p, cfg, CONFIG_FILE_CONFIG, err, errlen);
+	if (ret <= 0)
+		return ret;
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]);
+	     i++) {
+		if (!config_get(cfg, unsupported[i].key, NULL))
+			continue;
+		set_err(err, errlen,
+			"profile \"%s\" uses %s, which dynamofs does not "
+			"support; use a profile with credential_process = aws "
+			"configure export-credentials --profile %s --format "
+			"process",
+			cfg->profile, unsupported[i].what, cfg->profile);
+		return -EINVAL;
+	}
+	snprintf(tried, triedlen,
+		 "profile \"%s\" (no keys or credential_process)",
+		 cfg->profile);
+	return 1;
+}
+
+/* The container step. Returns 0, 1 (not configured) or an error. */
+static int chain_container(struct creds_provider *p, char *tried,
+			   size_t triedlen, char *err, size_t errlen)
+{
+	const char *v;
+	char msg[512] = "";
+	int ret;
+
+	ret = creds_container_url(env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+				  env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+				  &p->url, err, errlen);
+	if (ret == -ENOENT) {
+		snprintf(tried, triedlen,
+			 "container credentials "
+			 "(AWS_CONTAINER_CREDENTIALS_*_URI not set)");
+		return 1;
+	}
+	if (ret)
+		return ret;
+	p->kind = CREDS_CONTAINER;
+	v = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	if (v) {
+		p->token_file = strdup(v);
+		if (!p->token_file)
+			return -ENOMEM;
+	} else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+		p->token = strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		if (!p->token)
+			return -ENOMEM;
+	}
+	if (asprintf(&p->source, "container endpoint %s", p->url) < 0) {
+		p->source = NULL;
+		return -ENOMEM;
+	}
+	ret = fetch_container(p, &p->cur, msg, sizeof(msg));
+	if (ret)
+		set_err(err, errlen, "%s", msg);
+	return ret;
+}
+
+/* The IMDS step. Returns 0, 1 (disabled or absent) or an error. */
+static int chain_imds(struct creds_provider *p, const struct config *cfg,
+		      char *tried, size_t triedlen, char *err, size_t errlen)
+{
+	const char *base, *mode;
+	char msg[512] = "";
+	size_t n;
+	int ret;
+
+	mode = env("AWS_EC2_METADATA_DISABLED");
+	if (mode && strcasecmp(mode, "true") == 0) {
+		snprintf(tried, triedlen,
+			 "EC2 instance metadata (disabled by "
+			 "AWS_EC2_METADATA_DISABLED)");
+		return 1;
+	}
+	base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	if (!base)
+		base = config_get(cfg, "ec2_metadata_service_endpoint", NULL);
+	mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	if (!mode)
+		mode =
+		    config_get(cfg, "ec2_metadata_service_endpoint_mode", NULL);
+	if (!base || !*base)
+		base = mode && strcasecmp(mode, "IPv6") == 0
+			   ? CREDS_IMDS_DEFAULT_V6
+			   : CREDS_IMDS_DEFAULT;
+	p->imds_base = strdup(base);
+	if (!p->imds_base)
+		return -ENOMEM;
+	n = strlen(p->imds_base);
+	while (n > 8 && p->imds_base[n - 1] == '/')
+		p->imds_base[--n] = '\0';
+	p->kind = CREDS_IMDS;
+	ret = fetch_imds(p, &p->cur, msg, sizeof(msg));
+	if (ret == -ENOENT) {
+		snprintf(tried, triedlen, "EC2 instance metadata (%s)", msg);
+		return 1;
+	}
+	if (ret) {
+		set_err(err, errlen, "%s", msg);
+		return ret;
+	}
+	if (asprintf(&p->source, "EC2 instance metadata (role %s)", p->role) <
+	    0) {
+		p->source = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Walks the chain into p. Returns 0 or -errno with err set. */
+static int chain(struct creds_provider *p, const struct config *cfg, char *err,
+		 size_t errlen)
+{
+	const char *akid = env("AWS_ACCESS_KEY_ID");
+	const char *secret = env("AWS_SECRET_ACCESS_KEY");
+	char t_profile[768] = "", t_container[128] = "", t_imds[640] = "";
+	int ret;
+
+	if (akid && secret) {
+		p->kind = CREDS_STATIC;
+		p->source = strdup("environment (AWS_ACCESS_KEY_ID)");
+		if (!p->source)
+			return -ENOMEM;
+		return creds_set(&p->cur, akid, secret,
+				 env("AWS_SESSION_TOKEN"), 0);
+	}
+	if (akid || secret) {
+		set_err(err, errlen, "%s is set but %s is not",
+			akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+			akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+		return -EINVAL;
+	}
+
+	ret = chain_profile(p, cfg, t_profile, sizeof(t_profile), err, errlen);
+	if (ret <= 0)
+		return ret;
+
+	/* Web identity from the environment comes before container and IMDS
+	 * in botocore; going on silently would pick another identity. */
+	if (env("AWS_WEB_IDENTITY_TOKEN_FILE") && env("AWS_ROLE_ARN")) {
+		set_err(err, errlen,
+			"AWS_WEB_IDENTITY_TOKEN_FILE (web identity) is set, "
+			"which dynamofs does not support; use a profile with "
+			"credential_process = aws configure "
+			"export-credentials --format process");
+		return -EINVAL;
+	}
+
+	ret = chain_container(p, t_container, sizeof(t_container), err, errlen);
+	if (ret <= 0)
+		return ret;
+	ret = chain_imds(p, cfg, t_imds, sizeof(t_imds), err, errlen);
+	if (ret <= 0)
+		return ret;
+	set_err(err, errlen,
+		"no credentials found; tried environment (AWS_ACCESS_KEY_ID "
+		"not set), %s, %s, %s",
+		t_profile, t_container, t_imds);
+	return -ENOENT;
+}
+
+int creds_provider_new(const struct config *cfg, struct http_client *http,
+		       struct creds_provider **out, char *err, size_t errlen)
+{
+	struct creds_provider *p;
+	int ret;
+
+	*out = NULL;
+	set_err(err, errlen, "out of memory");
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->refreshed, NULL);
+	p->http = http;
+	ret = chain(p, cfg, err, errlen);
+	if (ret) {
+		creds_provider_free(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Whether p->cur should be fetched again at now (lock held). */
+static bool needs_refresh(const struct creds_provider *p, time_t now)
+{
+	return p->kind != CREDS_STATIC && p->cur.expiration &&
+	       p->cur.expiration - now <= CREDS_REFRESH_AHEAD &&
+	       now >= p->next_attempt;
+}
+
+int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c)
+{
+	struct creds fresh;
+	char msg[512];
+	unsigned gen;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_lock(&p->lock);
+	while (needs_refresh(p, now)) {
+		if (p->refreshing) {
+			/* Another thread fetches: the old ones do while
+			 * valid, else wait for its outcome. */
+			if (p->cur.expiration > now)
+				break;
+			gen = p->generation;
+			while (p->refreshing && gen == p->generation)
+				pthread_cond_wait(&p->refreshed, &p->lock);
+			break;
+		}
+		p->refreshing = true;
+		pthread_mutex_unlock(&p->lock);
+		msg[0] = '\0';
+		ret = fetch(p, &fresh, msg, sizeof(msg));
+		pthread_mutex_lock(&p->lock);
+		p->refreshing = false;
+		p->generation++;
+		pthread_cond_broadcast(&p->refreshed);
+		if (ret == 0) {
+			creds_clear(&p->cur);
+			p->cur = fresh;
+			p->next_attempt = 0;
+			log_msg(LOG_DEBUG, "refreshed credentials from %s",
+				p->source);
+		} else {
+			p->next_attempt = now + CREDS_RETRY_AFTER;
+			if (p->cur.expiration > now)
+				log_msg(LOG_WARNING,
+					"could not refresh credentials from "
+					"%s: %s; the current ones stay valid "
+					"for %lld s",
+					p->source, msg,
+					(long long)(p->cur.expiration - now));
+			else
+				log_msg(LOG_ERR,
+					"could not refresh credentials from "
+					"%s: %s; they have expired",
+					p->source, msg);
+		}
+		break;
+	}
+	if (p->cur.expiration && p->cur.expiration <= now)
+		ret = -EACCES;
+	else
+		ret =
+		    creds_set(c, p->cur.access_key_id, p->cur.secret_access_key,
+			      p->cur.session_token, p->cur.expiration);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+const char *creds_provider_source(const struct creds_provider *p)
+{
+	return p->source;
+}
+
+void creds_provider_free(struct creds_provider *p)
+{
+	if (!p)
+		return;
+	creds_clear(&p->cur);
+	free(p->source);
+	free(p->command);
+	free(p->url);
+	wipe_free(p->token);
+	free(p->token_file);
+	free(p->imds_base);
+	free(p->role);
+	pthread_cond_destroy(&p->refreshed);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

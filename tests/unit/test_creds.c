@@ -1,4 +1,1194 @@
-/* test_creds.c - placeholder. */
+/* test_creds.c - the credential chain: each case builds a temporary HOME and
+ * environment; container and IMDS answers come from fakehttp on 127.0.0.1. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "creds.h"
+#include "fakehttp.h"
+#include "http.h"
+#include "log.h"
 #include "tap.h"
-static void placeholder(void) { CHECK(1); }
-TAP_MAIN({ "placeholder", placeholder })
+
+/* Table rows leave out the fields they do not check. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+/* Every secret in these tests contains this, so a leak is easy to find. */
+#define SECRET_MARK "SEKRIT"
+
+static char home[64];
+static const char *server_url = "";
+static struct http_client *http;
+
+/* Unsets every AWS_* variable and turns IMDS off (the network rule). */
+static void env_clear(void)
+{
+	char name[256];
+
+	for (;;) {
+		char **e = environ;
+
+		while (*e && strncmp(*e, "AWS_", 4) != 0)
+			e++;
+		if (!*e)
+			break;
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
+		unsetenv(name);
+	}
+	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+}
+
+/* s with "$H" replaced by HOME and "$U" by the fake server's URL.
+ * Caller frees with free. */
+static char *expand(const char *s)
+{
+	size_t cap = 1;
+	char *out, *o;
+
+	for (const char *p = s; *p; p++)
+		cap += p[0] == '$' ? 64 : 1;
+	out = malloc(cap);
+	o = out;
+	while (*s) {
+		const char *rep = NULL;
+
+		if (s[0] == '$' && s[1] == 'H')
+			rep = home;
+		else if (s[0] == '$' && s[1] == 'U')
+			rep = server_url;
+		if (rep) {
+			o = stpcpy(o, rep);
+			s += 2;
+		} else {
+			*o++ = *s++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Writes text (with $H, $U expanded) to path under HOME; *.sh files are
+ * made executable. */
+static void write_file(const char *rel, const char *text)
+{
+	char *path = expand(rel), *body = expand(text), *dir = strdup(path);
+	FILE *fp;
+
+	*strrchr(dir, '/') = '\0';
+	mkdir(dir, 0700);
+	fp = fopen(path, "w");
+	if (fp) {
+		fputs(body, fp);
+		fclose(fp);
+	}
+	if (strstr(path, ".sh"))
+		chmod(path, 0755);
+	free(dir);
+	free(body);
+	free(path);
+}
+
+static void set_envs(const char *const *envs)
+{
+	for (size_t i = 0; envs && envs[i]; i++) {
+		char *kv = expand(envs[i]), *eq = strchr(kv, '=');
+
+		*eq = '\0';
+		setenv(kv, eq + 1, 1);
+		free(kv);
+	}
+}
+
+static void home_setup(void)
+{
+	env_clear();
+	strcpy(home, "/tmp/dynamofs-creds.XXXXXX");
+	if (!mkdtemp(home))
+		abort();
+	setenv("HOME", home, 1);
+}
+
+static void home_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", home);
+	env_clear();
+}
+
+/* The network rule, enforced: a case may reach instance metadata only on
+ * 127.0.0.1 and never the container host. */
+static bool network_safe(void)
+{
+	const char *dis = getenv("AWS_EC2_METADATA_DISABLED");
+	const char *ep = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+
+	if (getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"))
+		return false;
+	if (dis && strcmp(dis, "true") == 0)
+		return true;
+	return ep && strncmp(ep, "http://127.0.0.1:", 17) == 0;
+}
+
+/* config_resolve + creds_provider_new, refusing unsafe environments. */
+static int provider_new(const char *profile, struct creds_provider **p,
+			char *err, size_t errlen)
+{
+	struct config_options opts = {.region = "us-east-1",
+				      .profile = profile};
+	struct config cfg;
+	int ret;
+
+	*p = NULL;
+	if (!network_safe()) {
+		printf("#   unsafe environment: refusing to run the chain\n");
+		CHECK(0);
+		return -EPERM;
+	}
+	ret = config_resolve(&opts, &cfg, err, errlen);
+	if (ret) {
+		printf("#   config_resolve: %s\n", err);
+		return ret;
+	}
+	ret = creds_provider_new(&cfg, http, p, err, errlen);
+	config_free(&cfg);
+	return ret;
+}
+
+/* A process that prints credentials, counting its runs in $HOME/runs. */
+#define PROC_OK                                                                \
+	"#!/bin/sh\necho run >> \"${HOME}/runs\"\n"                            \
+	"echo '{\"Version\": 1, \"AccessKeyId\": \"AKPROC\", "                 \
+	"\"SecretAccessKey\": \"" SECRET_MARK "PROC\", \"SessionToken\": "     \
+	"\"TOKPROC\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'\n"
+#define T2030 1893456000 /* 2030-01-01T00:00:00Z */
+
+#define IMDS_OK_SCRIPT                                                         \
+	"[{\"method\": \"PUT\", \"path\": \"/latest/api/token\", "             \
+	"\"require_header\": {\"x-aws-ec2-metadata-token-ttl-seconds\": "      \
+	"\"21600\"}, \"body\": \"IMDSTOKEN\"},"                                \
+	"{\"method\": \"GET\", \"path\": "                                     \
+	"\"/latest/meta-data/iam/security-credentials/\", "                    \
+	"\"require_header\": {\"x-aws-ec2-metadata-token\": \"IMDSTOKEN\"},"   \
+	" \"body\": \"myrole\\n\"},"                                           \
+	"{\"method\": \"GET\", \"path\": "                                     \
+	"\"/latest/meta-data/iam/security-credentials/myrole\", "              \
+	"\"require_header\": {\"x-aws-ec2-metadata-token\": \"IMDSTOKEN\"},"   \
+	" \"body\": {\"Code\": \"Success\", \"Type\": \"AWS-HMAC\", "          \
+	"\"AccessKeyId\": \"AKIMDS\", \"SecretAccessKey\": \"" SECRET_MARK     \
+	"IMDS\", \"Token\": \"TOKIMDS\", \"Expiration\": "                     \
+	"\"2030-01-01T00:00:00Z\"}}]"
+
+#define CONTAINER_BODY(ak)                                                     \
+	"{\"AccessKeyId\": \"" ak "\", \"SecretAccessKey\": \"" SECRET_MARK ak \
+	"\", \"Token\": \"TOK" ak "\", \"Expiration\": "                       \
+	"\"2030-01-01T00:00:00Z\"}"
+
+#define IMDS_ON                                                                \
+	"AWS_EC2_METADATA_DISABLED=", "AWS_EC2_METADATA_SERVICE_ENDPOINT=$U"
+
+struct chain_case {
+	const char *name;
+	const char *credentials; /* ~/.aws/credentials text, or NULL */
+	const char *config;	 /* ~/.aws/config text, or NULL */
+	const char *files[2][2]; /* extra {path, text} under $H */
+	const char *env[8];
+	const char *script; /* fakehttp script; $U is its URL */
+	const char *profile;
+	int ret;
+	const char *akid, *token, *source, *err;
+	time_t expiration;
+	int requests; /* requests the server must see; -1: not checked */
+};
+
+#define ENV(...)                                                               \
+	{                                                                      \
+		__VA_ARGS__, NULL                                              \
+	}
+
+static const struct chain_case chain_cases[] = {
+    /* environment */
+    {"env: keys and session token beat the profile",
+     "[default]\naws_access_key_id = AKFILE\n"
+     "aws_secret_access_key = " SECRET_MARK "FILE\n",
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV",
+	 "AWS_SESSION_TOKEN=TOKENV"),
+     NULL,
+     NULL,
+     0,
+     "AKENV",
+     "TOKENV",
+     "environment (AWS_ACCESS_KEY_ID)",
+     .requests = -1},
+    {"env: without a session token",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV"),
+     NULL,
+     NULL,
+     0,
+     "AKENV",
+     NULL,
+     "environment (AWS_ACCESS_KEY_ID)",
+     .requests = -1},
+    {"env: only AWS_ACCESS_KEY_ID -> EINVAL",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not",
+     .requests = -1},
+    {"env: only AWS_SECRET_ACCESS_KEY -> EINVAL",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not",
+     .requests = -1},
+
+    /* profile */
+    {"profile: credentials-file keys beat credential_process",
+     "[default]\naws_access_key_id = AKFILE\n"
+     "aws_secret_access_key = " SECRET_MARK "FILE\n"
+     "aws_session_token = TOKFILE\n",
+     "[default]\ncredential_process = $H/proc.sh\n"
+     "aws_access_key_id = AKCONF\n"
+     "aws_secret_access_key = " SECRET_MARK "CONF\n",
+     {{"$H/proc.sh", PROC_OK}},
+     ENV(NULL),
+     NULL,
+     NULL,
+     0,
+     "AKFILE",
+     "TOKFILE",
+     "profile \"default\" in $H/.aws/credentials",
+     .requests = -1},
+    {"profile: credential_process beats config-file keys",
+     NULL,
+     "[default]\ncredential_process = $H/proc.sh\n"
+     "aws_access_key_id = AKCONF\n"
+     "aws_secret_access_key = " SECRET_MARK "CONF\n",
+     {{"$H/proc.sh", PROC_OK}},
+     ENV(NULL),
+     NULL,
+     NULL,
+     0,
+     "AKPROC",
+     "TOKPROC",
+     "credential_process of profile \"default\"",
+     .expiration = T2030,
+     .requests = -1},
+    {"profile: config-file keys",
+     NULL,
+     "[default]\naws_access_key_id = AKCONF\n"
+     "aws_secret_access_key = " SECRET_MARK "CONF\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     0,
+     "AKCONF",
+     NULL,
+     "profile \"default\" in $H/.aws/config",
+     .requests = -1},
+    {"profile: option profile= picks [dev]",
+     "[default]\naws_access_key_id = AKDEF\n"
+     "aws_secret_access_key = " SECRET_MARK "DEF\n"
+     "[dev]\naws_access_key_id = AKDEV\n"
+     "aws_secret_access_key = " SECRET_MARK "DEV\n",
+     NULL,
+     {},
+     ENV(NULL),
+     NULL,
+     "dev",
+     0,
+     "AKDEV",
+     NULL,
+     "profile \"dev\" in $H/.aws/credentials",
+     .requests = -1},
+    {"profile: AWS_PROFILE picks [profile dev] in config",
+     NULL,
+     "[profile dev]\naws_access_key_id = AKDEV\n"
+     "aws_secret_access_key = " SECRET_MARK "DEV\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     0,
+     "AKDEV",
+     NULL,
+     "profile \"dev\" in $H/.aws/config",
+     .requests = -1},
+    {"profile: AWS_SHARED_CREDENTIALS_FILE",
+     NULL,
+     NULL,
+     {{"$H/alt/creds", "[default]\naws_access_key_id = AKALT\n"
+		       "aws_secret_access_key = " SECRET_MARK "\n"}},
+     ENV("AWS_SHARED_CREDENTIALS_FILE=$H/alt/creds"),
+     NULL,
+     NULL,
+     0,
+     "AKALT",
+     NULL,
+     "profile \"default\" in $H/alt/creds",
+     .requests = -1},
+    {"profile: half a key pair in the file -> EINVAL",
+     "[default]\naws_access_key_id = AKFILE\n",
+     NULL,
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "profile \"default\" in $H/.aws/credentials has "
+	    "aws_access_key_id but no aws_secret_access_key",
+     .requests = -1},
+    {"profile: role_arn -> EINVAL suggesting credential_process",
+     NULL,
+     "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n"
+     "source_profile = default\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "profile \"dev\" uses role_arn (assume role), which dynamofs "
+	    "does not support; use a profile with credential_process = "
+	    "aws configure export-credentials --profile dev --format "
+	    "process",
+     .requests = -1},
+    {"profile: sso_session -> EINVAL",
+     NULL,
+     "[profile dev]\nsso_session = corp\nsso_account_id = 1\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "uses sso_session (IAM Identity Center)",
+     .requests = -1},
+    {"profile: web_identity_token_file -> EINVAL",
+     NULL,
+     "[default]\nweb_identity_token_file = /t\nrole_arn = x\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "which dynamofs does not",
+     .requests = -1},
+    {"profile: role_arn with keys uses the keys",
+     "[dev]\naws_access_key_id = AKDEV\n"
+     "aws_secret_access_key = " SECRET_MARK "\n",
+     "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     0,
+     "AKDEV",
+     NULL,
+     "profile \"dev\" in $H/.aws/credentials",
+     .requests = -1},
+    {"env: web identity variables -> EINVAL",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_WEB_IDENTITY_TOKEN_FILE=/t", "AWS_ROLE_ARN=arn:x"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "AWS_WEB_IDENTITY_TOKEN_FILE (web identity)",
+     .requests = -1},
+
+    /* credential_process */
+    {"process: non-zero exit -> EIO with status and first stderr line",
+     NULL,
+     "[default]\ncredential_process = $H/p.sh --flag\n",
+     {{"$H/p.sh", "#!/bin/sh\necho 'token expired: run login' >&2\n"
+		  "echo second line >&2\nexit 3\n"}},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EIO,
+     .err = "profile \"default\": credential_process exited with status "
+	    "3: token expired: run login",
+     .requests = -1},
+    {"process: missing command -> EIO (127)",
+     NULL,
+     "[default]\ncredential_process = /nonexistent/cmd\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EIO,
+     .err = "exited with status 127",
+     .requests = -1},
+    {"process: bad JSON -> EINVAL, output not quoted",
+     NULL,
+     "[default]\ncredential_process = $H/p.sh\n",
+     {{"$H/p.sh", "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": "
+		  "\"AK\", \"SecretAccessKey\": \"" SECRET_MARK "\" oops'\n"}},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "credential_process: output is not JSON (line 1",
+     .requests = -1},
+    {"process: Version 2 -> EINVAL",
+     NULL,
+     "[default]\ncredential_process = echo '{\"Version\": 2, "
+     "\"AccessKeyId\": \"AK\", \"SecretAccessKey\": \"" SECRET_MARK "\"}'\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "output needs \"Version\": 1",
+     .requests = -1},
+    {"process: no SecretAccessKey -> EINVAL",
+     NULL,
+     "[default]\ncredential_process = echo '{\"Version\": 1, "
+     "\"AccessKeyId\": \"AK\"}'\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "lacks a string \"SecretAccessKey\"",
+     .requests = -1},
+    {"process: bad Expiration -> EINVAL",
+     NULL,
+     "[default]\ncredential_process = echo '{\"Version\": 1, "
+     "\"AccessKeyId\": \"AK\", \"SecretAccessKey\": \"" SECRET_MARK
+     "\", \"Expiration\": \"tomorrow\"}'\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "bad \"Expiration\": \"tomorrow\"",
+     .requests = -1},
+    {"process: no expiration, no token",
+     NULL,
+     "[default]\ncredential_process = echo '{\"Version\": 1, "
+     "\"AccessKeyId\": \"AKP\", \"SecretAccessKey\": \"" SECRET_MARK "\"}'\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     0,
+     "AKP",
+     NULL,
+     "credential_process of profile \"default\"",
+     .expiration = 0,
+     .requests = -1},
+
+    /* container */
+    {"container: FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds",
+	 "AWS_CONTAINER_AUTHORIZATION_TOKEN=Bearer tok123"),
+     "[{\"method\": \"GET\", \"path\": \"/creds\", \"require_header\": "
+     "{\"Authorization\": \"Bearer tok123\"}, \"body\": " CONTAINER_BODY(
+	 "AKCONT") "}]",
+     NULL,
+     0,
+     "AKCONT",
+     "TOKAKCONT",
+     "container endpoint $U/creds",
+     .expiration = T2030,
+     .requests = 1},
+    {"container: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE wins",
+     NULL,
+     NULL,
+     {{"$H/tokfile", "filetok\n"}},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds",
+	 "AWS_CONTAINER_AUTHORIZATION_TOKEN=envtok",
+	 "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$H/tokfile"),
+     "[{\"method\": \"GET\", \"path\": \"/creds\", \"require_header\": "
+     "{\"Authorization\": \"filetok\"}, \"body\": " CONTAINER_BODY(
+	 "AKFILE") "}]",
+     NULL,
+     0,
+     "AKFILE",
+     "TOKAKFILE",
+     "container endpoint $U/creds",
+     .expiration = T2030,
+     .requests = 1},
+    {"container: wrong token -> EIO with the status",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds",
+	 "AWS_CONTAINER_AUTHORIZATION_TOKEN=wrong"),
+     "[{\"method\": \"GET\", \"path\": \"/creds\", \"require_header\": "
+     "{\"Authorization\": \"right\"}, \"body\": " CONTAINER_BODY("AK") "}]",
+     NULL,
+     -EIO,
+     .err = "container credentials endpoint $U/creds answered HTTP 401",
+     .requests = 1},
+    {"container: token with a line break -> EINVAL, no request",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds",
+	 "AWS_CONTAINER_AUTHORIZATION_TOKEN=a\r\nX-Evil: 1"),
+     "[]",
+     NULL,
+     -EINVAL,
+     .err = "not a legal header value",
+     .requests = 0},
+    {"container: plain http to another host -> EINVAL",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://192.0.2.1/creds"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "plain http is allowed only",
+     .requests = -1},
+    {"container: bad JSON -> EINVAL",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/c"),
+     "[{\"path\": \"/c\", \"body\": \"{" SECRET_MARK "\"}]",
+     NULL,
+     -EINVAL,
+     .err = "container credentials endpoint: output is not JSON",
+     .requests = 1},
+    {"container: beats IMDS",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds", IMDS_ON),
+     "[{\"method\": \"GET\", \"path\": \"/creds\", \"body\": " CONTAINER_BODY(
+	 "AKCONT") "}]",
+     NULL,
+     0,
+     "AKCONT",
+     "TOKAKCONT",
+     .expiration = T2030,
+     .requests = 1},
+    {"container: profile keys beat it",
+     "[default]\naws_access_key_id = AKFILE\n"
+     "aws_secret_access_key = " SECRET_MARK "\n",
+     NULL,
+     {},
+     ENV("AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds"),
+     "[]",
+     NULL,
+     0,
+     "AKFILE",
+     .requests = 0},
+
+    /* IMDS */
+    {"imds: IMDSv2 token, role, credentials",
+     NULL,
+     NULL,
+     {},
+     ENV(IMDS_ON),
+     IMDS_OK_SCRIPT,
+     NULL,
+     0,
+     "AKIMDS",
+     "TOKIMDS",
+     "EC2 instance metadata (role myrole)",
+     .expiration = T2030,
+     .requests = 3},
+    {"imds: AWS_EC2_METADATA_DISABLED=true sends nothing",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_EC2_METADATA_DISABLED=true",
+	 "AWS_EC2_METADATA_SERVICE_ENDPOINT=$U"),
+     IMDS_OK_SCRIPT,
+     NULL,
+     -ENOENT,
+     .err = "EC2 instance metadata (disabled by "
+	    "AWS_EC2_METADATA_DISABLED)",
+     .requests = 0},
+    {"imds: no role attached -> ENOENT",
+     NULL,
+     NULL,
+     {},
+     ENV(IMDS_ON),
+     "[{\"method\": \"PUT\", \"path\": \"/latest/api/token\", "
+     "\"body\": \"T\"}]",
+     NULL,
+     -ENOENT,
+     .err = "EC2 instance metadata (EC2 instance metadata: no IAM role "
+	    "(HTTP 404))",
+     .requests = 2},
+    {"imds: token refused -> ENOENT, no GET",
+     NULL,
+     NULL,
+     {},
+     ENV(IMDS_ON),
+     "[{\"method\": \"PUT\", \"status\": 403}]",
+     NULL,
+     -ENOENT,
+     .err = "token request answered HTTP 403",
+     .requests = 1},
+    {"imds: unreachable -> ENOENT",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_EC2_METADATA_DISABLED=false",
+	 "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1"),
+     NULL,
+     NULL,
+     -ENOENT,
+     .err = "EC2 instance metadata (EC2 instance "
+	    "metadata at http://127.0.0.1:1: ",
+     .requests = -1},
+    {"imds: Code other than Success -> EIO",
+     NULL,
+     NULL,
+     {},
+     ENV(IMDS_ON),
+     "[{\"method\": \"PUT\", \"body\": \"T\"},"
+     "{\"path\": \"/latest/meta-data/iam/security-credentials/\", "
+     "\"body\": \"r\"},"
+     "{\"path\": \"/latest/meta-data/iam/security-credentials/r\", "
+     "\"body\": {\"Code\": \"AssumeRoleUnauthorizedAccess\"}}]",
+     NULL,
+     -EIO,
+     .err = "credentials of role r: Code "
+	    "AssumeRoleUnauthorizedAccess",
+     .requests = 3},
+
+    /* nothing */
+    {"nothing anywhere -> ENOENT naming what was tried",
+     NULL,
+     NULL,
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -ENOENT,
+     .err = "no credentials found; tried environment (AWS_ACCESS_KEY_ID "
+	    "not set), profile \"default\" (not in $H/.aws/credentials "
+	    "or $H/.aws/config), container credentials "
+	    "(AWS_CONTAINER_CREDENTIALS_*_URI not set), EC2 instance "
+	    "metadata (disabled by AWS_EC2_METADATA_DISABLED)",
+     .requests = -1},
+    {"nothing in an existing profile -> ENOENT",
+     NULL,
+     "[default]\nregion = eu-west-1\n",
+     {},
+     ENV(NULL),
+     NULL,
+     NULL,
+     -ENOENT,
+     .err = "profile \"default\" (no keys or credential_process)",
+     .requests = -1},
+};
+
+static void run_chain_case(const struct chain_case *c)
+{
+	struct fakehttp srv = {0};
+	struct creds_provider *p = NULL;
+	struct creds cr = {0};
+	char err[1024] = "", *want;
+	int ret;
+
+	home_setup();
+	if (c->script) {
+		if (fakehttp_start(&srv, c->script)) {
+			CHECK(0);
+			goto out;
+		}
+		server_url = srv.url;
+	}
+	if (c->credentials)
+		write_file("$H/.aws/credentials", c->credentials);
+	if (c->config)
+		write_file("$H/.aws/config", c->config);
+	for (int i = 0; i < 2; i++)
+		if (c->files[i][0])
+			write_file(c->files[i][0], c->files[i][1]);
+	set_envs(c->env);
+
+	ret = provider_new(c->profile, &p, err, sizeof(err));
+	CHECK_INT(ret, c->ret);
+	CHECK(!strstr(err, SECRET_MARK));
+	if (ret) {
+		want = expand(c->err ? c->err : "");
+		if (!strstr(err, want))
+			CHECK_STR(err, want);
+		free(want);
+		CHECK(p == NULL);
+	} else if (p) {
+		CHECK_INT(creds_provider_get(p, time(NULL), &cr), 0);
+		CHECK_STR(cr.access_key_id, c->akid);
+		CHECK(cr.secret_access_key &&
+		      strncmp(cr.secret_access_key, SECRET_MARK, 6) == 0);
+		if (c->token)
+			CHECK_STR(cr.session_token, c->token);
+		else
+			CHECK(cr.session_token == NULL);
+		CHECK_INT(cr.expiration, c->expiration);
+		if (c->source) {
+			want = expand(c->source);
+			CHECK_STR(creds_provider_source(p), want);
+			free(want);
+		}
+		creds_clear(&cr);
+	}
+	if (c->requests >= 0)
+		CHECK_INT(fakehttp_count(&srv), c->requests);
+out:
+	creds_provider_free(p);
+	if (c->script)
+		fakehttp_stop(&srv);
+	server_url = "";
+	home_teardown();
+}
+
+static size_t next_case;
+
+static void test_next_chain_case(void)
+{
+	run_chain_case(&chain_cases[next_case++]);
+}
+
+/* IMDSv2 order: the PUT with the TTL first, then the token on each GET. */
+static void test_imds_requests(void)
+{
+	struct fakehttp srv;
+	struct creds_provider *p = NULL;
+	char err[512], *log, *l2, *l3;
+
+	home_setup();
+	if (fakehttp_start(&srv, IMDS_OK_SCRIPT)) {
+		CHECK(0);
+		return;
+	}
+	server_url = srv.url;
+	setenv("AWS_EC2_METADATA_DISABLED", "false", 1);
+	setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", srv.url, 1);
+	CHECK_INT(provider_new(NULL, &p, err, sizeof(err)), 0);
+	log = fakehttp_log(&srv);
+	CHECK(log != NULL);
+	if (log) {
+		l2 = strchr(log, '\n');
+		l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+		CHECK(l2 && l3);
+		if (l2 && l3) {
+			*l2++ = '\0';
+			*l3++ = '\0';
+			CHECK(strstr(log, "\"method\": \"PUT\"") &&
+			      strstr(log, "\"path\": \"/latest/api/token\"") &&
+			      strstr(log, "\"x-aws-ec2-metadata-token-ttl-"
+					  "seconds\": \"21600\""));
+			CHECK(strstr(l2, "\"method\": \"GET\"") &&
+			      strstr(l2, "security-credentials/\"") &&
+			      strstr(l2, "\"x-aws-ec2-metadata-token\": "
+					 "\"IMDSTOKEN\""));
+			CHECK(strstr(l3, "\"method\": \"GET\"") &&
+			      strstr(l3, "security-credentials/myrole\"") &&
+			      strstr(l3, "\"x-aws-ec2-metadata-token\": "
+					 "\"IMDSTOKEN\""));
+		}
+	}
+	free(log);
+	creds_provider_free(p);
+	fakehttp_stop(&srv);
+	server_url = "";
+	home_teardown();
+}
+
+static int count_runs(void)
+{
+	char path[128];
+	FILE *fp;
+	int n = 0, ch;
+
+	snprintf(path, sizeof(path), "%s/runs", home);
+	fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF)
+		n += ch == '\n';
+	fclose(fp);
+	return n;
+}
+
+/* credential_process is run again when its credentials near expiry, and
+ * a failing re-run keeps the old ones while they are valid. */
+static void test_process_refresh(void)
+{
+	struct creds_provider *p = NULL;
+	struct creds c = {0};
+	char err[512];
+
+	home_setup();
+	/* succeeds on runs 1 and 2, fails from run 3 on */
+	write_file(
+	    "$H/proc.sh",
+	    "#!/bin/sh\necho run >> \"${HOME}/runs\"\n"
+	    "n=$(wc -l < \"${HOME}/runs\")\n"
+	    "if [ $n -ge 3 ]; then echo 'login expired' >&2; exit 1; fi\n"
+	    "echo \"{\\\"Version\\\": 1, \\\"AccessKeyId\\\": "
+	    "\\\"AK$n\\\", \\\"SecretAccessKey\\\": \\\"" SECRET_MARK
+	    "\\\", \\\"Expiration\\\": \\\"2030-01-01T00:00:00Z\\\"}\"\n");
+	write_file("$H/.aws/config", "[default]\ncredential_process = "
+				     "$H/proc.sh\n");
+	CHECK_INT(provider_new(NULL, &p, err, sizeof(err)), 0);
+	if (!p)
+		goto out;
+	CHECK_INT(count_runs(), 1);
+	/* an hour before expiry: no re-run */
+	CHECK_INT(creds_provider_get(p, T2030 - 3600, &c), 0);
+	CHECK_STR(c.access_key_id, "AK1");
+	creds_clear(&c);
+	CHECK_INT(count_runs(), 1);
+	/* four minutes before: re-run */
+	CHECK_INT(creds_provider_get(p, T2030 - 240, &c), 0);
+	CHECK_STR(c.access_key_id, "AK2");
+	creds_clear(&c);
+	CHECK_INT(count_runs(), 2);
+	/* the same 2030 expiry again: the third run fails, AK2 stays */
+	CHECK_INT(creds_provider_get(p, T2030 - 200, &c), 0);
+	CHECK_STR(c.access_key_id, "AK2");
+	creds_clear(&c);
+	CHECK_INT(count_runs(), 3);
+	/* no new try within 30 s of a failure */
+	CHECK_INT(creds_provider_get(p, T2030 - 190, &c), 0);
+	CHECK_INT(count_runs(), 3);
+	creds_clear(&c);
+	/* expired and the refresh fails: EACCES, nothing handed out */
+	CHECK_INT(creds_provider_get(p, T2030 + 1, &c), -EACCES);
+	CHECK(c.access_key_id == NULL && c.secret_access_key == NULL);
+	CHECK_INT(count_runs(), 4);
+out:
+	creds_provider_free(p);
+	home_teardown();
+}
+
+/* Container credentials: refreshed before expiry; a failed refresh
+ * (after its retries) keeps the old ones; the log never has a secret. */
+static void test_container_refresh(void)
+{
+	struct fakehttp srv;
+	struct creds_provider *p = NULL;
+	struct creds c = {0};
+	char err[512], url[128], logpath[128], *logtext = NULL;
+	int saved_stderr = dup(2), fd;
+	FILE *fp;
+
+	home_setup();
+	if (fakehttp_start(
+		&srv,
+		"[{\"path\": \"/c\", \"times\": 1, \"body\": " CONTAINER_BODY(
+		    "AKA") "},"
+			   "{\"path\": \"/c\", \"times\": 1, "
+			   "\"body\": " CONTAINER_BODY(
+			       "AKB") "},"
+				      "{\"path\": \"/c\", \"status\": 500}]")) {
+		CHECK(0);
+		return;
+	}
+	snprintf(logpath, sizeof(logpath), "%s/stderr.log", home);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	log_setup(LOG_DEBUG, false);
+
+	snprintf(url, sizeof(url), "%s/c", srv.url);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+	CHECK_INT(provider_new(NULL, &p, err, sizeof(err)), 0);
+	if (!p)
+		goto out;
+	CHECK_INT(creds_provider_get(p, T2030 - 301, &c), 0);
+	CHECK_STR(c.access_key_id, "AKA");
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&srv), 1);
+	CHECK_INT(creds_provider_get(p, T2030 - 299, &c), 0);
+	CHECK_STR(c.access_key_id, "AKB");
+	CHECK_STR(c.session_token, "TOKAKB");
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&srv), 2);
+	/* now the server fails: 3 tries, AKB stays while valid */
+	CHECK_INT(creds_provider_get(p, T2030 - 100, &c), 0);
+	CHECK_STR(c.access_key_id, "AKB");
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&srv), 5);
+	CHECK_INT(creds_provider_get(p, T2030 + 5, &c), -EACCES);
+	CHECK_INT(fakehttp_count(&srv), 8);
+out:
+	creds_provider_free(p);
+	fakehttp_stop(&srv);
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	log_setup(LOG_WARNING, false);
+	snprintf(logpath, sizeof(logpath), "%s/stderr.log", home);
+	fp = fopen(logpath, "r");
+	if (fp) {
+		logtext = calloc(1, 65536);
+		if (fread(logtext, 1, 65535, fp) == 0)
+			logtext[0] = '\0';
+		fclose(fp);
+	}
+	CHECK(logtext && strstr(logtext, "could not refresh credentials"));
+	CHECK(logtext && strstr(logtext, "answered HTTP 500"));
+	CHECK(logtext && !strstr(logtext, SECRET_MARK));
+	CHECK(logtext && !strstr(logtext, "TOKAK"));
+	free(logtext);
+	home_teardown();
+}
+
+struct race {
+	struct creds_provider *p;
+	time_t now;
+	int ret;
+	char akid[16];
+};
+
+static void *race_get(void *arg)
+{
+	struct race *r = arg;
+	struct creds c;
+
+	r->ret = creds_provider_get(r->p, r->now, &c);
+	if (!r->ret)
+		snprintf(r->akid, sizeof(r->akid), "%s", c.access_key_id);
+	creds_clear(&c);
+	return NULL;
+}
+
+/* Eight threads near expiry: one slow refresh, the others are served
+ * the still-valid old credentials instead of queueing behind it. */
+static void test_concurrent_refresh(void)
+{
+	struct fakehttp srv;
+	struct creds_provider *p = NULL;
+	struct race r[8];
+	pthread_t t[8];
+	char err[512], url[128];
+	struct creds c;
+
+	home_setup();
+	if (fakehttp_start(
+		&srv,
+		"[{\"path\": \"/c\", \"times\": 1, \"body\": " CONTAINER_BODY(
+		    "AKA") "},"
+			   "{\"path\": \"/c\", \"delay_ms\": 500, "
+			   "\"body\": " CONTAINER_BODY("AKB") "}]")) {
+		CHECK(0);
+		return;
+	}
+	snprintf(url, sizeof(url), "%s/c", srv.url);
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", url, 1);
+	CHECK_INT(provider_new(NULL, &p, err, sizeof(err)), 0);
+	if (!p)
+		goto out;
+	for (int i = 0; i < 8; i++) {
+		r[i] = (struct race){.p = p, .now = T2030 - 100};
+		pthread_create(&t[i], NULL, race_get, &r[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT(r[i].ret, 0);
+		CHECK(strcmp(r[i].akid, "AKA") == 0 ||
+		      strcmp(r[i].akid, "AKB") == 0);
+	}
+	CHECK_INT(fakehttp_count(&srv), 2);
+	CHECK_INT(creds_provider_get(p, T2030 - 100, &c), 0);
+	CHECK_STR(c.access_key_id, "AKB");
+	creds_clear(&c);
+out:
+	creds_provider_free(p);
+	fakehttp_stop(&srv);
+	home_teardown();
+}
+
+static void test_process_timeout(void)
+{
+	struct creds c;
+	char err[256] = "";
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	/* a background child holds stdout too: the group is killed */
+	CHECK_INT(
+	    creds_process_run("sleep 30 & sleep 30", 300, &c, err, sizeof(err)),
+	    -EIO);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	CHECK(strstr(err, "timed out") != NULL);
+	CHECK(b.tv_sec - a.tv_sec < 5);
+	CHECK(c.access_key_id == NULL);
+
+	CHECK_INT(creds_process_run("head -c 2000000 /dev/zero", 10000, &c, err,
+				    sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "larger than") != NULL);
+	CHECK_INT(creds_process_run("kill -9 $$", 10000, &c, err, sizeof(err)),
+		  -EIO);
+	CHECK(strstr(err, "killed by signal 9") != NULL);
+	CHECK_INT(creds_process_run("exit 1", 10000, &c, err, sizeof(err)),
+		  -EIO);
+	CHECK_STR(err, "credential_process exited with status 1 (no message "
+		       "on stderr)");
+	/* stdin is /dev/null: a process reading it does not hang */
+	CHECK_INT(creds_process_run("cat", 10000, &c, err, sizeof(err)),
+		  -EINVAL);
+	CHECK(strstr(err, "output is not JSON") != NULL);
+}
+
+static const struct {
+	const char *in;
+	int ret;
+	time_t out;
+} times[] = {
+    {"2030-01-01T00:00:00Z", 0, T2030},
+    {"2030-01-01T00:00:00.123456Z", 0, T2030},
+    {"2030-01-01T02:00:00+02:00", 0, T2030},
+    {"2029-12-31T23:30:00-0030", 0, T2030},
+    {"2030-01-01T00:00:00", 0, T2030}, /* no zone: taken as UTC */
+    {"2030-01-01 00:00:00Z", 0, T2030},
+    {"2030-13-01T00:00:00Z", -EINVAL, 0},
+    {"2030-01-01T00:00:00Zjunk", -EINVAL, 0},
+    {"2030-01-01T00:00:00+2:00", -EINVAL, 0},
+    {"2030-01-01T00:00:00.Z", -EINVAL, 0},
+    {"tomorrow", -EINVAL, 0},
+    {"", -EINVAL, 0},
+};
+
+static void test_parse_time(void)
+{
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		time_t t = 0;
+		int ret = creds_parse_time(times[i].in, &t);
+
+		if (ret != times[i].ret || (!ret && t != times[i].out))
+			printf("#   %s: %d %lld\n", times[i].in, ret,
+			       (long long)t);
+		CHECK_INT(ret, times[i].ret);
+		if (!ret)
+			CHECK_INT(t, times[i].out);
+	}
+}
+
+/* The URLs the container step would use, RELATIVE_URI included, without
+ * a request. */
+static const struct {
+	const char *relative, *full;
+	int ret;
+	const char *url;
+} urls[] = {
+    {"/v2/credentials/abc", NULL, 0, "http://169.254.170.2/v2/credentials/abc"},
+    {"v2/x", "http://127.0.0.1/x", 0, "http://169.254.170.2/v2/x"},
+    {NULL, "http://127.0.0.1:8080/creds", 0, "http://127.0.0.1:8080/creds"},
+    {NULL, "http://127.1.2.3/c", 0, "http://127.1.2.3/c"},
+    {NULL, "http://localhost:80/c", 0, "http://localhost:80/c"},
+    {NULL, "http://[::1]:80/c", 0, "http://[::1]:80/c"},
+    {NULL, "http://169.254.170.23/v1/credentials", 0,
+     "http://169.254.170.23/v1/credentials"},
+    {NULL, "https://creds.example.com/c", 0, "https://creds.example.com/c"},
+    {NULL, "http://creds.example.com/c", -EINVAL, NULL},
+    {NULL, "http://127.0.0.1.evil.com/c", -EINVAL, NULL},
+    {NULL, "ftp://127.0.0.1/c", -EINVAL, NULL},
+    {NULL, NULL, -ENOENT, NULL},
+    {"", "", -ENOENT, NULL},
+};
+
+static void test_container_url(void)
+{
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		char *url = NULL, err[256] = "";
+		int ret = creds_container_url(urls[i].relative, urls[i].full,
+					      &url, err, sizeof(err));
+
+		CHECK_INT(ret, urls[i].ret);
+		if (urls[i].url)
+			CHECK_STR(url, urls[i].url);
+		else
+			CHECK(url == NULL);
+		if (ret == -EINVAL)
+			CHECK(
+			    strstr(err, "AWS_CONTAINER_CREDENTIALS_FULL_URI"));
+		free(url);
+	}
+}
+
+static void test_clear(void)
+{
+	struct creds c = {0};
+
+	creds_clear(&c);
+	creds_clear(NULL);
+	creds_provider_free(NULL);
+	c.access_key_id = strdup("AK");
+	c.secret_access_key = strdup(SECRET_MARK);
+	c.session_token = strdup("TOK");
+	c.expiration = 5;
+	creds_clear(&c);
+	CHECK(!c.access_key_id && !c.secret_access_key && !c.session_token &&
+	      !c.expiration);
+}
+
+#define N_CASES (sizeof(chain_cases) / sizeof(chain_cases[0]))
+
+int main(void)
+{
+	static struct tap_test tests[N_CASES + 16];
+	size_t n = 0;
+	int ret;
+
+	if (http_global_init())
+		return 1;
+	http = http_client_new(2000, 5000);
+	if (!http)
+		return 1;
+	for (size_t i = 0; i < N_CASES; i++)
+		tests[n++] = (struct tap_test){chain_cases[i].name,
+					       test_next_chain_case};
+	tests[n++] = (struct tap_test){"imds: request order and headers",
+				       test_imds_requests};
+	tests[n++] = (struct tap_test){"process: re-run near expiry, "
+				       "failed re-run keeps old",
+				       test_process_refresh};
+	tests[n++] = (struct tap_test){"container: refresh, failed refresh "
+				       "keeps old, log has no secret",
+				       test_container_refresh};
+	tests[n++] = (struct tap_test){"refresh from 8 threads at once",
+				       test_concurrent_refresh};
+	tests[n++] = (struct tap_test){"process: time-out, huge output, "
+				       "signal, stdin",
+				       test_process_timeout};
+	tests[n++] =
+	    (struct tap_test){"ISO 8601 expiration times", test_parse_time};
+	tests[n++] = (struct tap_test){"container URL from RELATIVE/FULL_URI",
+				       test_container_url};
+	tests[n++] = (struct tap_test){"creds_clear", test_clear};
+	ret = tap_run(tests);
+	http_client_free(http);
+	http_global_cleanup();
+	return ret;
+}
