@@ -6,6 +6,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* How the files are read, and where this differs from botocore:
+ * - inih with botocore's section rules: [NAME] in the credentials file,
+ *   [profile NAME] (NAME may be quoted) and [default] in the config file;
+ *   key names are case-insensitive (stored lower-case); indented lines
+ *   continue the previous value (joined with '\n'), which is how the
+ *   nested "dynamodb =\n  endpoint_url = URL" of a [services NAME]
+ *   section is read. Lines and section names of any length work (inih's
+ *   own 200/50-byte buffers are worked around).
+ * - Unlike botocore, " ;" starts an inline comment (inih's rule), a
+ *   repeated key replaces the earlier one instead of failing, and
+ *   environment variables set to "" count as unset.
+ * - The profile key ignore_configured_endpoint_urls = true is honoured
+ *   like AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (the variable, when set,
+ *   wins). China regions (cn-*) default to dynamodb.REGION.amazonaws.com.cn.
+ * - Endpoint URLs keep their path; trailing slashes are dropped. */
+
 /* What the command line said; NULL for "not given". */
 struct config_options {
 	const char *endpoint; /* endpoint= / --endpoint-url / SOURCE URL */
@@ -28,6 +44,8 @@ struct config_kv {
 struct config {
 	char *endpoint;        /* full URL, never NULL after config_resolve */
 	char *endpoint_source; /* e.g. "option endpoint=", "AWS_ENDPOINT_URL_DYNAMODB",
+				  "endpoint_url for dynamodb in [services s] of
+				  profile \"dev\" in /home/u/.aws/config",
 				  "endpoint_url in profile \"dev\" in /home/u/.aws/config",
 				  "default for region eu-west-1" */
 	char *region;
@@ -47,16 +65,20 @@ struct config {
  * order of SPEC §2. A missing file is not an error. Fills cfg (caller frees
  * with config_free). Returns 0, or:
  *   -ENOENT  a profile named by the user exists in neither file
- *            (err: "profile \"x\" not found in ... or ...")
- *   -EINVAL  no region could be found for the AWS endpoint, a bad endpoint URL,
- *            or an unreadable/malformed file (err says which line)
+ *            (err: "profile \"x\" (from AWS_PROFILE) not found in
+ *            /home/u/.aws/credentials or /home/u/.aws/config")
+ *   -EINVAL  no region could be found for the AWS endpoint ("no region: set
+ *            AWS_REGION or -o region="), a bad endpoint URL or region name
+ *            (err names its source), or an unreadable/malformed file (err
+ *            says which line)
  *   -ENOMEM
- * err (may be NULL) receives a one-line reason. Not thread-safe (reads the
- * environment); call at start-up. */
+ * err (may be NULL) receives a one-line reason. On failure cfg is left
+ * zeroed. Not thread-safe (reads the environment); call at start-up. */
 int config_resolve(const struct config_options *opts, struct config *cfg,
 		   char *err, size_t errlen);
 
-/* Frees what config_resolve allocated; safe on a zeroed struct. */
+/* Frees what config_resolve allocated (wiping the profile values, which may
+ * hold secret keys); safe on a zeroed struct. */
 void config_free(struct config *cfg);
 
 /* The value of key in the selected profile: the credentials file wins over

@@ -10,6 +10,15 @@
 #include "config.h"
 #include "http.h"
 
+/* Not supported (a profile or environment that needs them fails with
+ * -EINVAL and suggests credential_process = aws configure
+ * export-credentials --profile P --format process): assume role (role_arn,
+ * credential_source), web identity (web_identity_token_file,
+ * AWS_WEB_IDENTITY_TOKEN_FILE), IAM Identity Center / SSO (sso_*), console
+ * login sessions. A profile that also has keys or credential_process uses
+ * those instead (botocore would prefer the role). Also not done: IMDSv1
+ * fallback (IMDSv2 only), AWS_CREDENTIAL_EXPIRATION, AWS_DEFAULT_PROFILE. */
+
 struct creds {
 	char *access_key_id;
 	char *secret_access_key;

@@ -760,7 +760,7 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		}
 	}
 	ret = 0;
-	set_err(err, errlen, "ok");
+	set_err(err, errlen, "%s", "");
 out:
 	parse_free(&ps);
 	services_free(ps.services, ps.n_services);

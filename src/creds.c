@@ -702,7 +702,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	int ret;
 
 	if (!p->http) {
-		set_err(err, errlen, "EC2 instance metadata: no HTTP client");
+		set_err(err, errlen, "no HTTP client");
 		return -ENOENT;
 	}
 	ret = imds_call(p, "PUT", "/latest/api/token", &h, &resp);
@@ -711,12 +711,11 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	if (ret || resp.status != 200 || !resp.body_len ||
 	    strcspn(resp.body, "\r\n") != resp.body_len) {
 		if (ret)
-			set_err(err, errlen, "EC2 instance metadata at %s: %s",
-				p->imds_base, http_strerror(ret));
+			set_err(err, errlen, "%s: %s", p->imds_base,
+				http_strerror(ret));
 		else
 			set_err(err, errlen,
-				"EC2 instance metadata at %s: token request "
-				"answered HTTP %ld",
+				"%s: token request answered HTTP %ld",
 				p->imds_base, resp.status);
 		ret = -ENOENT;
 		goto out;
@@ -735,13 +734,9 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 			goto out;
 		if (ret || resp.status != 200) {
 			if (ret)
-				set_err(err, errlen,
-					"EC2 instance metadata: %s",
-					http_strerror(ret));
+				set_err(err, errlen, "%s", http_strerror(ret));
 			else
-				set_err(err, errlen,
-					"EC2 instance metadata: no IAM role "
-					"(HTTP %ld)",
+				set_err(err, errlen, "no IAM role (HTTP %ld)",
 					resp.status);
 			ret = resp.status == 404 ? -ENOENT : -EIO;
 			goto out;
@@ -752,8 +747,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 			goto out;
 		}
 		if (!*role || strchr(role, '/')) {
-			set_err(err, errlen,
-				"EC2 instance metadata: no IAM role name");
+			set_err(err, errlen, "no IAM role name");
 			ret = -ENOENT;
 			goto out;
 		}
@@ -770,12 +764,10 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 		goto out;
 	if (ret || resp.status != 200) {
 		if (ret)
-			set_err(err, errlen, "EC2 instance metadata: %s",
-				http_strerror(ret));
+			set_err(err, errlen, "%s", http_strerror(ret));
 		else
 			set_err(err, errlen,
-				"EC2 instance metadata: credentials of role "
-				"%s answered HTTP %ld",
+				"credentials of role %s answered HTTP %ld",
 				p->role ? p->role : role, resp.status);
 		ret = -EIO;
 		goto out;
@@ -783,18 +775,15 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	root = json_loadb(resp.body, resp.body_len, 0, NULL);
 	code = json_string_value(json_object_get(root, "Code"));
 	if (code && strcmp(code, "Success") != 0) {
-		set_err(err, errlen,
-			"EC2 instance metadata: credentials of role %s: "
-			"Code %.60s",
+		set_err(err, errlen, "credentials of role %s: Code %.60s",
 			p->role ? p->role : role, code);
 		json_decref(root);
 		ret = -EIO;
 		goto out;
 	}
 	json_decref(root);
-	ret =
-	    parse_creds_json(resp.body, resp.body_len, "EC2 instance metadata",
-			     "Token", false, out, err, errlen);
+	ret = parse_creds_json(resp.body, resp.body_len, "role credentials",
+			       "Token", false, out, err, errlen);
 	if (!ret && !p->role) {
 		p->role = role;
 		role = NULL;
@@ -1017,7 +1006,7 @@ static int chain_imds(struct creds_provider *p, const struct config *cfg,
 		return 1;
 	}
 	if (ret) {
-		set_err(err, errlen, "%s", msg);
+		set_err(err, errlen, "EC2 instance metadata: %s", msg);
 		return ret;
 	}
 	if (asprintf(&p->source, "EC2 instance metadata (role %s)", p->role) <

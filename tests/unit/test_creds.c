@@ -640,8 +640,7 @@ static const struct chain_case chain_cases[] = {
      "\"body\": \"T\"}]",
      NULL,
      -ENOENT,
-     .err = "EC2 instance metadata (EC2 instance metadata: no IAM role "
-	    "(HTTP 404))",
+     .err = "EC2 instance metadata (no IAM role (HTTP 404))",
      .requests = 2},
     {"imds: token refused -> ENOENT, no GET",
      NULL,
@@ -662,8 +661,7 @@ static const struct chain_case chain_cases[] = {
      NULL,
      NULL,
      -ENOENT,
-     .err = "EC2 instance metadata (EC2 instance "
-	    "metadata at http://127.0.0.1:1: ",
+     .err = "EC2 instance metadata (http://127.0.0.1:1: ",
      .requests = -1},
     {"imds: Code other than Success -> EIO",
      NULL,
@@ -677,7 +675,7 @@ static const struct chain_case chain_cases[] = {
      "\"body\": {\"Code\": \"AssumeRoleUnauthorizedAccess\"}}]",
      NULL,
      -EIO,
-     .err = "credentials of role r: Code "
+     .err = "EC2 instance metadata: credentials of role r: Code "
 	    "AssumeRoleUnauthorizedAccess",
      .requests = 3},
 
