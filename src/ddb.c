@@ -732,7 +732,12 @@ out:
 	if (rc) {
 		if (!err->message[0] && rc == -ENOMEM)
 			set_message(err, "out of memory");
-		log_msg(LOG_WARNING,
+		/* Answers that are a normal outcome for the caller (no such
+		 * table, a condition that did not hold, no transactions on
+		 * this server) are information; the rest are warnings. */
+		log_msg(rc == -ENOENT || rc == -EEXIST || rc == -ENOSYS
+				? LOG_INFO
+				: LOG_WARNING,
 			"%s table=%s failed after %d attempt%s: %s%s",
 			op ? op : "(null)", table, err->attempts,
 			err->attempts == 1 ? "" : "s",

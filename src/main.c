@@ -5,6 +5,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "config.h"
 #include "creds.h"
 #include "ddb.h"
+#include "fs.h"
 #include "http.h"
 #include "log.h"
 
@@ -301,6 +303,10 @@ static int validate_opts(const struct dfs_opts *o, struct dfs_settings *s)
 	}
 	if (o->debug)
 		s->log_level = LOG_DEBUG;
+	/* A strongly consistent read served from memory would not be one:
+	 * unless the user asked for a cache time, consistent_read keeps none. */
+	if (o->consistent_read && !o->cache_ttl)
+		s->cache_ttl = 0;
 	if (o->tables) {
 		const char *p = o->tables;
 		while (*p) {
@@ -441,14 +447,21 @@ static long elapsed_ms(const struct timespec *t0)
 
 /* Calls ListTables once and turns a failure into one line a user can act
  * on. Returns 0 or -errno; *n_tables gets the first page's table count. */
-static int probe_dynamodb(struct dfs_client *c, size_t *n_tables)
+static int probe_dynamodb(struct dfs_client *c, int saved_level,
+			  size_t *n_tables)
 {
 	struct ddb_error derr = { 0 };
 	json_t *resp = NULL;
 	char buf[768];
 	int rc;
 
+	/* The one line below says what went wrong; the client's own warning
+	 * would say it twice (it still shows with -d). */
+	if (!log_enabled(LOG_DEBUG))
+		log_setup(LOG_ERR, false);
 	rc = ddb_list_tables_page(c->ddb, NULL, 100, &resp, &derr);
+	if (!log_enabled(LOG_DEBUG))
+		log_setup(saved_level, false);
 	if (rc == 0) {
 		*n_tables = json_array_size(json_object_get(resp, "TableNames"));
 		json_decref(resp);
@@ -487,13 +500,119 @@ static int run_check(const struct dfs_opts *o, const struct dfs_settings *s)
 	printf("credentials: %s\n", creds_provider_source(c.creds));
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = probe_dynamodb(&c, &n);
+	rc = probe_dynamodb(&c, s->log_level, &n);
 	if (rc == 0)
 		printf("ListTables:  OK, %zu table%s%s (%ld ms)\n", n,
 		       n == 1 ? "" : "s", n >= 100 ? " or more" : "",
 		       elapsed_ms(&t0));
 	client_free(&c);
 	return rc ? 1 : 0;
+}
+
+/* libfuse's own messages go through our log function. libfuse may build
+ * one line from several calls, so pieces are gathered up to the newline. */
+static void fuse_log_to_log(enum fuse_log_level level, const char *fmt,
+			    va_list ap)
+{
+	static __thread char line[1024];
+	static __thread size_t used;
+	char *nl;
+
+	vsnprintf(line + used, sizeof(line) - used, fmt, ap);
+	used = strlen(line);
+	while ((nl = strchr(line, '\n')) != NULL) {
+		*nl = '\0';
+		if (line[0])
+			log_msg((int)level, "%s", line);
+		memmove(line, nl + 1, strlen(nl + 1) + 1);
+	}
+	used = strlen(line);
+	if (used >= sizeof(line) - 1) {
+		log_msg((int)level, "%s", line);
+		line[0] = '\0';
+		used = 0;
+	}
+}
+
+/* Checks DynamoDB answers with these settings, mounts, and serves until
+ * unmounted or signalled. Returns the exit status. */
+static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
+		     struct fuse_args *args,
+		     const struct fuse_cmdline_opts *cmdline,
+		     const char *mountpoint)
+{
+	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 16 };
+	struct fs_settings fss = { 0 };
+	struct ddb_config dcfg = { 0 };
+	struct ddb_client *ddb = NULL;
+	struct fuse *fuse = NULL;
+	struct fs *fs = NULL;
+	struct dfs_client c;
+	bool mounted = false;
+	size_t n = 0;
+	int status = 1;
+
+	/* The same start-up check as --check: a mount that cannot work fails
+	 * now with one line, before anything is mounted. */
+	if (client_open(o, s, s->retries < 2 ? s->retries : 2, &c))
+		return 1;
+	if (probe_dynamodb(&c, s->log_level, &n))
+		goto out;
+	dcfg.endpoint = c.cfg.endpoint;
+	dcfg.region = c.cfg.region;
+	dcfg.creds = c.creds;
+	dcfg.http = c.http;
+	dcfg.retries = s->retries;
+	dcfg.timeout_ms = s->timeout_ms;
+	ddb = ddb_client_new(&dcfg);
+	if (!ddb) {
+		fprintf(stderr, "dynamofs: %s\n", strerror(errno));
+		goto out;
+	}
+	fss.ddb = ddb;
+	fss.format = o->format && strcmp(o->format, "ddb") == 0 ? CODEC_DDB
+								 : CODEC_PLAIN;
+	fss.cache_ttl = s->cache_ttl;
+	fss.cache_bytes = (size_t)(s->cache_size_mib * 1024 * 1024);
+	fss.consistent_read = o->consistent_read;
+	fss.read_only = o->ro;
+	fss.tables = o->tables;
+	fss.hash_key = o->hash_key ? o->hash_key : "pk:S";
+	fss.range_key = o->range_key ? o->range_key : "sk:S";
+	fss.uid = getuid();
+	fss.gid = getgid();
+	fs = fs_new(&fss);
+	if (!fs) {
+		fprintf(stderr, "dynamofs: %s\n", strerror(errno));
+		goto out;
+	}
+	fuse = fuse_new(args, fs_operations(), sizeof(*fs_operations()), fs);
+	if (!fuse)
+		goto out;
+	if (fuse_mount(fuse, mountpoint) != 0)
+		goto out;
+	mounted = true;
+	if (fuse_daemonize(cmdline->foreground) != 0)
+		goto out;
+	/* From here on a daemon has no terminal: log to syslog. */
+	log_setup(s->log_level, !cmdline->foreground);
+	log_msg(LOG_INFO, "mounted %s on %s", c.cfg.endpoint, mountpoint);
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out;
+	if (cmdline->singlethread)
+		status = fuse_loop(fuse) ? 1 : 0;
+	else
+		status = fuse_loop_mt(fuse, &loop) ? 1 : 0;
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out:
+	if (mounted)
+		fuse_unmount(fuse);
+	if (fuse)
+		fuse_destroy(fuse);
+	fs_free(fs);
+	ddb_client_free(ddb);
+	client_free(&c);
+	return status;
 }
 
 /* Builds (and drops) a FUSE instance from args, which makes libfuse check
@@ -564,6 +683,7 @@ int main(int argc, char *argv[])
 	if (apply_source(&opts, &mountpoint))
 		goto out;
 	log_setup(settings.log_level, false);
+	fuse_set_log_func(fuse_log_to_log);
 	if (http_global_init()) {
 		fprintf(stderr, "dynamofs: cannot initialise libcurl\n");
 		goto out;
@@ -581,7 +701,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "dynamofs: no mount point given (see dynamofs --help)\n");
 		goto out_http;
 	}
-	fprintf(stderr, "dynamofs: mounting is not available in this version yet; use --check\n");
+	status = run_mount(&opts, &settings, &args, &cmdline, mountpoint);
 out_http:
 	http_global_cleanup();
 	free(cmdline.mountpoint);

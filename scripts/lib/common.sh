@@ -12,7 +12,7 @@ DYNALITE_BIN="$DYNAMOFS_CACHE/npm/node_modules/.bin/dynalite"
 DYNAMOFS_DEBS=(gcc meson ninja-build pkg-config libfuse3-dev fuse3
 	libcurl4-openssl-dev libssl-dev libjansson-dev libinih-dev zlib1g-dev
 	bats bats-assert bats-support python3-boto3 python3-botocore awscli
-	jq tmux vim nano valgrind curl iproute2 procps psmisc)
+	jq tmux vim nano valgrind curl iproute2 procps psmisc attr)
 
 say() { printf '%s\n' "$*" >&2; }
 
@@ -113,8 +113,9 @@ server_start() {
 
 server_stop() {
 	if [ -n "${SERVER_PID:-}" ]; then
-		kill "$SERVER_PID" 2>/dev/null
-		wait "$SERVER_PID" 2>/dev/null
+		kill "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
 		SERVER_PID=
 	fi
+	return 0
 }

@@ -56,3 +56,85 @@ awsl() {
 need_server() {
 	[ "${DYNAMOFS_SERVER:-}" = "$1" ] || skip "only on $1"
 }
+
+DDBTOOL="$DYNAMOFS_ROOT/tests/tools/ddbtool.py"
+ddbtool() {
+	"$PY" "$DDBTOOL" "$@"
+}
+
+# A table name unique to this test, so tests never see each other's data.
+uniq_table() {
+	printf '%s_%s_%s' "$1" "$BATS_SUITE_TEST_NUMBER" "$$"
+}
+
+# Mounts the test server at $MNT with dynamofs in the foreground (in the
+# background of the test), logging every request to $DLOG. Waits for the
+# mount with a deadline; fails with the log when the daemon dies.
+mount_fs() {
+	MNT="$BATS_TEST_TMPDIR/mnt"
+	DLOG="$BATS_TEST_TMPDIR/dynamofs.log"
+	mkdir -p "$MNT"
+	"$DYNAMOFS" "${MOUNT_SOURCE:-$DYNAMOFS_ENDPOINT}" "$MNT" -f -o log=debug "$@" 2>"$DLOG" &
+	DYNAMOFS_PID=$!
+	local i
+	for i in $(seq 1 200); do
+		if mountpoint -q "$MNT"; then
+			return 0
+		fi
+		if ! kill -0 "$DYNAMOFS_PID" 2>/dev/null; then
+			echo "dynamofs exited before mounting:" >&2
+			cat "$DLOG" >&2
+			DYNAMOFS_PID=
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "dynamofs did not mount within 10 s:" >&2
+	cat "$DLOG" >&2
+	return 1
+}
+
+# Unmounts, waits for the daemon and fails when it did not exit 0 (a
+# sanitizer report exits non-zero) or logged an error or warning that the
+# test did not declare with EXPECT_LOG (an extended regex).
+unmount_fs() {
+	local rc=0
+	[ -n "${DYNAMOFS_PID:-}" ] || return 0
+	fusermount3 -u "$MNT" || fusermount3 -uz "$MNT"
+	wait "$DYNAMOFS_PID" || rc=$?
+	DYNAMOFS_PID=
+	if [ "$rc" -ne 0 ]; then
+		echo "dynamofs exited with status $rc:" >&2
+		tail -50 "$DLOG" >&2
+		return 1
+	fi
+	local bad
+	bad=$(grep -E '^dynamofs: (error|warning):' "$DLOG" |
+		grep -Ev "${EXPECT_LOG:-^\$}" || true)
+	if [ -n "$bad" ]; then
+		echo "dynamofs logged unexpected errors:" >&2
+		echo "$bad" >&2
+		return 1
+	fi
+}
+
+# For teardown: unmount whatever is still mounted, never failing.
+cleanup_mount() {
+	if [ -n "${DYNAMOFS_PID:-}" ]; then
+		fusermount3 -uz "$MNT" 2>/dev/null
+		kill "$DYNAMOFS_PID" 2>/dev/null
+		wait "$DYNAMOFS_PID" 2>/dev/null
+		DYNAMOFS_PID=
+	fi
+}
+
+# Requests are counted from the debug log: log_mark remembers where it
+# ends, requests_since OP counts "request op=OP" lines after the mark
+# (OP empty: all requests).
+log_mark() {
+	LOG_MARK=$(wc -l <"$DLOG")
+}
+
+requests_since() {
+	tail -n +"$((LOG_MARK + 1))" "$DLOG" | grep -c "request op=${1:-}" || true
+}

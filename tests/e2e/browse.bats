@@ -1,0 +1,318 @@
+#!/usr/bin/env bats
+# browse.bats - the read side through a real mount: boto3 writes, ls/cat/find
+# read, and the debug log shows what each step cost in requests.
+
+load helpers
+
+setup() {
+	clean_aws_env
+	local_creds
+}
+
+teardown() {
+	cleanup_mount
+}
+
+devices_table() {
+	DEV=$(uniq_table Devices)
+	ddbtool create "$DEV" device_id:S datacount:N
+	ddbtool load "$DEV" "$DYNAMOFS_ROOT/tests/data/devices.json"
+}
+
+@test "root lists the tables boto3 made; .table.json opens but is not listed" {
+	devices_table
+	mount_fs
+	run ls "$MNT"
+	assert_success
+	assert_line "$DEV"
+	run ls -a "$MNT/$DEV"
+	assert_success
+	refute_output --partial .table.json
+	run jq -r '.TableName, (.KeySchema | map(.AttributeName) | join(","))' "$MNT/$DEV/.table.json"
+	assert_success
+	assert_output "$DEV
+device_id,datacount"
+	run sh -c "echo x > '$MNT/$DEV/.table.json'"
+	assert_failure
+	unmount_fs
+}
+
+@test "Devices: partitions are directories, items are files, cat shows what boto3 wrote" {
+	devices_table
+	mount_fs
+	run ls "$MNT/$DEV"
+	assert_success
+	assert_output "10001
+10002
+10003"
+	run ls "$MNT/$DEV/10001"
+	assert_output "1.json
+2.json
+3.json"
+	for k in "10001 1" "10001 3" "10002 2" "10003 1"; do
+		set -- $k
+		expected=$(ddbtool render "$DEV" "{\"device_id\":{\"S\":\"$1\"},\"datacount\":{\"N\":\"$2\"}}" device_id datacount)
+		run cat "$MNT/$DEV/$1/$2.json"
+		assert_success
+		assert_output "$expected"
+	done
+	# sizes are exact, and jq reads the numbers as written
+	[ "$(stat -c %s "$MNT/$DEV/10001/1.json")" -eq "$(wc -c <"$MNT/$DEV/10001/1.json")" ]
+	run jq -r '.info.temperature3' "$MNT/$DEV/10001/1.json"
+	assert_output 1321.67
+	run find "$MNT/$DEV" -type f
+	[ "${#lines[@]}" -eq 6 ]
+	run grep -rl '"temperature1": 41.3' "$MNT/$DEV"
+	assert_output "$MNT/$DEV/10003/1.json"
+	unmount_fs
+}
+
+@test "the boto3 guide's users table, keyed by username and last_name" {
+	T=$(uniq_table users)
+	ddbtool create "$T" username:S last_name:S
+	ddbtool put "$T" '{"username":{"S":"janedoe"},"first_name":{"S":"Jane"},"last_name":{"S":"Doe"},"age":{"N":"25"},"account_type":{"S":"standard_user"}}'
+	ddbtool put "$T" '{"username":{"S":"johndoe"},"first_name":{"S":"John"},"last_name":{"S":"Doe"},"age":{"N":"25"},"account_type":{"S":"standard_user"},"address":{"M":{"road":{"S":"1 Jefferson Street"},"city":{"S":"Los Angeles"},"state":{"S":"CA"},"zipcode":{"N":"90001"}}}}'
+	mount_fs
+	run cat "$MNT/$T/janedoe/Doe.json"
+	assert_success
+	assert_output '{
+  "username": "janedoe",
+  "last_name": "Doe",
+  "account_type": "standard_user",
+  "age": 25,
+  "first_name": "Jane"
+}'
+	run jq -r .address.zipcode "$MNT/$T/johndoe/Doe.json"
+	assert_output 90001
+	unmount_fs
+}
+
+@test "every type and edge value reads back exactly (plain format)" {
+	T=$(uniq_table types)
+	ddbtool create "$T" id:S
+	deep='{"S":"bottom"}'
+	for _ in $(seq 1 30); do deep="{\"M\":{\"d\":$deep}}"; done
+	item='{"id":{"S":"all"},
+	  "n38":{"N":"12345678901234567890123456789012345678"},
+	  "neg":{"N":"-98765432109876543210.123456789012345678"},
+	  "tiny":{"N":"1E-130"},
+	  "huge":{"N":"9.9999999999999999999999999999999999999E+125"},
+	  "tenth":{"N":"0.1"},
+	  "empty":{"S":""},
+	  "uni":{"S":"héllo wörld ✓ 😀 \"quoted\" back\\slash\ttab"},
+	  "bin":{"B":"AAEC/f7/"},
+	  "ss":{"SS":["b","a","c"]},
+	  "ns":{"NS":["10","-1","2.5"]},
+	  "bs":{"BS":["AQ==","AA=="]},
+	  "tag":{"M":{"$SS":{"S":"not a set"}}},
+	  "bool":{"BOOL":true}, "nul":{"NULL":true},
+	  "list":{"L":[{"N":"1"},{"S":"two"},{"L":[]},{"M":{}}]},
+	  "deep":'"$deep"'}'
+	ddbtool put "$T" "$item"
+	mount_fs
+	expected=$(ddbtool render "$T" '{"id":{"S":"all"}}' id)
+	run cat "$MNT/$T/all.json"
+	assert_success
+	assert_output "$expected"
+	# numbers compared as text, never through a double: the server's
+	# digits (boto3 reads them as strings) are the file's digits
+	for a in n38 neg tiny huge tenth; do
+		want=$(ddbtool get "$T" '{"id":{"S":"all"}}' | jq -r ".$a.N")
+		run grep -F "\"$a\": $want," "$MNT/$T/all.json"
+		assert_success
+	done
+	run grep -F '"n38": 12345678901234567890123456789012345678,' "$MNT/$T/all.json"
+	assert_success
+	run jq -c '.tag, .ss, .bin' "$MNT/$T/all.json"
+	assert_line '{"$M":{"$SS":"not a set"}}'
+	assert_line '{"$SS":["a","b","c"]}'
+	assert_line '{"$B":"AAEC/f7/"}'
+	unmount_fs
+}
+
+@test "format=ddb shows DynamoDB JSON" {
+	T=$(uniq_table ddbfmt)
+	ddbtool create "$T" id:S
+	ddbtool put "$T" '{"id":{"S":"a"},"n":{"N":"1.50"},"s":{"SS":["x"]}}'
+	mount_fs -o format=ddb
+	run jq -c . "$MNT/$T/a.json"
+	assert_success
+	assert_output '{"id":{"S":"a"},"n":{"N":"1.5"},"s":{"SS":["x"]}}'
+	unmount_fs
+}
+
+@test "key names: slash, percent, leading dot, unicode, long keys, number and binary keys" {
+	T=$(uniq_table names)
+	ddbtool create "$T" p:S s:S
+	long=$(printf 'x%.0s' $(seq 1 300))
+	for s in "a/b" "100%" ".hidden" "naïve ☃" "$long"; do
+		ddbtool put "$T" "$(jq -cn --arg s "$s" '{p:{S:"part"}, s:{S:$s}, v:{S:$s}}')"
+	done
+	N=$(uniq_table numkeys)
+	ddbtool create "$N" n:N
+	ddbtool put "$N" '{"n":{"N":"-12.5"}}'
+	ddbtool put "$N" '{"n":{"N":"42"}}'
+	B=$(uniq_table binkeys)
+	ddbtool create "$B" b:B
+	ddbtool put "$B" '{"b":{"B":"+/8="}}'
+	mount_fs
+	run ls "$MNT/$T/part"
+	assert_success
+	assert_line "a%2Fb.json"
+	assert_line "100%25.json"
+	assert_line "%2Ehidden.json"
+	assert_line "naïve ☃.json"
+	short=$(ls "$MNT/$T/part" | grep '^xxx')
+	[ "${#short}" -le 255 ]
+	[[ "$short" =~ ^x{200}~[0-9a-f]{16}\.json$ ]]
+	run jq -r .v "$MNT/$T/part/a%2Fb.json"
+	assert_output "a/b"
+	run jq -r .v "$MNT/$T/part/$short"
+	assert_output "$long"
+	run getfattr --absolute-names --only-values -n user.dynamodb.key "$MNT/$T/part/%2Ehidden.json"
+	assert_output '{"p":{"S":"part"},"s":{"S":".hidden"}}'
+	run ls "$MNT/$N"
+	assert_output "-12.5.json
+42.json"
+	run ls "$MNT/$B"
+	assert_output "-_8.json"
+	run jq -c .b "$MNT/$B/-_8.json"
+	assert_output '{"$B":"+/8="}'
+	unmount_fs
+}
+
+@test "cat of a whole partition is one Query and no GetItem" {
+	devices_table
+	mount_fs
+	log_mark
+	run sh -c "cat '$MNT/$DEV'/10001/*"
+	assert_success
+	[ "$(requests_since Query)" -eq 1 ]
+	[ "$(requests_since GetItem)" -eq 0 ]
+	# and within cache_ttl a second ls -l sends nothing
+	ls -l "$MNT/$DEV/10001" >/dev/null
+	log_mark
+	ls -l "$MNT/$DEV/10001" >/dev/null
+	[ "$(requests_since)" -eq 0 ]
+	unmount_fs
+}
+
+@test "ls -U | head -1 of a 20,000-item table costs at most two Scans" {
+	T=$(uniq_table big)
+	ddbtool create "$T" pk:S
+	ddbtool fill "$T" 20000 item-
+	mount_fs
+	ls "$MNT" >/dev/null
+	log_mark
+	run sh -c "ls -U '$MNT/$T' | head -1"
+	assert_success
+	[[ "$output" == item-*.json ]]
+	scans=$(requests_since Scan)
+	echo "scans: $scans"
+	[ "$scans" -ge 1 ] && [ "$scans" -le 2 ]
+	unmount_fs
+}
+
+@test "a change by boto3 shows after cache_ttl; consistent_read shows it at once" {
+	T=$(uniq_table fresh)
+	ddbtool create "$T" id:S
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
+	mount_fs -o cache_ttl=1
+	run jq .v "$MNT/$T/a.json"
+	assert_output 1
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"2"}}'
+	sleep 1.5
+	run jq .v "$MNT/$T/a.json"
+	assert_output 2
+	unmount_fs
+
+	mount_fs -o consistent_read
+	run jq .v "$MNT/$T/a.json"
+	assert_output 2
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"3"}}'
+	run jq .v "$MNT/$T/a.json"
+	assert_output 3
+	unmount_fs
+}
+
+@test "modification time stays while content is unchanged and moves when it changes" {
+	T=$(uniq_table mtime)
+	ddbtool create "$T" id:S
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
+	mount_fs -o cache_ttl=0.5
+	m1=$(stat -c %Y "$MNT/$T/a.json")
+	sleep 1.2
+	m2=$(stat -c %Y "$MNT/$T/a.json")
+	[ "$m1" -eq "$m2" ]
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"22"}}'
+	sleep 1.2
+	m3=$(stat -c %Y "$MNT/$T/a.json")
+	[ "$m3" -gt "$m1" ]
+	unmount_fs
+}
+
+@test "a missing item, table or partition is ENOENT" {
+	devices_table
+	mount_fs
+	run cat "$MNT/$DEV/10001/99.json"
+	assert_failure
+	assert_output --partial "No such file"
+	run ls "$MNT/nosuchtable"
+	assert_failure
+	run ls "$MNT/$DEV/99999"
+	assert_failure
+	unmount_fs
+}
+
+@test "tables= shows only the named tables" {
+	devices_table
+	T=$(uniq_table other)
+	ddbtool create "$T" id:S
+	mount_fs -o "tables=$DEV"
+	run ls "$MNT"
+	assert_output "$DEV"
+	run ls "$MNT/$T"
+	assert_failure
+	unmount_fs
+}
+
+@test "a table deleted under the mount: ENOENT, and the daemon goes on" {
+	devices_table
+	mount_fs -o cache_ttl=0.2
+	ls "$MNT/$DEV/10001" >/dev/null
+	ddbtool delete-table "$DEV"
+	sleep 0.5
+	run ls "$MNT/$DEV/10001"
+	assert_failure
+	assert_output --partial "No such file"
+	run ls "$MNT"
+	assert_success
+	refute_line "$DEV"
+	EXPECT_LOG='ResourceNotFoundException' unmount_fs
+}
+
+@test "a server that stops: EIO after retries, the daemon recovers when it is back" {
+	. "$DYNAMOFS_ROOT/scripts/lib/common.sh"
+	server_start dynalite "$BATS_TEST_TMPDIR/own-server.log"
+	own=$SERVER_ENDPOINT
+	port=${own##*:}
+	DYNAMOFS_ENDPOINT=$own ddbtool create stopme id:S
+	DYNAMOFS_ENDPOINT=$own ddbtool put stopme '{"id":{"S":"a"},"v":{"N":"1"}}'
+	MOUNT_SOURCE=$own mount_fs -o cache_ttl=0,retries=2,timeout=2
+	run cat "$MNT/stopme/a.json"
+	assert_success
+	server_stop
+	run cat "$MNT/stopme/a.json"
+	assert_failure
+	assert_output --partial "Input/output error"
+	kill -0 "$DYNAMOFS_PID"
+	"$DYNALITE_BIN" --host 127.0.0.1 --port "$port" >"$BATS_TEST_TMPDIR/own2.log" 2>&1 &
+	SERVER_PID=$!
+	for _ in $(seq 1 100); do curl -s -o /dev/null "$own" && break; sleep 0.1; done
+	DYNAMOFS_ENDPOINT=$own ddbtool create stopme id:S
+	DYNAMOFS_ENDPOINT=$own ddbtool put stopme '{"id":{"S":"a"},"v":{"N":"7"}}'
+	run jq .v "$MNT/stopme/a.json"
+	assert_output 7
+	server_stop
+	EXPECT_LOG='connect|refused|reach' unmount_fs
+}

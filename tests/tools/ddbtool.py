@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""ddbtool.py - boto3 on the other side of the mount: creates tables, writes
+items the way applications do, and reads them back for the tests and the demo.
+
+usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
+  create TABLE HASH:T [RANGE:T]     create (on demand) and wait until ACTIVE
+  delete-table TABLE                delete and wait until gone
+  tables                            one table name a line
+  load TABLE FILE                   put a JSON array of items with batch_writer
+  put TABLE ITEM                    put an item given in DynamoDB JSON
+  update TABLE KEY EXPR VALUES      UpdateItem (KEY, VALUES in DynamoDB JSON)
+  get TABLE KEY                     the item as compact sorted DynamoDB JSON, or NONE
+  render TABLE KEY HASH [RANGE]     the item as SPEC section 4's plain file, by an
+                                    independent Python implementation
+  count TABLE                       number of items (Scan, Select COUNT)
+  fill TABLE N [PREFIX]             write N small items with keys PREFIX0..PREFIXn-1
+"""
+import base64
+import json
+import os
+import sys
+import time
+from decimal import Decimal
+
+import boto3
+
+ENDPOINT = os.environ.get("DYNAMOFS_ENDPOINT", "http://127.0.0.1:8000")
+
+
+def client():
+    return boto3.client("dynamodb", endpoint_url=ENDPOINT,
+                        region_name=os.environ.get("AWS_REGION", "us-east-1"))
+
+
+def resource():
+    return boto3.resource("dynamodb", endpoint_url=ENDPOINT,
+                          region_name=os.environ.get("AWS_REGION", "us-east-1"))
+
+
+def create(table, hash_spec, range_spec=None):
+    attrs, schema = [], []
+    for spec, kind in ((hash_spec, "HASH"), (range_spec, "RANGE")):
+        if not spec:
+            continue
+        name, _, typ = spec.partition(":")
+        attrs.append({"AttributeName": name, "AttributeType": typ or "S"})
+        schema.append({"AttributeName": name, "KeyType": kind})
+    c = client()
+    c.create_table(TableName=table, AttributeDefinitions=attrs, KeySchema=schema,
+                   BillingMode="PAY_PER_REQUEST")
+    c.get_waiter("table_exists").wait(TableName=table,
+                                      WaiterConfig={"Delay": 0.2, "MaxAttempts": 200})
+
+
+def delete_table(table):
+    c = client()
+    c.delete_table(TableName=table)
+    c.get_waiter("table_not_exists").wait(TableName=table,
+                                          WaiterConfig={"Delay": 0.2, "MaxAttempts": 200})
+
+
+def load(table, path):
+    items = json.load(open(path), parse_float=Decimal, parse_int=Decimal)
+    with resource().Table(table).batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+
+
+def canonical(item):
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def render_plain(item, hash_name, range_name=None):
+    """SPEC section 4, written independently of the C codec."""
+    numbers = []
+
+    def num(text):
+        numbers.append(text)
+        return "\x00N%d\x00" % (len(numbers) - 1)
+
+    def conv(v):
+        (t, x), = v.items()
+        if t == "S":
+            return x
+        if t == "N":
+            return num(x)
+        if t in ("BOOL",):
+            return x
+        if t == "NULL":
+            return None
+        if t == "B":
+            return {"$B": x if isinstance(x, str) else base64.b64encode(x).decode()}
+        if t == "SS":
+            return {"$SS": sorted(x, key=lambda s: s.encode())}
+        if t == "NS":
+            return {"$NS": [num(n) for n in sorted(x, key=Decimal)]}
+        if t == "BS":
+            bs = [b if isinstance(b, str) else base64.b64encode(b).decode() for b in x]
+            return {"$BS": sorted(bs, key=base64.b64decode)}
+        if t == "L":
+            return [conv(e) for e in x]
+        if t == "M":
+            m = {k: conv(x[k]) for k in sorted(x, key=lambda s: s.encode())}
+            if len(m) == 1 and next(iter(m)) in ("$B", "$SS", "$NS", "$BS", "$M"):
+                return {"$M": m}
+            return m
+        raise ValueError(t)
+
+    out = {}
+    for k in (hash_name, range_name):
+        if k and k in item:
+            out[k] = conv(item[k])
+    for k in sorted(item, key=lambda s: s.encode()):
+        if k not in out:
+            out[k] = conv(item[k])
+    text = json.dumps(out, indent=2, ensure_ascii=False)
+    for i, n in enumerate(numbers):
+        text = text.replace('"\\u0000N%d\\u0000"' % i, n, 1)
+    return text + "\n"
+
+
+def wire(item):
+    """boto3's low-level client gives bytes for B; the wire has base64."""
+    def fix(v):
+        (t, x), = v.items()
+        if t == "B":
+            return {"B": base64.b64encode(x).decode()}
+        if t == "BS":
+            return {"BS": [base64.b64encode(b).decode() for b in x]}
+        if t == "L":
+            return {"L": [fix(e) for e in x]}
+        if t == "M":
+            return {"M": {k: fix(e) for k, e in x.items()}}
+        return v
+    return {k: fix(v) for k, v in item.items()}
+
+
+def unwire(item):
+    def fix(v):
+        (t, x), = v.items()
+        if t == "B":
+            return {"B": base64.b64decode(x)}
+        if t == "BS":
+            return {"BS": [base64.b64decode(b) for b in x]}
+        if t == "L":
+            return {"L": [fix(e) for e in x]}
+        if t == "M":
+            return {"M": {k: fix(e) for k, e in x.items()}}
+        return v
+    return {k: fix(v) for k, v in item.items()}
+
+
+def main(argv):
+    cmd, args = argv[1], argv[2:]
+    if cmd == "create":
+        create(*args)
+    elif cmd == "delete-table":
+        delete_table(args[0])
+    elif cmd == "tables":
+        for page in client().get_paginator("list_tables").paginate():
+            for t in page["TableNames"]:
+                print(t)
+    elif cmd == "load":
+        load(args[0], args[1])
+    elif cmd == "put":
+        client().put_item(TableName=args[0], Item=unwire(json.loads(args[1])))
+    elif cmd == "update":
+        client().update_item(TableName=args[0], Key=unwire(json.loads(args[1])),
+                             UpdateExpression=args[2],
+                             ExpressionAttributeValues=unwire(json.loads(args[3])))
+    elif cmd == "get":
+        r = client().get_item(TableName=args[0], Key=unwire(json.loads(args[1])),
+                              ConsistentRead=True)
+        print(canonical(wire(r["Item"])) if "Item" in r else "NONE")
+    elif cmd == "render":
+        r = client().get_item(TableName=args[0], Key=unwire(json.loads(args[1])),
+                              ConsistentRead=True)
+        sys.stdout.write(render_plain(wire(r["Item"]), *args[2:4]))
+    elif cmd == "count":
+        n = 0
+        for page in client().get_paginator("scan").paginate(TableName=args[0], Select="COUNT"):
+            n += page["Count"]
+        print(n)
+    elif cmd == "fill":
+        table, n = args[0], int(args[1])
+        prefix = args[2] if len(args) > 2 else ""
+        with resource().Table(table).batch_writer() as batch:
+            for i in range(n):
+                batch.put_item(Item={"pk": "%s%d" % (prefix, i), "v": i})
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
