@@ -1,0 +1,2 @@
+/* scratch.c - placeholder until the module lands. */
+#include "scratch.h"
