@@ -15,6 +15,16 @@
 
 static const struct codec_schema pk_sk = {"pk", 'S', "sk", 'S'};
 
+/* Tests stop at once when memory runs out. */
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p)
+		abort();
+	return p;
+}
+
 /* Returns a NUL-terminated copy of the file (caller frees), NULL if none. */
 static char *slurp(const char *path, size_t *len)
 {
@@ -230,9 +240,13 @@ static void test_data_folders(void)
 		printf("#   no %s\n", dir);
 		return;
 	}
-	while ((e = readdir(d)) != NULL) {
+	for (;;) {
 		char sub[8192];
 		struct stat st;
+
+		e = readdir(d);
+		if (!e)
+			break;
 
 		if (e->d_name[0] == '.')
 			continue;
@@ -670,7 +684,7 @@ static void test_parse_errors(void)
 static char *nested_lists(int n, const char *inner)
 {
 	size_t cap = 2 * (size_t)n + strlen(inner) + 16;
-	char *t = malloc(cap), *p = t;
+	char *t = xmalloc(cap), *p = t;
 
 	p += sprintf(p, "{\"a\": ");
 	for (int i = 0; i < n; i++)
@@ -680,6 +694,17 @@ static char *nested_lists(int n, const char *inner)
 		*p++ = ']';
 	sprintf(p, "}");
 	return t;
+}
+
+/* Appends s to buf (size bytes) at *o, aborting when it does not fit. */
+static void put(char *buf, size_t size, size_t *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*o + n + 1 > size)
+		abort();
+	memcpy(buf + *o, s, n + 1);
+	*o += n;
 }
 
 static void test_nesting(void)
@@ -708,40 +733,37 @@ static void test_nesting(void)
 	free(t);
 	/* 33 levels of maps, via $M too */
 	{
-		char buf[2048], *p = buf;
+		char buf[2048];
+		size_t o = 0;
 
-		p += sprintf(p, "{\"a\": ");
+		put(buf, sizeof(buf), &o, "{\"a\": ");
 		for (int i = 0; i < 32; i++)
-			p += sprintf(p,
-				     i == 5 ? "{\"$M\": {\"k\": " : "{\"k\": ");
-		p += sprintf(p, "1");
+			put(buf, sizeof(buf), &o,
+			    i == 5 ? "{\"$M\": {\"k\": " : "{\"k\": ");
+		put(buf, sizeof(buf), &o, "1");
 		for (int i = 0; i < 32; i++)
-			p += sprintf(p, i == 26 ? "}}" : "}");
-		sprintf(p, "}");
-		CHECK_INT(
-		    codec_parse(buf, strlen(buf), CODEC_PLAIN, &item, &err),
-		    -EINVAL);
+			put(buf, sizeof(buf), &o, i == 26 ? "}}" : "}");
+		put(buf, sizeof(buf), &o, "}");
+		CHECK_INT(codec_parse(buf, o, CODEC_PLAIN, &item, &err),
+			  -EINVAL);
 		CHECK(strstr(err.message, "32 levels") != NULL);
 	}
 	/* ddb format: 31 L levels fine, 32 too deep */
-	{
-		char buf[4096], *p = buf;
+	for (int n = 31; n <= 32; n++) {
+		char buf[4096];
+		size_t o = 0;
 
-		for (int n = 31; n <= 32; n++) {
-			p = buf;
-			p += sprintf(p, "{\"a\": ");
-			for (int i = 0; i < n; i++)
-				p += sprintf(p, "{\"L\": [");
-			p += sprintf(p, "{\"S\": \"x\"}");
-			for (int i = 0; i < n; i++)
-				p += sprintf(p, "]}");
-			sprintf(p, "}");
-			item = NULL;
-			CHECK_INT(codec_parse(buf, strlen(buf), CODEC_DDB,
-					      &item, &err),
-				  n == 31 ? 0 : -EINVAL);
-			json_decref(item);
-		}
+		put(buf, sizeof(buf), &o, "{\"a\": ");
+		for (int i = 0; i < n; i++)
+			put(buf, sizeof(buf), &o, "{\"L\": [");
+		put(buf, sizeof(buf), &o, "{\"S\": \"x\"}");
+		for (int i = 0; i < n; i++)
+			put(buf, sizeof(buf), &o, "]}");
+		put(buf, sizeof(buf), &o, "}");
+		item = NULL;
+		CHECK_INT(codec_parse(buf, o, CODEC_DDB, &item, &err),
+			  n == 31 ? 0 : -EINVAL);
+		json_decref(item);
 	}
 	/* the JSON reader's own bound, far past any item */
 	t = nested_lists(5000, "");
@@ -756,7 +778,7 @@ static void test_sizes_limit(void)
 	/* DynamoDB Local takes "pk":"k" + "p": 409596 chars (409600 bytes),
 	 * refuses one more */
 	size_t n = 409596, len;
-	char *t = malloc(n + 64);
+	char *t = xmalloc(n + 64);
 	struct codec_error err;
 	json_t *item = NULL;
 
@@ -776,7 +798,7 @@ static void test_sizes_limit(void)
 	CHECK_INT(err.line, 0);
 	free(t);
 	/* a long attribute name */
-	t = malloc(70000);
+	t = xmalloc(70000);
 	len = (size_t)sprintf(t, "{\"");
 	memset(t + len, 'n', 65536);
 	len += 65536;
@@ -1133,7 +1155,7 @@ static void test_apply_key(void)
 static void test_key_limits(void)
 {
 	struct codec_schema s = {"pk", 'S', "sk", 'S'};
-	char *big = malloc(2050);
+	char *big = xmalloc(2050);
 	json_t *pk, *item;
 	struct codec_error err;
 
@@ -1182,7 +1204,7 @@ static void test_empty_file_and_key_size(void)
 	item = NULL;
 
 	/* p: 1 + 409596 bytes fits alone; "pk":"a" and "sk":7 push it over */
-	t = malloc(409700);
+	t = xmalloc(409700);
 	len = (size_t)sprintf(t, "{\"p\": \"");
 	memset(t + len, 'x', 409596);
 	len += 409596;
