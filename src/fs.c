@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "keyname.h"
 #include "log.h"
+#include "scratch.h"
 
 #define TABLE_JSON ".table.json"
 #define XATTR_KEY "user.dynamodb.key"
@@ -51,10 +52,18 @@ struct fs {
 	gid_t gid;
 	time_t started;
 
-	pthread_mutex_t lock; /* guards the two lists below */
+	struct scratch_store *scratch;
+	struct keyname_attr new_hash;  /* schema plain mkdir gives tables */
+	struct keyname_attr new_range; /* name NULL: no sort key */
+
+	pthread_mutex_t lock; /* guards the lists below */
 	struct table **table_list;
 	size_t n_tables;
 	struct shortname *shortnames;
+	struct pathlist *held;	  /* empty partitions the mount holds */
+	struct pathlist *hidden;  /* items renamed to a scratch name */
+	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
+	struct item_handle *writers; /* open for writing, by path */
 };
 
 static struct fs *current_fs(void)
@@ -327,6 +336,136 @@ static json_t *shortname_get(struct fs *fs, const char *path)
 	return key;
 }
 
+/* ---- path sets ---------------------------------------------------------- */
+
+/* A small set of paths under fs->lock: partitions the mount holds, items
+ * renamed to a scratch name, table aliases. Few entries; a list will do. */
+struct pathlist {
+	char *path;
+	char *value; /* aliases: the table name; otherwise NULL */
+	struct pathlist *next;
+};
+
+static bool pathlist_has(struct fs *fs, struct pathlist *const *head,
+			 const char *path)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->lock);
+	for (const struct pathlist *p = *head; p; p = p->next) {
+		if (strcmp(p->path, path) == 0) {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return found;
+}
+
+/* Adds path (with value, may be NULL) unless present. Returns 0 or -ENOMEM. */
+static int pathlist_add(struct fs *fs, struct pathlist **head, const char *path,
+			const char *value)
+{
+	struct pathlist *p;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (p = *head; p; p = p->next)
+		if (strcmp(p->path, path) == 0)
+			goto out;
+	rc = -ENOMEM;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto out;
+	p->path = strdup(path);
+	p->value = value ? strdup(value) : NULL;
+	if (!p->path || (value && !p->value)) {
+		free(p->path);
+		free(p->value);
+		free(p);
+		goto out;
+	}
+	p->next = *head;
+	*head = p;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return rc;
+}
+
+static void pathlist_free_one(struct pathlist *p)
+{
+	free(p->path);
+	free(p->value);
+	free(p);
+}
+
+/* Removes path, and with tree every path below it too. */
+static void pathlist_remove(struct fs *fs, struct pathlist **head,
+			    const char *path, bool tree)
+{
+	size_t len = strlen(path);
+	struct pathlist **pp, *p;
+
+	pthread_mutex_lock(&fs->lock);
+	for (pp = head; *pp;) {
+		p = *pp;
+		if (strcmp(p->path, path) == 0 ||
+		    (tree && strncmp(p->path, path, len) == 0 &&
+		     p->path[len] == '/')) {
+			*pp = p->next;
+			pathlist_free_one(p);
+			continue;
+		}
+		pp = &p->next;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Whether any path below dir (not dir itself) is in the list. */
+static bool pathlist_has_below(struct fs *fs, struct pathlist *const *head,
+			       const char *dir)
+{
+	size_t len = strlen(dir);
+	bool found = false;
+
+	pthread_mutex_lock(&fs->lock);
+	for (const struct pathlist *p = *head; p; p = p->next) {
+		if (strncmp(p->path, dir, len) == 0 && p->path[len] == '/') {
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return found;
+}
+
+/* The value stored for path (a copy; caller frees with free()), or NULL. */
+static char *pathlist_value(struct fs *fs, struct pathlist *const *head,
+			    const char *path)
+{
+	char *v = NULL;
+
+	pthread_mutex_lock(&fs->lock);
+	for (const struct pathlist *p = *head; p; p = p->next) {
+		if (strcmp(p->path, path) == 0) {
+			v = p->value ? strdup(p->value) : NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return v;
+}
+
+static void pathlist_clear(struct pathlist **head)
+{
+	while (*head) {
+		struct pathlist *p = *head;
+		*head = p->next;
+		pathlist_free_one(p);
+	}
+}
+
 /* ---- paths -------------------------------------------------------------- */
 
 enum node_kind {
@@ -335,21 +474,27 @@ enum node_kind {
 	NODE_TABLE_JSON,
 	NODE_PARTITION,
 	NODE_ITEM,
+	NODE_SCRATCH, /* a name that is not an item: the mount's memory only */
 };
 
 struct node {
 	enum node_kind kind;
-	struct table *table; /* reference, for all but the root */
-	json_t *key;         /* item: full key map; partition: {hash: value} */
-	char parent[4096];   /* the directory holding this node */
+	struct table *table;	      /* reference, for all but the root */
+	json_t *key;		      /* item: full key map; partition: {hash: value} */
+	struct scratch_node *scratch; /* NODE_SCRATCH: the file, or NULL if none */
+	bool hidden;		      /* NODE_ITEM renamed to a scratch name */
+	char parent[4096];	      /* the directory holding this node */
+	const char *name;	      /* the last component, inside path */
 };
 
 static void node_clear(struct node *n)
 {
 	table_unref(n->table);
 	json_decref(n->key);
+	scratch_node_unref(n->scratch);
 	n->table = NULL;
 	n->key = NULL;
+	n->scratch = NULL;
 }
 
 static int list_directory(struct fs *fs, const char *dirpath,
@@ -357,7 +502,8 @@ static int list_directory(struct fs *fs, const char *dirpath,
 			  bool *found_any);
 
 /* Turns one name inside a table or partition into a key attribute value,
- * listing the directory once to learn a shortened name's key. */
+ * listing the directory once to learn a shortened name's key. Returns 0,
+ * -EINVAL for a name that is not a key's (a scratch name), -ENOENT, ... */
 static int resolve_name(struct fs *fs, const char *path, const char *dirpath,
 			struct table *t, json_t *pkey, const char *name,
 			enum keyname_kind kind, char type, json_t **value)
@@ -367,7 +513,7 @@ static int resolve_name(struct fs *fs, const char *path, const char *dirpath,
 
 	rc = value_of_name(name, kind, type, value);
 	if (rc != -ENAMETOOLONG)
-		return rc == -EINVAL ? -ENOENT : rc;
+		return rc;
 	*value = shortname_get(fs, path);
 	if (*value)
 		return 0;
@@ -379,18 +525,20 @@ static int resolve_name(struct fs *fs, const char *path, const char *dirpath,
 }
 
 /* Works out what path names. Returns 0 and fills n (clear with
- * node_clear), or -ENOENT and friends. */
+ * node_clear), or -ENOENT and friends. A name that is not a key's is a
+ * NODE_SCRATCH, with n->scratch NULL when no such scratch file exists. */
 static int resolve(struct fs *fs, const char *path, struct node *n)
 {
-	char buf[4096];
+	char buf[4096], ppath[4096];
 	char *parts[4];
 	int count = 0, rc;
-	json_t *hv = NULL, *rv = NULL;
-	char *save = NULL, *tok;
+	json_t *hv = NULL, *rv = NULL, *pkey = NULL;
+	char *save = NULL, *tok, *alias = NULL;
 
 	memset(n, 0, sizeof(*n));
 	if (strlen(path) >= sizeof(buf))
 		return -ENAMETOOLONG;
+	n->name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	strcpy(buf, path);
 	for (tok = strtok_r(buf, "/", &save); tok;
 	     tok = strtok_r(NULL, "/", &save)) {
@@ -402,7 +550,11 @@ static int resolve(struct fs *fs, const char *path, struct node *n)
 		n->kind = NODE_ROOT;
 		return 0;
 	}
-	rc = table_get(fs, parts[0], &n->table);
+	/* "NAME,HASH:T" names its table NAME after mkdir made it. */
+	snprintf(ppath, sizeof(ppath), "/%s", parts[0]);
+	alias = pathlist_value(fs, &fs->aliases, ppath);
+	rc = table_get(fs, alias ? alias : parts[0], &n->table);
+	free(alias);
 	if (rc)
 		return rc;
 	if (count == 1) {
@@ -411,6 +563,10 @@ static int resolve(struct fs *fs, const char *path, struct node *n)
 		return 0;
 	}
 	snprintf(n->parent, sizeof(n->parent), "/%s", parts[0]);
+	if (scratch_lookup(fs->scratch, path, &n->scratch) == 0) {
+		n->kind = NODE_SCRATCH;
+		return 0;
+	}
 	if (count == 2 && strcmp(parts[1], TABLE_JSON) == 0) {
 		n->kind = NODE_TABLE_JSON;
 		return 0;
@@ -423,41 +579,49 @@ static int resolve(struct fs *fs, const char *path, struct node *n)
 		rc = resolve_name(fs, path, n->parent, n->table, NULL, parts[1],
 				  KEYNAME_HASH_ITEM, n->table->schema.hash_type,
 				  &hv);
+		if (rc == -EINVAL) {
+			n->kind = NODE_SCRATCH;
+			return 0;
+		}
 		if (rc)
 			goto fail;
 		n->kind = NODE_ITEM;
 		n->key = json_pack("{sO}", n->table->hash_name, hv);
 		goto done;
 	}
-	{
-		char ppath[4096];
-		snprintf(ppath, sizeof(ppath), "/%s/%s", parts[0], parts[1]);
-		rc = resolve_name(fs, ppath, n->parent, n->table, NULL, parts[1],
-				  KEYNAME_PARTITION, n->table->schema.hash_type,
-				  &hv);
-		if (rc)
-			goto fail;
-		if (count == 2) {
-			n->kind = NODE_PARTITION;
-			n->key = json_pack("{sO}", n->table->hash_name, hv);
-			goto done;
-		}
-		snprintf(n->parent, sizeof(n->parent), "%s", ppath);
-		{
-			json_t *pkey = json_pack("{sO}", n->table->hash_name, hv);
-			rc = pkey ? resolve_name(fs, path, ppath, n->table, pkey,
-						 parts[2], KEYNAME_RANGE_ITEM,
-						 n->table->schema.range_type,
-						 &rv)
-				  : -ENOMEM;
-			json_decref(pkey);
-		}
-		if (rc)
-			goto fail;
-		n->kind = NODE_ITEM;
-		n->key = json_pack("{sOsO}", n->table->hash_name, hv,
-				   n->table->range_name, rv);
+	snprintf(ppath, sizeof(ppath), "/%s/%s", parts[0], parts[1]);
+	rc = resolve_name(fs, ppath, n->parent, n->table, NULL, parts[1],
+			  KEYNAME_PARTITION, n->table->schema.hash_type, &hv);
+	if (rc == -EINVAL && count == 2) {
+		n->kind = NODE_SCRATCH;
+		return 0;
 	}
+	if (rc == -EINVAL)
+		rc = -ENOENT;
+	if (rc)
+		goto fail;
+	if (count == 2) {
+		n->kind = NODE_PARTITION;
+		n->key = json_pack("{sO}", n->table->hash_name, hv);
+		goto done;
+	}
+	snprintf(n->parent, sizeof(n->parent), "%s", ppath);
+	pkey = json_pack("{sO}", n->table->hash_name, hv);
+	rc = pkey ? resolve_name(fs, path, ppath, n->table, pkey, parts[2],
+				 KEYNAME_RANGE_ITEM,
+				 n->table->schema.range_type, &rv)
+		  : -ENOMEM;
+	json_decref(pkey);
+	if (rc == -EINVAL) {
+		json_decref(hv);
+		n->kind = NODE_SCRATCH;
+		return 0;
+	}
+	if (rc)
+		goto fail;
+	n->kind = NODE_ITEM;
+	n->key = json_pack("{sOsO}", n->table->hash_name, hv,
+			   n->table->range_name, rv);
 done:
 	json_decref(hv);
 	json_decref(rv);
@@ -465,6 +629,8 @@ done:
 		node_clear(n);
 		return -ENOMEM;
 	}
+	if (n->kind == NODE_ITEM)
+		n->hidden = pathlist_has(fs, &fs->hidden, path);
 	return 0;
 fail:
 	json_decref(hv);
@@ -900,15 +1066,27 @@ static void fill_file_stat(const struct fs *fs, struct stat *st, off_t size,
 	st->st_mtime = st->st_ctime = st->st_atime = mtime;
 }
 
-/* Whether the partition at path has items: from a fresh listing, else the
- * first page of its Query (which also fills the cache). */
+static void fill_scratch_stat(const struct fs *fs, struct stat *st,
+			      const struct scratch_node *sn)
+{
+	fill_file_stat(fs, st, scratch_size(sn), scratch_mtime(sn), true);
+	if (!fs->read_only)
+		st->st_mode = S_IFREG | (scratch_mode(sn) & 07777);
+}
+
+/* Whether the partition at path exists: held by the mount, in a fresh
+ * listing, else the first page of its Query (which also fills the cache). */
 static int partition_exists(struct fs *fs, const char *path, struct node *n)
 {
-	struct cache_listing *l = cache_dir_get(fs->cache, path);
+	struct cache_listing *l;
 	struct cache_item ci;
 	bool any = false;
 	int rc;
 
+	if (pathlist_has(fs, &fs->held, path) ||
+	    scratch_dir_has_files(fs->scratch, path))
+		return 0;
+	l = cache_dir_get(fs->cache, path);
 	if (l) {
 		any = l->n > 0;
 		cache_listing_unref(l);
@@ -928,6 +1106,41 @@ static int partition_exists(struct fs *fs, const char *path, struct node *n)
 	return 0;
 }
 
+/* What open hands read, write and close. */
+struct item_handle {
+	struct cache_blob *text;      /* read-only opens: the bytes at open */
+	struct scratch_node *scratch; /* scratch files */
+	/* items opened for writing: what close will store */
+	pthread_mutex_t lock;
+	bool writable;
+	bool dirty;	/* written since the last store */
+	bool excl;	/* created with O_EXCL: store only if still absent */
+	int error;	/* the last store's error, reported again until a write */
+	char *buf;
+	size_t len;
+	size_t cap;
+	char *path;
+	struct item_handle *next_writer; /* fs->writers, under fs->lock */
+};
+
+/* The length an item open for writing has now, if one is; for stat during
+ * an edit, before the item is stored. */
+static bool writer_size(struct fs *fs, const char *path, off_t *size)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct item_handle *h = fs->writers; h; h = h->next_writer) {
+		if (strcmp(h->path, path) == 0) {
+			*size = (off_t)h->len;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return found;
+}
+
 static int fs_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
@@ -935,6 +1148,7 @@ static int fs_getattr(const char *path, struct stat *st,
 	struct cache_blob *text = NULL;
 	struct node n;
 	time_t mtime;
+	off_t size;
 	int rc;
 
 	rc = resolve(fs, path, &n);
@@ -954,7 +1168,21 @@ static int fs_getattr(const char *path, struct stat *st,
 		if (!rc)
 			fill_dir_stat(fs, st);
 		break;
+	case NODE_SCRATCH:
+		if (n.scratch)
+			fill_scratch_stat(fs, st, n.scratch);
+		else
+			rc = -ENOENT;
+		break;
 	case NODE_ITEM:
+		if (writer_size(fs, path, &size)) {
+			fill_file_stat(fs, st, size, time(NULL), true);
+			break;
+		}
+		if (n.hidden) {
+			rc = -ENOENT;
+			break;
+		}
 		rc = item_fetch(fs, path, &n, &text, &mtime);
 		if (!rc)
 			fill_file_stat(fs, st, (off_t)text->len, mtime, true);
@@ -967,17 +1195,65 @@ static int fs_getattr(const char *path, struct stat *st,
 
 /* ---- directories -------------------------------------------------------- */
 
-/* What opendir hands readdir: a cached listing, or a listing in progress. */
+/* What opendir hands readdir: the names the mount itself holds (scratch
+ * files, held partitions), then a cached listing or a listing in progress. */
 struct dir_handle {
 	pthread_mutex_t lock;
+	struct cache_listing *extra;
+	struct nameset extra_names;
 	struct cache_listing *cached;
 	struct lister *lister;
+	char *path;
 };
+
+static void add_scratch_entry(const char *name, const struct scratch_node *sn,
+			      void *arg)
+{
+	struct dir_handle *dh = arg;
+
+	if (nameset_add(&dh->extra_names, name) == 1)
+		cache_listing_add(dh->extra, name, false);
+}
+
+/* Snapshots what the mount holds in directory path. */
+static int collect_extra(struct fs *fs, struct dir_handle *dh,
+			 const char *path)
+{
+	size_t len = strlen(path);
+
+	dh->extra = cache_listing_new();
+	if (!dh->extra)
+		return -ENOMEM;
+	scratch_list(fs->scratch, path, add_scratch_entry, dh);
+	pthread_mutex_lock(&fs->lock);
+	for (struct pathlist *p = fs->held; p; p = p->next) {
+		const char *name = p->path + len + 1;
+		if (strncmp(p->path, path, len) == 0 && p->path[len] == '/' &&
+		    !strchr(name, '/') &&
+		    nameset_add(&dh->extra_names, name) == 1)
+			cache_listing_add(dh->extra, name, true);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+static void dir_handle_free(struct dir_handle *dh)
+{
+	if (!dh)
+		return;
+	cache_listing_unref(dh->extra);
+	nameset_free(&dh->extra_names);
+	cache_listing_unref(dh->cached);
+	lister_free(dh->lister);
+	free(dh->path);
+	pthread_mutex_destroy(&dh->lock);
+	free(dh);
+}
 
 static int fs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct fs *fs = current_fs();
-	struct dir_handle *dh;
+	struct dir_handle *dh = NULL;
 	struct node n;
 	int rc;
 
@@ -986,33 +1262,35 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 		return rc;
 	if (n.kind != NODE_ROOT && n.kind != NODE_TABLE &&
 	    n.kind != NODE_PARTITION) {
-		node_clear(&n);
-		return -ENOTDIR;
+		rc = n.kind == NODE_SCRATCH && !n.scratch ? -ENOENT : -ENOTDIR;
+		goto out;
 	}
 	rc = -ENOMEM;
 	dh = calloc(1, sizeof(*dh));
 	if (!dh)
 		goto out;
 	pthread_mutex_init(&dh->lock, NULL);
+	dh->path = strdup(path);
+	if (!dh->path || collect_extra(fs, dh, path))
+		goto out;
 	dh->cached = cache_dir_get(fs->cache, path);
 	if (!dh->cached) {
 		dh->lister = lister_new(fs, path, n.table,
 					n.kind == NODE_PARTITION ? n.key : NULL);
-		if (!dh->lister) {
-			pthread_mutex_destroy(&dh->lock);
-			free(dh);
+		if (!dh->lister)
 			goto out;
-		}
 	}
 	fi->fh = (uintptr_t)dh;
+	dh = NULL;
 	rc = 0;
 out:
+	dir_handle_free(dh);
 	node_clear(&n);
 	return rc;
 }
 
-/* The attributes readdirplus hands the kernel for entry i, or false when
- * they are unknown. */
+/* The attributes readdirplus hands the kernel for a listed entry, or false
+ * when they are unknown. */
 static bool entry_stat(struct fs *fs, const char *dirpath,
 		       const struct cache_dirent *e, const struct lister *l,
 		       size_t i, struct stat *st)
@@ -1039,6 +1317,24 @@ static bool entry_stat(struct fs *fs, const char *dirpath,
 	return ok;
 }
 
+/* Whether a listed name is hidden: held or scratch names come first (so a
+ * duplicate from DynamoDB is skipped), items renamed away are not shown. */
+static bool entry_hidden(struct fs *fs, struct dir_handle *dh,
+			 const struct cache_dirent *e)
+{
+	char *path;
+	bool hidden;
+
+	if (dh->extra_names.n && nameset_add(&dh->extra_names, e->name) == 0)
+		return true;
+	if (e->is_dir || !fs->hidden)
+		return false;
+	path = join_path(dh->path, e->name);
+	hidden = path && pathlist_has(fs, &fs->hidden, path);
+	free(path);
+	return hidden;
+}
+
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t offset, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
@@ -1046,12 +1342,13 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	struct fs *fs = current_fs();
 	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
 	bool plus = flags & FUSE_READDIR_PLUS;
+	size_t i, n_extra = dh->extra->n;
 	struct stat st;
-	size_t i;
 	int rc = 0;
 
 	pthread_mutex_lock(&dh->lock);
-	/* Offsets: 1 and 2 are "." and "..", entry i has offset i + 3. */
+	/* Offsets: 1 and 2 are "." and "..", then the mount's own names,
+	 * then listed entry i has offset n_extra + i + 3. */
 	if (offset < 1) {
 		fill_dir_stat(fs, &st);
 		if (filler(buf, ".", &st, 1, 0))
@@ -1064,7 +1361,30 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 			goto out;
 		offset = 2;
 	}
-	i = (size_t)offset - 2;
+	for (i = (size_t)offset - 2; i < n_extra; i++) {
+		const struct cache_dirent *e = &dh->extra->entries[i];
+		struct scratch_node *sn = NULL;
+		char *p = join_path(path, e->name);
+		bool have = false;
+
+		if (e->is_dir) {
+			fill_dir_stat(fs, &st);
+			have = true;
+		} else if (p && scratch_lookup(fs->scratch, p, &sn) == 0) {
+			fill_scratch_stat(fs, &st, sn);
+			scratch_node_unref(sn);
+			have = true;
+		}
+		free(p);
+		if (!have) {
+			memset(&st, 0, sizeof(st));
+			st.st_mode = e->is_dir ? S_IFDIR : S_IFREG;
+		}
+		if (filler(buf, e->name, &st, (off_t)(i + 3),
+			   plus && have ? FUSE_FILL_DIR_PLUS : 0))
+			goto out;
+	}
+	i = (size_t)offset - 2 > n_extra ? (size_t)offset - 2 - n_extra : 0;
 	for (;;) {
 		struct cache_listing *entries =
 			dh->cached ? dh->cached : dh->lister->entries;
@@ -1082,12 +1402,16 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 			continue;
 		}
 		e = &entries->entries[i];
+		if (entry_hidden(fs, dh, e)) {
+			i++;
+			continue;
+		}
 		have = plus && entry_stat(fs, path, e, dh->lister, i, &st);
 		if (!have) {
 			memset(&st, 0, sizeof(st));
 			st.st_mode = e->is_dir ? S_IFDIR : S_IFREG;
 		}
-		if (filler(buf, e->name, &st, (off_t)(i + 3),
+		if (filler(buf, e->name, &st, (off_t)(n_extra + i + 3),
 			   have ? FUSE_FILL_DIR_PLUS : 0))
 			break;
 		i++;
@@ -1099,86 +1423,1086 @@ out:
 
 static int fs_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
-
-	if (!dh)
-		return 0;
-	cache_listing_unref(dh->cached);
-	lister_free(dh->lister);
-	pthread_mutex_destroy(&dh->lock);
-	free(dh);
+	dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
 	return 0;
+}
+
+/* ---- storing items ------------------------------------------------------ */
+
+/* The parent directory of path, in buf. */
+static const char *parent_of(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = slash && slash != path ? (size_t)(slash - path) : 1;
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, path, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* After a change through the mount: the parent's listing (and, for an item
+ * in a partition, the table's listing of partitions) must be read again. */
+static void forget_listings(struct fs *fs, const char *path)
+{
+	char dir[4096], table[4096];
+
+	parent_of(path, dir, sizeof(dir));
+	cache_forget(fs->cache, dir);
+	parent_of(dir, table, sizeof(table));
+	if (strcmp(table, "/") != 0)
+		cache_forget(fs->cache, table);
+}
+
+/* ".NAME.rejected" beside path. */
+static char *rejected_path(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *p = NULL;
+
+	if (asprintf(&p, "%.*s/.%s.rejected", (int)(slash - path), path,
+		     slash + 1) < 0)
+		return NULL;
+	return p;
+}
+
+/* Keeps bytes a write could not store as the scratch file .NAME.rejected,
+ * since shells ignore close's error and the user's text must not be lost. */
+static void keep_rejected(struct fs *fs, const char *path, const char *data,
+			  size_t len)
+{
+	struct scratch_node *sn = NULL;
+	char *rp = rejected_path(path);
+
+	if (!rp)
+		return;
+	if (scratch_lookup(fs->scratch, rp, &sn) != 0 &&
+	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
+		goto out;
+	if (scratch_set(fs->scratch, sn, data, len) != 0)
+		log_msg(LOG_ERR, "%s: no room to keep the rejected bytes", rp);
+out:
+	scratch_node_unref(sn);
+	free(rp);
+}
+
+static void drop_rejected(struct fs *fs, const char *path)
+{
+	char *rp = rejected_path(path);
+
+	if (rp)
+		scratch_unlink(fs->scratch, rp);
+	free(rp);
+}
+
+static int schema_for(const struct table *t, struct codec_schema *cs)
+{
+	*cs = t->schema;
+	return 0;
+}
+
+/* Checks file bytes as the item for n (key from the path) without sending
+ * anything. Returns 0 and *item (new reference), or -EINVAL / -EFBIG with
+ * the reason logged (file, problem, line and column). */
+static int item_parse(struct fs *fs, const char *path, struct node *n,
+		      const char *data, size_t len, json_t **item)
+{
+	struct codec_error err = { 0 };
+	struct codec_schema cs;
+	char why[512];
+	size_t size = 0;
+	int rc;
+
+	*item = NULL;
+	schema_for(n->table, &cs);
+	rc = codec_parse(data, len, fs->format, item, &err);
+	if (!rc)
+		rc = codec_apply_key(*item, &cs, n->key, &err);
+	if (!rc) {
+		rc = codec_item_size(*item, &size);
+		if (!rc && size > CODEC_ITEM_MAX) {
+			snprintf(err.message, sizeof(err.message),
+				 "item is %zu bytes; DynamoDB keeps at most %u",
+				 size, CODEC_ITEM_MAX);
+			rc = -EFBIG;
+		}
+	}
+	if (rc) {
+		json_decref(*item);
+		*item = NULL;
+		log_msg(LOG_ERR, "%s: write rejected, nothing sent: %s", path,
+			codec_strerror(&err, why, sizeof(why)));
+	}
+	return rc;
+}
+
+/* Stores item (a full item, keys included) at path with PutItem; with
+ * absent_only, only when no item has that key. Updates the cache so the
+ * next read through this mount sees it. */
+static int item_put(struct fs *fs, const char *path, struct node *n,
+		    json_t *item, bool absent_only)
+{
+	struct ddb_error err = { 0 };
+	struct cache_blob *text = NULL;
+	json_t *names = NULL;
+	time_t mtime;
+	int rc;
+
+	if (absent_only) {
+		names = json_pack("{ss}", "#h", n->table->hash_name);
+		if (!names)
+			return -ENOMEM;
+	}
+	rc = ddb_put_item(fs->ddb, n->table->name, item,
+			  absent_only ? "attribute_not_exists(#h)" : NULL, names,
+			  NULL, &err);
+	json_decref(names);
+	if (rc)
+		return rc;
+	pathlist_remove(fs, &fs->hidden, path, false);
+	drop_rejected(fs, path);
+	forget_listings(fs, path);
+	if (item_store(fs, n->table, path, item, &text, &mtime) != 0)
+		cache_forget(fs->cache, path);
+	cache_blob_unref(text);
+	return 0;
+}
+
+/* Checks and stores file bytes as the item at path. */
+static int item_write(struct fs *fs, const char *path, struct node *n,
+		      const char *data, size_t len, bool absent_only)
+{
+	json_t *item = NULL;
+	int rc;
+
+	rc = item_parse(fs, path, n, data, len, &item);
+	if (rc) {
+		keep_rejected(fs, path, data, len);
+		return rc;
+	}
+	rc = item_put(fs, path, n, item, absent_only);
+	json_decref(item);
+	return rc;
+}
+
+/* Stores what an open item handle holds, if it changed since. */
+static int handle_store(struct fs *fs, const char *path,
+			struct item_handle *h)
+{
+	struct node n;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (!h->dirty) {
+		rc = h->error;
+		goto out;
+	}
+	rc = resolve(fs, h->path, &n);
+	if (!rc && n.kind != NODE_ITEM)
+		rc = -ENOENT;
+	if (!rc)
+		rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl);
+	if (rc != -ENOENT || n.kind == NODE_ITEM)
+		node_clear(&n);
+	h->dirty = false;
+	h->excl = false;
+	h->error = rc;
+	if (rc && rc != -EINVAL && rc != -EFBIG)
+		log_msg(LOG_ERR, "%s: could not store the item: %s", h->path,
+			strerror(-rc));
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
 }
 
 /* ---- files -------------------------------------------------------------- */
 
-/* What open hands read: the file's bytes as they were at open. */
-struct item_handle {
-	struct cache_blob *text;
-};
+static int handle_reserve(struct item_handle *h, size_t len)
+{
+	char *grown;
+	size_t cap;
 
-static int fs_open(const char *path, struct fuse_file_info *fi)
+	if (len <= h->cap)
+		return 0;
+	if (len > CODEC_ITEM_MAX * 8)
+		return -EFBIG;
+	cap = h->cap ? h->cap : 4096;
+	while (cap < len)
+		cap *= 2;
+	grown = realloc(h->buf, cap);
+	if (!grown)
+		return -ENOMEM;
+	h->buf = grown;
+	h->cap = cap;
+	return 0;
+}
+
+static void writer_add(struct fs *fs, struct item_handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	h->next_writer = fs->writers;
+	fs->writers = h;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void writer_remove(struct fs *fs, struct item_handle *h)
+{
+	pthread_mutex_lock(&fs->lock);
+	for (struct item_handle **pp = &fs->writers; *pp;
+	     pp = &(*pp)->next_writer) {
+		if (*pp == h) {
+			*pp = h->next_writer;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void handle_free(struct item_handle *h)
+{
+	if (!h)
+		return;
+	cache_blob_unref(h->text);
+	scratch_node_unref(h->scratch);
+	free(h->buf);
+	free(h->path);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static struct item_handle *handle_new(const char *path)
+{
+	struct item_handle *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->path = strdup(path);
+	if (!h->path) {
+		handle_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+static bool wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/* Opens (or, with create, makes) the file at path. */
+static int open_common(const char *path, struct fuse_file_info *fi,
+		       bool create, mode_t mode)
 {
 	struct fs *fs = current_fs();
-	struct item_handle *fh;
+	struct item_handle *h = NULL;
 	struct cache_blob *text = NULL;
+	bool write = wants_write(fi->flags) || create;
 	struct node n;
 	time_t mtime;
 	int rc;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		return fs->read_only ? -EROFS : -EACCES;
+	if (write && fs->read_only)
+		return -EROFS;
+	rc = resolve(fs, path, &n);
+	if (rc)
+		return rc;
+	rc = -ENOMEM;
+	h = handle_new(path);
+	if (!h)
+		goto out;
+	switch (n.kind) {
+	case NODE_ROOT:
+	case NODE_TABLE:
+		rc = create ? -EPERM : -EISDIR;
+		goto out;
+	case NODE_PARTITION:
+		if (!create) {
+			rc = -EISDIR;
+			goto out;
+		}
+		/* A file beside the partitions cannot be an item. */
+		/* fall through */
+	case NODE_SCRATCH:
+		if (!n.scratch && !create) {
+			rc = -ENOENT;
+			goto out;
+		}
+		if (!n.scratch) {
+			rc = scratch_create(fs->scratch, path, mode & 07777,
+					    &n.scratch);
+			if (rc)
+				goto out;
+		} else if (create && (fi->flags & O_EXCL)) {
+			rc = -EEXIST;
+			goto out;
+		}
+		if (fi->flags & O_TRUNC) {
+			rc = scratch_truncate(fs->scratch, n.scratch, 0);
+			if (rc)
+				goto out;
+		}
+		h->scratch = scratch_node_ref(n.scratch);
+		break;
+	case NODE_TABLE_JSON:
+		if (write) {
+			rc = -EACCES;
+			goto out;
+		}
+		h->text = cache_blob_ref(n.table->describe);
+		break;
+	case NODE_ITEM:
+		rc = n.hidden ? -ENOENT : item_fetch(fs, path, &n, &text, &mtime);
+		if (rc == -ENOENT && create && (fi->flags & O_EXCL) &&
+		    fs->consistent == false) {
+			/* The cache may be behind: ask DynamoDB itself. */
+			struct ddb_error err = { 0 };
+			json_t *item = NULL;
+			rc = ddb_get_item(fs->ddb, n.table->name, n.key, true,
+					  &item, &err);
+			json_decref(item);
+			if (rc == 0)
+				rc = -EEXIST;
+		}
+		if (rc == 0 && create && (fi->flags & O_EXCL))
+			rc = -EEXIST;
+		if (rc == -ENOENT && create) {
+			/* Stored at close: an empty file is a key-only item. */
+			h->writable = true;
+			h->dirty = true;
+			h->excl = (fi->flags & O_EXCL) != 0;
+			writer_add(fs, h);
+			rc = 0;
+			break;
+		}
+		if (rc)
+			goto out;
+		if (!write) {
+			h->text = text;
+			text = NULL;
+			break;
+		}
+		h->writable = true;
+		if (!(fi->flags & O_TRUNC)) {
+			rc = handle_reserve(h, text->len);
+			if (rc)
+				goto out;
+			memcpy(h->buf, text->data, text->len);
+			h->len = text->len;
+		} else {
+			h->dirty = true;
+		}
+		writer_add(fs, h);
+		break;
+	}
+	/* Each open reads the item afresh; the kernel must not serve pages
+	 * from before (another mount may have changed it). */
+	fi->keep_cache = 0;
+	fi->fh = (uintptr_t)h;
+	h = NULL;
+	rc = 0;
+out:
+	cache_blob_unref(text);
+	handle_free(h);
+	node_clear(&n);
+	return rc;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	return open_common(path, fi, false, 0);
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	return open_common(path, fi, true, mode);
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t offset,
+		   struct fuse_file_info *fi)
+{
+	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
+	const char *data;
+	size_t len;
+	int rc;
+
+	if (offset < 0)
+		return -EINVAL;
+	if (h->scratch)
+		return (int)scratch_read(h->scratch, buf, size, offset);
+	pthread_mutex_lock(&h->lock);
+	data = h->writable ? h->buf : h->text->data;
+	len = h->writable ? h->len : h->text->len;
+	if ((size_t)offset >= len) {
+		rc = 0;
+	} else {
+		if (size > len - (size_t)offset)
+			size = len - (size_t)offset;
+		memcpy(buf, data + offset, size);
+		rc = (int)size;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size,
+		    off_t offset, struct fuse_file_info *fi)
+{
+	struct fs *fs = current_fs();
+	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
+	size_t end;
+	int rc;
+
+	if (offset < 0)
+		return -EINVAL;
+	if (h->scratch)
+		return (int)scratch_write(fs->scratch, h->scratch, buf, size,
+					  offset);
+	if (!h->writable)
+		return -EBADF;
+	pthread_mutex_lock(&h->lock);
+	end = (size_t)offset + size;
+	rc = handle_reserve(h, end);
+	if (!rc) {
+		if ((size_t)offset > h->len)
+			memset(h->buf + h->len, 0, (size_t)offset - h->len);
+		memcpy(h->buf + offset, buf, size);
+		if (end > h->len)
+			h->len = end;
+		h->dirty = true;
+		h->error = 0;
+		rc = (int)size;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
+
+	if (!h->writable)
+		return 0;
+	return handle_store(current_fs(), path, h);
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	return fs_flush(path, fi);
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct fs *fs = current_fs();
+	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
+
+	if (!h)
+		return 0;
+	if (h->writable) {
+		/* close() already stored it through flush; this catches a
+		 * handle whose flush never came. Errors were logged. */
+		handle_store(fs, path, h);
+		writer_remove(fs, h);
+	}
+	handle_free(h);
+	return 0;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct fs *fs = current_fs();
+	struct item_handle *h = fi ? (struct item_handle *)(uintptr_t)fi->fh
+				   : NULL;
+	struct cache_blob *text = NULL;
+	char *data = NULL;
+	struct node n;
+	time_t mtime;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	if (size < 0)
+		return -EINVAL;
+	if (h && h->scratch)
+		return scratch_truncate(fs->scratch, h->scratch, size);
+	if (h && h->writable) {
+		/* ftruncate / O_TRUNC: changes what close stores. */
+		pthread_mutex_lock(&h->lock);
+		rc = handle_reserve(h, (size_t)size);
+		if (!rc) {
+			if ((size_t)size > h->len)
+				memset(h->buf + h->len, 0,
+				       (size_t)size - h->len);
+			h->len = (size_t)size;
+			h->dirty = true;
+			h->error = 0;
+		}
+		pthread_mutex_unlock(&h->lock);
+		return rc;
+	}
 	rc = resolve(fs, path, &n);
 	if (rc)
 		return rc;
 	switch (n.kind) {
-	case NODE_TABLE_JSON:
-		text = cache_blob_ref(n.table->describe);
+	case NODE_SCRATCH:
+		rc = n.scratch ? scratch_truncate(fs->scratch, n.scratch, size)
+			       : -ENOENT;
 		break;
 	case NODE_ITEM:
-		rc = item_fetch(fs, path, &n, &text, &mtime);
+		/* truncate by path: a write of the truncated content, now. */
+		rc = n.hidden ? -ENOENT
+			      : item_fetch(fs, path, &n, &text, &mtime);
+		if (rc)
+			break;
+		rc = -ENOMEM;
+		data = calloc(1, (size_t)size + 1);
+		if (!data)
+			break;
+		memcpy(data, text->data,
+		       (size_t)size < text->len ? (size_t)size : text->len);
+		rc = item_write(fs, path, &n, data, (size_t)size, false);
+		break;
+	case NODE_TABLE_JSON:
+		rc = -EACCES;
+		break;
+	default:
+		rc = -EISDIR;
+		break;
+	}
+	free(data);
+	cache_blob_unref(text);
+	node_clear(&n);
+	return rc;
+}
+
+/* ---- names: unlink, mkdir, rmdir, rename -------------------------------- */
+
+/* Deletes the item at path (DeleteItem) and keeps its partition listed. */
+static int item_delete(struct fs *fs, const char *path, struct node *n)
+{
+	struct ddb_error err = { 0 };
+	int rc;
+
+	rc = ddb_delete_item(fs->ddb, n->table->name, n->key, NULL, NULL, NULL,
+			     &err);
+	if (rc)
+		return rc;
+	cache_item_put_negative(fs->cache, path);
+	forget_listings(fs, path);
+	drop_rejected(fs, path);
+	/* A partition emptied through the mount stays until rmdir, so that
+	 * rm -r can remove the directory after its files. */
+	if (n->table->range_name)
+		pathlist_add(fs, &fs->held, n->parent, NULL);
+	return 0;
+}
+
+/* Removing a scratch file that an item was renamed to finishes that
+ * rename: the item it came from goes, unless its name was written again. */
+static int finish_moved_item(struct fs *fs, struct scratch_node *sn)
+{
+	char *origin = scratch_origin(sn);
+	struct node n;
+	int rc = 0;
+
+	if (!origin)
+		return 0;
+	if (pathlist_has(fs, &fs->hidden, origin) &&
+	    resolve(fs, origin, &n) == 0) {
+		if (n.kind == NODE_ITEM)
+			rc = item_delete(fs, origin, &n);
+		node_clear(&n);
+		if (rc == 0 || rc == -ENOENT) {
+			pathlist_remove(fs, &fs->hidden, origin, false);
+			rc = 0;
+		}
+	}
+	free(origin);
+	return rc;
+}
+
+static int fs_unlink(const char *path)
+{
+	struct fs *fs = current_fs();
+	struct node n;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	rc = resolve(fs, path, &n);
+	if (rc)
+		return rc;
+	switch (n.kind) {
+	case NODE_SCRATCH:
+		if (!n.scratch) {
+			rc = -ENOENT;
+			break;
+		}
+		rc = finish_moved_item(fs, n.scratch);
+		if (!rc)
+			rc = scratch_unlink(fs->scratch, path);
+		break;
+	case NODE_ITEM:
+		rc = n.hidden ? -ENOENT : item_delete(fs, path, &n);
+		break;
+	case NODE_TABLE_JSON:
+		rc = -EPERM;
 		break;
 	default:
 		rc = -EISDIR;
 		break;
 	}
 	node_clear(&n);
+	return rc;
+}
+
+/* CreateTable with the schema (on-demand billing), waiting for ACTIVE. */
+static int table_create(struct fs *fs, const char *name,
+			const struct keyname_attr *hash,
+			const struct keyname_attr *range)
+{
+	static const char types[] = { [KEYNAME_S] = 'S', [KEYNAME_N] = 'N',
+				      [KEYNAME_B] = 'B' };
+	struct ddb_error err = { 0 };
+	json_t *req;
+	char ht[2] = { types[hash->type], 0 }, rt[2] = { 0, 0 };
+	int rc;
+
+	req = json_pack("{ss s[{ssss}] s[{ssss}] ss}", "TableName", name,
+			"AttributeDefinitions", "AttributeName", hash->name,
+			"AttributeType", ht, "KeySchema", "AttributeName",
+			hash->name, "KeyType", "HASH", "BillingMode",
+			"PAY_PER_REQUEST");
+	if (!req)
+		return -ENOMEM;
+	if (range && range->name) {
+		rt[0] = types[range->type];
+		json_array_append_new(json_object_get(req, "AttributeDefinitions"),
+				      json_pack("{ssss}", "AttributeName",
+						range->name, "AttributeType", rt));
+		json_array_append_new(json_object_get(req, "KeySchema"),
+				      json_pack("{ssss}", "AttributeName",
+						range->name, "KeyType",
+						"RANGE"));
+	}
+	rc = ddb_create_table(fs->ddb, req, true, NULL, &err);
+	json_decref(req);
+	if (rc == -EBUSY)
+		rc = -EEXIST; /* ResourceInUseException: the table exists */
+	return rc;
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	struct fs *fs = current_fs();
+	struct keyname_schema spec = { 0 };
+	const char *name = path + 1;
+	struct node n;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	if (!strchr(name, '/')) {
+		/* MNT/NAME or MNT/NAME,HASH:T[,RANGE:T]: a new table. */
+		if (strchr(name, ',')) {
+			rc = keyname_parse_mkdir(name, &spec);
+			if (rc)
+				return rc == -ENOMEM ? rc : -EINVAL;
+			if (!table_allowed(fs, spec.table)) {
+				rc = -EPERM;
+				goto out_spec;
+			}
+			rc = table_create(fs, spec.table, &spec.hash,
+					  &spec.range);
+			if (!rc)
+				rc = pathlist_add(fs, &fs->aliases, path,
+						  spec.table);
+		} else {
+			if (!keyname_table_name_valid(name))
+				return -EINVAL;
+			if (!table_allowed(fs, name))
+				return -EPERM;
+			rc = table_create(fs, name, &fs->new_hash,
+					  fs->new_range.name ? &fs->new_range
+							     : NULL);
+		}
+		if (!rc)
+			cache_forget(fs->cache, "/");
+out_spec:
+		keyname_schema_free(&spec);
+		return rc;
+	}
+	rc = resolve(fs, path, &n);
 	if (rc)
 		return rc;
-	fh = calloc(1, sizeof(*fh));
-	if (!fh) {
-		cache_blob_unref(text);
-		return -ENOMEM;
+	if (n.kind != NODE_PARTITION) {
+		rc = n.kind == NODE_SCRATCH && n.scratch ? -EEXIST : -EPERM;
+		if (n.kind == NODE_SCRATCH && !n.scratch)
+			rc = n.table->range_name ? -EINVAL : -EPERM;
+		goto out;
 	}
-	fh->text = text;
-	fi->fh = (uintptr_t)fh;
+	rc = partition_exists(fs, path, &n);
+	if (rc == 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (rc != -ENOENT)
+		goto out;
+	/* Nothing to send: DynamoDB has no empty partitions. The mount holds
+	 * it until an item is written in it or rmdir. */
+	rc = pathlist_add(fs, &fs->held, path, NULL);
+	if (!rc) {
+		cache_forget(fs->cache, path);
+		cache_forget(fs->cache, n.parent);
+	}
+out:
+	node_clear(&n);
+	return rc;
+}
+
+/* Whether a table or partition has any item (consistent, one item). */
+static int has_items(struct fs *fs, struct node *n, bool *any)
+{
+	struct ddb_error err = { 0 };
+	json_t *req, *resp = NULL;
+	int rc;
+
+	if (n->kind == NODE_PARTITION)
+		req = json_pack("{sssisbsss{ss}s{sO}}", "TableName",
+				n->table->name, "Limit", 1, "ConsistentRead", 1,
+				"KeyConditionExpression", "#h = :h",
+				"ExpressionAttributeNames", "#h",
+				n->table->hash_name,
+				"ExpressionAttributeValues", ":h",
+				json_object_get(n->key, n->table->hash_name));
+	else
+		req = json_pack("{sssisb}", "TableName", n->table->name,
+				"Limit", 1, "ConsistentRead", 1);
+	if (!req)
+		return -ENOMEM;
+	rc = ddb_call(fs->ddb, n->kind == NODE_PARTITION ? "Query" : "Scan",
+		      req, &resp, &err);
+	json_decref(req);
+	if (rc)
+		return rc;
+	*any = json_array_size(json_object_get(resp, "Items")) > 0;
+	json_decref(resp);
 	return 0;
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t offset,
-		   struct fuse_file_info *fi)
+static int fs_rmdir(const char *path)
 {
-	struct item_handle *fh = (struct item_handle *)(uintptr_t)fi->fh;
-	size_t len = fh->text->len;
+	struct fs *fs = current_fs();
+	struct ddb_error err = { 0 };
+	bool any = false;
+	struct node n;
+	int rc;
 
-	if (offset < 0)
-		return -EINVAL;
-	if ((size_t)offset >= len)
-		return 0;
-	if (size > len - (size_t)offset)
-		size = len - (size_t)offset;
-	memcpy(buf, fh->text->data + offset, size);
-	return (int)size;
+	if (fs->read_only)
+		return -EROFS;
+	rc = resolve(fs, path, &n);
+	if (rc)
+		return rc;
+	if (n.kind != NODE_TABLE && n.kind != NODE_PARTITION) {
+		rc = n.kind == NODE_ROOT ? -EBUSY : -ENOTDIR;
+		goto out;
+	}
+	if (scratch_dir_has_files(fs->scratch, path)) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	rc = has_items(fs, &n, &any);
+	if (rc)
+		goto out;
+	if (any) {
+		rc = -ENOTEMPTY;
+		goto out;
+	}
+	if (n.kind == NODE_PARTITION) {
+		if (!pathlist_has(fs, &fs->held, path)) {
+			rc = -ENOENT;
+			goto out;
+		}
+		pathlist_remove(fs, &fs->held, path, false);
+	} else {
+		if (pathlist_has_below(fs, &fs->held, path)) {
+			rc = -ENOTEMPTY;
+			goto out;
+		}
+		rc = ddb_delete_table(fs->ddb, n.table->name, &err);
+		if (rc == -EINVAL && strstr(err.message, "protect"))
+			rc = -EPERM; /* deletion protection */
+		if (rc)
+			goto out;
+		table_forget(fs, n.table->name);
+		pathlist_remove(fs, &fs->aliases, path, false);
+		cache_forget_tree(fs->cache, path);
+	}
+	cache_forget(fs->cache, path);
+	cache_forget(fs->cache, n.parent);
+out:
+	node_clear(&n);
+	return rc;
 }
 
-static int fs_release(const char *path, struct fuse_file_info *fi)
+/* The item at from with its key attributes replaced by to's key. */
+static int moved_item(struct fs *fs, struct node *from, struct node *to,
+		      json_t **out)
 {
-	struct item_handle *fh = (struct item_handle *)(uintptr_t)fi->fh;
+	struct ddb_error err = { 0 };
+	json_t *item = NULL;
+	const char *k;
+	json_t *v;
+	int rc;
 
-	if (fh) {
-		cache_blob_unref(fh->text);
-		free(fh);
+	rc = ddb_get_item(fs->ddb, from->table->name, from->key, true, &item,
+			  &err);
+	if (rc)
+		return rc;
+	json_object_del(item, from->table->hash_name);
+	if (from->table->range_name)
+		json_object_del(item, from->table->range_name);
+	json_object_foreach(to->key, k, v)
+		json_object_set(item, k, v);
+	*out = item;
+	return 0;
+}
+
+/* mv item item: one TransactWriteItems (put the new key, delete the old),
+ * or put then delete on a server without transactions. */
+static int rename_item(struct fs *fs, const char *from, struct node *nf,
+		       const char *to, struct node *nt, bool noreplace)
+{
+	struct ddb_error err = { 0 };
+	json_t *item = NULL, *actions = NULL, *put;
+	int rc;
+
+	rc = moved_item(fs, nf, nt, &item);
+	if (rc)
+		return rc;
+	rc = -ENOMEM;
+	put = json_pack("{s{sssO}}", "Put", "TableName", nt->table->name,
+			"Item", item);
+	if (put && noreplace) {
+		json_t *p = json_object_get(put, "Put");
+		json_object_set_new(p, "ConditionExpression",
+				    json_string("attribute_not_exists(#h)"));
+		json_object_set_new(p, "ExpressionAttributeNames",
+				    json_pack("{ss}", "#h",
+					      nt->table->hash_name));
 	}
+	actions = json_pack("[o{s{sssO}}]", put, "Delete", "TableName",
+			    nf->table->name, "Key", nf->key);
+	if (!actions)
+		goto out;
+	rc = ddb_transact_write(fs->ddb, actions, NULL, &err);
+	if (rc == -ENOSYS) {
+		/* No transactions here (dynalite): put first, so the item is
+		 * never absent; then delete the old key. */
+		rc = item_put(fs, to, nt, item, noreplace);
+		if (!rc)
+			rc = item_delete(fs, from, nf);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	cache_item_put_negative(fs->cache, from);
+	forget_listings(fs, from);
+	pathlist_remove(fs, &fs->hidden, to, false);
+	if (nf->table->range_name)
+		pathlist_add(fs, &fs->held, nf->parent, NULL);
+	forget_listings(fs, to);
+	{
+		struct cache_blob *text = NULL;
+		time_t mtime;
+		if (item_store(fs, nt->table, to, item, &text, &mtime) != 0)
+			cache_forget(fs->cache, to);
+		cache_blob_unref(text);
+	}
+out:
+	json_decref(actions);
+	json_decref(item);
+	return rc;
+}
+
+/* mv scratch item: the scratch file's bytes become the item (sed -i,
+ * jq ... > t && mv t f). The scratch file goes only once stored. */
+static int rename_scratch_to_item(struct fs *fs, const char *from,
+				  struct node *nf, const char *to,
+				  struct node *nt, bool noreplace)
+{
+	char *data = NULL, *origin;
+	size_t len = 0;
+	int rc;
+
+	rc = scratch_copy(nf->scratch, &data, &len);
+	if (rc)
+		return rc;
+	rc = item_write(fs, to, nt, data, len, noreplace);
+	free(data);
+	if (rc)
+		return rc;
+	origin = scratch_origin(nf->scratch);
+	if (origin && strcmp(origin, to) != 0) {
+		/* item -> scratch -> another item: the first name goes now. */
+		rc = finish_moved_item(fs, nf->scratch);
+	} else if (origin) {
+		pathlist_remove(fs, &fs->hidden, origin, false);
+	}
+	free(origin);
+	scratch_unlink(fs->scratch, from);
+	return rc;
+}
+
+/* mv item scratch (vim's backup, "mv x.json x.json~"): the item stays in
+ * DynamoDB and is hidden in this mount; removing the scratch file later
+ * deletes it, writing its name again replaces it. Never absent meanwhile. */
+static int rename_item_to_scratch(struct fs *fs, const char *from,
+				  struct node *nf, const char *to,
+				  struct node *nt, bool noreplace)
+{
+	struct cache_blob *text = NULL;
+	struct scratch_node *sn = NULL;
+	time_t mtime;
+	int rc;
+
+	if (nt->scratch && noreplace)
+		return -EEXIST;
+	rc = item_fetch(fs, from, nf, &text, &mtime);
+	if (rc)
+		return rc;
+	if (nt->scratch)
+		scratch_unlink(fs->scratch, to);
+	rc = scratch_create(fs->scratch, to, 0644, &sn);
+	if (!rc)
+		rc = scratch_set(fs->scratch, sn, text->data, text->len);
+	if (!rc) {
+		scratch_set_mtime(sn, mtime);
+		rc = scratch_set_origin(sn, from);
+	}
+	if (!rc)
+		rc = pathlist_add(fs, &fs->hidden, from, NULL);
+	if (rc && sn)
+		scratch_unlink(fs->scratch, to);
+	cache_forget(fs->cache, from);
+	forget_listings(fs, from);
+	scratch_node_unref(sn);
+	cache_blob_unref(text);
+	return rc;
+}
+
+static int fs_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct fs *fs = current_fs();
+	bool noreplace = flags & RENAME_NOREPLACE;
+	struct node nf, nt;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	if (flags & ~RENAME_NOREPLACE)
+		return -EINVAL;
+	rc = resolve(fs, from, &nf);
+	if (rc)
+		return rc;
+	rc = resolve(fs, to, &nt);
+	if (rc == -ENOENT && (nf.kind == NODE_TABLE || nf.kind == NODE_PARTITION))
+		rc = -EXDEV;
+	if (rc) {
+		node_clear(&nf);
+		return rc;
+	}
+	if (strcmp(from, to) == 0) {
+		rc = 0;
+		goto out;
+	}
+	switch (nf.kind) {
+	case NODE_ROOT:
+		rc = -EBUSY;
+		break;
+	case NODE_TABLE:
+	case NODE_PARTITION:
+		/* mv copies and deletes a directory it cannot rename. */
+		rc = -EXDEV;
+		break;
+	case NODE_TABLE_JSON:
+		rc = -EPERM;
+		break;
+	case NODE_ITEM:
+		if (nf.hidden) {
+			rc = -ENOENT;
+		} else if (nt.kind == NODE_ITEM) {
+			rc = rename_item(fs, from, &nf, to, &nt, noreplace);
+		} else if (nt.kind == NODE_SCRATCH) {
+			rc = rename_item_to_scratch(fs, from, &nf, to, &nt,
+						    noreplace);
+		} else {
+			rc = nt.kind == NODE_PARTITION ? -EXDEV : -EISDIR;
+		}
+		break;
+	case NODE_SCRATCH:
+		if (!nf.scratch) {
+			rc = -ENOENT;
+		} else if (nt.kind == NODE_ITEM) {
+			rc = rename_scratch_to_item(fs, from, &nf, to, &nt,
+						    noreplace);
+		} else if (nt.kind == NODE_SCRATCH ||
+			   nt.kind == NODE_PARTITION) {
+			rc = scratch_rename(fs->scratch, from, to, noreplace);
+		} else {
+			rc = -EPERM;
+		}
+		break;
+	}
+out:
+	node_clear(&nf);
+	node_clear(&nt);
+	return rc;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = current_fs();
+	struct node n;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	rc = resolve(fs, path, &n);
+	if (rc)
+		return rc;
+	/* Accepted with no request: DynamoDB keeps no modes. */
+	if (n.kind == NODE_SCRATCH && n.scratch)
+		scratch_set_mode(n.scratch, mode & 07777);
+	node_clear(&n);
+	return 0;
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid,
+		    struct fuse_file_info *fi)
+{
+	return current_fs()->read_only ? -EROFS : 0;
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2],
+		      struct fuse_file_info *fi)
+{
+	struct fs *fs = current_fs();
+	struct node n;
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	rc = resolve(fs, path, &n);
+	if (rc)
+		return rc;
+	if (n.kind == NODE_SCRATCH && n.scratch && tv &&
+	    tv[1].tv_nsec != UTIME_OMIT)
+		scratch_set_mtime(n.scratch, tv[1].tv_nsec == UTIME_NOW
+						     ? time(NULL)
+						     : tv[1].tv_sec);
+	node_clear(&n);
 	return 0;
 }
 
@@ -1271,8 +2595,20 @@ static const struct fuse_operations fs_ops = {
 	.readdir = fs_readdir,
 	.releasedir = fs_releasedir,
 	.open = fs_open,
+	.create = fs_create,
 	.read = fs_read,
+	.write = fs_write,
+	.flush = fs_flush,
+	.fsync = fs_fsync,
 	.release = fs_release,
+	.truncate = fs_truncate,
+	.unlink = fs_unlink,
+	.mkdir = fs_mkdir,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.chmod = fs_chmod,
+	.chown = fs_chown,
+	.utimens = fs_utimens,
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,
 	.statfs = fs_statfs,
@@ -1332,6 +2668,16 @@ struct fs *fs_new(const struct fs_settings *s)
 	fs->cache = cache_new(s->cache_bytes, s->cache_ttl);
 	if (!fs->cache)
 		goto fail;
+	/* Scratch files live in memory: bounded like the cache. */
+	fs->scratch = scratch_store_new(s->cache_bytes);
+	if (!fs->scratch)
+		goto fail;
+	if (keyname_parse_key_spec(s->hash_key ? s->hash_key : "pk:S",
+				   &fs->new_hash))
+		goto fail;
+	if (s->range_key && s->range_key[0] &&
+	    keyname_parse_key_spec(s->range_key, &fs->new_range))
+		goto fail;
 	if (s->tables) {
 		fs->tables = split_tables(s->tables);
 		if (!fs->tables)
@@ -1349,6 +2695,12 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	cache_free(fs->cache);
+	scratch_store_free(fs->scratch);
+	keyname_attr_free(&fs->new_hash);
+	keyname_attr_free(&fs->new_range);
+	pathlist_clear(&fs->held);
+	pathlist_clear(&fs->hidden);
+	pathlist_clear(&fs->aliases);
 	for (size_t i = 0; i < fs->n_tables; i++)
 		table_unref(fs->table_list[i]);
 	free(fs->table_list);

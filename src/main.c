@@ -18,6 +18,7 @@
 #include "ddb.h"
 #include "fs.h"
 #include "http.h"
+#include "keyname.h"
 #include "log.h"
 
 /* Everything the command line can say, filled by fuse_opt_parse. */
@@ -181,21 +182,17 @@ static int dfs_opt_proc(void *data, const char *arg, int key,
 	}
 }
 
-/* Checks a "NAME[:T]" key spec (T one of S, N, B). */
-static int key_spec_valid(const char *spec, bool allow_empty)
+/* Checks a "NAME[:T]" key spec (T one of S, N, B); empty when allowed. */
+static bool key_spec_valid(const char *spec, bool allow_empty)
 {
-	const char *colon;
+	struct keyname_attr attr = { 0 };
+	int rc;
 
 	if (!*spec)
 		return allow_empty;
-	colon = strrchr(spec, ':');
-	if (colon == spec)
-		return 0;
-	if (colon && !(strcmp(colon + 1, "S") == 0 ||
-		       strcmp(colon + 1, "N") == 0 ||
-		       strcmp(colon + 1, "B") == 0))
-		return 0;
-	return (colon ? (size_t)(colon - spec) : strlen(spec)) <= 255;
+	rc = keyname_parse_key_spec(spec, &attr);
+	keyname_attr_free(&attr);
+	return rc == 0;
 }
 
 static int parse_number(const char *text, double min, double max, double *out)
@@ -209,20 +206,6 @@ static int parse_number(const char *text, double min, double max, double *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
-}
-
-static bool table_name_valid(const char *name, size_t len)
-{
-	if (len < 3 || len > 255)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = name[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
-		      ch == '.'))
-			return false;
-	}
-	return true;
 }
 
 /* Validated, typed settings derived from dfs_opts. */
@@ -311,7 +294,10 @@ static int validate_opts(const struct dfs_opts *o, struct dfs_settings *s)
 		const char *p = o->tables;
 		while (*p) {
 			size_t len = strcspn(p, ":");
-			if (!table_name_valid(p, len)) {
+			char name[256] = "";
+			if (len < sizeof(name))
+				memcpy(name, p, len);
+			if (len >= sizeof(name) || !keyname_table_name_valid(name)) {
 				fprintf(stderr, "dynamofs: bad option tables=%s: table names are 3-255 characters of a-z A-Z 0-9 _ . -, separated by ':'\n",
 					o->tables);
 				return -EINVAL;
