@@ -2,7 +2,7 @@
 # sigv4-botocore.bats - the C signer (sigv4-sign) and botocore's SigV4Auth
 # (botocore_sign.py) sign the same DynamoDB requests; the headers must match.
 
-load helpers
+load ../helpers
 
 setup() {
 	ROOT=${DYNAMOFS_ROOT:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
