@@ -7,7 +7,7 @@ load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
 DYNAMOFS_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-[ -f "$DYNAMOFS_ROOT/meson.build" ] || DYNAMOFS_ROOT=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)
+[ -x "$DYNAMOFS_ROOT/scripts/test" ] || DYNAMOFS_ROOT=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)
 DYNAMOFS_BUILD=${DYNAMOFS_BUILD:-$DYNAMOFS_ROOT/build}
 DYNAMOFS="$DYNAMOFS_BUILD/dynamofs"
 PY=/usr/bin/python3
