@@ -14,6 +14,17 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
                                     independent Python implementation
   count TABLE                       number of items (Scan, Select COUNT)
   fill TABLE N [PREFIX]             write N small items with keys PREFIX0..PREFIXn-1
+  get-norm TABLE KEY                as get, with set members sorted (sets keep no order)
+  scan TABLE                        every item (consistent Scan) as get-norm prints it,
+                                    one a line, sorted
+  scan-keys TABLE                   every item's key as compact sorted DynamoDB JSON,
+                                    one a line, sorted
+  schema TABLE                      the key schema as HASH:T[ RANGE:T], then the
+                                    billing mode on a second line
+  gone TABLE                        wait (up to 60 s) until the table no longer
+                                    exists; exit 1 if it still does
+  fill-part TABLE N PART [PREFIX]   N items {HASH: PART, RANGE: PREFIXi, v: 1} in a
+                                    hash+range table (string keys)
 """
 import base64
 import json
@@ -150,6 +161,38 @@ def unwire(item):
     return {k: fix(v) for k, v in item.items()}
 
 
+def norm(item):
+    """Set members sorted, so two reads of one item compare equal as text."""
+    def fix(v):
+        (t, x), = v.items()
+        if t == "SS":
+            return {"SS": sorted(x, key=lambda m: m.encode())}
+        if t == "NS":
+            return {"NS": sorted(x, key=Decimal)}
+        if t == "BS":
+            return {"BS": sorted(x, key=base64.b64decode)}
+        if t == "L":
+            return {"L": [fix(e) for e in x]}
+        if t == "M":
+            return {"M": {k: fix(e) for k, e in x.items()}}
+        return v
+    return {k: fix(v) for k, v in item.items()}
+
+
+def key_names(table):
+    t = client().describe_table(TableName=table)["Table"]
+    return [k["AttributeName"] for k in
+            sorted(t["KeySchema"], key=lambda k: k["KeyType"] != "HASH")]
+
+
+def scan_all(table):
+    items = []
+    for page in client().get_paginator("scan").paginate(TableName=table,
+                                                         ConsistentRead=True):
+        items.extend(wire(i) for i in page["Items"])
+    return items
+
+
 def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "create":
@@ -187,6 +230,38 @@ def main(argv):
         with resource().Table(table).batch_writer() as batch:
             for i in range(n):
                 batch.put_item(Item={"pk": "%s%d" % (prefix, i), "v": i})
+    elif cmd == "get-norm":
+        r = client().get_item(TableName=args[0], Key=unwire(json.loads(args[1])),
+                              ConsistentRead=True)
+        print(canonical(norm(wire(r["Item"]))) if "Item" in r else "NONE")
+    elif cmd == "scan":
+        for line in sorted(canonical(norm(i)) for i in scan_all(args[0])):
+            print(line)
+    elif cmd == "scan-keys":
+        names = key_names(args[0])
+        for line in sorted(canonical({k: i[k] for k in names if k in i})
+                           for i in scan_all(args[0])):
+            print(line)
+    elif cmd == "schema":
+        t = client().describe_table(TableName=args[0])["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in t["AttributeDefinitions"]}
+        order = sorted(t["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
+        print(" ".join("%s:%s" % (k["AttributeName"], types[k["AttributeName"]])
+                       for k in order))
+        print(t.get("BillingModeSummary", {}).get("BillingMode", "PROVISIONED"))
+    elif cmd == "gone":
+        try:
+            client().get_waiter("table_not_exists").wait(
+                TableName=args[0], WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+        except Exception as e:  # botocore.exceptions.WaiterError
+            sys.exit("%s still exists: %s" % (args[0], e))
+    elif cmd == "fill-part":
+        table, n, part = args[0], int(args[1]), args[2]
+        prefix = args[3] if len(args) > 3 else ""
+        h, r = key_names(table)
+        with resource().Table(table).batch_writer() as batch:
+            for i in range(n):
+                batch.put_item(Item={h: part, r: "%s%d" % (prefix, i), "v": 1})
     else:
         sys.exit("unknown command " + cmd)
 
