@@ -64,6 +64,16 @@ struct fs {
 	struct pathlist *hidden;  /* items renamed to a scratch name */
 	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
 	struct item_handle *writers; /* open for writing, by path */
+
+	/* Kernel cache invalidations, sent from a thread of their own: a
+	 * notification sent from inside a request on the same file may wait
+	 * on that request (libfuse warns of the deadlock). */
+	struct fuse *fuse;
+	pthread_t inval_thread;
+	bool inval_running;
+	bool inval_stop;
+	pthread_cond_t inval_cond;
+	struct pathlist *inval_queue; /* under lock */
 };
 
 static struct fs *current_fs(void)
@@ -464,6 +474,78 @@ static void pathlist_clear(struct pathlist **head)
 		*head = p->next;
 		pathlist_free_one(p);
 	}
+}
+
+/* ---- kernel cache invalidation -------------------------------------------- */
+
+/* Asks the kernel to forget what it cached of path (attributes, pages),
+ * soon, from the invalidation thread. */
+static void invalidate_later(struct fs *fs, const char *path)
+{
+	struct pathlist *p;
+
+	if (!fs->inval_running)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	p->path = strdup(path);
+	if (!p->path) {
+		free(p);
+		return;
+	}
+	pthread_mutex_lock(&fs->lock);
+	p->next = fs->inval_queue;
+	fs->inval_queue = p;
+	pthread_cond_signal(&fs->inval_cond);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void *inval_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct pathlist *batch;
+
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->inval_stop) {
+		if (!fs->inval_queue) {
+			pthread_cond_wait(&fs->inval_cond, &fs->lock);
+			continue;
+		}
+		batch = fs->inval_queue;
+		fs->inval_queue = NULL;
+		pthread_mutex_unlock(&fs->lock);
+		while (batch) {
+			struct pathlist *p = batch;
+			batch = p->next;
+			/* -ENOENT: the kernel holds nothing for it. */
+			fuse_invalidate_path(fs->fuse, p->path);
+			pathlist_free_one(p);
+		}
+		pthread_mutex_lock(&fs->lock);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+static void inval_start(struct fs *fs, struct fuse *fuse)
+{
+	fs->fuse = fuse;
+	if (fuse && pthread_create(&fs->inval_thread, NULL, inval_main, fs) == 0)
+		fs->inval_running = true;
+}
+
+static void inval_stop(struct fs *fs)
+{
+	if (!fs->inval_running)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs->inval_stop = true;
+	pthread_cond_signal(&fs->inval_cond);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->inval_thread, NULL);
+	fs->inval_running = false;
+	pathlist_clear(&fs->inval_queue);
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -1113,7 +1195,9 @@ struct item_handle {
 	/* items opened for writing: what close will store */
 	pthread_mutex_t lock;
 	bool writable;
-	bool dirty;	/* written since the last store */
+	bool dirty;	/* changed since the last store */
+	bool written;	/* write() or ftruncate() since the last store */
+	bool new_item;	/* the item did not exist when this was opened */
 	bool excl;	/* created with O_EXCL: store only if still absent */
 	int error;	/* the last store's error, reported again until a write */
 	char *buf;
@@ -1506,7 +1590,8 @@ static int schema_for(const struct table *t, struct codec_schema *cs)
  * anything. Returns 0 and *item (new reference), or -EINVAL / -EFBIG with
  * the reason logged (file, problem, line and column). */
 static int item_parse(struct fs *fs, const char *path, struct node *n,
-		      const char *data, size_t len, json_t **item)
+		      const char *data, size_t len, bool new_item,
+		      json_t **item)
 {
 	struct codec_error err = { 0 };
 	struct codec_schema cs;
@@ -1517,6 +1602,14 @@ static int item_parse(struct fs *fs, const char *path, struct node *n,
 	*item = NULL;
 	schema_for(n->table, &cs);
 	rc = codec_parse(data, len, fs->format, item, &err);
+	if (!rc && new_item) {
+		/* A new file takes its key from its name, so cp and mv of
+		 * items and partitions work; an existing item's file must
+		 * agree with its name (a key edited by mistake is refused). */
+		json_object_del(*item, n->table->hash_name);
+		if (n->table->range_name)
+			json_object_del(*item, n->table->range_name);
+	}
 	if (!rc)
 		rc = codec_apply_key(*item, &cs, n->key, &err);
 	if (!rc) {
@@ -1566,17 +1659,21 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 	if (item_store(fs, n->table, path, item, &text, &mtime) != 0)
 		cache_forget(fs->cache, path);
 	cache_blob_unref(text);
+	/* What the kernel holds is what was written (or its size while it
+	 * was open); the file is now the rendered item. */
+	invalidate_later(fs, path);
 	return 0;
 }
 
 /* Checks and stores file bytes as the item at path. */
 static int item_write(struct fs *fs, const char *path, struct node *n,
-		      const char *data, size_t len, bool absent_only)
+		      const char *data, size_t len, bool absent_only,
+		      bool new_item)
 {
 	json_t *item = NULL;
 	int rc;
 
-	rc = item_parse(fs, path, n, data, len, &item);
+	rc = item_parse(fs, path, n, data, len, new_item, &item);
 	if (rc) {
 		keep_rejected(fs, path, data, len);
 		return rc;
@@ -1602,10 +1699,12 @@ static int handle_store(struct fs *fs, const char *path,
 	if (!rc && n.kind != NODE_ITEM)
 		rc = -ENOENT;
 	if (!rc)
-		rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl);
+		rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl,
+				h->new_item);
 	if (rc != -ENOENT || n.kind == NODE_ITEM)
 		node_clear(&n);
 	h->dirty = false;
+	h->written = false;
 	h->excl = false;
 	h->error = rc;
 	if (rc && rc != -EINVAL && rc != -EFBIG)
@@ -1771,6 +1870,7 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 			/* Stored at close: an empty file is a key-only item. */
 			h->writable = true;
 			h->dirty = true;
+			h->new_item = true;
 			h->excl = (fi->flags & O_EXCL) != 0;
 			writer_add(fs, h);
 			rc = 0;
@@ -1871,6 +1971,7 @@ static int fs_write(const char *path, const char *buf, size_t size,
 		if (end > h->len)
 			h->len = end;
 		h->dirty = true;
+		h->written = true;
 		h->error = 0;
 		rc = (int)size;
 	}
@@ -1881,9 +1982,19 @@ static int fs_write(const char *path, const char *buf, size_t size,
 static int fs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
+	int rc;
 
 	if (!h->writable)
 		return 0;
+	/* close() of every descriptor flushes, also the shell's close of the
+	 * descriptor it dup2()ed before anything was written: storing then
+	 * would put an empty item in place of the real one. Until a write, an
+	 * O_TRUNC or a new file waits for the last close (release). */
+	pthread_mutex_lock(&h->lock);
+	rc = h->written ? 1 : h->error;
+	pthread_mutex_unlock(&h->lock);
+	if (rc <= 0)
+		return rc;
 	return handle_store(current_fs(), path, h);
 }
 
@@ -1936,6 +2047,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 				       (size_t)size - h->len);
 			h->len = (size_t)size;
 			h->dirty = true;
+			h->written = true;
 			h->error = 0;
 		}
 		pthread_mutex_unlock(&h->lock);
@@ -1961,7 +2073,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			break;
 		memcpy(data, text->data,
 		       (size_t)size < text->len ? (size_t)size : text->len);
-		rc = item_write(fs, path, &n, data, (size_t)size, false);
+		rc = item_write(fs, path, &n, data, (size_t)size, false, false);
 		break;
 	case NODE_TABLE_JSON:
 		rc = -EACCES;
@@ -1991,6 +2103,7 @@ static int item_delete(struct fs *fs, const char *path, struct node *n)
 	cache_item_put_negative(fs->cache, path);
 	forget_listings(fs, path);
 	drop_rejected(fs, path);
+	invalidate_later(fs, path);
 	/* A partition emptied through the mount stays until rmdir, so that
 	 * rm -r can remove the directory after its files. */
 	if (n->table->range_name)
@@ -2313,6 +2426,7 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 	if (nf->table->range_name)
 		pathlist_add(fs, &fs->held, nf->parent, NULL);
 	forget_listings(fs, to);
+	invalidate_later(fs, to);
 	{
 		struct cache_blob *text = NULL;
 		time_t mtime;
@@ -2336,10 +2450,21 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 	size_t len = 0;
 	int rc;
 
+	struct cache_blob *text = NULL;
+	bool new_item;
+	time_t mtime;
+
 	rc = scratch_copy(nf->scratch, &data, &len);
 	if (rc)
 		return rc;
-	rc = item_write(fs, to, nt, data, len, noreplace);
+	rc = nt->hidden ? -ENOENT : item_fetch(fs, to, nt, &text, &mtime);
+	cache_blob_unref(text);
+	if (rc && rc != -ENOENT) {
+		free(data);
+		return rc;
+	}
+	new_item = rc == -ENOENT;
+	rc = item_write(fs, to, nt, data, len, noreplace, new_item);
 	free(data);
 	if (rc)
 		return rc;
@@ -2585,11 +2710,21 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->use_ino = 0;
 	cfg->nullpath_ok = 0;
 	conn->want |= conn->capable & FUSE_CAP_READDIRPLUS;
+	/* open(O_TRUNC) must reach open, not come as a separate truncate:
+	 * that would store an empty item before the new content. */
+	conn->want |= conn->capable & FUSE_CAP_ATOMIC_O_TRUNC;
+	inval_start(fs, fuse_get_context()->fuse);
 	return fs;
+}
+
+static void fs_destroy(void *private_data)
+{
+	inval_stop(private_data);
 }
 
 static const struct fuse_operations fs_ops = {
 	.init = fs_init,
+	.destroy = fs_destroy,
 	.getattr = fs_getattr,
 	.opendir = fs_opendir,
 	.readdir = fs_readdir,
@@ -2665,6 +2800,7 @@ struct fs *fs_new(const struct fs_settings *s)
 	fs->gid = s->gid;
 	fs->started = time(NULL);
 	pthread_mutex_init(&fs->lock, NULL);
+	pthread_cond_init(&fs->inval_cond, NULL);
 	fs->cache = cache_new(s->cache_bytes, s->cache_ttl);
 	if (!fs->cache)
 		goto fail;
@@ -2694,6 +2830,8 @@ void fs_free(struct fs *fs)
 {
 	if (!fs)
 		return;
+	inval_stop(fs);
+	pthread_cond_destroy(&fs->inval_cond);
 	cache_free(fs->cache);
 	scratch_store_free(fs->scratch);
 	keyname_attr_free(&fs->new_hash);
