@@ -2304,6 +2304,27 @@ static int has_items(struct fs *fs, struct node *n, bool *any)
 	return 0;
 }
 
+/* DeleteTable returns while the table is DELETING; rmdir returns once it
+ * is gone, so that ls right after no longer shows it (as mkdir waits for
+ * ACTIVE). Gives up quietly after two minutes. */
+static void table_wait_gone(struct fs *fs, const char *name)
+{
+	unsigned delay_ms = 50;
+
+	for (int waited = 0; waited < 120000; waited += (int)delay_ms) {
+		struct ddb_error err = { 0 };
+		json_t *desc = NULL;
+		int rc = ddb_describe_table(fs->ddb, name, &desc, &err);
+
+		json_decref(desc);
+		if (rc)
+			return;
+		usleep(delay_ms * 1000);
+		if (delay_ms < 1000)
+			delay_ms *= 2;
+	}
+}
+
 static int fs_rmdir(const char *path)
 {
 	struct fs *fs = current_fs();
@@ -2348,6 +2369,7 @@ static int fs_rmdir(const char *path)
 			rc = -EPERM; /* deletion protection */
 		if (rc)
 			goto out;
+		table_wait_gone(fs, n.table->name);
 		table_forget(fs, n.table->name);
 		pathlist_remove(fs, &fs->aliases, path, false);
 		cache_forget_tree(fs->cache, path);
