@@ -2731,6 +2731,10 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = fs->ttl;
 	cfg->use_ino = 0;
 	cfg->nullpath_ok = 0;
+	/* Each open must read the item afresh (another mount may have changed
+	 * it): -o kernel_cache and auto_cache would keep old pages. */
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
 	conn->want |= conn->capable & FUSE_CAP_READDIRPLUS;
 	/* open(O_TRUNC) must reach open, not come as a separate truncate:
 	 * that would store an empty item before the new content. */
