@@ -664,7 +664,7 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 	struct ddb_error local;
 	char target[128], desc[1024];
 	const char *table = "-";
-	char *body = NULL, *key = NULL;
+	char *body = NULL, *key = NULL, *segment = NULL;
 	json_t *doc = NULL, *empty = NULL;
 	long long t0, ms;
 	int rc = 0, r;
@@ -694,6 +694,15 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 	if (log_enabled(LOG_DEBUG) && json_object_get(request, "Key"))
 		key = json_dumps(json_object_get(request, "Key"),
 				 JSON_COMPACT | JSON_ENCODE_ANY);
+	if (log_enabled(LOG_DEBUG) &&
+	    json_is_integer(json_object_get(request, "TotalSegments"))) {
+		/* Which parallel Scan segment, so a log shows the fan-out. */
+		if (asprintf(&segment, " segment=%lld/%lld",
+			     json_integer_value(json_object_get(request, "Segment")),
+			     json_integer_value(json_object_get(request,
+								"TotalSegments"))) < 0)
+			segment = NULL;
+	}
 	for (int attempt = 1;; attempt++) {
 		clear_attempt(err);
 		err->attempts = attempt;
@@ -706,8 +715,9 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 		}
 		log_msg(LOG_DEBUG,
 			"request op=%s table=%s status=%ld ms=%lld attempt=%d"
-			"%s%s%s%s%s%s",
+			"%s%s%s%s%s%s%s",
 			op, table, err->http_status, ms, attempt,
+			segment ? segment : "",
 			key ? " key=" : "", key ? key : "",
 			err->code[0] ? " code=" : "", err->code,
 			err->transport ? " error=" : "",
@@ -750,6 +760,7 @@ out:
 	json_decref(empty);
 	free(body);
 	free(key);
+	free(segment);
 	return rc;
 }
 

@@ -29,6 +29,7 @@ struct table {
 	char *hash_name;
 	char *range_name; /* NULL for a partition-key-only table */
 	struct cache_blob *describe;
+	uint64_t size_bytes; /* TableSizeBytes when described */
 	double expires;
 };
 
@@ -206,6 +207,8 @@ static struct table *table_from_description(const char *name, json_t *desc)
 					JSON_REAL_PRECISION(15));
 	if (!t->name || !t->hash_name || !text)
 		goto fail;
+	t->size_bytes = (uint64_t)json_integer_value(
+		json_object_get(desc, "TableSizeBytes"));
 	t->schema.hash_name = t->hash_name;
 	t->schema.range_name = t->range_name;
 	{
@@ -837,6 +840,10 @@ static void nameset_free(struct nameset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* A table this many MiB or larger is listed with that many parallel Scan
+ * segments (up to the maximum): each segment's pages come back together. */
+#define LISTER_MAX_SEGMENTS 8
+
 enum lister_kind {
 	LIST_ROOT,       /* ListTables */
 	LIST_ITEMS,      /* Scan of a partition-key-only table */
@@ -857,6 +864,10 @@ struct lister {
 	bool started;
 	bool done;
 	struct cache_listing *entries;
+	unsigned segments;     /* parallel Scan segments; 1: a plain Scan */
+	unsigned seg_pages;    /* fetches made so far */
+	json_t *seg_keys[LISTER_MAX_SEGMENTS]; /* LastEvaluatedKey each */
+	bool seg_done[LISTER_MAX_SEGMENTS];
 	off_t *sizes; /* per entry, -1 when unknown (directories) */
 	time_t *mtimes;
 	size_t attr_cap;
@@ -871,6 +882,8 @@ static void lister_free(struct lister *l)
 	table_unref(l->table);
 	json_decref(l->pkey);
 	json_decref(l->last_key);
+	for (unsigned i = 0; i < LISTER_MAX_SEGMENTS; i++)
+		json_decref(l->seg_keys[i]);
 	free(l->last_table);
 	cache_listing_unref(l->entries);
 	free(l->sizes);
@@ -903,6 +916,13 @@ static struct lister *lister_new(struct fs *fs, const char *dirpath,
 		l->kind = LIST_ITEMS;
 	l->table = t ? table_ref(t) : NULL;
 	l->pkey = json_incref(pkey);
+	l->segments = 1;
+	if (l->kind == LIST_ITEMS || l->kind == LIST_PARTITIONS) {
+		uint64_t mib = t->size_bytes >> 20;
+		l->segments = mib < 2 ? 1
+			    : mib > LISTER_MAX_SEGMENTS ? LISTER_MAX_SEGMENTS
+							: (unsigned)mib;
+	}
 	return l;
 }
 
@@ -1006,52 +1026,48 @@ out:
 
 /* Fetches the next page of the listing (one request) and appends its
  * entries. Returns 0 or -errno; sets l->done after the last page. */
-static int lister_next_page(struct lister *l)
+static int lister_root_page(struct lister *l)
 {
 	struct ddb_error err = { 0 };
-	json_t *req = NULL, *resp = NULL, *items, *item;
-	const char *op;
+	json_t *resp = NULL, *names, *n;
+	const char *last;
 	size_t i;
 	int rc;
 
-	if (l->done)
-		return 0;
-	l->started = true;
-	if (l->kind == LIST_ROOT) {
-		json_t *names, *n;
-		const char *last;
-
-		rc = ddb_list_tables_page(l->fs->ddb, l->last_table, 100, &resp,
-					  &err);
+	rc = ddb_list_tables_page(l->fs->ddb, l->last_table, 100, &resp, &err);
+	if (rc)
+		return rc;
+	names = json_object_get(resp, "TableNames");
+	json_array_foreach(names, i, n) {
+		const char *name = json_string_value(n);
+		if (!name || !table_allowed(l->fs, name))
+			continue;
+		rc = lister_add(l, name, true, -1, 0);
 		if (rc)
-			return rc;
-		names = json_object_get(resp, "TableNames");
-		json_array_foreach(names, i, n) {
-			const char *name = json_string_value(n);
-			if (!name || !table_allowed(l->fs, name))
-				continue;
-			rc = lister_add(l, name, true, -1, 0);
-			if (rc)
-				goto out;
-		}
-		last = json_string_value(json_object_get(resp, "LastEvaluatedTableName"));
-		free(l->last_table);
-		l->last_table = last ? strdup(last) : NULL;
-		l->done = !last;
-		rc = 0;
-		goto out;
+			goto out;
 	}
+	last = json_string_value(json_object_get(resp, "LastEvaluatedTableName"));
+	free(l->last_table);
+	l->last_table = last ? strdup(last) : NULL;
+	l->done = !last;
+out:
+	json_decref(resp);
+	return rc;
+}
 
-	rc = -ENOMEM;
-	req = json_pack("{ss}", "TableName", l->table->name);
+/* The Query or Scan request for the next page of segment seg. */
+static json_t *lister_request(struct lister *l, unsigned seg)
+{
+	json_t *req = json_pack("{ss}", "TableName", l->table->name);
+	json_t *start = l->segments > 1 ? l->seg_keys[seg] : l->last_key;
+
 	if (!req)
-		goto out;
+		return NULL;
 	if (l->fs->consistent)
 		json_object_set_new(req, "ConsistentRead", json_true());
-	if (l->last_key)
-		json_object_set(req, "ExclusiveStartKey", l->last_key);
+	if (start)
+		json_object_set(req, "ExclusiveStartKey", start);
 	if (l->kind == LIST_PARTITION) {
-		op = "Query";
 		json_object_set_new(req, "KeyConditionExpression",
 				    json_string("#h = :h"));
 		json_object_set_new(req, "ExpressionAttributeNames",
@@ -1060,34 +1076,155 @@ static int lister_next_page(struct lister *l)
 				    json_pack("{sO}", ":h",
 					      json_object_get(l->pkey,
 							      l->table->hash_name)));
-	} else {
-		op = "Scan";
-		if (l->kind == LIST_PARTITIONS) {
-			json_object_set_new(req, "ProjectionExpression",
-					    json_string("#h"));
-			json_object_set_new(req, "ExpressionAttributeNames",
-					    json_pack("{ss}", "#h",
-						      l->table->hash_name));
-		}
+		return req;
 	}
-	rc = ddb_call(l->fs->ddb, op, req, &resp, &err);
-	if (rc) {
-		if (rc == -ENOENT)
-			table_forget(l->fs, l->table->name);
-		goto out;
+	if (l->kind == LIST_PARTITIONS) {
+		json_object_set_new(req, "ProjectionExpression",
+				    json_string("#h"));
+		json_object_set_new(req, "ExpressionAttributeNames",
+				    json_pack("{ss}", "#h", l->table->hash_name));
 	}
-	items = json_object_get(resp, "Items");
+	if (l->segments > 1) {
+		json_object_set_new(req, "Segment", json_integer(seg));
+		json_object_set_new(req, "TotalSegments",
+				    json_integer(l->segments));
+	}
+	return req;
+}
+
+/* Adds one Query/Scan page's items; returns its LastEvaluatedKey
+ * (borrowed from resp) in *last. */
+static int lister_take_page(struct lister *l, json_t *resp, json_t **last)
+{
+	json_t *items = json_object_get(resp, "Items"), *item;
+	size_t i;
+	int rc;
+
 	json_array_foreach(items, i, item) {
 		rc = l->kind == LIST_PARTITIONS ? lister_add_partition(l, item)
 						: lister_add_item(l, item);
 		if (rc)
-			goto out;
+			return rc;
 	}
-	json_decref(l->last_key);
-	l->last_key = json_incref(json_object_get(resp, "LastEvaluatedKey"));
-	l->done = !l->last_key;
-	rc = 0;
+	*last = json_object_get(resp, "LastEvaluatedKey");
+	return 0;
+}
+
+/* One request of a parallel fetch. */
+struct fetch {
+	struct lister *l;
+	unsigned seg;
+	json_t *req;
+	json_t *resp;
+	int rc;
+	pthread_t thread;
+};
+
+static void *fetch_main(void *arg)
+{
+	struct fetch *f = arg;
+	struct ddb_error err = { 0 };
+
+	f->rc = ddb_call(f->l->fs->ddb, "Scan", f->req, &f->resp, &err);
+	return NULL;
+}
+
+/* The next page of every unfinished segment, fetched together. */
+static int lister_segments_page(struct lister *l)
+{
+	struct fetch f[LISTER_MAX_SEGMENTS];
+	unsigned n = 0, i;
+	int rc = 0;
+
+	/* The first two pages come one at a time (from the first unfinished
+	 * segment), so that a reader who stops early (ls -U | head -1) costs
+	 * one or two requests. A listing that goes on fans out to every
+	 * segment. (ls may race a few thousand names ahead of head before
+	 * SIGPIPE stops it, so with large items it can reach a third.) */
+	bool alone = l->seg_pages < 2;
+
+	for (i = 0; i < l->segments; i++) {
+		if (l->seg_done[i] || (alone && n > 0))
+			continue;
+		memset(&f[n], 0, sizeof(f[n]));
+		f[n].l = l;
+		f[n].seg = i;
+		f[n].req = lister_request(l, i);
+		if (!f[n].req) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	l->seg_pages++;
+	for (i = 0; i < n; i++) {
+		if (n == 1 || pthread_create(&f[i].thread, NULL, fetch_main,
+					     &f[i]) != 0) {
+			fetch_main(&f[i]);
+			f[i].thread = 0;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (f[i].thread)
+			pthread_join(f[i].thread, NULL);
+	for (i = 0; i < n; i++) {
+		json_t *last = NULL;
+
+		if (!rc)
+			rc = f[i].rc;
+		if (rc)
+			continue;
+		rc = lister_take_page(l, f[i].resp, &last);
+		json_decref(l->seg_keys[f[i].seg]);
+		l->seg_keys[f[i].seg] = json_incref(last);
+		l->seg_done[f[i].seg] = !last;
+	}
+	l->done = true;
+	for (i = 0; i < l->segments; i++)
+		l->done = l->done && l->seg_done[i];
 out:
+	for (i = 0; i < n; i++) {
+		json_decref(f[i].req);
+		json_decref(f[i].resp);
+	}
+	return rc;
+}
+
+/* Fetches the next page of the listing and appends its entries: one
+ * request, or one per Scan segment of a large table. Returns 0 or -errno;
+ * sets l->done after the last page. */
+static int lister_next_page(struct lister *l)
+{
+	struct ddb_error err = { 0 };
+	json_t *req = NULL, *resp = NULL, *last = NULL;
+	int rc;
+
+	if (l->done)
+		return 0;
+	l->started = true;
+	if (l->kind == LIST_ROOT)
+		return lister_root_page(l);
+	if (l->segments > 1) {
+		rc = lister_segments_page(l);
+		goto out;
+	}
+	rc = -ENOMEM;
+	req = lister_request(l, 0);
+	if (!req)
+		goto out;
+	rc = ddb_call(l->fs->ddb, l->kind == LIST_PARTITION ? "Query" : "Scan",
+		      req, &resp, &err);
+	if (rc)
+		goto out;
+	rc = lister_take_page(l, resp, &last);
+	if (rc)
+		goto out;
+	json_decref(l->last_key);
+	l->last_key = json_incref(last);
+	l->done = !last;
+out:
+	if (rc == -ENOENT && l->table)
+		table_forget(l->fs, l->table->name);
 	json_decref(req);
 	json_decref(resp);
 	return rc;

@@ -316,3 +316,29 @@ device_id,datacount"
 	server_stop
 	EXPECT_LOG='connect|refused|reach' unmount_fs
 }
+
+@test "a table of several MiB is listed with parallel Scan segments, every name once" {
+	T=$(uniq_table segs)
+	ddbtool create "$T" pk:S
+	ddbtool fill "$T" 4000 k 1000
+	mount_fs
+	ls "$MNT" >/dev/null
+	log_mark
+	ls "$MNT/$T" >"$BATS_TEST_TMPDIR/names"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/names")" -eq 4000 ]
+	[ "$(sort -u "$BATS_TEST_TMPDIR/names" | wc -l)" -eq 4000 ]
+	tail -n +"$((LOG_MARK + 1))" "$DLOG" | grep 'request op=Scan' >"$BATS_TEST_TMPDIR/scans"
+	size=$(jq .TableSizeBytes "$MNT/$T/.table.json")
+	if [ "$size" -gt 2097152 ]; then
+		# 4 MB: segments of a parallel Scan, more than one of them used
+		grep -Eq ' segment=0/[2-8]( |$)' "$BATS_TEST_TMPDIR/scans"
+		grep -Eq ' segment=[1-7]/[2-8]( |$)' "$BATS_TEST_TMPDIR/scans"
+	else
+		# the server does not say how big the table is (dynalite): one
+		# plain Scan, page after page
+		run grep -q ' segment=' "$BATS_TEST_TMPDIR/scans"
+		assert_failure
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/scans")" -ge 4 ]
+	fi
+	unmount_fs
+}

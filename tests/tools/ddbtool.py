@@ -13,7 +13,7 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
   render TABLE KEY HASH [RANGE]     the item as SPEC section 4's plain file, by an
                                     independent Python implementation
   count TABLE                       number of items (Scan, Select COUNT)
-  fill TABLE N [PREFIX]             write N small items with keys PREFIX0..PREFIXn-1
+  fill TABLE N [PREFIX [PAD]]       write N items with keys PREFIX0..PREFIXn-1 (and PAD bytes)
   get-norm TABLE KEY                as get, with set members sorted (sets keep no order)
   scan TABLE                        every item (consistent Scan) as get-norm prints it,
                                     one a line, sorted
@@ -227,9 +227,13 @@ def main(argv):
     elif cmd == "fill":
         table, n = args[0], int(args[1])
         prefix = args[2] if len(args) > 2 else ""
+        pad = "x" * int(args[3]) if len(args) > 3 else None
         with resource().Table(table).batch_writer() as batch:
             for i in range(n):
-                batch.put_item(Item={"pk": "%s%d" % (prefix, i), "v": i})
+                item = {"pk": "%s%d" % (prefix, i), "v": i}
+                if pad:
+                    item["pad"] = pad
+                batch.put_item(Item=item)
     elif cmd == "get-norm":
         r = client().get_item(TableName=args[0], Key=unwire(json.loads(args[1])),
                               ConsistentRead=True)
