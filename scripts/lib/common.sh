@@ -76,12 +76,12 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts a local DynamoDB ($1: ddblocal or dynalite) on 127.0.0.1 and a free
-# port; sets SERVER_PID and SERVER_ENDPOINT. The shim $DYNAMOFS_BIND_SHIM keeps
+# Starts a local DynamoDB ($1: ddblocal or dynalite) on 127.0.0.1 and port $3
+# (default: a free one); sets SERVER_PID and SERVER_ENDPOINT. The shim $DYNAMOFS_BIND_SHIM keeps
 # DynamoDB Local (which has no host option) on loopback. Log in $2.
 server_start() {
-	local kind=$1 log=${2:-/dev/null} port i
-	port=$(free_port)
+	local kind=$1 log=${2:-/dev/null} port=${3:-} i
+	[ -n "$port" ] || port=$(free_port)
 	case "$kind" in
 	ddblocal)
 		(cd "$DDBLOCAL_DIR" && exec env LD_PRELOAD="$DYNAMOFS_BIND_SHIM" \
