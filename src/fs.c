@@ -832,6 +832,17 @@ static int nameset_add(struct nameset *s, const char *name)
 	return 1;
 }
 
+static bool nameset_has(const struct nameset *s, const char *name)
+{
+	if (!s->cap)
+		return false;
+	for (size_t i = hash_str(name) % s->cap; s->slots[i];
+	     i = (i + 1) % s->cap)
+		if (strcmp(s->slots[i], name) == 0)
+			return true;
+	return false;
+}
+
 static void nameset_free(struct nameset *s)
 {
 	for (size_t i = 0; i < s->cap; i++)
@@ -1546,7 +1557,7 @@ static bool entry_hidden(struct fs *fs, struct dir_handle *dh,
 	char *path;
 	bool hidden;
 
-	if (dh->extra_names.n && nameset_add(&dh->extra_names, e->name) == 0)
+	if (nameset_has(&dh->extra_names, e->name))
 		return true;
 	if (e->is_dir || !fs->hidden)
 		return false;
@@ -1838,8 +1849,7 @@ static int handle_store(struct fs *fs, const char *path,
 	if (!rc)
 		rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl,
 				h->new_item);
-	if (rc != -ENOENT || n.kind == NODE_ITEM)
-		node_clear(&n);
+	node_clear(&n); /* resolve leaves it cleared when it fails */
 	h->dirty = false;
 	h->written = false;
 	h->excl = false;
