@@ -1828,6 +1828,13 @@ static int item_write(struct fs *fs, const char *path, struct node *n,
 	}
 	rc = item_put(fs, path, n, item, absent_only);
 	json_decref(item);
+	if (rc) {
+		/* Not stored (server down, credentials, a condition): the
+		 * bytes stay readable too, since close's error is often lost. */
+		log_msg(LOG_ERR, "%s: not stored (%s); the bytes are kept in .%s.rejected",
+			path, strerror(-rc), strrchr(path, '/') + 1);
+		keep_rejected(fs, path, data, len);
+	}
 	return rc;
 }
 
@@ -1854,9 +1861,6 @@ static int handle_store(struct fs *fs, const char *path,
 	h->written = false;
 	h->excl = false;
 	h->error = rc;
-	if (rc && rc != -EINVAL && rc != -EFBIG)
-		log_msg(LOG_ERR, "%s: could not store the item: %s", h->path,
-			strerror(-rc));
 out:
 	pthread_mutex_unlock(&h->lock);
 	return rc;

@@ -792,3 +792,40 @@ c.json"
 	rm -f "$MNT/$T/big.tmp"
 	EXPECT_LOG='big\.tmp|scratch|space|ENOSPC' unmount_fs
 }
+
+@test "a write while the server is down: EIO at close, the bytes kept as .NAME.rejected, the item unchanged" {
+	. "$DYNAMOFS_ROOT/scripts/lib/common.sh"
+	# dynalite on disk, so the data outlives the stop
+	port=$(free_port)
+	own="http://127.0.0.1:$port"
+	start_own() {
+		"$DYNALITE_BIN" --host 127.0.0.1 --port "$port" --path "$BATS_TEST_TMPDIR/db" \
+			>>"$BATS_TEST_TMPDIR/own.log" 2>&1 &
+		SERVER_PID=$!
+		for _ in $(seq 1 100); do curl -s -o /dev/null "$own" && break; sleep 0.1; done
+	}
+	start_own
+	DYNAMOFS_ENDPOINT=$own ddbtool create downw id:S
+	DYNAMOFS_ENDPOINT=$own ddbtool put downw '{"id":{"S":"a"},"v":{"N":"1"}}'
+	MOUNT_SOURCE=$own mount_fs -o retries=1,timeout=2
+	run cat "$MNT/downw/a.json"
+	assert_success
+	server_stop
+	printf '{"v": 2}' >"$BATS_TEST_TMPDIR/new"
+	run fsprobe write "$MNT/downw/a.json" "@$BATS_TEST_TMPDIR/new"
+	assert_output "close:EIO"
+	cmp "$BATS_TEST_TMPDIR/new" "$MNT/downw/.a.json.rejected"
+	grep -q 'a.json: not stored' "$DLOG"
+	kill -0 "$DYNAMOFS_PID"
+	start_own
+	run env DYNAMOFS_ENDPOINT=$own "$PY" "$DDBTOOL" get downw '{"id":{"S":"a"}}'
+	assert_output '{"id":{"S":"a"},"v":{"N":"1"}}'
+	# the kept bytes, written again once the server is back: stored, and
+	# the .rejected file is gone
+	cp "$MNT/downw/.a.json.rejected" "$MNT/downw/a.json"
+	run env DYNAMOFS_ENDPOINT=$own "$PY" "$DDBTOOL" get downw '{"id":{"S":"a"}}'
+	assert_output '{"id":{"S":"a"},"v":{"N":"2"}}'
+	[ ! -e "$MNT/downw/.a.json.rejected" ]
+	server_stop
+	EXPECT_LOG='not stored|connect|refused|reach|PutItem' unmount_fs
+}

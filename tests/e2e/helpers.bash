@@ -118,7 +118,8 @@ unmount_fs() {
 	fi
 }
 
-# For teardown: unmount whatever is still mounted, never failing.
+# For teardown: unmount whatever is still mounted and stop a server the
+# test started itself (SERVER_PID), never failing.
 cleanup_mount() {
 	if [ -n "${DYNAMOFS_PID:-}" ]; then
 		fusermount3 -uz "$MNT" 2>/dev/null
@@ -126,6 +127,12 @@ cleanup_mount() {
 		wait "$DYNAMOFS_PID" 2>/dev/null
 		DYNAMOFS_PID=
 	fi
+	if [ -n "${SERVER_PID:-}" ]; then
+		kill "$SERVER_PID" 2>/dev/null
+		wait "$SERVER_PID" 2>/dev/null
+		SERVER_PID=
+	fi
+	return 0
 }
 
 # Requests are counted from the debug log: log_mark remembers where it
