@@ -521,7 +521,12 @@ static void fuse_log_to_log(enum fuse_log_level level, const char *fmt,
 }
 
 /* Checks DynamoDB answers with these settings, mounts, and serves until
- * unmounted or signalled. Returns the exit status. */
+ * unmounted (fusermount3 -u, umount) or signalled (SIGTERM, SIGINT, SIGHUP).
+ * Either way the requests being served finish first: libfuse joins its
+ * workers, which cannot be cancelled inside a request, before the loop
+ * returns, so a write whose close or rename was accepted is stored. Returns
+ * the exit status: 0 after an unmount or one of those signals, 1 when the
+ * mount could not start or the loop failed. */
 static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 		     struct fuse_args *args,
 		     const struct fuse_cmdline_opts *cmdline,
@@ -533,15 +538,26 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	struct ddb_client *ddb = NULL;
 	struct fuse *fuse = NULL;
 	struct fs *fs = NULL;
-	struct dfs_client c;
+	struct dfs_client c = { 0 };
+	char *mnt = NULL;
 	bool mounted = false;
+	bool signals = false;
 	size_t n = 0;
 	int status = 1;
+	int rc;
 
+	/* A daemon works in "/" (fuse_daemonize), so the unmount at exit
+	 * needs the absolute path; a relative one would leave a dead mount. */
+	mnt = realpath(mountpoint, NULL);
+	if (!mnt) {
+		fprintf(stderr, "dynamofs: bad mount point %s: %s\n", mountpoint,
+			strerror(errno));
+		return 1;
+	}
 	/* The same start-up check as --check: a mount that cannot work fails
 	 * now with one line, before anything is mounted. */
 	if (client_open(o, s, s->retries < 2 ? s->retries : 2, &c))
-		return 1;
+		goto out;
 	if (probe_dynamodb(&c, s->log_level, &n))
 		goto out;
 	dcfg.endpoint = c.cfg.endpoint;
@@ -575,22 +591,39 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	fuse = fuse_new(args, fs_operations(), sizeof(*fs_operations()), fs);
 	if (!fuse)
 		goto out;
-	if (fuse_mount(fuse, mountpoint) != 0)
+	/* Handlers before the mount: a SIGTERM that comes as soon as the
+	 * mount shows (before the loop runs) still unmounts cleanly, and
+	 * fork in fuse_daemonize keeps them. */
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out;
+	signals = true;
+	if (fuse_mount(fuse, mnt) != 0)
 		goto out;
 	mounted = true;
 	if (fuse_daemonize(cmdline->foreground) != 0)
 		goto out;
-	/* From here on a daemon has no terminal: log to syslog. */
+	/* From here on a daemon has no terminal (fuse_daemonize pointed
+	 * stdin, stdout and stderr at /dev/null): log to syslog. */
 	log_setup(s->log_level, !cmdline->foreground);
-	log_msg(LOG_INFO, "mounted %s on %s", c.cfg.endpoint, mountpoint);
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
-		goto out;
+	log_msg(LOG_INFO, "mounted %s on %s", c.cfg.endpoint, mnt);
 	if (cmdline->singlethread)
-		status = fuse_loop(fuse) ? 1 : 0;
+		rc = fuse_loop(fuse);
 	else
-		status = fuse_loop_mt(fuse, &loop) ? 1 : 0;
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+		rc = fuse_loop_mt(fuse, &loop);
+	/* 0: unmounted; > 0: the signal that stopped the loop, an orderly
+	 * stop as well; < 0: the loop failed. */
+	if (rc < 0) {
+		log_msg(LOG_ERR, "serving %s stopped: %s", mnt, strerror(-rc));
+		goto out;
+	}
+	if (rc > 0)
+		log_msg(LOG_INFO, "signal %d: unmounting %s", rc, mnt);
+	else
+		log_msg(LOG_INFO, "%s was unmounted", mnt);
+	status = 0;
 out:
+	if (signals)
+		fuse_remove_signal_handlers(fuse_get_session(fuse));
 	if (mounted)
 		fuse_unmount(fuse);
 	if (fuse)
@@ -598,6 +631,7 @@ out:
 	fs_free(fs);
 	ddb_client_free(ddb);
 	client_free(&c);
+	free(mnt);
 	return status;
 }
 

@@ -13,7 +13,8 @@ DYNAMOFS_DEBS=(gcc meson ninja-build pkg-config libfuse3-dev fuse3
 	libcurl4-openssl-dev libssl-dev libjansson-dev libinih-dev zlib1g-dev
 	bats bats-assert bats-support python3-boto3 python3-botocore awscli
 	jq tmux vim nano valgrind curl iproute2 procps psmisc attr
-	scdoc man-db groff-base bsdextrautils)
+	scdoc man-db groff-base bsdextrautils
+	dpkg-dev debhelper build-essential rpm systemd)
 
 say() { printf '%s\n' "$*" >&2; }
 
