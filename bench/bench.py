@@ -293,14 +293,15 @@ class Bench:
 
     # -- one side of a round
     def perf_start(self, m, name):
-        """With --profile DIR: perf record of the whole machine (call
-        graphs) while the dynamofs side runs, into DIR/NAME.data."""
+        """With --profile DIR: perf record of the daemon (all its threads,
+        call graphs) while the dynamofs side runs, into DIR/NAME.data."""
         if not self.a.profile or not name:
             return None
         os.makedirs(self.a.profile, exist_ok=True)
         out = os.path.join(self.a.profile, name + ".data")
-        p = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "997", "-o", out,
-                              "-q"], stdout=subprocess.DEVNULL,
+        p = subprocess.Popen(["perf", "record", "-g", "-F", "1999", "-o", out,
+                              "-p", str(m.proc.pid), "-q"],
+                             stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         note_pid(p.pid)
         time.sleep(1.0)
