@@ -312,8 +312,15 @@ class Bench:
             p.send_signal(signal.SIGINT)
             p.wait()
 
+    def proxy_alive(self):
+        p = getattr(self, "proxy", None)
+        if p is not None and p.poll() is not None:
+            raise RuntimeError("the delay proxy exited (status %s); see "
+                               ".work/logs/proxy-*.log" % p.returncode)
+
     def run_a(self, endpoint, cmd, items, prep=None, check=None, opts="",
               name=None):
+        self.proxy_alive()
         m = Mount(self.a.dynamofs, endpoint, opts)
         try:
             if prep:
@@ -343,6 +350,7 @@ class Bench:
         return r
 
     def run_b(self, fn, items):
+        self.proxy_alive()
         s0, p0 = self.server_cpu(), time.process_time()
         t0 = time.perf_counter()
         extra = fn()
@@ -623,8 +631,20 @@ class Bench:
                     target_met=bool(mem["vmhwm_kib"] and mem["vmhwm_kib"] <= limit),
                     seconds=round(time.perf_counter() - t0, 1))
 
+    def keep_earlier(self):
+        """A run of some delays completes today's file of the same server
+        and sizes: its runs at other delays are kept."""
+        try:
+            old = json.load(open(self.a.out))
+        except (OSError, ValueError):
+            return
+        if old.get("server") == self.a.server and old.get("sizes") == self.sizes:
+            self.results["runs"] = [r for r in old.get("runs", [])
+                                    if r["delay_ms"] not in self.a.delays]
+
     def main(self):
         os.makedirs(os.path.join(WORK, "logs"), exist_ok=True)
+        self.keep_earlier()
         say("seeding %s" % self.a.endpoint)
         self.seed(self.a.endpoint)
         for delay in self.a.delays:
@@ -633,12 +653,16 @@ class Bench:
             try:
                 if delay > 0:
                     port = self.a.endpoint.rsplit(":", 1)[1]
+                    plog = open(os.path.join(WORK, "logs", "proxy-%g.log" % delay), "w")
                     proxy = subprocess.Popen(
                         [sys.executable, os.path.join(BENCH, "delayproxy.py"), port,
-                         "--delay-ms", str(delay)], stdout=subprocess.PIPE, text=True)
+                         "--delay-ms", str(delay)], stdout=subprocess.PIPE,
+                        stderr=plog, text=True)
                     note_pid(proxy.pid)
                     endpoint = "http://127.0.0.1:%s" % proxy.stdout.readline().strip()
+                self.proxy = proxy
                 self.results["runs"].append(self.run_delay(endpoint, delay))
+                self.results["runs"].sort(key=lambda r: r["delay_ms"])
             finally:
                 if proxy:
                     proxy.terminate()
