@@ -79,6 +79,7 @@ mount_fs() {
 	local i
 	for i in $(seq 1 200); do
 		if mountpoint -q "$MNT"; then
+			MNT_DEV=$(stat -c %d "$MNT")
 			return 0
 		fi
 		if ! kill -0 "$DYNAMOFS_PID" 2>/dev/null; then
@@ -100,7 +101,19 @@ mount_fs() {
 unmount_fs() {
 	local rc=0
 	[ -n "${DYNAMOFS_PID:-}" ] || return 0
-	fusermount3 -u "$MNT" || fusermount3 -uz "$MNT"
+	if ! fusermount3 -u "$MNT"; then
+		echo "the mount was busy; unmounting lazily" >&2
+		fusermount3 -uz "$MNT"
+	fi
+	if ! wait_exit "$DYNAMOFS_PID" 30; then
+		echo "dynamofs did not exit within 30 s of the unmount" >&2
+		tail -20 "$DLOG" >&2
+		abort_fuse_conn
+		kill -9 "$DYNAMOFS_PID" 2>/dev/null
+		wait "$DYNAMOFS_PID" 2>/dev/null
+		DYNAMOFS_PID=
+		return 1
+	fi
 	wait "$DYNAMOFS_PID" || rc=$?
 	DYNAMOFS_PID=
 	if [ "$rc" -ne 0 ]; then
@@ -118,12 +131,39 @@ unmount_fs() {
 	fi
 }
 
+# Waits up to $2 seconds for process $1 to exit; false when it has not.
+wait_exit() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Aborts the FUSE connection of $MNT (as recorded at mount time), so that a
+# daemon whose lazily unmounted file system is still pinned can exit.
+abort_fuse_conn() {
+	local minor
+	[ -n "${MNT_DEV:-}" ] || return 0
+	minor=$(((MNT_DEV & 0xff) | ((MNT_DEV >> 12) & ~0xff)))
+	mountpoint -q /sys/fs/fuse/connections ||
+		mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
+	[ -w "/sys/fs/fuse/connections/$minor/abort" ] &&
+		echo 1 >"/sys/fs/fuse/connections/$minor/abort"
+	return 0
+}
+
 # For teardown: unmount whatever is still mounted and stop a server the
-# test started itself (SERVER_PID), never failing.
+# test started itself (SERVER_PID), never failing and never hanging.
 cleanup_mount() {
 	if [ -n "${DYNAMOFS_PID:-}" ]; then
-		fusermount3 -uz "$MNT" 2>/dev/null
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
 		kill "$DYNAMOFS_PID" 2>/dev/null
+		if ! wait_exit "$DYNAMOFS_PID" 10; then
+			abort_fuse_conn
+			kill -9 "$DYNAMOFS_PID" 2>/dev/null
+		fi
 		wait "$DYNAMOFS_PID" 2>/dev/null
 		DYNAMOFS_PID=
 	fi
