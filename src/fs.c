@@ -2003,18 +2003,10 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		h->text = cache_blob_ref(n.table->describe);
 		break;
 	case NODE_ITEM:
+		/* With O_EXCL the put at close is conditional, so a cache
+		 * that is behind (another client made the item in the last
+		 * cache_ttl) still cannot overwrite it: close says EEXIST. */
 		rc = n.hidden ? -ENOENT : item_fetch(fs, path, &n, &text, &mtime);
-		if (rc == -ENOENT && create && (fi->flags & O_EXCL) &&
-		    fs->consistent == false) {
-			/* The cache may be behind: ask DynamoDB itself. */
-			struct ddb_error err = { 0 };
-			json_t *item = NULL;
-			rc = ddb_get_item(fs->ddb, n.table->name, n.key, true,
-					  &item, &err);
-			json_decref(item);
-			if (rc == 0)
-				rc = -EEXIST;
-		}
 		if (rc == 0 && create && (fi->flags & O_EXCL))
 			rc = -EEXIST;
 		if (rc == -ENOENT && create) {
@@ -2890,6 +2882,11 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* open(O_TRUNC) must reach open, not come as a separate truncate:
 	 * that would store an empty item before the new content. */
 	conn->want |= conn->capable & FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Lookups of many names in one directory (xargs -P8 cat T/P/...)
+	 * must reach us together, each waiting on its own GetItem. */
+	conn->want |= conn->capable & FUSE_CAP_PARALLEL_DIROPS;
+	log_msg(LOG_DEBUG, "fuse: capable %#x want %#x", conn->capable,
+		conn->want);
 	inval_start(fs, fuse_get_context()->fuse);
 	return fs;
 }
