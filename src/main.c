@@ -540,6 +540,8 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	struct fs *fs = NULL;
 	struct dfs_client c = { 0 };
 	char *mnt = NULL;
+	char *raw = NULL;
+	char *fsname = NULL;
 	bool mounted = false;
 	bool signals = false;
 	size_t n = 0;
@@ -588,6 +590,21 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 		fprintf(stderr, "dynamofs: %s\n", strerror(errno));
 		goto out;
 	}
+	/* The mount's source (mount, df, findmnt) is SOURCE as given, else
+	 * the endpoint; mount -a compares it with fstab's to know the line is
+	 * mounted. Inserted first, so a -o fsname= of the user's wins. */
+	if (asprintf(&raw, "fsname=%s",
+		     o->n_args == 2 ? o->args[0] : c.cfg.endpoint) < 0) {
+		raw = NULL;
+		fprintf(stderr, "dynamofs: %s\n", strerror(ENOMEM));
+		goto out;
+	}
+	if (fuse_opt_add_opt_escaped(&fsname, raw) ||
+	    fuse_opt_insert_arg(args, 1, "-o") ||
+	    fuse_opt_insert_arg(args, 2, fsname)) {
+		fprintf(stderr, "dynamofs: %s\n", strerror(ENOMEM));
+		goto out;
+	}
 	fuse = fuse_new(args, fs_operations(), sizeof(*fs_operations()), fs);
 	if (!fuse)
 		goto out;
@@ -631,6 +648,8 @@ out:
 	fs_free(fs);
 	ddb_client_free(ddb);
 	client_free(&c);
+	free(raw);
+	free(fsname);
 	free(mnt);
 	return status;
 }
