@@ -65,6 +65,7 @@ struct fs {
 	struct pathlist *hidden;  /* items renamed to a scratch name */
 	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
 	struct item_handle *writers; /* open for writing, by path */
+	struct stash *stashed;	     /* listings begun by a lookup */
 
 	/* Kernel cache invalidations, sent from a thread of their own: a
 	 * notification sent from inside a request on the same file may wait
@@ -1248,6 +1249,84 @@ static void lister_publish(struct lister *l)
 		cache_dir_put(l->fs->cache, l->dirpath, l->entries);
 }
 
+/* A listing that a lookup began (the first page of a partition's Query,
+ * to learn that it exists) and the next opendir of that path goes on with,
+ * so that page is not fetched twice. */
+struct stash {
+	struct lister *lister;
+	double expires;
+	struct stash *next;
+};
+
+#define STASH_MAX 8
+
+/* Keeps l (taken) for the next opendir of its path, for the cache time. */
+static void stash_put(struct fs *fs, struct lister *l)
+{
+	struct stash *st = calloc(1, sizeof(*st)), *p, *old = NULL;
+	int n = 1;
+
+	if (!st || fs->ttl <= 0) {
+		free(st);
+		lister_free(l);
+		return;
+	}
+	st->lister = l;
+	st->expires = monotonic_now() + fs->ttl;
+	pthread_mutex_lock(&fs->lock);
+	st->next = fs->stashed;
+	fs->stashed = st;
+	/* Only the newest few: cut the list after STASH_MAX. */
+	for (p = fs->stashed; p; p = p->next, n++) {
+		if (n == STASH_MAX) {
+			old = p->next;
+			p->next = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	while (old) {
+		struct stash *next = old->next;
+		lister_free(old->lister);
+		free(old);
+		old = next;
+	}
+}
+
+/* The stashed listing of path (taken; caller frees), or NULL. */
+static struct lister *stash_take(struct fs *fs, const char *path)
+{
+	struct lister *l = NULL;
+	struct stash **pp, *st = NULL;
+	double now = monotonic_now();
+
+	pthread_mutex_lock(&fs->lock);
+	for (pp = &fs->stashed; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->lister->dirpath, path) == 0) {
+			st = *pp;
+			*pp = st->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (st && st->expires > now)
+		l = st->lister;
+	else if (st)
+		lister_free(st->lister);
+	free(st);
+	return l;
+}
+
+static void stash_clear(struct fs *fs)
+{
+	while (fs->stashed) {
+		struct stash *st = fs->stashed;
+		fs->stashed = st->next;
+		lister_free(st->lister);
+		free(st);
+	}
+}
+
 /* Lists a table or partition (the first page only, or all of it), which
  * fills the item cache; *found_any tells whether it has any entry. */
 static int list_directory(struct fs *fs, const char *dirpath, struct table *t,
@@ -1308,6 +1387,7 @@ static void fill_scratch_stat(const struct fs *fs, struct stat *st,
  * listing, else the first page of its Query (which also fills the cache). */
 static int partition_exists(struct fs *fs, const char *path, struct node *n)
 {
+	struct lister *lst;
 	struct cache_listing *l;
 	struct cache_item ci;
 	bool any = false;
@@ -1326,12 +1406,27 @@ static int partition_exists(struct fs *fs, const char *path, struct node *n)
 		cache_blob_unref(ci.text);
 		return ci.negative ? -ENOENT : 0;
 	}
-	rc = list_directory(fs, path, n->table, n->key, true, &any);
-	if (rc)
-		return rc;
-	if (!any) {
+	/* The first page of its Query says; a longer partition's listing
+	 * is kept for the opendir that usually follows (ls, cat P/...). */
+	lst = lister_new(fs, path, n->table, n->key);
+	if (!lst)
+		return -ENOMEM;
+	do {
+		rc = lister_next_page(lst);
+	} while (!rc && !lst->done && !lst->entries->n);
+	any = lst->entries->n > 0;
+	if (rc || !any) {
+		lister_free(lst);
+		if (rc)
+			return rc;
 		cache_item_put_negative(fs->cache, path);
 		return -ENOENT;
+	}
+	if (lst->done) {
+		lister_publish(lst);
+		lister_free(lst);
+	} else {
+		stash_put(fs, lst);
 	}
 	return 0;
 }
@@ -1506,7 +1601,9 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 	if (!dh->path || collect_extra(fs, dh, path))
 		goto out;
 	dh->cached = cache_dir_get(fs->cache, path);
-	if (!dh->cached) {
+	if (!dh->cached && n.kind == NODE_PARTITION)
+		dh->lister = stash_take(fs, path);
+	if (!dh->cached && !dh->lister) {
 		dh->lister = lister_new(fs, path, n.table,
 					n.kind == NODE_PARTITION ? n.key : NULL);
 		if (!dh->lister)
@@ -1682,6 +1779,7 @@ static void forget_listings(struct fs *fs, const char *path)
 
 	parent_of(path, dir, sizeof(dir));
 	cache_forget(fs->cache, dir);
+	lister_free(stash_take(fs, dir));
 	parent_of(dir, table, sizeof(table));
 	if (strcmp(table, "/") != 0)
 		cache_forget(fs->cache, table);
@@ -3010,6 +3108,7 @@ void fs_free(struct fs *fs)
 	scratch_store_free(fs->scratch);
 	keyname_attr_free(&fs->new_hash);
 	keyname_attr_free(&fs->new_range);
+	stash_clear(fs);
 	pathlist_clear(&fs->held);
 	pathlist_clear(&fs->hidden);
 	pathlist_clear(&fs->aliases);

@@ -342,3 +342,19 @@ device_id,datacount"
 	fi
 	unmount_fs
 }
+
+@test "a partition of several pages: the lookup's first page is the listing's first page, not fetched twice" {
+	T=$(uniq_table pages)
+	ddbtool create "$T" p:S s:S
+	ddbtool fill-part "$T" 2500 P i 1000
+	pages=$(ddbtool query-pages "$T" p P)
+	[ "$pages" -ge 2 ]
+	mount_fs
+	stat "$MNT/$T" >/dev/null
+	log_mark
+	run sh -c "ls '$MNT/$T/P' | wc -l"
+	assert_output 2500
+	echo "pages: $pages, queries: $(requests_since Query)"
+	[ "$(requests_since Query)" -eq "$pages" ]
+	unmount_fs
+}

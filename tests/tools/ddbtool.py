@@ -13,6 +13,7 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
   render TABLE KEY HASH [RANGE]     the item as SPEC section 4's plain file, by an
                                     independent Python implementation
   count TABLE                       number of items (Scan, Select COUNT)
+  query-pages TABLE HASH VALUE      how many pages a Query of one partition takes
   fill TABLE N [PREFIX [PAD]]       write N items with keys PREFIX0..PREFIXn-1 (and PAD bytes)
   get-norm TABLE KEY                as get, with set members sorted (sets keep no order)
   scan TABLE                        every item (consistent Scan) as get-norm prints it,
@@ -23,7 +24,7 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
                                     billing mode on a second line
   gone TABLE                        wait (up to 60 s) until the table no longer
                                     exists; exit 1 if it still does
-  fill-part TABLE N PART [PREFIX]   N items {HASH: PART, RANGE: PREFIXi, v: 1} in a
+  fill-part TABLE N PART [PREFIX [PAD]]   N items {HASH: PART, RANGE: PREFIXi, v: 1} in a
                                     hash+range table (string keys)
 """
 import base64
@@ -224,6 +225,15 @@ def main(argv):
         for page in client().get_paginator("scan").paginate(TableName=args[0], Select="COUNT"):
             n += page["Count"]
         print(n)
+    elif cmd == "query-pages":
+        table, hname, value = args[0], args[1], args[2]
+        pages = 0
+        for page in client().get_paginator("query").paginate(
+                TableName=table, KeyConditionExpression="#h = :h",
+                ExpressionAttributeNames={"#h": hname},
+                ExpressionAttributeValues={":h": {"S": value}}):
+            pages += 1
+        print(pages)
     elif cmd == "fill":
         table, n = args[0], int(args[1])
         prefix = args[2] if len(args) > 2 else ""
@@ -262,10 +272,14 @@ def main(argv):
     elif cmd == "fill-part":
         table, n, part = args[0], int(args[1]), args[2]
         prefix = args[3] if len(args) > 3 else ""
+        pad = "x" * int(args[4]) if len(args) > 4 else None
         h, r = key_names(table)
         with resource().Table(table).batch_writer() as batch:
             for i in range(n):
-                batch.put_item(Item={h: part, r: "%s%d" % (prefix, i), "v": 1})
+                item = {h: part, r: "%s%d" % (prefix, i), "v": 1}
+                if pad:
+                    item["pad"] = pad
+                batch.put_item(Item=item)
     else:
         sys.exit("unknown command " + cmd)
 
