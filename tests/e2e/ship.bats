@@ -272,7 +272,11 @@ stop_with() {
 
 @test "SIGTERM during find -exec sed -i over 300 items: each item wholly old or new, exit 0" {
 	seed_items sed 300
-	mount_fs -o tables="$T"
+	# Files and directories still open when the signal comes are never
+	# released (the kernel sends no RELEASE once the daemon stops reading),
+	# so their handles are still allocated at exit: not a leak to report.
+	# Every other sanitizer check stays on.
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 mount_fs -o tables="$T"
 	(cd "$MNT/$T/P" && exec find . -name '*.json' -exec sed -i 's/"old"/"new"/g' {} \;) \
 		>"$BATS_TEST_TMPDIR/find.out" 2>&1 &
 	FIND_PID=$!
@@ -298,7 +302,7 @@ stop_with() {
 	run -1 grep -E 'ERROR: AddressSanitizer|runtime error|Segmentation' "$DLOG"
 	run -0 check_old_or_new 300
 	read -r old new <<<"$output"
-	echo "old $old new $new" >&3
+	echo "# old $old new $new" >&3
 	[ "$new" -ge 10 ]
 	[ "$old" -ge 1 ] || fail "the signal came after the edit had finished"
 	# The items stored new are exactly those whose PutItem succeeded.
@@ -307,7 +311,8 @@ stop_with() {
 
 @test "SIGTERM with 8 parallel readers and writers: no crash, acknowledged writes stored, exit 0" {
 	seed_items par 40
-	mount_fs -o tables="$T",cache_ttl=0
+	# Handles open at the signal stay allocated at exit (see above).
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 mount_fs -o tables="$T",cache_ttl=0
 	local i
 	# Four writers, each rewriting its own item with a rising counter and
 	# noting the last value whose close succeeded.
@@ -358,7 +363,7 @@ stop_with() {
 		acked=$(cat "$BATS_TEST_TMPDIR/acked.$i")
 		got=$(ddbtool get "$T" "{\"p\":{\"S\":\"P\"},\"s\":{\"S\":\"00$i\"}}" |
 			"$PY" -c 'import json,sys; print(json.load(sys.stdin)["v"]["N"])')
-		echo "writer $i: acknowledged $acked, stored $got" >&3
+		echo "# writer $i: acknowledged $acked, stored $got" >&3
 		[ "$got" -eq "$acked" ] || [ "$got" -eq $((acked + 1)) ]
 	done
 }
