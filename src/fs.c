@@ -41,6 +41,15 @@ struct shortname {
 	struct shortname *next;
 };
 
+/* Every open file and directory handle is on one list, so that the handles
+ * the kernel never releases (the mount ends while files are open) are
+ * freed with the filesystem. */
+struct openlink {
+	struct openlink *prev;
+	struct openlink *next;
+	void (*free)(struct openlink *link);
+};
+
 struct fs {
 	struct ddb_client *ddb;
 	struct cache *cache;
@@ -66,6 +75,7 @@ struct fs {
 	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
 	struct item_handle *writers; /* open for writing, by path */
 	struct stash *stashed;	     /* listings begun by a lookup */
+	struct openlink open_handles; /* sentinel of a circular list */
 
 	/* Kernel cache invalidations, sent from a thread of their own: a
 	 * notification sent from inside a request on the same file may wait
@@ -81,6 +91,29 @@ struct fs {
 static struct fs *current_fs(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+static void open_add(struct fs *fs, struct openlink *link,
+		     void (*free_fn)(struct openlink *))
+{
+	link->free = free_fn;
+	pthread_mutex_lock(&fs->lock);
+	link->next = fs->open_handles.next;
+	link->prev = &fs->open_handles;
+	link->next->prev = link;
+	fs->open_handles.next = link;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void open_remove(struct fs *fs, struct openlink *link)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (link->next) {
+		link->prev->next = link->next;
+		link->next->prev = link->prev;
+		link->next = link->prev = NULL;
+	}
+	pthread_mutex_unlock(&fs->lock);
 }
 
 static double monotonic_now(void)
@@ -1433,6 +1466,7 @@ static int partition_exists(struct fs *fs, const char *path, struct node *n)
 
 /* What open hands read, write and close. */
 struct item_handle {
+	struct openlink link;	      /* first: the list hands back the handle */
 	struct cache_blob *text;      /* read-only opens: the bytes at open */
 	struct scratch_node *scratch; /* scratch files */
 	/* items opened for writing: what close will store */
@@ -1525,6 +1559,7 @@ static int fs_getattr(const char *path, struct stat *st,
 /* What opendir hands readdir: the names the mount itself holds (scratch
  * files, held partitions), then a cached listing or a listing in progress. */
 struct dir_handle {
+	struct openlink link; /* first: the list hands back a dir_handle */
 	pthread_mutex_t lock;
 	struct cache_listing *extra;
 	struct nameset extra_names;
@@ -1577,6 +1612,11 @@ static void dir_handle_free(struct dir_handle *dh)
 	free(dh);
 }
 
+static void dir_handle_unlinked(struct openlink *link)
+{
+	dir_handle_free((struct dir_handle *)link);
+}
+
 static int fs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct fs *fs = current_fs();
@@ -1609,6 +1649,7 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 		if (!dh->lister)
 			goto out;
 	}
+	open_add(fs, &dh->link, dir_handle_unlinked);
 	fi->fh = (uintptr_t)dh;
 	dh = NULL;
 	rc = 0;
@@ -1752,7 +1793,10 @@ out:
 
 static int fs_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	dir_handle_free((struct dir_handle *)(uintptr_t)fi->fh);
+	struct dir_handle *dh = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	open_remove(current_fs(), &dh->link);
+	dir_handle_free(dh);
 	return 0;
 }
 
@@ -2019,6 +2063,13 @@ static void handle_free(struct item_handle *h)
 	free(h);
 }
 
+/* A handle the mount ended with: nothing is stored (its close never came,
+ * so nothing of it was accepted), only the memory goes. */
+static void item_handle_unlinked(struct openlink *link)
+{
+	handle_free((struct item_handle *)link);
+}
+
 static struct item_handle *handle_new(const char *path)
 {
 	struct item_handle *h = calloc(1, sizeof(*h));
@@ -2140,6 +2191,7 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 	/* Each open reads the item afresh; the kernel must not serve pages
 	 * from before (another mount may have changed it). */
 	fi->keep_cache = 0;
+	open_add(fs, &h->link, item_handle_unlinked);
 	fi->fh = (uintptr_t)h;
 	h = NULL;
 	rc = 0;
@@ -2257,6 +2309,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 		handle_store(fs, path, h);
 		writer_remove(fs, h);
 	}
+	open_remove(fs, &h->link);
 	handle_free(h);
 	return 0;
 }
@@ -3073,6 +3126,7 @@ struct fs *fs_new(const struct fs_settings *s)
 	fs->started = time(NULL);
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->inval_cond, NULL);
+	fs->open_handles.next = fs->open_handles.prev = &fs->open_handles;
 	fs->cache = cache_new(s->cache_bytes, s->cache_ttl);
 	if (!fs->cache)
 		goto fail;
@@ -3103,6 +3157,12 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	inval_stop(fs);
+	while (fs->open_handles.next && fs->open_handles.next != &fs->open_handles) {
+		struct openlink *link = fs->open_handles.next;
+		open_remove(fs, link);
+		link->free(link);
+	}
+	fs->writers = NULL;
 	pthread_cond_destroy(&fs->inval_cond);
 	cache_free(fs->cache);
 	scratch_store_free(fs->scratch);
