@@ -77,6 +77,11 @@ struct config {
 int config_resolve(const struct config_options *opts, struct config *cfg,
 		   char *err, size_t errlen);
 
+/* The environment variable name, or NULL when it is unset or empty (so
+ * that `AWS_REGION= cmd` behaves like not setting it). Borrowed. Not
+ * thread-safe against setenv. */
+const char *config_env(const char *name);
+
 /* Frees what config_resolve allocated (wiping the profile values, which may
  * hold secret keys); safe on a zeroed struct. */
 void config_free(struct config *cfg);

@@ -63,14 +63,13 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Environment variables set to "" count as unset, so `AWS_REGION= cmd`
- * behaves like not setting it. */
-static const char *env(const char *name)
+const char *config_env(const char *name)
 {
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
 }
+
 
 static char *lskip(char *s)
 {
@@ -431,7 +430,7 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 
 static const char *home_dir(void)
 {
-	const char *home = env("HOME");
+	const char *home = config_env("HOME");
 	struct passwd *pw;
 
 	if (home)
@@ -444,7 +443,7 @@ static const char *home_dir(void)
  * does, else $HOME/.aws/leaf. Caller frees with free. */
 static char *file_path(const char *var, const char *leaf)
 {
-	const char *v = env(var);
+	const char *v = config_env(var);
 	char *path = NULL;
 	int n;
 
@@ -597,16 +596,16 @@ static int endpoint_configured(struct config *cfg,
 	enum config_file file;
 	const char *v, *svc;
 
-	if (is_true(env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")))
+	if (is_true(config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")))
 		return 0;
 	v = config_get(cfg, "ignore_configured_endpoint_urls", NULL);
-	if (!env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") && is_true(v))
+	if (!config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") && is_true(v))
 		return 0;
-	v = env("AWS_ENDPOINT_URL_DYNAMODB");
+	v = config_env("AWS_ENDPOINT_URL_DYNAMODB");
 	if (v)
 		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
 				"AWS_ENDPOINT_URL_DYNAMODB");
-	v = env("AWS_ENDPOINT_URL");
+	v = config_env("AWS_ENDPOINT_URL");
 	if (v)
 		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
 				"AWS_ENDPOINT_URL");
@@ -638,11 +637,11 @@ static int region_resolve(struct config *cfg, const char *opt, bool explicit,
 	if (opt && *opt)
 		return set_pair(&cfg->region, &cfg->region_source, opt,
 				"option region=");
-	v = env("AWS_REGION");
+	v = config_env("AWS_REGION");
 	if (v)
 		return set_pair(&cfg->region, &cfg->region_source, v,
 				"AWS_REGION");
-	v = env("AWS_DEFAULT_REGION");
+	v = config_env("AWS_DEFAULT_REGION");
 	if (v)
 		return set_pair(&cfg->region, &cfg->region_source, v,
 				"AWS_DEFAULT_REGION");
@@ -676,9 +675,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		ret = set_pair(&cfg->profile, &cfg->profile_source,
 			       opts->profile, "option profile=");
 		cfg->profile_named = true;
-	} else if (env("AWS_PROFILE")) {
+	} else if (config_env("AWS_PROFILE")) {
 		ret = set_pair(&cfg->profile, &cfg->profile_source,
-			       env("AWS_PROFILE"), "AWS_PROFILE");
+			       config_env("AWS_PROFILE"), "AWS_PROFILE");
 		cfg->profile_named = true;
 	} else {
 		ret = set_pair(&cfg->profile, &cfg->profile_source, "default",

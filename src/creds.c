@@ -75,13 +75,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* "" counts as unset, as in config.c. */
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
 
 static void wipe_free(char *s)
 {
@@ -934,8 +927,8 @@ static int chain_container(struct creds_provider *p, char *tried,
 	char msg[512] = "";
 	int ret;
 
-	ret = creds_container_url(env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-				  env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+	ret = creds_container_url(config_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+				  config_env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
 				  &p->url, err, errlen);
 	if (ret == -ENOENT) {
 		snprintf(tried, triedlen,
@@ -946,13 +939,13 @@ static int chain_container(struct creds_provider *p, char *tried,
 	if (ret)
 		return ret;
 	p->kind = CREDS_CONTAINER;
-	v = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+	v = config_env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	if (v) {
 		p->token_file = strdup(v);
 		if (!p->token_file)
 			return -ENOMEM;
-	} else if (env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-		p->token = strdup(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+	} else if (config_env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+		p->token = strdup(config_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
 		if (!p->token)
 			return -ENOMEM;
 	}
@@ -975,17 +968,17 @@ static int chain_imds(struct creds_provider *p, const struct config *cfg,
 	size_t n;
 	int ret;
 
-	mode = env("AWS_EC2_METADATA_DISABLED");
+	mode = config_env("AWS_EC2_METADATA_DISABLED");
 	if (mode && strcasecmp(mode, "true") == 0) {
 		snprintf(tried, triedlen,
 			 "EC2 instance metadata (disabled by "
 			 "AWS_EC2_METADATA_DISABLED)");
 		return 1;
 	}
-	base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	base = config_env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
 	if (!base)
 		base = config_get(cfg, "ec2_metadata_service_endpoint", NULL);
-	mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+	mode = config_env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	if (!mode)
 		mode =
 		    config_get(cfg, "ec2_metadata_service_endpoint_mode", NULL);
@@ -1021,8 +1014,8 @@ static int chain_imds(struct creds_provider *p, const struct config *cfg,
 static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 		 size_t errlen)
 {
-	const char *akid = env("AWS_ACCESS_KEY_ID");
-	const char *secret = env("AWS_SECRET_ACCESS_KEY");
+	const char *akid = config_env("AWS_ACCESS_KEY_ID");
+	const char *secret = config_env("AWS_SECRET_ACCESS_KEY");
 	char t_profile[768] = "", t_container[128] = "", t_imds[640] = "";
 	int ret;
 
@@ -1032,7 +1025,7 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 		if (!p->source)
 			return -ENOMEM;
 		return creds_set(&p->cur, akid, secret,
-				 env("AWS_SESSION_TOKEN"), 0);
+				 config_env("AWS_SESSION_TOKEN"), 0);
 	}
 	if (akid || secret) {
 		set_err(err, errlen, "%s is set but %s is not",
@@ -1047,7 +1040,7 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 
 	/* Web identity from the environment comes before container and IMDS
 	 * in botocore; going on silently would pick another identity. */
-	if (env("AWS_WEB_IDENTITY_TOKEN_FILE") && env("AWS_ROLE_ARN")) {
+	if (config_env("AWS_WEB_IDENTITY_TOKEN_FILE") && config_env("AWS_ROLE_ARN")) {
 		set_err(err, errlen,
 			"AWS_WEB_IDENTITY_TOKEN_FILE (web identity) is set, "
 			"which dynamofs does not support; use a profile with "

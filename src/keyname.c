@@ -2,6 +2,7 @@
  * (percent-encoding, base64url, shortened names), canonical number text, and
  * parsing of table names and mkdir key specs. No I/O, no globals. */
 #include "keyname.h"
+#include "dynbuf.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -25,64 +26,6 @@
 #define SHORT_TAIL_LEN (1 + KEYNAME_HASH_LEN)
 /* The cut backs off at most 3 bytes (a 4-byte UTF-8 character). */
 #define PREFIX_MIN (KEYNAME_PREFIX_MAX - 3)
-
-/* A growable NUL-terminated byte buffer (after curl's dynbuf): owns p until
- * buf_take hands it over; buf_free releases it. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int buf_add(struct buf *b, const void *data, size_t len)
-{
-	if (len >= SIZE_MAX - b->len)
-		return -ENOMEM;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + len + 1) {
-			if (cap > SIZE_MAX / 2)
-				return -ENOMEM;
-			cap *= 2;
-		}
-		p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int buf_addc(struct buf *b, char c)
-{
-	return buf_add(b, &c, 1);
-}
-
-/* Returns the bytes (caller frees), an allocated "" when nothing was added;
- * NULL on -ENOMEM. The buffer is left empty. */
-static char *buf_take(struct buf *b)
-{
-	char *p;
-
-	if (!b->p && buf_add(b, "", 0))
-		return NULL;
-	p = b->p;
-	memset(b, 0, sizeof(*b));
-	return p;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 static char *memdup0(const void *data, size_t len)
 {
@@ -173,7 +116,7 @@ static char mant_digit(const char *a, size_t ni, const char *f, size_t k)
  * keyname_number_canonical). The grammar and the int limits follow
  * java.math.BigDecimal(String), which DynamoDB Local parses with; only
  * ASCII digits are taken (Java would also take other Unicode digits). */
-static int number_canon(const char *s, size_t n, struct buf *out)
+static int number_canon(const char *s, size_t n, struct dynbuf *out)
 {
 	size_t i = 0, ni, nf, nd, fz, lz;
 	const char *ip, *fp;
@@ -240,7 +183,7 @@ static int number_canon(const char *s, size_t n, struct buf *out)
 	for (fz = 0; fz < nd && mant_digit(ip, ni, fp, fz) == '0'; fz++)
 		;
 	if (fz == nd)
-		return buf_addc(out, '0'); /* zero has no sign */
+		return dynbuf_addc(out, '0'); /* zero has no sign */
 	for (lz = nd - 1; mant_digit(ip, ni, fp, lz) == '0'; lz--)
 		;
 	if (lz - fz + 1 > NUM_DIGITS_MAX)
@@ -251,28 +194,28 @@ static int number_canon(const char *s, size_t n, struct buf *out)
 	if (pow_hi < NUM_POW_MIN || pow_hi > NUM_POW_MAX)
 		return -EINVAL;
 
-	rc = neg ? buf_addc(out, '-') : 0;
+	rc = neg ? dynbuf_addc(out, '-') : 0;
 	if (!rc && pow_hi < 0) {
-		rc = buf_add(out, "0.", 2);
+		rc = dynbuf_add(out, "0.", 2);
 		for (long long p = -1; !rc && p > pow_hi; p--)
-			rc = buf_addc(out, '0');
+			rc = dynbuf_addc(out, '0');
 	}
 	for (long long p = pow_hi; !rc && p >= pow_lo; p--) {
 		if (p == -1 && pow_hi >= 0)
-			rc = buf_addc(out, '.');
+			rc = dynbuf_addc(out, '.');
 		if (!rc)
-			rc = buf_addc(
+			rc = dynbuf_addc(
 			    out,
 			    mant_digit(ip, ni, fp, (size_t)(pow_hi - p) + fz));
 	}
 	for (long long p = pow_lo; !rc && p > 0; p--)
-		rc = buf_addc(out, '0');
+		rc = dynbuf_addc(out, '0');
 	return rc;
 }
 
 int keyname_number_canonical(const char *text, char **out)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	int rc;
 
 	if (!text || !out)
@@ -280,11 +223,11 @@ int keyname_number_canonical(const char *text, char **out)
 	rc = number_canon(text, strlen(text), &b);
 	if (rc)
 		goto out;
-	*out = buf_take(&b);
+	*out = dynbuf_take(&b);
 	if (!*out)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -292,7 +235,7 @@ out:
  * -ENOMEM (so that a lack of memory never turns a key into a scratch file). */
 static int number_is_canon(const char *s, size_t n)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	int rc;
 
 	rc = number_canon(s, n, &b);
@@ -300,7 +243,7 @@ static int number_is_canon(const char *s, size_t n)
 		rc = 0;
 	else if (!rc)
 		rc = b.len == n && !memcmp(b.p, s, n);
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -331,7 +274,7 @@ static int b64_value(unsigned char c, bool url)
 	return -1;
 }
 
-static int b64_append(struct buf *b, const unsigned char *in, size_t len,
+static int b64_append(struct dynbuf *b, const unsigned char *in, size_t len,
 		      bool url)
 {
 	const char *abc = url ? b64_url : b64_std;
@@ -353,14 +296,14 @@ static int b64_append(struct buf *b, const unsigned char *in, size_t len,
 		q[3] = left > 2 ? abc[v & 63] : '=';
 		if (url && left < 3)
 			nq = left + 1; /* no padding */
-		rc = buf_add(b, q, nq);
+		rc = dynbuf_add(b, q, nq);
 	}
 	return rc;
 }
 
 int keyname_base64_encode(const void *data, size_t len, bool url, char **out)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	int rc;
 
 	if (!out || (len && !data))
@@ -368,16 +311,16 @@ int keyname_base64_encode(const void *data, size_t len, bool url, char **out)
 	rc = b64_append(&b, data, len, url);
 	if (rc)
 		goto out;
-	*out = buf_take(&b);
+	*out = dynbuf_take(&b);
 	if (!*out)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
 /* Decodes strictly into b (see keyname_base64_decode). */
-static int b64_decode_buf(const char *s, size_t n, bool url, struct buf *b)
+static int b64_decode_buf(const char *s, size_t n, bool url, struct dynbuf *b)
 {
 	size_t body = n, tail;
 	int rc = 0;
@@ -413,7 +356,7 @@ static int b64_decode_buf(const char *s, size_t n, bool url, struct buf *b)
 		/* One text per value: the bits past the last byte are 0. */
 		if ((k == 2 && (v & 0xFFFF)) || (k == 3 && (v & 0xFF)))
 			return -EINVAL;
-		rc = buf_add(b, out, k - 1);
+		rc = dynbuf_add(b, out, k - 1);
 	}
 	return rc;
 }
@@ -421,7 +364,7 @@ static int b64_decode_buf(const char *s, size_t n, bool url, struct buf *b)
 int keyname_base64_decode(const char *text, size_t len, bool url, char **out,
 			  size_t *out_len)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	int rc;
 
 	if (!out || !out_len || (len && !text))
@@ -430,11 +373,11 @@ int keyname_base64_decode(const char *text, size_t len, bool url, char **out,
 	if (rc)
 		goto out;
 	*out_len = b.len;
-	*out = buf_take(&b);
+	*out = dynbuf_take(&b);
 	if (!*out)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -446,19 +389,19 @@ static bool needs_escape(unsigned char c, bool first)
 	       (first && c == '.');
 }
 
-static int add_escape(struct buf *b, unsigned char c)
+static int add_escape(struct dynbuf *b, unsigned char c)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 
-	return buf_add(b, e, 3);
+	return dynbuf_add(b, e, 3);
 }
 
 /* Appends the percent-encoding of len bytes: escapes as SPEC §3 says, plus
  * every byte that does not start a valid UTF-8 character (invalid bytes
  * cannot come from DynamoDB, but escaping them keeps the mapping exact and
  * the name valid UTF-8). */
-static int pct_append(struct buf *b, const unsigned char *v, size_t len)
+static int pct_append(struct dynbuf *b, const unsigned char *v, size_t len)
 {
 	int rc = 0;
 
@@ -470,7 +413,7 @@ static int pct_append(struct buf *b, const unsigned char *v, size_t len)
 		else if (n == 0)
 			rc = add_escape(b, v[i]);
 		else
-			rc = buf_add(b, v + i, n);
+			rc = dynbuf_add(b, v + i, n);
 		i += n ? n : 1;
 	}
 	return rc;
@@ -488,9 +431,9 @@ static int hex_upper_value(char c)
 /* Decodes the escapes of the n bytes at s into b and checks the result
  * encodes back to exactly s, so every non-canonical form (needless escapes,
  * raw bytes that need one, invalid UTF-8, a leading '.') is -EINVAL. */
-static int pct_decode_exact(const char *s, size_t n, struct buf *b)
+static int pct_decode_exact(const char *s, size_t n, struct dynbuf *b)
 {
-	struct buf again = {0};
+	struct dynbuf again = {0};
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < n;) {
@@ -502,10 +445,10 @@ static int pct_decode_exact(const char *s, size_t n, struct buf *b)
 				rc = -EINVAL;
 				break;
 			}
-			rc = buf_addc(b, (char)(hi << 4 | lo));
+			rc = dynbuf_addc(b, (char)(hi << 4 | lo));
 			i += 3;
 		} else {
-			rc = buf_addc(b, s[i]);
+			rc = dynbuf_addc(b, s[i]);
 			i++;
 		}
 	}
@@ -517,7 +460,7 @@ static int pct_decode_exact(const char *s, size_t n, struct buf *b)
 	if (again.len != n || memcmp(again.p, s, n))
 		rc = -EINVAL;
 out:
-	buf_free(&again);
+	dynbuf_free(&again);
 	return rc;
 }
 
@@ -551,11 +494,11 @@ static int looks_shortened(const char *e, size_t n, enum keyname_type type)
 	}
 	if (type == KEYNAME_S && plen >= PREFIX_MIN &&
 	    plen <= KEYNAME_PREFIX_MAX) {
-		struct buf b = {0};
+		struct dynbuf b = {0};
 
 		rc = pct_decode_exact(e, plen, &b);
 		rc = rc == -EINVAL ? 0 : rc ? rc : 1;
-		buf_free(&b);
+		dynbuf_free(&b);
 	}
 	/* N: a number's text is at most 170 bytes and holds no '~'. */
 	return rc;
@@ -624,10 +567,10 @@ static bool kind_valid(enum keyname_kind kind)
 	       kind == KEYNAME_RANGE_ITEM;
 }
 
-static int encoding_append(struct buf *b, enum keyname_type type,
+static int encoding_append(struct dynbuf *b, enum keyname_type type,
 			   const void *value, size_t len)
 {
-	struct buf num = {0};
+	struct dynbuf num = {0};
 	int rc;
 
 	if (!len || !value || !type_valid(type))
@@ -639,14 +582,14 @@ static int encoding_append(struct buf *b, enum keyname_type type,
 	rc = number_canon(value, len, &num);
 	if (!rc)
 		rc = pct_append(b, (const unsigned char *)num.p, num.len);
-	buf_free(&num);
+	dynbuf_free(&num);
 	return rc;
 }
 
 int keyname_encoding(enum keyname_type type, const void *value, size_t len,
 		     char **out, size_t *out_len)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	int rc;
 
 	if (!out)
@@ -656,18 +599,18 @@ int keyname_encoding(enum keyname_type type, const void *value, size_t len,
 		goto out;
 	if (out_len)
 		*out_len = b.len;
-	*out = buf_take(&b);
+	*out = dynbuf_take(&b);
 	if (!*out)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
 int keyname_encode(enum keyname_kind kind, enum keyname_type type,
 		   const void *value, size_t len, char **name)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	const char *suffix = kind_suffix(kind);
 	size_t slen = strlen(suffix);
 	int rc;
@@ -691,18 +634,18 @@ int keyname_encode(enum keyname_kind kind, enum keyname_type type,
 		if (rc)
 			goto out;
 		b.len = short_cut(b.p, b.len);
-		rc = buf_add(&b, tail, SHORT_TAIL_LEN);
+		rc = dynbuf_add(&b, tail, SHORT_TAIL_LEN);
 		if (rc)
 			goto out;
 	}
-	rc = buf_add(&b, suffix, slen);
+	rc = dynbuf_add(&b, suffix, slen);
 	if (rc)
 		goto out;
-	*name = buf_take(&b);
+	*name = dynbuf_take(&b);
 	if (!*name)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -727,7 +670,7 @@ static int split_name(const char *name, enum keyname_kind kind,
 int keyname_decode(const char *name, enum keyname_kind kind,
 		   enum keyname_type type, struct keyname_key *out)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	size_t n;
 	int rc;
 
@@ -743,7 +686,7 @@ int keyname_decode(const char *name, enum keyname_kind kind,
 		rc = pct_decode_exact(name, n, &b);
 	} else if (type == KEYNAME_N) {
 		rc = number_is_canon(name, n);
-		rc = rc == 1 ? buf_add(&b, name, n) : rc ? rc : -EINVAL;
+		rc = rc == 1 ? dynbuf_add(&b, name, n) : rc ? rc : -EINVAL;
 	} else {
 		rc = b64_decode_buf(name, n, true, &b);
 	}
@@ -755,11 +698,11 @@ int keyname_decode(const char *name, enum keyname_kind kind,
 	}
 	out->type = type;
 	out->len = b.len;
-	out->value = buf_take(&b);
+	out->value = dynbuf_take(&b);
 	if (!out->value)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -776,7 +719,7 @@ int keyname_decode_shortened(const char *name, enum keyname_kind kind,
 			     enum keyname_type type, struct keyname_key *prefix,
 			     char hash[KEYNAME_HASH_LEN + 1])
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	size_t n, plen;
 	int rc;
 
@@ -797,7 +740,7 @@ int keyname_decode_shortened(const char *name, enum keyname_kind kind,
 		goto out;
 	prefix->type = type;
 	prefix->len = b.len;
-	prefix->value = buf_take(&b);
+	prefix->value = dynbuf_take(&b);
 	if (!prefix->value) {
 		rc = -ENOMEM;
 		goto out;
@@ -805,7 +748,7 @@ int keyname_decode_shortened(const char *name, enum keyname_kind kind,
 	memcpy(hash, name + plen + 1, KEYNAME_HASH_LEN);
 	hash[KEYNAME_HASH_LEN] = '\0';
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -815,14 +758,14 @@ int keyname_key_to_json(enum keyname_type type, const void *value, size_t len,
 			json_t **out)
 {
 	static const char *const tags[] = {"S", "N", "B"};
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	json_t *obj = NULL, *str = NULL;
 	int rc = 0;
 
 	if (!out || !len || !value || !type_valid(type))
 		return -EINVAL;
 	if (type == KEYNAME_S)
-		rc = utf8_valid(value, len) ? buf_add(&b, value, len) : -EINVAL;
+		rc = utf8_valid(value, len) ? dynbuf_add(&b, value, len) : -EINVAL;
 	else if (type == KEYNAME_N)
 		rc = number_canon(value, len, &b);
 	else
@@ -845,13 +788,13 @@ int keyname_key_to_json(enum keyname_type type, const void *value, size_t len,
 out:
 	json_decref(str);
 	json_decref(obj);
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 
 int keyname_key_from_json(const json_t *attr, struct keyname_key *out)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	enum keyname_type type;
 	const char *tag, *s;
 	json_t *val;
@@ -875,7 +818,7 @@ int keyname_key_from_json(const json_t *attr, struct keyname_key *out)
 	s = json_string_value(val);
 	n = json_string_length(val);
 	if (type == KEYNAME_S)
-		rc = buf_add(&b, s, n);
+		rc = dynbuf_add(&b, s, n);
 	else if (type == KEYNAME_N)
 		rc = number_canon(s, n, &b);
 	else
@@ -888,11 +831,11 @@ int keyname_key_from_json(const json_t *attr, struct keyname_key *out)
 	}
 	out->type = type;
 	out->len = b.len;
-	out->value = buf_take(&b);
+	out->value = dynbuf_take(&b);
 	if (!out->value)
 		rc = -ENOMEM;
 out:
-	buf_free(&b);
+	dynbuf_free(&b);
 	return rc;
 }
 

@@ -1,6 +1,7 @@
 /* sigv4.c - AWS Signature Version 4 for the DynamoDB client: canonical
  * request, string to sign, signing key and Authorization header, no I/O. */
 #include "sigv4.h"
+#include "dynbuf.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -17,69 +18,6 @@
 #define SIGV4_ALGORITHM	 "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR "aws4_request"
 #define SHA256_LEN	 32
-
-/* A growable NUL-terminated byte buffer (after curl's dynbuf). The buffer
- * owns p; buf_take hands it to the caller, buf_free releases it. */
-struct buf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static int buf_add(struct buf *b, const void *data, size_t len)
-{
-	if (len >= SIZE_MAX - b->len)
-		return -ENOMEM;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + len + 1) {
-			if (cap > SIZE_MAX / 2)
-				return -ENOMEM;
-			cap *= 2;
-		}
-		p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int buf_adds(struct buf *b, const char *s)
-{
-	return buf_add(b, s, strlen(s));
-}
-
-static int buf_addc(struct buf *b, char c)
-{
-	return buf_add(b, &c, 1);
-}
-
-/* Returns the string (caller frees), or an empty allocated string when
- * nothing was added; NULL on -ENOMEM. The buffer is left empty. */
-static char *buf_take(struct buf *b)
-{
-	char *p;
-
-	if (!b->p && buf_add(b, "", 0))
-		return NULL;
-	p = b->p;
-	memset(b, 0, sizeof(*b));
-	return p;
-}
-
-static void buf_free(struct buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 static bool is_unreserved(unsigned char c)
 {
@@ -119,7 +57,7 @@ static void hex_encode(const unsigned char *in, size_t len, char *out)
 
 /* Appends data percent-encoded (RFC 3986 unreserved set kept, upper-case
  * hex); '/' is kept too when keep_slash. */
-static int uri_encode(struct buf *b, const char *data, size_t len,
+static int uri_encode(struct dynbuf *b, const char *data, size_t len,
 		      bool keep_slash)
 {
 	static const char digits[] = "0123456789ABCDEF";
@@ -129,11 +67,11 @@ static int uri_encode(struct buf *b, const char *data, size_t len,
 		unsigned char c = (unsigned char)data[i];
 
 		if (is_unreserved(c) || (keep_slash && c == '/')) {
-			rc = buf_addc(b, (char)c);
+			rc = dynbuf_addc(b, (char)c);
 		} else {
 			char esc[3] = {'%', digits[c >> 4], digits[c & 0xf]};
 
-			rc = buf_add(b, esc, sizeof(esc));
+			rc = dynbuf_add(b, esc, sizeof(esc));
 		}
 	}
 	return rc;
@@ -141,7 +79,7 @@ static int uri_encode(struct buf *b, const char *data, size_t len,
 
 /* Appends data with valid %XX sequences decoded (a '%' not followed by two
  * hex digits stays as it is; '+' stays '+'). */
-static int uri_decode(struct buf *b, const char *data, size_t len)
+static int uri_decode(struct dynbuf *b, const char *data, size_t len)
 {
 	int rc = 0;
 
@@ -153,25 +91,25 @@ static int uri_decode(struct buf *b, const char *data, size_t len)
 			lo = hexval((unsigned char)data[i + 2]);
 		}
 		if (hi >= 0 && lo >= 0) {
-			rc = buf_addc(b, (char)(hi << 4 | lo));
+			rc = dynbuf_addc(b, (char)(hi << 4 | lo));
 			i += 2;
 		} else {
-			rc = buf_addc(b, data[i]);
+			rc = dynbuf_addc(b, data[i]);
 		}
 	}
 	return rc;
 }
 
 /* Appends the component data encoded exactly once: decoded, then encoded. */
-static int uri_reencode(struct buf *b, const char *data, size_t len)
+static int uri_reencode(struct dynbuf *b, const char *data, size_t len)
 {
-	struct buf raw = {0};
+	struct dynbuf raw = {0};
 	int rc;
 
 	rc = uri_decode(&raw, data, len);
 	if (!rc)
 		rc = uri_encode(b, raw.p ? raw.p : "", raw.len, false);
-	buf_free(&raw);
+	dynbuf_free(&raw);
 	return rc;
 }
 
@@ -266,7 +204,7 @@ static bool valid_header_name(const char *name)
 static int canon_header_init(struct canon_header *h, const char *name,
 			     const char *value, size_t order)
 {
-	struct buf v = {0};
+	struct dynbuf v = {0};
 	const unsigned char *p = (const unsigned char *)value;
 	int rc = 0;
 
@@ -293,17 +231,17 @@ static int canon_header_init(struct canon_header *h, const char *name,
 		while (*p && !is_space(*p))
 			p++;
 		if (v.len)
-			rc = buf_addc(&v, ' ');
+			rc = dynbuf_addc(&v, ' ');
 		if (!rc)
-			rc = buf_add(&v, word, (size_t)(p - word));
+			rc = dynbuf_add(&v, word, (size_t)(p - word));
 	}
 	if (rc)
 		goto out;
-	h->value = buf_take(&v);
+	h->value = dynbuf_take(&v);
 	if (!h->value)
 		rc = -ENOMEM;
 out:
-	buf_free(&v);
+	dynbuf_free(&v);
 	if (rc) {
 		free(h->name);
 		memset(h, 0, sizeof(*h));
@@ -337,10 +275,10 @@ static int query_param_cmp(const void *a, const void *b)
 
 /* Appends the canonical query string of query (may be NULL). Empty
  * parameters ("a=1&&b=2") are skipped. */
-static int add_canonical_query(struct buf *b, const char *query)
+static int add_canonical_query(struct dynbuf *b, const char *query)
 {
 	struct query_param *params = NULL;
-	struct buf k = {0}, v = {0};
+	struct dynbuf k = {0}, v = {0};
 	size_t n = 0, max = 1;
 	const char *p;
 	int rc = 0;
@@ -366,8 +304,8 @@ static int add_canonical_query(struct buf *b, const char *query)
 				rc = uri_reencode(&v, eq + 1, plen - klen - 1);
 			if (rc)
 				goto out;
-			params[n].key = buf_take(&k);
-			params[n].value = buf_take(&v);
+			params[n].key = dynbuf_take(&k);
+			params[n].value = dynbuf_take(&v);
 			n++;
 			if (!params[n - 1].key || !params[n - 1].value) {
 				rc = -ENOMEM;
@@ -381,17 +319,17 @@ static int add_canonical_query(struct buf *b, const char *query)
 	qsort(params, n, sizeof(*params), query_param_cmp);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (i)
-			rc = buf_addc(b, '&');
+			rc = dynbuf_addc(b, '&');
 		if (!rc)
-			rc = buf_adds(b, params[i].key);
+			rc = dynbuf_adds(b, params[i].key);
 		if (!rc)
-			rc = buf_addc(b, '=');
+			rc = dynbuf_addc(b, '=');
 		if (!rc)
-			rc = buf_adds(b, params[i].value);
+			rc = dynbuf_adds(b, params[i].value);
 	}
 out:
-	buf_free(&k);
-	buf_free(&v);
+	dynbuf_free(&k);
+	dynbuf_free(&v);
 	for (size_t i = 0; params && i < n; i++) {
 		free(params[i].key);
 		free(params[i].value);
@@ -404,7 +342,7 @@ out:
  * (both owned by the caller's bufs). Checks that x-amz-date equals date.
  * Returns 0, -EINVAL, -ENOMEM. */
 static int canonical_request(const struct sigv4_request *req, const char *date,
-			     struct buf *cr, struct buf *sh)
+			     struct dynbuf *cr, struct dynbuf *sh)
 {
 	struct canon_header *hs = NULL;
 	char body_hash[65];
@@ -418,10 +356,10 @@ static int canonical_request(const struct sigv4_request *req, const char *date,
 
 		if (c >= 'a' && c <= 'z')
 			c = (char)(c - 'a' + 'A');
-		rc = buf_addc(cr, c);
+		rc = dynbuf_addc(cr, c);
 	}
 	if (!rc)
-		rc = buf_addc(cr, '\n');
+		rc = dynbuf_addc(cr, '\n');
 	if (rc)
 		goto out;
 
@@ -429,13 +367,13 @@ static int canonical_request(const struct sigv4_request *req, const char *date,
 	if (*req->path)
 		rc = uri_encode(cr, req->path, strlen(req->path), true);
 	else
-		rc = buf_addc(cr, '/');
+		rc = dynbuf_addc(cr, '/');
 	if (!rc)
-		rc = buf_addc(cr, '\n');
+		rc = dynbuf_addc(cr, '\n');
 	if (!rc)
 		rc = add_canonical_query(cr, req->query);
 	if (!rc)
-		rc = buf_addc(cr, '\n');
+		rc = dynbuf_addc(cr, '\n');
 	if (rc)
 		goto out;
 
@@ -464,32 +402,32 @@ static int canonical_request(const struct sigv4_request *req, const char *date,
 		bool repeat = i && !strcmp(hs[i].name, hs[i - 1].name);
 
 		if (repeat) {
-			rc = buf_addc(cr, ',');
+			rc = dynbuf_addc(cr, ',');
 		} else {
 			if (i)
-				rc = buf_addc(cr, '\n');
+				rc = dynbuf_addc(cr, '\n');
 			if (!rc && sh->len)
-				rc = buf_addc(sh, ';');
+				rc = dynbuf_addc(sh, ';');
 			if (!rc)
-				rc = buf_adds(sh, hs[i].name);
+				rc = dynbuf_adds(sh, hs[i].name);
 			if (!rc)
-				rc = buf_adds(cr, hs[i].name);
+				rc = dynbuf_adds(cr, hs[i].name);
 			if (!rc)
-				rc = buf_addc(cr, ':');
+				rc = dynbuf_addc(cr, ':');
 		}
 		if (!rc)
-			rc = buf_adds(cr, hs[i].value);
+			rc = dynbuf_adds(cr, hs[i].value);
 	}
 	if (!rc)
-		rc = buf_adds(cr, "\n\n");
+		rc = dynbuf_adds(cr, "\n\n");
 	if (!rc)
-		rc = buf_add(cr, sh->p ? sh->p : "", sh->len);
+		rc = dynbuf_add(cr, sh->p ? sh->p : "", sh->len);
 	if (!rc)
-		rc = buf_addc(cr, '\n');
+		rc = dynbuf_addc(cr, '\n');
 	if (!rc)
 		rc = sha256_hex(req->body, req->body_len, body_hash);
 	if (!rc)
-		rc = buf_adds(cr, body_hash);
+		rc = dynbuf_adds(cr, body_hash);
 out:
 	for (size_t i = 0; hs && i < n; i++) {
 		free(hs[i].name);
@@ -552,7 +490,7 @@ int sigv4_sign(const struct sigv4_request *req,
 	       const struct sigv4_credentials *creds, const char *region,
 	       const char *service, time_t now, struct sigv4_signature *out)
 {
-	struct buf cr = {0}, sh = {0}, scope = {0}, sts = {0}, auth = {0};
+	struct dynbuf cr = {0}, sh = {0}, scope = {0}, sts = {0}, auth = {0};
 	unsigned char key[SHA256_LEN], sig[SHA256_LEN];
 	char date[SIGV4_DATE_LEN], scope_date[9], hash[65], sig_hex[65];
 	int rc;
@@ -574,31 +512,31 @@ int sigv4_sign(const struct sigv4_request *req,
 		goto out;
 
 	/* Credential scope and string to sign. */
-	rc = buf_adds(&scope, scope_date);
+	rc = dynbuf_adds(&scope, scope_date);
 	if (!rc)
-		rc = buf_addc(&scope, '/');
+		rc = dynbuf_addc(&scope, '/');
 	if (!rc)
-		rc = buf_adds(&scope, region);
+		rc = dynbuf_adds(&scope, region);
 	if (!rc)
-		rc = buf_addc(&scope, '/');
+		rc = dynbuf_addc(&scope, '/');
 	if (!rc)
-		rc = buf_adds(&scope, service);
+		rc = dynbuf_adds(&scope, service);
 	if (!rc)
-		rc = buf_adds(&scope, "/" SIGV4_TERMINATOR);
+		rc = dynbuf_adds(&scope, "/" SIGV4_TERMINATOR);
 	if (!rc)
 		rc = sha256_hex(cr.p, cr.len, hash);
 	if (!rc)
-		rc = buf_adds(&sts, SIGV4_ALGORITHM "\n");
+		rc = dynbuf_adds(&sts, SIGV4_ALGORITHM "\n");
 	if (!rc)
-		rc = buf_adds(&sts, date);
+		rc = dynbuf_adds(&sts, date);
 	if (!rc)
-		rc = buf_addc(&sts, '\n');
+		rc = dynbuf_addc(&sts, '\n');
 	if (!rc)
-		rc = buf_add(&sts, scope.p, scope.len);
+		rc = dynbuf_add(&sts, scope.p, scope.len);
 	if (!rc)
-		rc = buf_addc(&sts, '\n');
+		rc = dynbuf_addc(&sts, '\n');
 	if (!rc)
-		rc = buf_adds(&sts, hash);
+		rc = dynbuf_adds(&sts, hash);
 	if (rc)
 		goto out;
 
@@ -612,27 +550,27 @@ int sigv4_sign(const struct sigv4_request *req,
 	hex_encode(sig, sizeof(sig), sig_hex);
 
 	/* Authorization header value. */
-	rc = buf_adds(&auth, SIGV4_ALGORITHM " Credential=");
+	rc = dynbuf_adds(&auth, SIGV4_ALGORITHM " Credential=");
 	if (!rc)
-		rc = buf_adds(&auth, creds->access_key_id);
+		rc = dynbuf_adds(&auth, creds->access_key_id);
 	if (!rc)
-		rc = buf_addc(&auth, '/');
+		rc = dynbuf_addc(&auth, '/');
 	if (!rc)
-		rc = buf_add(&auth, scope.p, scope.len);
+		rc = dynbuf_add(&auth, scope.p, scope.len);
 	if (!rc)
-		rc = buf_adds(&auth, ", SignedHeaders=");
+		rc = dynbuf_adds(&auth, ", SignedHeaders=");
 	if (!rc)
-		rc = buf_add(&auth, sh.p ? sh.p : "", sh.len);
+		rc = dynbuf_add(&auth, sh.p ? sh.p : "", sh.len);
 	if (!rc)
-		rc = buf_adds(&auth, ", Signature=");
+		rc = dynbuf_adds(&auth, ", Signature=");
 	if (!rc)
-		rc = buf_adds(&auth, sig_hex);
+		rc = dynbuf_adds(&auth, sig_hex);
 	if (rc)
 		goto out;
 
-	out->canonical_request = buf_take(&cr);
-	out->string_to_sign = buf_take(&sts);
-	out->authorization = buf_take(&auth);
+	out->canonical_request = dynbuf_take(&cr);
+	out->string_to_sign = dynbuf_take(&sts);
+	out->authorization = dynbuf_take(&auth);
 	if (!out->canonical_request || !out->string_to_sign ||
 	    !out->authorization) {
 		sigv4_signature_free(out);
@@ -641,11 +579,11 @@ int sigv4_sign(const struct sigv4_request *req,
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(sig, sizeof(sig));
-	buf_free(&cr);
-	buf_free(&sh);
-	buf_free(&scope);
-	buf_free(&sts);
-	buf_free(&auth);
+	dynbuf_free(&cr);
+	dynbuf_free(&sh);
+	dynbuf_free(&scope);
+	dynbuf_free(&sts);
+	dynbuf_free(&auth);
 	return rc;
 }
 
