@@ -17,6 +17,7 @@
 #include "creds.h"
 #include "ddb.h"
 #include "fs.h"
+#include "fuseio.h"
 #include "http.h"
 #include "keyname.h"
 #include "log.h"
@@ -617,6 +618,8 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	if (fuse_mount(fuse, mnt) != 0)
 		goto out;
 	mounted = true;
+	if (fuseio_install(fuse_get_session(fuse)) != 0)
+		log_msg(LOG_WARNING, "lookups in one directory will be serialized");
 	if (fuse_daemonize(cmdline->foreground) != 0)
 		goto out;
 	/* From here on a daemon has no terminal (fuse_daemonize pointed
