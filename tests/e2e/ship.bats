@@ -316,14 +316,18 @@ stop_with() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 mount_fs -o tables="$T",cache_ttl=0
 	local i
 	# Four writers, each rewriting its own item with a rising counter and
-	# noting the last value whose close succeeded.
+	# noting the last value whose close succeeded. A shell redirection
+	# cannot tell (bash restores stdout with dup2, which drops close's
+	# error), so fsprobe writes and reports close's result.
 	for i in 0 1 2 3; do
 		(
 			k=0
 			while :; do
 				k=$((k + 1))
-				if printf '{"a": "w", "b": "w", "v": %d}\n' "$k" \
-					>"$MNT/$T/P/00$i.json" 2>/dev/null; then
+				r=$("$PY" "$DYNAMOFS_ROOT/tests/tools/fsprobe.py" write \
+					"$MNT/$T/P/00$i.json" \
+					"{\"a\": \"w\", \"b\": \"w\", \"v\": $k}" 2>/dev/null)
+				if [ "$r" = ok ]; then
 					echo "$k" >"$BATS_TEST_TMPDIR/acked.$i"
 				else
 					break
