@@ -1870,12 +1870,6 @@ static void drop_rejected(struct fs *fs, const char *path)
 	free(rp);
 }
 
-static int schema_for(const struct table *t, struct codec_schema *cs)
-{
-	*cs = t->schema;
-	return 0;
-}
-
 /* Checks file bytes as the item for n (key from the path) without sending
  * anything. Returns 0 and *item (new reference), or -EINVAL / -EFBIG with
  * the reason logged (file, problem, line and column). */
@@ -1884,13 +1878,12 @@ static int item_parse(struct fs *fs, const char *path, struct node *n,
 		      json_t **item)
 {
 	struct codec_error err = { 0 };
-	struct codec_schema cs;
+	struct codec_schema cs = n->table->schema;
 	char why[512];
 	size_t size = 0;
 	int rc;
 
 	*item = NULL;
-	schema_for(n->table, &cs);
 	rc = codec_parse(data, len, fs->format, item, &err);
 	if (!rc && new_item) {
 		/* A new file takes its key from its name, so cp and mv of
@@ -1920,6 +1913,26 @@ static int item_parse(struct fs *fs, const char *path, struct node *n,
 	return rc;
 }
 
+/* What follows a stored item (a PutItem, the put of a move): it is shown
+ * at path at once, listings are read again, the rejected bytes and the
+ * renamed-away mark go. */
+static void item_stored(struct fs *fs, const char *path, struct table *t,
+			json_t *item)
+{
+	struct cache_blob *text = NULL;
+	time_t mtime;
+
+	pathlist_remove(fs, &fs->hidden, path, false);
+	drop_rejected(fs, path);
+	forget_listings(fs, path);
+	if (item_store(fs, t, path, item, &text, &mtime) != 0)
+		cache_forget(fs->cache, path);
+	cache_blob_unref(text);
+	/* What the kernel holds is what was written (or its size while it
+	 * was open); the file is now the rendered item. */
+	invalidate_later(fs, path);
+}
+
 /* Stores item (a full item, keys included) at path with PutItem; with
  * absent_only, only when no item has that key. Updates the cache so the
  * next read through this mount sees it. */
@@ -1927,9 +1940,7 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 		    json_t *item, bool absent_only)
 {
 	struct ddb_error err = { 0 };
-	struct cache_blob *text = NULL;
 	json_t *names = NULL;
-	time_t mtime;
 	int rc;
 
 	if (absent_only) {
@@ -1943,15 +1954,7 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 	json_decref(names);
 	if (rc)
 		return rc;
-	pathlist_remove(fs, &fs->hidden, path, false);
-	drop_rejected(fs, path);
-	forget_listings(fs, path);
-	if (item_store(fs, n->table, path, item, &text, &mtime) != 0)
-		cache_forget(fs->cache, path);
-	cache_blob_unref(text);
-	/* What the kernel holds is what was written (or its size while it
-	 * was open); the file is now the rendered item. */
-	invalidate_later(fs, path);
+	item_stored(fs, path, n->table, item);
 	return 0;
 }
 
@@ -2384,6 +2387,19 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 /* ---- names: unlink, mkdir, rmdir, rename -------------------------------- */
 
+/* What follows a deleted item (a DeleteItem, the delete of a move). */
+static void item_deleted(struct fs *fs, const char *path, struct node *n)
+{
+	cache_item_put_negative(fs->cache, path);
+	forget_listings(fs, path);
+	drop_rejected(fs, path);
+	invalidate_later(fs, path);
+	/* A partition emptied through the mount stays until rmdir, so that
+	 * rm -r can remove the directory after its files. */
+	if (n->table->range_name)
+		pathlist_add(fs, &fs->held, n->parent, NULL);
+}
+
 /* Deletes the item at path (DeleteItem) and keeps its partition listed. */
 static int item_delete(struct fs *fs, const char *path, struct node *n)
 {
@@ -2394,14 +2410,7 @@ static int item_delete(struct fs *fs, const char *path, struct node *n)
 			     &err);
 	if (rc)
 		return rc;
-	cache_item_put_negative(fs->cache, path);
-	forget_listings(fs, path);
-	drop_rejected(fs, path);
-	invalidate_later(fs, path);
-	/* A partition emptied through the mount stays until rmdir, so that
-	 * rm -r can remove the directory after its files. */
-	if (n->table->range_name)
-		pathlist_add(fs, &fs->held, n->parent, NULL);
+	item_deleted(fs, path, n);
 	return 0;
 }
 
@@ -2736,20 +2745,8 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 	}
 	if (rc)
 		goto out;
-	cache_item_put_negative(fs->cache, from);
-	forget_listings(fs, from);
-	pathlist_remove(fs, &fs->hidden, to, false);
-	if (nf->table->range_name)
-		pathlist_add(fs, &fs->held, nf->parent, NULL);
-	forget_listings(fs, to);
-	invalidate_later(fs, to);
-	{
-		struct cache_blob *text = NULL;
-		time_t mtime;
-		if (item_store(fs, nt->table, to, item, &text, &mtime) != 0)
-			cache_forget(fs->cache, to);
-		cache_blob_unref(text);
-	}
+	item_deleted(fs, from, nf);
+	item_stored(fs, to, nt->table, item);
 out:
 	json_decref(actions);
 	json_decref(item);
