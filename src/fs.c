@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "keyname.h"
 #include "log.h"
+#include "putq.h"
 #include "scratch.h"
 
 #define TABLE_JSON ".table.json"
@@ -52,9 +53,11 @@ struct openlink {
 
 struct fs {
 	struct ddb_client *ddb;
+	struct putq *putq; /* unconditional puts, grouped when concurrent */
 	struct cache *cache;
 	enum codec_format format;
 	double ttl;
+	size_t cache_bytes;
 	bool consistent;
 	bool read_only;
 	char **tables; /* NULL-terminated filter, or NULL */
@@ -75,6 +78,7 @@ struct fs {
 	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
 	struct item_handle *writers; /* open for writing, by path */
 	struct stash *stashed;	     /* listings begun by a lookup */
+	struct created *created;     /* directories mkdir made, see below */
 	struct openlink open_handles; /* sentinel of a circular list */
 
 	/* Kernel cache invalidations, sent from a thread of their own: a
@@ -619,6 +623,8 @@ static void node_clear(struct node *n)
 static int list_directory(struct fs *fs, const char *dirpath,
 			  struct table *t, json_t *pkey, bool first_page_only,
 			  bool *found_any);
+static bool created_says_absent(struct fs *fs, const char *path);
+static void created_note(struct fs *fs, const char *path);
 
 /* Turns one name inside a table or partition into a key attribute value,
  * listing the directory once to learn a shortened name's key. Returns 0,
@@ -799,6 +805,10 @@ static int item_fetch(struct fs *fs, const char *path, struct node *n,
 		*mtime = ci.mtime;
 		return 0;
 	}
+	if (created_says_absent(fs, path)) {
+		cache_item_put_negative(fs->cache, path);
+		return -ENOENT;
+	}
 	rc = ddb_get_item(fs->ddb, n->table->name, n->key, fs->consistent,
 			  &item, &err);
 	if (rc == -ENOENT && err.code[0] == '\0') {
@@ -885,6 +895,71 @@ static void nameset_free(struct nameset *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The partitions a full Scan of a small table fills: each partition's
+ * listing, built as its items come, kept once the whole table was read. */
+struct partfill {
+	char **names;
+	struct cache_listing **lists;
+	size_t cap;
+	size_t n;
+};
+
+/* The listing being built for partition name (borrowed), or NULL. */
+static struct cache_listing *partfill_get(struct partfill *p, const char *name)
+{
+	size_t i;
+
+	if (p->n * 2 >= p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		char **names = calloc(cap, sizeof(*names));
+		struct cache_listing **lists = calloc(cap, sizeof(*lists));
+		if (!names || !lists) {
+			free(names);
+			free(lists);
+			return NULL;
+		}
+		for (i = 0; i < p->cap; i++) {
+			if (!p->names[i])
+				continue;
+			size_t j = hash_str(p->names[i]) % cap;
+			while (names[j])
+				j = (j + 1) % cap;
+			names[j] = p->names[i];
+			lists[j] = p->lists[i];
+		}
+		free(p->names);
+		free(p->lists);
+		p->names = names;
+		p->lists = lists;
+		p->cap = cap;
+	}
+	for (i = hash_str(name) % p->cap; p->names[i]; i = (i + 1) % p->cap)
+		if (strcmp(p->names[i], name) == 0)
+			return p->lists[i];
+	p->names[i] = strdup(name);
+	p->lists[i] = cache_listing_new();
+	if (!p->names[i] || !p->lists[i]) {
+		free(p->names[i]);
+		cache_listing_unref(p->lists[i]);
+		p->names[i] = NULL;
+		p->lists[i] = NULL;
+		return NULL;
+	}
+	p->n++;
+	return p->lists[i];
+}
+
+static void partfill_free(struct partfill *p)
+{
+	for (size_t i = 0; i < p->cap; i++) {
+		free(p->names[i]);
+		cache_listing_unref(p->lists[i]);
+	}
+	free(p->names);
+	free(p->lists);
+	memset(p, 0, sizeof(*p));
+}
+
 /* A table this many MiB or larger is listed with that many parallel Scan
  * segments (up to the maximum): each segment's pages come back together. */
 #define LISTER_MAX_SEGMENTS 8
@@ -917,6 +992,13 @@ struct lister {
 	time_t *mtimes;
 	size_t attr_cap;
 	struct nameset seen;
+	/* LIST_PARTITIONS of a table that fits the cache a few times over:
+	 * the Scan reads whole items (the same requests and capacity as the
+	 * key-only Scan, which is charged by item size too), fills the item
+	 * cache and, once complete, every partition's listing. */
+	bool fill;
+	bool filled;
+	struct partfill parts;
 };
 
 static void lister_free(struct lister *l)
@@ -934,6 +1016,7 @@ static void lister_free(struct lister *l)
 	free(l->sizes);
 	free(l->mtimes);
 	nameset_free(&l->seen);
+	partfill_free(&l->parts);
 	free(l);
 }
 
@@ -968,6 +1051,9 @@ static struct lister *lister_new(struct fs *fs, const char *dirpath,
 			    : mib > LISTER_MAX_SEGMENTS ? LISTER_MAX_SEGMENTS
 							: (unsigned)mib;
 	}
+	/* TableSizeBytes is DynamoDB's size; rendered text is larger. */
+	l->fill = l->kind == LIST_PARTITIONS && t->size_bytes > 0 &&
+		  t->size_bytes <= fs->cache_bytes / 8;
 	return l;
 }
 
@@ -1040,6 +1126,44 @@ out:
 	return rc;
 }
 
+/* With l->fill, the item of a full Scan: rendered into the cache under
+ * its partition, and named in that partition's listing. */
+static int lister_fill_item(struct lister *l, const char *pname,
+			    json_t *item)
+{
+	struct table *t = l->table;
+	json_t *value = json_object_get(item, t->range_name);
+	struct cache_listing *pl = partfill_get(&l->parts, pname);
+	struct cache_blob *text = NULL;
+	char *name = NULL, *path = NULL;
+	time_t mtime;
+	int rc;
+
+	if (!pl)
+		return -ENOMEM;
+	if (!value)
+		return 0;
+	rc = name_of_value(value, KEYNAME_RANGE_ITEM, &name);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	if (asprintf(&path, "%s/%s/%s", l->dirpath, pname, name) < 0) {
+		path = NULL;
+		goto out;
+	}
+	if (keyname_is_shortened(name, KEYNAME_RANGE_ITEM,
+				 keyname_type_of(t->schema.range_type)))
+		shortname_put(l->fs, path, value);
+	rc = item_store(l->fs, t, path, item, &text, &mtime);
+	if (!rc)
+		rc = cache_listing_add(pl, name, false);
+out:
+	cache_blob_unref(text);
+	free(path);
+	free(name);
+	return rc;
+}
+
 static int lister_add_partition(struct lister *l, json_t *item)
 {
 	json_t *value = json_object_get(item, l->table->hash_name);
@@ -1051,6 +1175,11 @@ static int lister_add_partition(struct lister *l, json_t *item)
 	rc = name_of_value(value, KEYNAME_PARTITION, &name);
 	if (rc)
 		goto out;
+	if (l->fill) {
+		rc = lister_fill_item(l, name, item);
+		if (rc)
+			goto out;
+	}
 	rc = nameset_add(&l->seen, name);
 	if (rc <= 0)
 		goto out;
@@ -1123,7 +1252,7 @@ static json_t *lister_request(struct lister *l, unsigned seg)
 							      l->table->hash_name)));
 		return req;
 	}
-	if (l->kind == LIST_PARTITIONS) {
+	if (l->kind == LIST_PARTITIONS && !l->fill) {
 		json_object_set_new(req, "ProjectionExpression",
 				    json_string("#h"));
 		json_object_set_new(req, "ExpressionAttributeNames",
@@ -1275,11 +1404,26 @@ out:
 	return rc;
 }
 
-/* Keeps a finished listing in the cache. */
+/* Keeps a finished listing in the cache, and with it the listing of
+ * every partition a full Scan read. */
 static void lister_publish(struct lister *l)
 {
-	if (l->done)
-		cache_dir_put(l->fs->cache, l->dirpath, l->entries);
+	char *path;
+
+	if (!l->done)
+		return;
+	cache_dir_put(l->fs->cache, l->dirpath, l->entries);
+	if (!l->fill || l->filled)
+		return;
+	l->filled = true;
+	for (size_t i = 0; i < l->parts.cap; i++) {
+		if (!l->parts.names[i])
+			continue;
+		path = join_path(l->dirpath, l->parts.names[i]);
+		if (path)
+			cache_dir_put(l->fs->cache, path, l->parts.lists[i]);
+		free(path);
+	}
 }
 
 /* A listing that a lookup began (the first page of a partition's Query,
@@ -1380,6 +1524,133 @@ static int list_directory(struct fs *fs, const char *dirpath, struct table *t,
 	return rc;
 }
 
+/* ---- directories the mount made ----------------------------------------- */
+
+/* A table or partition this mount made with mkdir was empty then, so for
+ * the cache time a name in it is absent unless the mount put it there
+ * since: cp -r and xargs cp into a new directory need no GetItem per file
+ * to learn that. (A create with O_EXCL is still a conditional put, so a
+ * racing writer elsewhere gets EEXIST, never an overwrite.) */
+struct created {
+	char *path;
+	double expires;
+	struct nameset names; /* put there through this mount since */
+	struct created *next;
+};
+
+static void created_free(struct created *c)
+{
+	free(c->path);
+	nameset_free(&c->names);
+	free(c);
+}
+
+/* Drops expired entries; call with fs->lock held. */
+static void created_prune(struct fs *fs, double now)
+{
+	for (struct created **pp = &fs->created; *pp;) {
+		struct created *c = *pp;
+		if (c->expires > now) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		created_free(c);
+	}
+}
+
+static void created_add(struct fs *fs, const char *path)
+{
+	struct created *c;
+
+	if (fs->consistent || fs->ttl <= 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(path))) {
+		free(c);
+		return;
+	}
+	c->expires = monotonic_now() + fs->ttl;
+	pthread_mutex_lock(&fs->lock);
+	created_prune(fs, monotonic_now());
+	c->next = fs->created;
+	fs->created = c;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Forgets path and every directory below it (rmdir). */
+static void created_remove(struct fs *fs, const char *path)
+{
+	size_t len = strlen(path);
+
+	pthread_mutex_lock(&fs->lock);
+	for (struct created **pp = &fs->created; *pp;) {
+		struct created *c = *pp;
+		if (strncmp(c->path, path, len) != 0 ||
+		    (c->path[len] != '\0' && c->path[len] != '/')) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		created_free(c);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+/* The fresh entry for dir; call with fs->lock held. */
+static struct created *created_find(struct fs *fs, const char *dir)
+{
+	double now = monotonic_now();
+
+	for (struct created *c = fs->created; c; c = c->next)
+		if (c->expires > now && strcmp(c->path, dir) == 0)
+			return c;
+	return NULL;
+}
+
+/* Whether path is known absent: its directory was made by this mount
+ * within the cache time and nothing of that name was put there since. */
+static bool created_says_absent(struct fs *fs, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	struct created *c;
+	bool absent = false;
+
+	if (!fs->created || !slash || slash == path ||
+	    (size_t)(slash - path) >= sizeof(dir))
+		return false;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	pthread_mutex_lock(&fs->lock);
+	c = created_find(fs, dir);
+	absent = c && !nameset_has(&c->names, slash + 1);
+	pthread_mutex_unlock(&fs->lock);
+	return absent;
+}
+
+/* Notes that path now exists: its name in its directory, and its
+ * partition's name in the table. */
+static void created_note(struct fs *fs, const char *path)
+{
+	char dir[4096];
+	const char *slash;
+	struct created *c;
+
+	if (!fs->created || strlen(path) >= sizeof(dir))
+		return;
+	strcpy(dir, path);
+	pthread_mutex_lock(&fs->lock);
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		dir[slash - dir] = '\0';
+		c = created_find(fs, dir);
+		/* On failure the name stays unknown: present, not absent. */
+		if (c && nameset_add(&c->names, slash + 1) < 0)
+			c->expires = 0;
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 /* ---- attributes --------------------------------------------------------- */
 
 static void fill_dir_stat(const struct fs *fs, struct stat *st)
@@ -1438,6 +1709,10 @@ static int partition_exists(struct fs *fs, const char *path, struct node *n)
 	if (cache_item_get(fs->cache, path, &ci) == 0) {
 		cache_blob_unref(ci.text);
 		return ci.negative ? -ENOENT : 0;
+	}
+	if (created_says_absent(fs, path)) {
+		cache_item_put_negative(fs->cache, path);
+		return -ENOENT;
 	}
 	/* The first page of its Query says; a longer partition's listing
 	 * is kept for the opendir that usually follows (ls, cat P/...). */
@@ -1925,6 +2200,7 @@ static void item_stored(struct fs *fs, const char *path, struct table *t,
 	pathlist_remove(fs, &fs->hidden, path, false);
 	drop_rejected(fs, path);
 	forget_listings(fs, path);
+	created_note(fs, path);
 	if (item_store(fs, t, path, item, &text, &mtime) != 0)
 		cache_forget(fs->cache, path);
 	cache_blob_unref(text);
@@ -1948,9 +2224,13 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 		if (!names)
 			return -ENOMEM;
 	}
-	rc = ddb_put_item(fs->ddb, n->table->name, item,
-			  absent_only ? "attribute_not_exists(#h)" : NULL, names,
-			  NULL, &err);
+	/* A condition cannot ride in a BatchWriteItem: those go alone. */
+	if (absent_only)
+		rc = ddb_put_item(fs->ddb, n->table->name, item,
+				  "attribute_not_exists(#h)", names, NULL,
+				  &err);
+	else
+		rc = putq_put(fs->putq, n->table->name, item, path, &err);
 	json_decref(names);
 	if (rc)
 		return rc;
@@ -2194,6 +2474,9 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 	/* Each open reads the item afresh; the kernel must not serve pages
 	 * from before (another mount may have changed it). */
 	fi->keep_cache = 0;
+	/* Only an item open for writing has anything to do at close: the
+	 * kernel need not ask the others (one round trip less per cat). */
+	fi->noflush = !h->writable;
 	open_add(fs, &h->link, item_handle_unlinked);
 	fi->fh = (uintptr_t)h;
 	h = NULL;
@@ -2543,8 +2826,10 @@ static int fs_mkdir(const char *path, mode_t mode)
 					  fs->new_range.name ? &fs->new_range
 							     : NULL);
 		}
-		if (!rc)
+		if (!rc) {
 			cache_forget(fs->cache, "/");
+			created_add(fs, path);
+		}
 out_spec:
 		keyname_schema_free(&spec);
 		return rc;
@@ -2571,6 +2856,7 @@ out_spec:
 	if (!rc) {
 		cache_forget(fs->cache, path);
 		cache_forget(fs->cache, n.parent);
+		created_add(fs, path);
 	}
 out:
 	node_clear(&n);
@@ -2679,6 +2965,7 @@ static int fs_rmdir(const char *path)
 	}
 	cache_forget(fs->cache, path);
 	cache_forget(fs->cache, n.parent);
+	created_remove(fs, path);
 out:
 	node_clear(&n);
 	return rc;
@@ -3114,8 +3401,12 @@ struct fs *fs_new(const struct fs_settings *s)
 	if (!fs)
 		goto fail;
 	fs->ddb = s->ddb;
+	fs->putq = putq_new(s->ddb, 0);
+	if (!fs->putq)
+		goto fail;
 	fs->format = s->format;
 	fs->ttl = s->cache_ttl;
+	fs->cache_bytes = s->cache_bytes;
 	fs->consistent = s->consistent_read;
 	fs->read_only = s->read_only;
 	fs->uid = s->uid;
@@ -3162,10 +3453,16 @@ void fs_free(struct fs *fs)
 	fs->writers = NULL;
 	pthread_cond_destroy(&fs->inval_cond);
 	cache_free(fs->cache);
+	putq_free(fs->putq);
 	scratch_store_free(fs->scratch);
 	keyname_attr_free(&fs->new_hash);
 	keyname_attr_free(&fs->new_range);
 	stash_clear(fs);
+	while (fs->created) {
+		struct created *c = fs->created;
+		fs->created = c->next;
+		created_free(c);
+	}
 	pathlist_clear(&fs->held);
 	pathlist_clear(&fs->hidden);
 	pathlist_clear(&fs->aliases);

@@ -197,6 +197,37 @@ device_id,datacount"
 	unmount_fs
 }
 
+@test "reading a whole small table is its Scan: cp -r out of the mount sends no Query or GetItem and equals boto3's items" {
+	devices_table
+	mount_fs
+	log_mark
+	cp -r "$MNT/$DEV" "$BATS_TEST_TMPDIR/copy"
+	[ "$(requests_since Query)" -eq 0 ]
+	[ "$(requests_since GetItem)" -eq 0 ]
+	scans=$(requests_since Scan)
+	[ "$scans" -ge 1 ] && [ "$scans" -le 2 ]
+	ddbtool render-tree "$DEV" "$BATS_TEST_TMPDIR/want"
+	diff -r "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/copy"
+	[ "$(find "$BATS_TEST_TMPDIR/copy" -name '*.json' | wc -l)" -eq 6 ]
+	unmount_fs
+}
+
+@test "a table too large for an eighth of cache_size is listed by key only, its partitions by Query" {
+	T=$(uniq_table wide)
+	ddbtool create "$T" pk:S sk:S
+	for p in a b c d; do
+		ddbtool fill-part "$T" 40 "$p" i 1000
+	done
+	# 160 items of ~1 KB: over 128 KiB, an eighth of cache_size=1
+	mount_fs -o cache_size=1
+	log_mark
+	find "$MNT/$T" -name '*.json' -exec cat {} + >"$BATS_TEST_TMPDIR/all"
+	[ "$(requests_since Query)" -eq 4 ]
+	[ "$(requests_since GetItem)" -eq 0 ]
+	[ "$(grep -c '"pad"' "$BATS_TEST_TMPDIR/all")" -eq 160 ]
+	unmount_fs
+}
+
 @test "ls -U | head -1 of a 20,000-item table costs at most two Scans" {
 	T=$(uniq_table big)
 	ddbtool create "$T" pk:S

@@ -342,6 +342,66 @@ b.json"
 	EXPECT_LOG='ConditionalCheckFailed|late\.json' unmount_fs
 }
 
+@test "cp -r into a new partition: one PutItem per file and no GetItem; boto3 sees every file" {
+	T=$(uniq_table load)
+	ddbtool create "$T" pk:S sk:S
+	mkdir -p "$BATS_TEST_TMPDIR/src"
+	for i in $(seq 1 60); do
+		printf '{"n": %d, "s": "file %d"}\n' "$i" "$i" >"$BATS_TEST_TMPDIR/src/f$i.json"
+	done
+	mount_fs -o cache_ttl=60
+	log_mark
+	cp -r "$BATS_TEST_TMPDIR/src" "$MNT/$T/p1"
+	[ "$(requests_since PutItem)" -eq 60 ]
+	[ "$(requests_since GetItem)" -eq 0 ]
+	# mkdir asked once whether the partition has items
+	[ "$(requests_since Query)" -eq 1 ]
+	for i in 1 37 60; do
+		run ddbtool get "$T" "{\"pk\":{\"S\":\"p1\"},\"sk\":{\"S\":\"f$i\"}}"
+		assert_output "{\"n\":{\"N\":\"$i\"},\"pk\":{\"S\":\"p1\"},\"s\":{\"S\":\"file $i\"},\"sk\":{\"S\":\"f$i\"}}"
+	done
+	[ "$(ddbtool count "$T")" -eq 60 ]
+	unmount_fs
+}
+
+@test "in a directory the mount made, an item another client puts there: cp gets EEXIST, the item stays; seen after cache_ttl" {
+	T=$(uniq_table race)
+	ddbtool create "$T" pk:S sk:S
+	mount_fs -o cache_ttl=2
+	mkdir "$MNT/$T/p"
+	# the mount believes p empty (it made it); boto3 puts x behind its back
+	ddbtool put "$T" '{"pk":{"S":"p"},"sk":{"S":"x"},"who":{"S":"boto3"}}'
+	printf '{"who": "mount"}\n' >"$BATS_TEST_TMPDIR/x.json"
+	run cp "$BATS_TEST_TMPDIR/x.json" "$MNT/$T/p/x.json"
+	assert_failure
+	assert_output --partial "File exists"
+	run ddbtool get "$T" '{"pk":{"S":"p"},"sk":{"S":"x"}}'
+	assert_output '{"pk":{"S":"p"},"sk":{"S":"x"},"who":{"S":"boto3"}}'
+	cmp "$BATS_TEST_TMPDIR/x.json" "$MNT/$T/p/.x.json.rejected"
+	# the mount's knowledge that p was empty ends with cache_ttl
+	sleep 2.5
+	run jq -r .who "$MNT/$T/p/x.json"
+	assert_output boto3
+	EXPECT_LOG='ConditionalCheckFailed|x\.json' unmount_fs
+}
+
+@test "writes closed together go out as BatchWriteItem; every item is stored exactly" {
+	T=$(uniq_table batch)
+	ddbtool create "$T" pk:S
+	ddbtool fill "$T" 200 k
+	mount_fs
+	ls "$MNT/$T" >/dev/null
+	log_mark
+	ls "$MNT/$T" | xargs -P8 -n5 sh -c 'for f; do printf "{\"w\": \"%s\"}\n" "$f" >"'"$MNT/$T"'/$f"; done' _
+	batches=$(requests_since BatchWriteItem)
+	echo "BatchWriteItem: $batches, PutItem: $(requests_since PutItem)"
+	[ "$batches" -ge 1 ]
+	diff <(ddbtool scan "$T") <(for i in $(seq 0 199); do
+		printf '{"pk":{"S":"k%d"},"w":{"S":"k%d.json"}}\n' "$i" "$i"
+	done | LC_ALL=C sort)
+	unmount_fs
+}
+
 @test "rm of an item is a DeleteItem; rm of a missing item is ENOENT" {
 	T=$(uniq_table rm)
 	ddbtool create "$T" p:S s:S

@@ -251,6 +251,17 @@ def main(argv):
     elif cmd == "scan":
         for line in sorted(canonical(norm(i)) for i in scan_all(args[0])):
             print(line)
+    elif cmd == "render-tree":
+        # TABLE DIR: every item rendered by render_plain at DIR/HASH/RANGE.json
+        # (DIR/HASH.json without a sort key); for keys that need no escaping.
+        table, top = args[0], args[1]
+        names = key_names(table)
+        for item in scan_all(table):
+            parts = [str(next(iter(item[k].values()))) for k in names]
+            path = os.path.join(top, *parts) + ".json"
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(render_plain(item, *names))
     elif cmd == "scan-keys":
         names = key_names(args[0])
         for line in sorted(canonical({k: i[k] for k in names if k in i})

@@ -1,0 +1,41 @@
+/* putq.h - unconditional PutItems from many threads, grouped: puts that
+ * arrive while others are on the wire go out together as one BatchWriteItem. */
+#ifndef DYNAMOFS_PUTQ_H
+#define DYNAMOFS_PUTQ_H
+
+#include <jansson.h>
+
+#include "ddb.h"
+
+/* How many requests (PutItem or BatchWriteItem) the queue keeps on the
+ * wire at once; callers beyond that wait and are sent together. */
+#define PUTQ_IN_FLIGHT 2
+/* BatchWriteItem's limit. */
+#define PUTQ_BATCH_MAX 25
+
+struct putq;
+
+/* Creates a queue sending through ddb (borrowed; must outlive the queue)
+ * with at most in_flight requests at once (0: PUTQ_IN_FLIGHT). Returns
+ * NULL with errno ENOMEM. Caller frees with putq_free once no putq_put is
+ * running. */
+struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight);
+void putq_free(struct putq *q);
+
+/* Stores item (borrowed, a full DynamoDB-JSON item) in table, overwriting
+ * any item with its key, and returns when it is stored or failed: 0, or
+ * the negative errno of ddb_put_item with err (may be NULL) filled. id
+ * names the item's key uniquely within the table (a path): two puts of
+ * one id never share a request, so the later one is applied last.
+ *
+ * Alone, a put is one PutItem, sent at once. Puts that arrive while
+ * in_flight requests are out wait, then go out in arrival order as one
+ * BatchWriteItem of up to PUTQ_BATCH_MAX (one table per request). When a
+ * batch fails as a whole for a reason that may be one item's (validation,
+ * a missing table), each of its items is sent again alone so that every
+ * caller gets its own answer; a server that cannot be reached fails them
+ * all. Thread-safe. */
+int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
+	     struct ddb_error *err);
+
+#endif

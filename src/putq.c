@@ -1,0 +1,188 @@
+/* putq.c - group commit for unconditional puts: whoever finds a free slot
+ * sends what has queued up (one PutItem, or one BatchWriteItem), the rest wait. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "putq.h"
+
+/* One caller's put, on its own stack while it waits. */
+struct putq_req {
+	const char *table;
+	json_t *item;
+	const char *id;
+	bool taken; /* in a request on the wire */
+	bool done;
+	int rc;
+	struct ddb_error err;
+	struct putq_req *next;	 /* q->head, or q->flying once taken */
+};
+
+struct putq {
+	struct ddb_client *ddb;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a request finished: results, a free slot */
+	struct putq_req *head; /* waiting, not taken, in arrival order */
+	struct putq_req **tail;
+	struct putq_req *flying; /* taken, not yet done */
+	unsigned in_flight;
+	unsigned max_in_flight;
+};
+
+struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight)
+{
+	struct putq *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	q->ddb = ddb;
+	q->max_in_flight = in_flight ? in_flight : PUTQ_IN_FLIGHT;
+	q->tail = &q->head;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	return q;
+}
+
+void putq_free(struct putq *q)
+{
+	if (!q)
+		return;
+	pthread_cond_destroy(&q->cond);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
+
+static bool id_in(struct putq_req *const *list, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i]->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Takes the oldest waiting puts for one request: the first takeable one's
+ * table, in order, up to the batch limit. A put whose id is on the wire,
+ * in this batch or left waiting before it stays queued, so writes of one
+ * item go out one after the other in arrival order. Call with q->lock
+ * held; returns the count (0: nothing can go now), the puts in batch[]. */
+static size_t take_batch(struct putq *q, struct putq_req **batch)
+{
+	struct putq_req *left[PUTQ_BATCH_MAX * 2];
+	struct putq_req **pp = &q->head, *r;
+	const char *table = NULL;
+	size_t n = 0, n_left = 0;
+
+	while ((r = *pp) && n < PUTQ_BATCH_MAX &&
+	       n_left < PUTQ_BATCH_MAX * 2) {
+		bool wait = id_in(batch, n, r->id) ||
+			    id_in(left, n_left, r->id) ||
+			    (table && strcmp(r->table, table) != 0);
+		for (struct putq_req *f = q->flying; f && !wait; f = f->next)
+			wait = strcmp(f->id, r->id) == 0;
+		if (wait) {
+			left[n_left++] = r;
+			pp = &r->next;
+			continue;
+		}
+		table = r->table;
+		*pp = r->next;
+		r->taken = true;
+		r->next = q->flying;
+		q->flying = r;
+		batch[n++] = r;
+	}
+	q->tail = &q->head;
+	while (*q->tail)
+		q->tail = &(*q->tail)->next;
+	return n;
+}
+
+static void put_alone(struct putq *q, struct putq_req *r)
+{
+	r->rc = ddb_put_item(q->ddb, r->table, r->item, NULL, NULL, NULL,
+			     &r->err);
+}
+
+/* Sends batch[0..n) as one request and fills in each result. */
+static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
+{
+	struct ddb_error err = { 0 };
+	json_t *requests;
+	int rc;
+
+	if (n == 1) {
+		put_alone(q, batch[0]);
+		return;
+	}
+	requests = json_array();
+	rc = requests ? 0 : -ENOMEM;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (json_array_append_new(requests,
+					  json_pack("{s{sO}}", "PutRequest",
+						    "Item", batch[i]->item)))
+			rc = -ENOMEM;
+	if (!rc)
+		rc = ddb_batch_write(q->ddb, batch[0]->table, requests, &err);
+	json_decref(requests);
+	if (rc && rc != -EIO && rc != -EAGAIN) {
+		/* Perhaps one item's fault (ValidationException names none):
+		 * each learns its own answer. Unconditional puts are
+		 * idempotent, so items the batch did store may go again. */
+		log_msg(LOG_DEBUG, "putq: batch of %zu failed (%s), sending each alone",
+			n, strerror(-rc));
+		for (size_t i = 0; i < n; i++)
+			put_alone(q, batch[i]);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		batch[i]->rc = rc;
+		batch[i]->err = err;
+	}
+}
+
+int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
+	     struct ddb_error *err)
+{
+	struct putq_req me = { .table = table, .item = item, .id = id };
+	struct putq_req *batch[PUTQ_BATCH_MAX];
+	size_t n;
+
+	if (!q || !table || !item || !id)
+		return -EINVAL;
+	pthread_mutex_lock(&q->lock);
+	*q->tail = &me;
+	q->tail = &me.next;
+	while (!me.done) {
+		n = 0;
+		if (!me.taken && q->in_flight < q->max_in_flight && q->head)
+			n = take_batch(q, batch);
+		if (!n) {
+			pthread_cond_wait(&q->cond, &q->lock);
+			continue;
+		}
+		/* A free slot: send what is waiting, oldest first (which
+		 * need not include this caller's put; the loop comes back). */
+		q->in_flight++;
+		pthread_mutex_unlock(&q->lock);
+		send_batch(q, batch, n);
+		pthread_mutex_lock(&q->lock);
+		q->in_flight--;
+		for (size_t i = 0; i < n; i++) {
+			struct putq_req **pp = &q->flying;
+			while (*pp != batch[i])
+				pp = &(*pp)->next;
+			*pp = batch[i]->next;
+			batch[i]->done = true;
+		}
+		pthread_cond_broadcast(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (err)
+		*err = me.err;
+	return me.rc;
+}
