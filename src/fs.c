@@ -998,6 +998,7 @@ struct lister {
 	 * cache and, once complete, every partition's listing. */
 	bool fill;
 	bool filled;
+	size_t fill_bytes; /* rendered so far; past the budget, fill stops */
 	struct partfill parts;
 };
 
@@ -1051,8 +1052,10 @@ static struct lister *lister_new(struct fs *fs, const char *dirpath,
 			    : mib > LISTER_MAX_SEGMENTS ? LISTER_MAX_SEGMENTS
 							: (unsigned)mib;
 	}
-	/* TableSizeBytes is DynamoDB's size; rendered text is larger. */
-	l->fill = l->kind == LIST_PARTITIONS && t->size_bytes > 0 &&
+	/* TableSizeBytes lags (0 for hours after a load on DynamoDB, always
+	 * on dynalite), so a table not known to be large is read whole until
+	 * its rendered items pass the budget (lister_fill_item). */
+	l->fill = l->kind == LIST_PARTITIONS &&
 		  t->size_bytes <= fs->cache_bytes / 8;
 	return l;
 }
@@ -1157,6 +1160,15 @@ static int lister_fill_item(struct lister *l, const char *pname,
 	rc = item_store(l->fs, t, path, item, &text, &mtime);
 	if (!rc)
 		rc = cache_listing_add(pl, name, false);
+	if (!rc) {
+		l->fill_bytes += text->len + strlen(path);
+		if (l->fill_bytes > l->fs->cache_bytes / 8) {
+			/* Too large to keep: no partition listings, and the
+			 * next pages (same count) carry only the keys. */
+			l->fill = false;
+			partfill_free(&l->parts);
+		}
+	}
 out:
 	cache_blob_unref(text);
 	free(path);

@@ -212,7 +212,7 @@ device_id,datacount"
 	unmount_fs
 }
 
-@test "a table too large for an eighth of cache_size is listed by key only, its partitions by Query" {
+@test "a table larger than an eighth of cache_size is not kept whole: its partitions are read by Query" {
 	T=$(uniq_table wide)
 	ddbtool create "$T" pk:S sk:S
 	for p in a b c d; do
