@@ -15,6 +15,10 @@ struct cache_blob {
 	char data[]; /* len bytes, then a NUL */
 };
 
+/* The heap footprint of one malloc(n) of glibc (header and 16-byte
+ * rounding, 32 bytes at least): what the cache counts for each block. */
+size_t cache_heap_size(size_t n);
+
 /* Returns a new blob holding a copy of data (one reference, released with
  * cache_blob_unref), or NULL with errno ENOMEM. */
 struct cache_blob *cache_blob_new(const void *data, size_t len);
@@ -29,12 +33,15 @@ struct cache_dirent {
 	bool is_dir;
 };
 
+struct cache_name_block;
+
 /* An immutable, reference-counted directory listing. */
 struct cache_listing {
 	size_t refs; /* atomic */
 	size_t n;
-	size_t bytes;
+	size_t bytes; /* heap footprint: this, entries, names */
 	struct cache_dirent *entries; /* n entries */
+	struct cache_name_block *names; /* where the names are (private) */
 };
 
 struct cache_listing *cache_listing_ref(struct cache_listing *l);
@@ -48,9 +55,13 @@ int cache_listing_add(struct cache_listing *l, const char *name, bool is_dir);
 
 struct cache;
 
-/* Creates a cache holding at most max_bytes (payload and bookkeeping) whose
+/* Creates a cache holding at most max_bytes whose
  * entries are fresh for ttl seconds (0: entries are never served, but item
- * modification times are still remembered). Returns NULL with errno set.
+ * modification times are still remembered). What counts is what the heap
+ * holds for it: text, listings (names and their arrays), entries, paths and
+ * the hash table, each allocation with malloc's header and rounding, so
+ * that cache_size bounds the cache's share of the daemon's RSS. Returns
+ * NULL with errno set.
  * Caller frees with cache_free. */
 struct cache *cache_new(size_t max_bytes, double ttl);
 void cache_free(struct cache *c);
@@ -98,7 +109,8 @@ void cache_forget(struct cache *c, const char *path);
  * trailing '/') and prefix itself. Thread-safe. */
 void cache_forget_tree(struct cache *c, const char *prefix);
 
-/* Bytes held now (for tests and logs). Thread-safe. */
+/* Bytes held now, as counted against max_bytes (for tests and logs).
+ * Thread-safe. */
 size_t cache_bytes(struct cache *c);
 
 #endif

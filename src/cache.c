@@ -24,8 +24,21 @@ struct entry {
 	time_t mtime;
 	/* directory */
 	struct cache_listing *listing;
+	size_t listing_bytes; /* what was counted for it */
 	double listing_expires;
 };
+
+/* Names of a listing, packed one after another (a malloc'd copy of each
+ * 8-character name cost a 32-byte block, 3.5x the name). */
+struct cache_name_block {
+	struct cache_name_block *next;
+	size_t used;
+	size_t cap;
+	char data[];
+};
+
+#define NAME_BLOCK_MIN 256
+#define NAME_BLOCK_MAX (64 * 1024)
 
 struct cache {
 	pthread_mutex_t lock;
@@ -58,6 +71,20 @@ static uint64_t fnv1a(const void *data, size_t len)
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+size_t cache_heap_size(size_t n)
+{
+	/* glibc: the request plus one size_t of header, rounded up to 16,
+	 * 32 at least. (Blocks big enough to be mmap'd are page-rounded;
+	 * this is within 4 KiB of that.) */
+	n = (n + sizeof(size_t) + 15) & ~(size_t)15;
+	return n < 32 ? 32 : n;
+}
+
+static size_t blob_bytes(size_t len)
+{
+	return cache_heap_size(sizeof(struct cache_blob) + len + 1);
 }
 
 struct cache_blob *cache_blob_new(const void *data, size_t len)
@@ -97,8 +124,36 @@ struct cache_listing *cache_listing_new(void)
 		return NULL;
 	}
 	l->refs = 1;
-	l->bytes = sizeof(*l);
+	l->bytes = cache_heap_size(sizeof(*l));
 	return l;
+}
+
+/* A copy of name (len bytes and a NUL) in l's name blocks, or NULL. */
+static char *listing_name_copy(struct cache_listing *l, const char *name,
+			       size_t len)
+{
+	struct cache_name_block *b = l->names;
+	char *copy;
+
+	if (!b || b->cap - b->used < len + 1) {
+		size_t cap = b ? b->cap * 2 : NAME_BLOCK_MIN;
+		if (cap > NAME_BLOCK_MAX)
+			cap = NAME_BLOCK_MAX;
+		if (cap < len + 1)
+			cap = len + 1;
+		b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->next = l->names;
+		b->used = 0;
+		b->cap = cap;
+		l->names = b;
+		l->bytes += cache_heap_size(sizeof(*b) + cap);
+	}
+	copy = b->data + b->used;
+	memcpy(copy, name, len + 1);
+	b->used += len + 1;
+	return copy;
 }
 
 int cache_listing_add(struct cache_listing *l, const char *name, bool is_dir)
@@ -106,23 +161,24 @@ int cache_listing_add(struct cache_listing *l, const char *name, bool is_dir)
 	struct cache_dirent *grown;
 	char *copy;
 
-	/* Grow by doubling: the count is a power of two whenever it is full. */
-	if ((l->n & (l->n - 1)) == 0) {
+	/* Grow by doubling: 16 entries, then 32, 64, ...; full whenever
+	 * the count is a power of two of at least 16. */
+	if (l->n == 0 || (l->n >= 16 && (l->n & (l->n - 1)) == 0)) {
 		size_t cap = l->n ? l->n * 2 : 16;
-		if (l->n && l->n < 16)
-			cap = 16;
 		grown = realloc(l->entries, cap * sizeof(*grown));
 		if (!grown)
 			return -ENOMEM;
 		l->entries = grown;
+		if (l->n)
+			l->bytes -= cache_heap_size(l->n * sizeof(*grown));
+		l->bytes += cache_heap_size(cap * sizeof(*grown));
 	}
-	copy = strdup(name);
+	copy = listing_name_copy(l, name, strlen(name));
 	if (!copy)
 		return -ENOMEM;
 	l->entries[l->n].name = copy;
 	l->entries[l->n].is_dir = is_dir;
 	l->n++;
-	l->bytes += sizeof(struct cache_dirent) + strlen(name) + 1;
 	return 0;
 }
 
@@ -134,10 +190,14 @@ struct cache_listing *cache_listing_ref(struct cache_listing *l)
 
 void cache_listing_unref(struct cache_listing *l)
 {
+	struct cache_name_block *b, *next;
+
 	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
-	for (size_t i = 0; i < l->n; i++)
-		free(l->entries[i].name);
+	for (b = l->names; b; b = next) {
+		next = b->next;
+		free(b);
+	}
 	free(l->entries);
 	free(l);
 }
@@ -153,6 +213,8 @@ struct cache *cache_new(size_t max_bytes, double ttl)
 	if (!c->buckets)
 		goto fail;
 	pthread_mutex_init(&c->lock, NULL);
+	c->bytes = cache_heap_size(sizeof(*c)) +
+		   cache_heap_size(c->n_buckets * sizeof(*c->buckets));
 	c->max_bytes = max_bytes;
 	c->ttl = ttl;
 	return c;
@@ -166,18 +228,18 @@ fail:
 
 static size_t entry_overhead(const struct entry *e)
 {
-	return sizeof(*e) + e->path_len + 1;
+	return cache_heap_size(sizeof(*e)) + cache_heap_size(e->path_len + 1);
 }
 
 static void drop_payload(struct cache *c, struct entry *e)
 {
 	if (e->text) {
-		c->bytes -= sizeof(struct cache_blob) + e->text->len + 1;
+		c->bytes -= blob_bytes(e->text->len);
 		cache_blob_unref(e->text);
 		e->text = NULL;
 	}
 	if (e->listing) {
-		c->bytes -= e->listing->bytes;
+		c->bytes -= e->listing_bytes;
 		cache_listing_unref(e->listing);
 		e->listing = NULL;
 	}
@@ -259,6 +321,8 @@ static void grow_buckets(struct cache *c)
 
 	if (!b)
 		return; /* longer chains, still correct */
+	c->bytes += cache_heap_size(n * sizeof(*b)) -
+		    cache_heap_size(c->n_buckets * sizeof(*b));
 	for (size_t i = 0; i < c->n_buckets; i++) {
 		struct entry *e = c->buckets[i], *next;
 		for (; e; e = next) {
@@ -356,7 +420,7 @@ time_t cache_item_put(struct cache *c, const char *path, const char *text,
 	e->content_hash = h;
 	e->mtime = mtime;
 	if (e->text) {
-		c->bytes -= sizeof(struct cache_blob) + e->text->len + 1;
+		c->bytes -= blob_bytes(e->text->len);
 		cache_blob_unref(e->text);
 		e->text = NULL;
 	}
@@ -365,7 +429,7 @@ time_t cache_item_put(struct cache *c, const char *path, const char *text,
 		blob = cache_blob_new(text, len);
 		if (blob) {
 			e->text = blob;
-			c->bytes += sizeof(*blob) + len + 1;
+			c->bytes += blob_bytes(len);
 			e->item_expires = monotonic_now() + c->ttl;
 		}
 	}
@@ -385,7 +449,7 @@ void cache_item_put_negative(struct cache *c, const char *path)
 	e = touch(c, path);
 	if (e) {
 		if (e->text) {
-			c->bytes -= sizeof(struct cache_blob) + e->text->len + 1;
+			c->bytes -= blob_bytes(e->text->len);
 			cache_blob_unref(e->text);
 			e->text = NULL;
 		}
@@ -420,10 +484,11 @@ void cache_dir_put(struct cache *c, const char *path, struct cache_listing *l)
 	e = touch(c, path);
 	if (e) {
 		if (e->listing) {
-			c->bytes -= e->listing->bytes;
+			c->bytes -= e->listing_bytes;
 			cache_listing_unref(e->listing);
 		}
 		e->listing = cache_listing_ref(l);
+		e->listing_bytes = l->bytes;
 		c->bytes += l->bytes;
 		e->listing_expires = monotonic_now() + c->ttl;
 		shrink(c);

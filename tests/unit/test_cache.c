@@ -115,6 +115,7 @@ static void test_bound_and_lru(void)
 static void test_many_entries(void)
 {
 	struct cache *c = cache_new(64 * 1024, 60);
+	size_t empty = cache_bytes(c); /* the hash table */
 	char path[64];
 
 	/* Only remembered times, no text: entries go whole past a quarter. */
@@ -122,7 +123,7 @@ static void test_many_entries(void)
 		snprintf(path, sizeof(path), "/t/%d.json", i);
 		cache_item_put_negative(c, path);
 	}
-	CHECK(cache_bytes(c) <= 16 * 1024 + 1024);
+	CHECK(cache_bytes(c) <= empty + 16 * 1024 + 1024);
 	cache_free(c);
 }
 
@@ -152,6 +153,69 @@ static void test_listing(void)
 	cache_free(c);
 }
 
+static void test_heap_size(void)
+{
+	CHECK_INT(cache_heap_size(0), 32);
+	CHECK_INT(cache_heap_size(24), 32);
+	CHECK_INT(cache_heap_size(25), 48);
+	CHECK_INT(cache_heap_size(1000), 1008);
+}
+
+/* What the cache counts is the heap it holds: a blob's header and malloc's
+ * own, a listing's array and names; and all of it is given back. */
+static void test_counts_heap(void)
+{
+	struct cache *c = cache_new(64 << 20, 60);
+	size_t empty = cache_bytes(c), one;
+	struct cache_listing *l = cache_listing_new(), *got;
+	char name[400], longname[400];
+	size_t names = 0;
+	int failed = 0;
+
+	CHECK(empty >= 1024 * sizeof(void *));
+	cache_item_put(c, "/t/a.json", "x", 1);
+	one = cache_bytes(c) - empty;
+	/* entry, path, blob: three blocks of at least 32 bytes */
+	CHECK(one >= 3 * 32);
+	/* 100,000 short names, and some longer than a name block */
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	for (int i = 0; i < 100000; i++) {
+		if (i % 10000 == 0)
+			strcpy(name, longname);
+		else
+			snprintf(name, sizeof(name), "k%06d", i);
+		names += strlen(name) + 1;
+		if (cache_listing_add(l, name, i % 2 == 0) != 0)
+			failed++;
+	}
+	CHECK_INT(failed, 0);
+	/* the array (rounded up to 131,072 entries) and the names */
+	CHECK(l->bytes >= 131072 * sizeof(struct cache_dirent) + names);
+	CHECK(l->bytes <= 131072 * sizeof(struct cache_dirent) + names +
+			      128 * 1024);
+	cache_dir_put(c, "/t", l);
+	/* and its entry */
+	CHECK(cache_bytes(c) >= empty + one + l->bytes + 32);
+	CHECK(cache_bytes(c) <= empty + one + l->bytes + 256);
+	got = cache_dir_get(c, "/t");
+	CHECK(got == l);
+	if (got) {
+		CHECK_INT(got->n, 100000);
+		CHECK_STR(got->entries[0].name, longname);
+		CHECK_STR(got->entries[90000].name, longname);
+		CHECK_STR(got->entries[12345].name, "k012345");
+		CHECK(!got->entries[99999].is_dir);
+		cache_listing_unref(got);
+	}
+	cache_listing_unref(l);
+	cache_forget(c, "/t");
+	cache_forget(c, "/t/a.json");
+	/* the two entries (remembered times) stay, their payloads went */
+	CHECK(cache_bytes(c) <= empty + 2 * 256);
+	cache_free(c);
+}
+
 static void test_forget_tree(void)
 {
 	struct cache *c = cache_new(1 << 20, 60);
@@ -176,4 +240,6 @@ TAP_MAIN({ "put then get", test_put_get },
 	 { "byte bound and LRU order", test_bound_and_lru },
 	 { "entries themselves are bounded", test_many_entries },
 	 { "directory listings", test_listing },
+	 { "heap block sizes", test_heap_size },
+	 { "the bound counts the heap held", test_counts_heap },
 	 { "forget and forget_tree", test_forget_tree })
