@@ -703,8 +703,9 @@ static void free_opts(struct dfs_opts *o)
  * arena stays resident there: each FUSE worker or Scan segment that parsed a
  * 1 MB Scan/Query page (a jansson tree of ~30 MB) kept ~38 MB, so the peak
  * was the sum of those arenas instead of one page at a time (workload 7 of
- * bench/: VmHWM 164 -> 81 MiB on DynamoDB Local). Each thread's tcache still
- * serves most small allocations without the arena's lock. */
+ * bench/: VmHWM 195 -> 85 MiB on DynamoDB Local, 155 -> 93 MiB on
+ * dynalite). Each thread's tcache still serves most small allocations
+ * without the arena's lock. */
 static void malloc_setup(void)
 {
 	const char *tunables = getenv("GLIBC_TUNABLES");
