@@ -62,6 +62,28 @@ void ddb_client_free(struct ddb_client *c);
 int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 	     json_t **response, struct ddb_error *err);
 
+/* As ddb_call, but the answer comes back unparsed: *body (allocated,
+ * NUL-terminated, *len bytes before the NUL; caller frees) on success,
+ * NULL otherwise. For Query and Scan pages, whose items ddb_page_items
+ * reads one at a time: a 1 MB page parsed whole is a tree of 25-60 MB.
+ * The body is not checked before it is returned (the x-amz-crc32
+ * checksum is), so a malformed one shows only when it is read. */
+int ddb_call_raw(struct ddb_client *c, const char *op, json_t *request,
+		 char **body, size_t *len, struct ddb_error *err);
+
+/* Called with each item of a page (borrowed: freed when fn returns).
+ * Return 0 to go on, a negative errno to stop with it. */
+typedef int (*ddb_item_fn)(json_t *item, void *arg);
+
+/* Reads a Query/Scan answer (len bytes of body, a JSON object): calls fn
+ * with each element of its "Items" array in order, parsing one at a time,
+ * and returns the other members (LastEvaluatedKey, Count, ...) as a new
+ * object in *rest (may be NULL). Returns 0, fn's error, -EBADMSG for a
+ * body that is not such an object (items before the fault have been
+ * handed to fn), or -ENOMEM. Pure: touches nothing but its arguments. */
+int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
+		   json_t **rest);
+
 /* True when a failed attempt should be tried again: transport errors
  * (time-out, connection, CRC mismatch), HTTP 5xx, and the throttling codes. */
 bool ddb_retryable(int transport, long http_status, const char *code);

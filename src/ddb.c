@@ -541,7 +541,7 @@ enum attempt_result {
  * retry would not fix. */
 static int attempt_once(struct ddb_client *c, const char *target,
 			const char *body, size_t body_len, json_t **out,
-			struct ddb_error *err)
+			struct http_response *raw, struct ddb_error *err)
 {
 	struct creds cr = {0};
 	struct sigv4_signature sig = {0};
@@ -618,6 +618,14 @@ static int attempt_once(struct ddb_client *c, const char *target,
 		rc = ATTEMPT_FAILED;
 		goto out;
 	}
+	if (raw) {
+		/* Read later one item at a time (ddb_page_items); the
+		 * checksum already vouched for the bytes. */
+		*raw = resp;
+		memset(&resp, 0, sizeof(resp));
+		rc = ATTEMPT_OK;
+		goto out;
+	}
 	doc = json_loadb(resp.body, resp.body_len, JSON_ALLOW_NUL, NULL);
 	if (!json_is_object(doc)) {
 		/* A cut or garbled body without a checksum to catch it: as
@@ -658,8 +666,10 @@ static void clear_attempt(struct ddb_error *err)
 	err->request_id[0] = '\0';
 }
 
-int ddb_call(struct ddb_client *c, const char *op, json_t *request,
-	     json_t **response, struct ddb_error *err)
+/* ddb_call, and with raw the unparsed body of the answer. */
+static int call_common(struct ddb_client *c, const char *op, json_t *request,
+		       json_t **response, struct http_response *raw,
+		       struct ddb_error *err)
 {
 	struct ddb_error local;
 	char target[128], desc[1024];
@@ -707,7 +717,7 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 		clear_attempt(err);
 		err->attempts = attempt;
 		t0 = mono_ms();
-		r = attempt_once(c, target, body, strlen(body), &doc, err);
+		r = attempt_once(c, target, body, strlen(body), &doc, raw, err);
 		ms = mono_ms() - t0;
 		if (r < 0) {
 			rc = r;
@@ -761,6 +771,148 @@ out:
 	free(body);
 	free(key);
 	free(segment);
+	return rc;
+}
+
+int ddb_call(struct ddb_client *c, const char *op, json_t *request,
+	     json_t **response, struct ddb_error *err)
+{
+	return call_common(c, op, request, response, NULL, err);
+}
+
+int ddb_call_raw(struct ddb_client *c, const char *op, json_t *request,
+		 char **body, size_t *len, struct ddb_error *err)
+{
+	struct http_response raw = {0};
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	rc = call_common(c, op, request, NULL, &raw, err);
+	if (!rc) {
+		*body = raw.body;
+		*len = raw.body_len;
+		raw.body = NULL;
+	}
+	http_response_free(&raw);
+	return rc;
+}
+
+static size_t skip_space(const char *p, size_t i, size_t len)
+{
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+			   p[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* One JSON value at body[*i], moving *i past it. NULL when malformed. */
+static json_t *load_one(const char *body, size_t len, size_t *i)
+{
+	json_error_t jerr;
+	json_t *v = json_loadb(body + *i, len - *i,
+			       JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY |
+				   JSON_ALLOW_NUL,
+			       &jerr);
+
+	if (v)
+		*i += (size_t)jerr.position;
+	return v;
+}
+
+int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
+		   json_t **rest)
+{
+	json_t *others = json_object(), *key = NULL, *v;
+	size_t i = 0;
+	int rc = -EBADMSG;
+
+	if (rest)
+		*rest = NULL;
+	if (!others)
+		return -ENOMEM;
+	i = skip_space(body, i, len);
+	if (i >= len || body[i++] != '{')
+		goto out;
+	i = skip_space(body, i, len);
+	if (i < len && body[i] == '}') {
+		i++;
+		goto done;
+	}
+	for (;;) {
+		i = skip_space(body, i, len);
+		key = i < len && body[i] == '"' ? load_one(body, len, &i) : NULL;
+		if (!json_is_string(key))
+			goto out;
+		i = skip_space(body, i, len);
+		if (i >= len || body[i++] != ':')
+			goto out;
+		i = skip_space(body, i, len);
+		if (strcmp(json_string_value(key), "Items") == 0 && i < len &&
+		    body[i] == '[') {
+			/* The items one at a time: each tree is freed before
+			 * the next is parsed, never the whole page at once. */
+			i = skip_space(body, i + 1, len);
+			if (i < len && body[i] == ']') {
+				i++;
+			} else {
+				for (;;) {
+					v = load_one(body, len, &i);
+					if (!json_is_object(v)) {
+						json_decref(v);
+						goto out;
+					}
+					rc = fn(v, arg);
+					json_decref(v);
+					if (rc)
+						goto out;
+					rc = -EBADMSG;
+					i = skip_space(body, i, len);
+					if (i < len && body[i] == ',') {
+						i = skip_space(body, i + 1, len);
+						continue;
+					}
+					if (i < len && body[i] == ']') {
+						i++;
+						break;
+					}
+					goto out;
+				}
+			}
+		} else {
+			v = load_one(body, len, &i);
+			if (!v)
+				goto out;
+			if (json_object_set_new(others, json_string_value(key),
+						v)) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		json_decref(key);
+		key = NULL;
+		i = skip_space(body, i, len);
+		if (i < len && body[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i < len && body[i] == '}') {
+			i++;
+			break;
+		}
+		goto out;
+	}
+done:
+	if (skip_space(body, i, len) != len)
+		goto out;
+	rc = 0;
+	if (rest) {
+		*rest = others;
+		others = NULL;
+	}
+out:
+	json_decref(key);
+	json_decref(others);
 	return rc;
 }
 

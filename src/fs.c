@@ -1278,22 +1278,33 @@ static json_t *lister_request(struct lister *l, unsigned seg)
 	return req;
 }
 
-/* Adds one Query/Scan page's items; returns its LastEvaluatedKey
- * (borrowed from resp) in *last. */
-static int lister_take_page(struct lister *l, json_t *resp, json_t **last)
+static int lister_item(json_t *item, void *arg)
 {
-	json_t *items = json_object_get(resp, "Items"), *item;
-	size_t i;
+	struct lister *l = arg;
+
+	return l->kind == LIST_PARTITIONS ? lister_add_partition(l, item)
+					  : lister_add_item(l, item);
+}
+
+/* Adds the items of one Query/Scan answer (its raw body, read an item at
+ * a time); *last receives its LastEvaluatedKey (a new reference) or NULL. */
+static int lister_take_page(struct lister *l, const char *body, size_t len,
+			    json_t **last)
+{
+	json_t *rest = NULL;
 	int rc;
 
-	json_array_foreach(items, i, item) {
-		rc = l->kind == LIST_PARTITIONS ? lister_add_partition(l, item)
-						: lister_add_item(l, item);
-		if (rc)
-			return rc;
+	*last = NULL;
+	rc = ddb_page_items(body, len, lister_item, l, &rest);
+	if (rc == -EBADMSG) {
+		log_msg(LOG_ERR, "%s: a malformed page from DynamoDB",
+			l->dirpath);
+		rc = -EIO;
 	}
-	*last = json_object_get(resp, "LastEvaluatedKey");
-	return 0;
+	if (!rc)
+		*last = json_incref(json_object_get(rest, "LastEvaluatedKey"));
+	json_decref(rest);
+	return rc;
 }
 
 /* One request of a parallel fetch. */
@@ -1301,7 +1312,8 @@ struct fetch {
 	struct lister *l;
 	unsigned seg;
 	json_t *req;
-	json_t *resp;
+	char *body; /* the answer, unparsed */
+	size_t len;
 	int rc;
 	pthread_t thread;
 };
@@ -1311,7 +1323,8 @@ static void *fetch_main(void *arg)
 	struct fetch *f = arg;
 	struct ddb_error err = { 0 };
 
-	f->rc = ddb_call(f->l->fs->ddb, "Scan", f->req, &f->resp, &err);
+	f->rc = ddb_call_raw(f->l->fs->ddb, "Scan", f->req, &f->body, &f->len,
+			     &err);
 	return NULL;
 }
 
@@ -1360,9 +1373,13 @@ static int lister_segments_page(struct lister *l)
 			rc = f[i].rc;
 		if (rc)
 			continue;
-		rc = lister_take_page(l, f[i].resp, &last);
+		rc = lister_take_page(l, f[i].body, f[i].len, &last);
+		free(f[i].body);
+		f[i].body = NULL;
+		if (rc)
+			continue;
 		json_decref(l->seg_keys[f[i].seg]);
-		l->seg_keys[f[i].seg] = json_incref(last);
+		l->seg_keys[f[i].seg] = last;
 		l->seg_done[f[i].seg] = !last;
 	}
 	l->done = true;
@@ -1371,7 +1388,7 @@ static int lister_segments_page(struct lister *l)
 out:
 	for (i = 0; i < n; i++) {
 		json_decref(f[i].req);
-		json_decref(f[i].resp);
+		free(f[i].body);
 	}
 	return rc;
 }
@@ -1382,7 +1399,9 @@ out:
 static int lister_next_page(struct lister *l)
 {
 	struct ddb_error err = { 0 };
-	json_t *req = NULL, *resp = NULL, *last = NULL;
+	json_t *req = NULL, *last = NULL;
+	char *body = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (l->done)
@@ -1398,21 +1417,22 @@ static int lister_next_page(struct lister *l)
 	req = lister_request(l, 0);
 	if (!req)
 		goto out;
-	rc = ddb_call(l->fs->ddb, l->kind == LIST_PARTITION ? "Query" : "Scan",
-		      req, &resp, &err);
+	rc = ddb_call_raw(l->fs->ddb,
+			  l->kind == LIST_PARTITION ? "Query" : "Scan", req,
+			  &body, &len, &err);
 	if (rc)
 		goto out;
-	rc = lister_take_page(l, resp, &last);
+	rc = lister_take_page(l, body, len, &last);
 	if (rc)
 		goto out;
 	json_decref(l->last_key);
-	l->last_key = json_incref(last);
+	l->last_key = last;
 	l->done = !last;
 out:
 	if (rc == -ENOENT && l->table)
 		table_forget(l->fs, l->table->name);
 	json_decref(req);
-	json_decref(resp);
+	free(body);
 	return rc;
 }
 
