@@ -1386,6 +1386,610 @@ static void test_client_arguments(void)
 	ddb_client_free(NULL);
 }
 
+/* --- ddb_page_items: a Query/Scan page read one item at a time ---------- */
+
+/* What the callback saw; items are deep copies (the ones handed over are
+ * freed when the callback returns). */
+struct page_seen {
+	json_t *items;
+	int calls;
+	int stop_at;	/* the call (from 1) that returns stop_rc; 0: never */
+	int stop_rc;
+};
+
+static int page_collect(json_t *item, void *arg)
+{
+	struct page_seen *s = arg;
+
+	s->calls++;
+	json_array_append_new(s->items, json_deep_copy(item));
+	return s->calls == s->stop_at ? s->stop_rc : 0;
+}
+
+/* A JSON text that may hold \u0000 (caller decrefs). */
+static json_t *JN(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+
+	if (!v)
+		printf("# bad JSON in test: %s (%s)\n", text, jerr.text);
+	return v;
+}
+
+/* The body in a buffer of exactly len bytes (no NUL after it), so that
+ * ASan and valgrind see any read past the end. Caller frees. */
+static char *exact_copy(const char *body, size_t len)
+{
+	char *b = malloc(len ? len : 1);
+
+	if (b && len)
+		memcpy(b, body, len);
+	return b;
+}
+
+/* Runs one page through ddb_page_items; checks the return, the items seen
+ * (in order, against the JSON array text want_items) and *rest (against
+ * want_rest; NULL: *rest must be NULL). Then again with rest == NULL. */
+static void check_page(const char *name, const char *body, size_t len,
+		       const char *want_items, const char *want_rest,
+		       int want_rc, int stop_at, int stop_rc)
+{
+	json_t *items = JN(want_items);
+	json_t *wrest = want_rest ? JN(want_rest) : NULL;
+	json_t sentinel_obj, *sentinel = &sentinel_obj; /* never dereferenced */
+	char *buf = exact_copy(body, len);
+
+	CHECK(items != NULL && (want_rest == NULL || wrest != NULL));
+	for (int with_rest = 1; with_rest >= 0; with_rest--) {
+		struct page_seen s = {.items = json_array(),
+				      .stop_at = stop_at,
+				      .stop_rc = stop_rc};
+		json_t *rest = sentinel;
+		int rc = ddb_page_items(buf, len, page_collect, &s,
+					with_rest ? &rest : NULL);
+		int bad = tap_failed_checks;
+
+		CHECK_INT(rc, want_rc);
+		CHECK_INT(json_array_size(s.items), json_array_size(items));
+		CHECK_INT(s.calls, json_array_size(items));
+		for (size_t i = 0; i < json_array_size(items); i++)
+			CHECK(json_equal(json_array_get(s.items, i),
+					 json_array_get(items, i)));
+		if (with_rest) {
+			CHECK(rest != sentinel);
+			if (rest == sentinel)
+				rest = NULL;
+			if (wrest)
+				CHECK(rest && json_equal(rest, wrest));
+			else
+				CHECK(rest == NULL);
+			if (tap_failed_checks != bad && rest) {
+				char *t = json_dumps(rest, JSON_COMPACT);
+
+				printf("#   rest: %s\n", t ? t : "?");
+				free(t);
+			}
+			json_decref(rest);
+		}
+		if (tap_failed_checks != bad) {
+			char *t = json_dumps(s.items, JSON_COMPACT);
+
+			printf("#   in case \"%s\" (rest %s): items %s\n", name,
+			       with_rest ? "wanted" : "NULL", t ? t : "?");
+			free(t);
+		}
+		json_decref(s.items);
+	}
+	free(buf);
+	json_decref(items);
+	json_decref(wrest);
+}
+
+/* A body of 3 items with nested values, and those items. */
+#define NESTED_ITEMS                                                         \
+	"[{\"pk\": {\"S\": \"a\"}, \"m\": {\"M\": {\"x\": {\"L\":"           \
+	" [{\"N\": \"1\"}, {\"SS\": [\"p\", \"q\"]}, {\"M\": {}},"           \
+	" {\"L\": [{\"L\": []}]}]}, \"y\": {\"NS\": [\"1\", \"2.5\"]}}},"   \
+	" \"b\": {\"BOOL\": true}, \"z\": {\"NULL\": true},"                 \
+	" \"bin\": {\"B\": \"AAEC\"}},"                                      \
+	" {\"pk\": {\"S\": \"b\"}, \"ss\": {\"SS\": [\"u\", \"v\", \"w\"]},"  \
+	" \"n\": {\"N\": \"-1e10\"}},"                                       \
+	" {\"pk\": {\"S\": \"c\"}, \"l\": {\"L\": [{\"M\": {\"k\":"          \
+	" {\"S\": \"v\"}}}, {\"BS\": [\"AA==\"]}]}}]"
+#define NESTED_COMPACT                                                       \
+	"[{\"pk\":{\"S\":\"a\"},\"m\":{\"M\":{\"x\":{\"L\":"                 \
+	"[{\"N\":\"1\"},{\"SS\":[\"p\",\"q\"]},{\"M\":{}},"                  \
+	"{\"L\":[{\"L\":[]}]}]},\"y\":{\"NS\":[\"1\",\"2.5\"]}}},"           \
+	"\"b\":{\"BOOL\":true},\"z\":{\"NULL\":true},"                       \
+	"\"bin\":{\"B\":\"AAEC\"}},"                                         \
+	"{\"pk\":{\"S\":\"b\"},\"ss\":{\"SS\":[\"u\",\"v\",\"w\"]},"         \
+	"\"n\":{\"N\":\"-1e10\"}},"                                          \
+	"{\"pk\":{\"S\":\"c\"},\"l\":{\"L\":[{\"M\":{\"k\":"                 \
+	"{\"S\":\"v\"}}},{\"BS\":[\"AA==\"]}]}}]"
+#define ITEM_A "{\"pk\":{\"S\":\"a\"}}"
+#define ITEM_B "{\"pk\":{\"S\":\"b\"}}"
+#define ITEM_C "{\"pk\":{\"S\":\"c\"}}"
+#define ITEM_D "{\"pk\":{\"S\":\"d\"}}"
+#define LEK    "{\"pk\":{\"S\":\"z\"},\"sk\":{\"N\":\"7\"}}"
+
+static const struct page_case {
+	const char *name;
+	const char *body;
+	size_t len;		/* 0: strlen(body) */
+	const char *items;	/* JSON array: the callback's items, in order */
+	const char *rest;	/* JSON object; NULL: *rest stays NULL */
+	int rc;
+	int stop_at, stop_rc;	/* the callback fails at this call */
+} page_cases[] = {
+    /* Well-formed pages. */
+    {"empty Items", "{\"Items\":[],\"Count\":0}", 0, "[]",
+     "{\"Count\":0}", 0, 0, 0},
+    {"empty Items, spaced", "{\"Items\" : [ \n ] , \"Count\" : 0}", 0, "[]",
+     "{\"Count\":0}", 0, 0, 0},
+    {"empty object", "{}", 0, "[]", "{}", 0, 0, 0},
+    {"empty object, spaced", " \t{ \r\n } \n", 0, "[]", "{}", 0, 0, 0},
+    {"nested M/L/SS items",
+     "{\"Items\": " NESTED_ITEMS ", \"Count\": 3, \"ScannedCount\": 3}", 0,
+     NESTED_ITEMS, "{\"Count\":3,\"ScannedCount\":3}", 0, 0, 0},
+    {"compact nested items",
+     "{\"Items\":" NESTED_COMPACT ",\"Count\":3}", 0, NESTED_ITEMS,
+     "{\"Count\":3}", 0, 0, 0},
+    {"Items last, LastEvaluatedKey before",
+     "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ScannedCount\":9,"
+     "\"Items\":[" ITEM_A "," ITEM_B "]}",
+     0, "[" ITEM_A "," ITEM_B "]",
+     "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ScannedCount\":9}", 0, 0,
+     0},
+    {"Items in the middle, LastEvaluatedKey after",
+     "{\"Count\":2,\"Items\":[" ITEM_A "," ITEM_B "],\"LastEvaluatedKey\":"
+     LEK ",\"ConsumedCapacity\":{\"TableName\":\"T\","
+     "\"CapacityUnits\":0.5}}",
+     0, "[" ITEM_A "," ITEM_B "]",
+     "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ConsumedCapacity\":"
+     "{\"TableName\":\"T\",\"CapacityUnits\":0.5}}",
+     0, 0, 0},
+    {"only Items", "{\"Items\":[" ITEM_A "]}", 0, "[" ITEM_A "]", "{}", 0, 0,
+     0},
+    {"pretty-printed",
+     "\n  {\n  \"Items\" :\n  [\n    {\n      \"pk\" : {\n        \"S\" :"
+     " \"a\"\n      }\n    }\n    ,\n\t{ \"pk\":{\"S\":\"b\"} }\r\n  ]\n"
+     "  ,\n  \"LastEvaluatedKey\"\t:\t{ \"pk\" : { \"S\" : \"z\" } ,"
+     " \"sk\" : { \"N\" : \"7\" } }\n  ,\n  \"Count\" : 2\n}\n\n",
+     0, "[" ITEM_A "," ITEM_B "]",
+     "{\"LastEvaluatedKey\":" LEK ",\"Count\":2}", 0, 0, 0},
+    {"an attribute named Items",
+     "{\"Items\":[{\"Items\":{\"L\":[{\"S\":\"x\"},{\"M\":{\"Items\":"
+     "{\"L\":[]}}}]},\"pk\":{\"S\":\"a\"}}," ITEM_B "],\"Count\":2,"
+     "\"LastEvaluatedKey\":{\"Items\":{\"S\":\"k\"}}}",
+     0,
+     "[{\"Items\":{\"L\":[{\"S\":\"x\"},{\"M\":{\"Items\":{\"L\":[]}}}]},"
+     "\"pk\":{\"S\":\"a\"}}," ITEM_B "]",
+     "{\"Count\":2,\"LastEvaluatedKey\":{\"Items\":{\"S\":\"k\"}}}", 0, 0, 0},
+    {"a member before Items holding \"Items\":[",
+     "{\"X\":{\"Items\":[{\"S\":\"no\"}]},\"Items\":[" ITEM_A "]}", 0,
+     "[" ITEM_A "]", "{\"X\":{\"Items\":[{\"S\":\"no\"}]}}", 0, 0, 0},
+    {"strings with \"Items\":[, ], }, quotes, backslashes",
+     "{\"Note\":\"\\\"Items\\\":[{\\\"x\\\":1}]}\",\"Items\":["
+     "{\"s\":{\"S\":\"\\\"Items\\\":[\"},\"t\":{\"S\":\"]\"}},"
+     "{\"s\":{\"S\":\"}]},{\\\"\"},\"k]}\":{\"S\":\"\\\\\"}},"
+     "{\"s\":{\"S\":\"\\\\\\\"],\\\\\"}}],\"Count\":3}",
+     0,
+     "[{\"s\":{\"S\":\"\\\"Items\\\":[\"},\"t\":{\"S\":\"]\"}},"
+     "{\"s\":{\"S\":\"}]},{\\\"\"},\"k]}\":{\"S\":\"\\\\\"}},"
+     "{\"s\":{\"S\":\"\\\\\\\"],\\\\\"}}]",
+     "{\"Note\":\"\\\"Items\\\":[{\\\"x\\\":1}]}\",\"Count\":3}", 0, 0, 0},
+    {"\\u0000 in values",
+     "{\"Items\":[{\"s\":{\"S\":\"a\\u0000b\"},\"ss\":{\"SS\":"
+     "[\"\\u0000\",\"x\\u0000\"]}}],\"Count\":1,\"LastEvaluatedKey\":"
+     "{\"pk\":{\"S\":\"\\u0000z\"}}}",
+     0, "[{\"s\":{\"S\":\"a\\u0000b\"},\"ss\":{\"SS\":[\"\\u0000\","
+        "\"x\\u0000\"]}}]",
+     "{\"Count\":1,\"LastEvaluatedKey\":{\"pk\":{\"S\":\"\\u0000z\"}}}", 0,
+     0, 0},
+    {"no Items member",
+     "{\"Count\":0,\"ScannedCount\":10,\"LastEvaluatedKey\":" LEK "}", 0,
+     "[]", "{\"Count\":0,\"ScannedCount\":10,\"LastEvaluatedKey\":" LEK "}",
+     0, 0, 0},
+    {"unicode",
+     "{\"Items\":[{\"pk\":{\"S\":\"日本語 ☃ 😀\"},\"név\":{\"S\":\"é\"}},"
+     "{\"pk\":{\"S\":\"\\u00e9\\ud83d\\ude00\\u2603\"}}],"
+     "\"LastEvaluatedKey\":{\"pk\":{\"S\":\"Ωmega\"}}}",
+     0,
+     "[{\"pk\":{\"S\":\"\\u65e5\\u672c\\u8a9e \\u2603 \\ud83d\\ude00\"},"
+     "\"n\\u00e9v\":{\"S\":\"\\u00e9\"}},{\"pk\":{\"S\":\"é😀☃\"}}]",
+     "{\"LastEvaluatedKey\":{\"pk\":{\"S\":\"\\u03a9mega\"}}}", 0, 0, 0},
+    {"key written with escapes", "{\"\\u0049tems\":[" ITEM_A "]}", 0,
+     "[" ITEM_A "]", "{}", 0, 0, 0},
+    {"not Items: Itemsx, items, Item",
+     "{\"Itemsx\":[1],\"items\":[2],\"Item\":[3],\"Items\":[" ITEM_A "]}", 0,
+     "[" ITEM_A "]", "{\"Itemsx\":[1],\"items\":[2],\"Item\":[3]}", 0, 0, 0},
+    {"scalars in rest",
+     "{\"Count\":-0,\"A\":true,\"B\":false,\"C\":null,\"D\":1.5e3,"
+     "\"E\":\"s\",\"F\":[],\"Items\":[]}",
+     0, "[]",
+     "{\"Count\":0,\"A\":true,\"B\":false,\"C\":null,\"D\":1500.0,"
+     "\"E\":\"s\",\"F\":[]}",
+     0, 0, 0},
+
+    /* Malformed pages: -EBADMSG, with the items before the fault seen. */
+    {"empty input", "", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"only spaces", " \n\t ", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"cut after {", "{", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"cut in a key", "{\"Ite", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"cut after the key", "{\"Items\"", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"cut after [", "{\"Items\":[", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"cut in the first item", "{\"Items\":[{\"pk\":{\"S\":\"a", 0, "[]",
+     NULL, -EBADMSG, 0, 0},
+    {"cut after the first item", "{\"Items\":[" ITEM_A, 0, "[" ITEM_A "]",
+     NULL, -EBADMSG, 0, 0},
+    {"cut after a comma", "{\"Items\":[" ITEM_A ",", 0, "[" ITEM_A "]",
+     NULL, -EBADMSG, 0, 0},
+    {"cut in the second item", "{\"Items\":[" ITEM_A ",{\"pk\":{", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"cut after ]", "{\"Items\":[" ITEM_A "," ITEM_B "]", 0,
+     "[" ITEM_A "," ITEM_B "]", NULL, -EBADMSG, 0, 0},
+    {"cut in a number after Items", "{\"Items\":[" ITEM_A "],\"Count\":1",
+     0, "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"cut in LastEvaluatedKey",
+     "{\"Items\":[],\"LastEvaluatedKey\":{\"pk\":{\"S\":\"z\"}", 0, "[]",
+     NULL, -EBADMSG, 0, 0},
+    {"cut by len before the last }", "{\"Items\":[" ITEM_A "]}",
+     sizeof("{\"Items\":[" ITEM_A "]}") - 2, "[" ITEM_A "]", NULL, -EBADMSG,
+     0, 0},
+    {"missing comma between items",
+     "{\"Items\":[" ITEM_A " " ITEM_B "," ITEM_C "]}", 0, "[" ITEM_A "]",
+     NULL, -EBADMSG, 0, 0},
+    {"missing comma between members", "{\"Items\":[] \"Count\":0}", 0, "[]",
+     NULL, -EBADMSG, 0, 0},
+    {"missing comma before Items", "{\"Count\":0 \"Items\":[]}", 0, "[]",
+     NULL, -EBADMSG, 0, 0},
+    {"a number for an item", "{\"Items\":[" ITEM_A ",5," ITEM_B "]}", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"a number for the first item", "{\"Items\":[5]}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"a string for an item", "{\"Items\":[\"x\"]}", 0, "[]", NULL, -EBADMSG,
+     0, 0},
+    {"null for an item", "{\"Items\":[null]}", 0, "[]", NULL, -EBADMSG, 0,
+     0},
+    {"an array for an item", "{\"Items\":[[" ITEM_A "]]}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"trailing comma in Items", "{\"Items\":[" ITEM_A ",]}", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"leading comma in Items", "{\"Items\":[," ITEM_A "]}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"trailing comma in the object", "{\"Items\":[],}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"Items closed by }", "{\"Items\":[" ITEM_A "}", 0, "[" ITEM_A "]",
+     NULL, -EBADMSG, 0, 0},
+    {"an unquoted key", "{Items:[]}", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"a number for a key", "{1:[]}", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"missing colon", "{\"Items\" [" ITEM_A "]}", 0, "[]", NULL, -EBADMSG,
+     0, 0},
+    {"missing value", "{\"Count\":,\"Items\":[]}", 0, "[]", NULL, -EBADMSG,
+     0, 0},
+    {"a malformed value in rest", "{\"Items\":[" ITEM_A "],\"Count\":01}",
+     0, "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"garbage after }", "{\"Items\":[" ITEM_A "],\"Count\":1}x", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"a second } after }", "{\"Items\":[]}}", 0, "[]", NULL, -EBADMSG, 0,
+     0},
+    {"a second object after }", "{\"Items\":[]} {}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"a NUL byte after }", "{\"Items\":[]}\0", sizeof("{\"Items\":[]}"),
+     "[]", NULL, -EBADMSG, 0, 0},
+    {"a NUL byte inside", "{\"Items\":[\0]}", sizeof("{\"Items\":[\0]}") - 1,
+     "[]", NULL, -EBADMSG, 0, 0},
+    {"top-level array", "[" ITEM_A "," ITEM_B "]", 0, "[]", NULL, -EBADMSG,
+     0, 0},
+    {"top-level string", "\"Items\"", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"top-level number", "0", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"top-level null", "null", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"invalid UTF-8 in an item",
+     "{\"Items\":[" ITEM_A ",{\"pk\":{\"S\":\"\xff\"}}]}", 0, "[" ITEM_A "]",
+     NULL, -EBADMSG, 0, 0},
+    {"a raw control character in a string",
+     "{\"Items\":[{\"pk\":{\"S\":\"a\nb\"}}]}", 0, "[]", NULL, -EBADMSG, 0,
+     0},
+
+    /* The callback's error stops the walk and is returned. */
+    {"callback -ENOSPC at the 2nd item",
+     "{\"Items\":[" ITEM_A "," ITEM_B "," ITEM_C "," ITEM_D "],\"Count\":4}",
+     0, "[" ITEM_A "," ITEM_B "]", NULL, -ENOSPC, 2, -ENOSPC},
+    {"callback -EIO at the 1st item",
+     "{\"Items\":[" ITEM_A "," ITEM_B "],\"Count\":2}", 0, "[" ITEM_A "]",
+     NULL, -EIO, 1, -EIO},
+    {"callback -ENOMEM at the last item",
+     "{\"Items\":[" ITEM_A "," ITEM_B "],\"LastEvaluatedKey\":" LEK "}", 0,
+     "[" ITEM_A "," ITEM_B "]", NULL, -ENOMEM, 2, -ENOMEM},
+    {"callback error before a malformed tail",
+     "{\"Items\":[" ITEM_A "," ITEM_B "]x", 0, "[" ITEM_A "]", NULL,
+     -ENOSPC, 1, -ENOSPC},
+};
+
+static void test_page_items_table(void)
+{
+	for (size_t i = 0; i < sizeof(page_cases) / sizeof(page_cases[0]);
+	     i++) {
+		const struct page_case *c = &page_cases[i];
+
+		check_page(c->name, c->body, c->len ? c->len : strlen(c->body),
+			   c->items, c->rest, c->rc, c->stop_at, c->stop_rc);
+	}
+}
+
+/* Every proper prefix of a page is malformed, and what was seen before the
+ * cut is a prefix of its items. */
+static void test_page_items_every_cut(void)
+{
+	static const char *const bodies[] = {
+	    "{\"Count\":3,\"Items\":" NESTED_COMPACT ",\"LastEvaluatedKey\":"
+	    LEK ",\"Note\":\"]}\\\"\\u0000\"}",
+	    "{\n  \"Items\" : [ " ITEM_A " ,\n " ITEM_B " ] ,\n  \"Count\" :"
+	    " 2\n}",
+	};
+
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+		size_t len = strlen(bodies[b]);
+		struct page_seen all = {.items = json_array()};
+		json_t *rest = NULL;
+		int bad_cuts = 0;
+
+		CHECK_INT(ddb_page_items(bodies[b], len, page_collect, &all,
+					 &rest),
+			  0);
+		CHECK(json_array_size(all.items) >= 2);
+		CHECK_INT(json_object_size(rest), b == 0 ? 3 : 1);
+		json_decref(rest);
+		for (size_t cut = 0; cut < len; cut++) {
+			struct page_seen s = {.items = json_array()};
+			char *buf = exact_copy(bodies[b], cut);
+			int rc;
+
+			rest = NULL;
+			rc = ddb_page_items(buf, cut, page_collect, &s, &rest);
+			if (rc != -EBADMSG || rest != NULL ||
+			    json_array_size(s.items) >
+				json_array_size(all.items)) {
+				bad_cuts++;
+				printf("#   body %zu cut at %zu: rc %d\n", b,
+				       cut, rc);
+			} else {
+				for (size_t i = 0;
+				     i < json_array_size(s.items); i++)
+					if (!json_equal(
+						json_array_get(s.items, i),
+						json_array_get(all.items, i)))
+						bad_cuts++;
+			}
+			json_decref(rest);
+			json_decref(s.items);
+			free(buf);
+		}
+		CHECK_INT(bad_cuts, 0);
+		json_decref(all.items);
+	}
+}
+
+/* What the large page's callback checks as the items come. */
+struct big_seen {
+	int next;	/* the number the next item should carry */
+	int wrong;
+};
+
+static int big_item(json_t *item, void *arg)
+{
+	struct big_seen *s = arg;
+	char pk[16];
+	json_t *want;
+
+	snprintf(pk, sizeof(pk), "k%05d", s->next);
+	want = json_pack("{s:{s:s},s:{s:s}}", "pk", "S", pk, "n", "N", pk + 1);
+	if (!json_equal(item, want)) {
+		if (s->wrong++ < 3) {
+			char *t = json_dumps(item, JSON_COMPACT);
+
+			printf("#   item %d: %s\n", s->next, t ? t : "?");
+			free(t);
+		}
+	}
+	json_decref(want);
+	s->next++;
+	return 0;
+}
+
+static void test_page_items_large(void)
+{
+	enum { N = 20000 };
+	size_t cap = (size_t)N * 48 + 128, len = 0;
+	char *body = malloc(cap);
+	struct big_seen s = {0};
+	json_t *rest = NULL;
+
+	CHECK(body != NULL);
+	if (!body)
+		return;
+	len += (size_t)snprintf(body + len, cap - len, "{\"Items\":[");
+	for (int i = 0; i < N; i++)
+		len += (size_t)snprintf(body + len, cap - len,
+					"%s{\"pk\":{\"S\":\"k%05d\"},"
+					"\"n\":{\"N\":\"%05d\"}}",
+					i ? "," : "", i, i);
+	len += (size_t)snprintf(body + len, cap - len,
+				"],\"Count\":%d,\"LastEvaluatedKey\":"
+				"{\"pk\":{\"S\":\"k%05d\"}}}",
+				N, N - 1);
+	CHECK(len < cap);
+	CHECK_INT(ddb_page_items(body, len, big_item, &s, &rest), 0);
+	CHECK_INT(s.next, N);
+	CHECK_INT(s.wrong, 0);
+	CHECK_INT(json_integer_value(json_object_get(rest, "Count")), N);
+	CHECK_STR(json_string_value(json_object_get(
+		      json_object_get(json_object_get(rest, "LastEvaluatedKey"),
+				      "pk"),
+		      "S")),
+		  "k19999");
+	CHECK_INT(json_object_size(rest), 2);
+	json_decref(rest);
+	free(body);
+}
+
+/* --- ddb_call_raw: the answer unparsed ---------------------------------- */
+
+static void test_call_raw(void)
+{
+	static const char page[] =
+	    "{\"Items\": [ {\"pk\":{\"S\":\"a\\u0000\"}} ],\n\"Count\":1,"
+	    "  \"Note\": \"caf\xc3\xa9\"}\n";
+	struct env e;
+	struct ddb_error err;
+	json_t *req = J("{\"TableName\": \"T\", \"Limit\": 5}"), *log, *b;
+	char *body = (char *)"x";
+	size_t len = 99;
+
+	/* 200: the bytes as sent, NUL-terminated. The script holds the page
+	 * as a JSON string, so fakehttp sends it verbatim. */
+	{
+		json_t *script = json_pack(
+		    "[{s:{s:s},s:s,s:s,s:{s:s}}]", "match_header",
+		    "x-amz-target", "DynamoDB_20120810.Query", "crc32", "good",
+		    "body", page, "headers", "x-amzn-RequestId", "RID-RAW");
+		char *text = json_dumps(script, 0);
+
+		CHECK_INT(env_start(&e, text, 10), 0);
+		free(text);
+		json_decref(script);
+	}
+	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), 0);
+	CHECK_INT(len, sizeof(page) - 1);
+	CHECK(body && memcmp(body, page, sizeof(page)) == 0);
+	CHECK_INT(err.attempts, 1);
+	CHECK_INT(err.http_status, 200);
+	CHECK_STR(err.request_id, "RID-RAW");
+	log = log_entries(&e.f);
+	CHECK_INT(json_array_size(log), 1);
+	CHECK_STR(entry_header(log, 0, "x-amz-target"),
+		  "DynamoDB_20120810.Query");
+	b = entry_body(log, 0);
+	CHECK(json_equal(b, req));
+	json_decref(b);
+	json_decref(log);
+	free(body);
+	env_stop(&e);
+
+	/* 200 with a body that is not JSON: returned as is, not retried
+	 * (only ddb_page_items finds out). */
+	CHECK_INT(env_start(&e,
+			    "[{\"crc32\": \"good\","
+			    " \"body\": \"{\\\"Items\\\":[}\"}]",
+			    10),
+		  0);
+	CHECK_INT(ddb_call_raw(e.ddb, "Scan", req, &body, &len, &err), 0);
+	CHECK_INT(len, strlen("{\"Items\":[}"));
+	CHECK_STR(body, "{\"Items\":[}");
+	CHECK_INT(err.attempts, 1);
+	free(body);
+	env_stop(&e);
+
+	/* An empty 200 body: an empty string, not NULL. */
+	CHECK_INT(env_start(&e, "[{\"body\": \"\"}]", 10), 0);
+	body = (char *)"x";
+	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
+	CHECK_INT(len, 0);
+	CHECK(body != NULL && body[0] == '\0');
+	free(body);
+	env_stop(&e);
+
+	/* 400 ValidationException: its errno, no body, not retried. */
+	CHECK_INT(env_start(&e,
+			    "[{\"status\": 400, \"body\": {\"__type\": \""
+			    TYPE_PREFIX "ValidationException\", \"message\":"
+			    " \"bad Limit\"}}]",
+			    10),
+		  0);
+	body = (char *)"x";
+	len = 99;
+	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err),
+		  -EINVAL);
+	CHECK(body == NULL);
+	CHECK_INT(len, 0);
+	CHECK_INT(err.attempts, 1);
+	CHECK_INT(err.http_status, 400);
+	CHECK_STR(err.code, "ValidationException");
+	CHECK_STR(err.message, "bad Limit");
+	CHECK_INT(fakehttp_count(&e.f), 1);
+	env_stop(&e);
+
+	/* 500, then 200: retried, the second body. */
+	CHECK_INT(env_start(&e,
+			    "[{\"times\": 1, \"status\": 500, \"body\":"
+			    " {\"__type\": \"" TYPE_PREFIX
+			    "InternalServerError\"}},"
+			    " {\"body\":"
+			    " \"{\\\"Items\\\":[],\\\"Count\\\":0}\"}]",
+			    10),
+		  0);
+	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), 0);
+	CHECK_STR(body, "{\"Items\":[],\"Count\":0}");
+	CHECK_INT(len, strlen("{\"Items\":[],\"Count\":0}"));
+	CHECK_INT(err.attempts, 2);
+	CHECK_INT(err.http_status, 200);
+	CHECK(err.maybe_applied);
+	CHECK_INT(fakehttp_count(&e.f), 2);
+	free(body);
+	env_stop(&e);
+
+	/* A CRC32 mismatch is retried like ddb_call's; the good body wins. */
+	CHECK_INT(env_start(&e,
+			    "[{\"times\": 1, \"crc32\": \"bad\", \"body\":"
+			    " \"{\\\"Items\\\":[],\\\"Count\\\":7}\"},"
+			    " {\"crc32\": \"good\", \"body\":"
+			    " \"{\\\"Items\\\":[],\\\"Count\\\":0}\"}]",
+			    10),
+		  0);
+	CHECK_INT(ddb_call_raw(e.ddb, "Scan", req, &body, &len, &err), 0);
+	CHECK_STR(body, "{\"Items\":[],\"Count\":0}");
+	CHECK_INT(len, strlen("{\"Items\":[],\"Count\":0}"));
+	CHECK_INT(err.attempts, 2);
+	CHECK_INT(fakehttp_count(&e.f), 2);
+	free(body);
+	env_stop(&e);
+
+	/* Mismatches only: given up after the retries, no body. */
+	CHECK_INT(env_start(&e,
+			    "[{\"crc32\": \"bad\", \"body\": \"{\\\"Items\\\":"
+			    "[]}\"}]",
+			    2),
+		  0);
+	body = (char *)"x";
+	len = 99;
+	CHECK(ddb_call_raw(e.ddb, "Scan", req, &body, &len, &err) < 0);
+	CHECK(body == NULL);
+	CHECK_INT(len, 0);
+	CHECK_INT(err.attempts, 3);
+	CHECK(err.transport != 0);
+	CHECK_INT(fakehttp_count(&e.f), 3);
+	env_stop(&e);
+
+	/* 5xx every time: the errno of the last, no body. */
+	CHECK_INT(env_start(&e,
+			    "[{\"status\": 502, \"body\": \"bad gateway\"}]",
+			    2),
+		  0);
+	body = (char *)"x";
+	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), -EIO);
+	CHECK(body == NULL);
+	CHECK_INT(len, 0);
+	CHECK_INT(err.attempts, 3);
+	env_stop(&e);
+
+	/* Bad arguments. */
+	body = (char *)"x";
+	CHECK_INT(ddb_call_raw(NULL, "Query", req, &body, &len, &err), -EINVAL);
+	CHECK(body == NULL);
+	json_decref(req);
+}
+
 static void test_init(void)
 {
 	CHECK_INT(http_global_init(), 0);
@@ -1422,5 +2026,10 @@ TAP_MAIN({"global init", test_init},
 	 {"CreateTable waits for ACTIVE", test_create_table_waits},
 	 {"DescribeTable, UpdateItem", test_describe_update},
 	 {"debug log lines", test_debug_log},
+	 {"page items: table of pages", test_page_items_table},
+	 {"page items: every cut of a page is malformed",
+	  test_page_items_every_cut},
+	 {"page items: 20000 items in order", test_page_items_large},
+	 {"call_raw: body, errors, retries", test_call_raw},
 	 {"client arguments", test_client_arguments},
 	 {"global cleanup", test_cleanup})
