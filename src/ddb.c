@@ -824,6 +824,7 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 		   json_t **rest)
 {
 	json_t *others = json_object(), *key = NULL, *v;
+	bool seen_items = false;
 	size_t i = 0;
 	int rc = -EBADMSG;
 
@@ -842,14 +843,19 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 	for (;;) {
 		i = skip_space(body, i, len);
 		key = i < len && body[i] == '"' ? load_one(body, len, &i) : NULL;
-		if (!json_is_string(key))
+		/* A key with a NUL in it is refused, as json_loadb does. */
+		if (!json_is_string(key) ||
+		    strlen(json_string_value(key)) != json_string_length(key))
 			goto out;
 		i = skip_space(body, i, len);
 		if (i >= len || body[i++] != ':')
 			goto out;
 		i = skip_space(body, i, len);
-		if (strcmp(json_string_value(key), "Items") == 0 && i < len &&
-		    body[i] == '[') {
+		if (strcmp(json_string_value(key), "Items") == 0) {
+			/* Exactly one Items member, and an array. */
+			if (seen_items || i >= len || body[i] != '[')
+				goto out;
+			seen_items = true;
 			/* The items one at a time: each tree is freed before
 			 * the next is parsed, never the whole page at once. */
 			i = skip_space(body, i + 1, len);

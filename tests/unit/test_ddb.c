@@ -1613,6 +1613,15 @@ static const struct page_case {
      0, 0, 0},
 
     /* Malformed pages: -EBADMSG, with the items before the fault seen. */
+    {"Items a number", "{\"Items\": 5, \"Count\": 0}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"Items null", "{\"Items\": null}", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"Items an object", "{\"Items\": {\"pk\":{\"S\":\"a\"}}}", 0, "[]",
+     NULL, -EBADMSG, 0, 0},
+    {"Items twice", "{\"Items\":[" ITEM_A "],\"Items\":[]}", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"a key with a NUL", "{\"Items\\u0000x\":[" ITEM_A "]}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
     {"empty input", "", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"only spaces", " \n\t ", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"cut after {", "{", 0, "[]", NULL, -EBADMSG, 0, 0},
