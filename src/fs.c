@@ -1567,22 +1567,34 @@ struct created {
 	char *path;
 	double expires;
 	struct nameset names; /* put there through this mount since */
+	struct table *table;  /* a partition: what a refresh queries */
+	json_t *pkey;
+	bool refreshing;
 	struct created *next;
 };
+
+/* A partition being filled outlives the cache time (cp -r of 10,000
+ * files): on expiry, one Query of its sort keys (a few pages, and less
+ * read capacity than a GetItem per file) renews the knowledge, up to
+ * this many names. */
+#define CREATED_REFRESH_MAX 20000
 
 static void created_free(struct created *c)
 {
 	free(c->path);
 	nameset_free(&c->names);
+	table_unref(c->table);
+	json_decref(c->pkey);
 	free(c);
 }
 
-/* Drops expired entries; call with fs->lock held. */
+/* Drops entries unused for a while (expired a cache time ago); call with
+ * fs->lock held. */
 static void created_prune(struct fs *fs, double now)
 {
 	for (struct created **pp = &fs->created; *pp;) {
 		struct created *c = *pp;
-		if (c->expires > now) {
+		if (c->refreshing || c->expires + fs->ttl > now) {
 			pp = &c->next;
 			continue;
 		}
@@ -1591,7 +1603,10 @@ static void created_prune(struct fs *fs, double now)
 	}
 }
 
-static void created_add(struct fs *fs, const char *path)
+/* Remembers that path (a table, or a partition of table t with key pkey)
+ * was made empty by this mount just now. */
+static void created_add(struct fs *fs, const char *path, struct table *t,
+			json_t *pkey)
 {
 	struct created *c;
 
@@ -1601,6 +1616,10 @@ static void created_add(struct fs *fs, const char *path)
 	if (!c || !(c->path = strdup(path))) {
 		free(c);
 		return;
+	}
+	if (t && pkey && t->range_name) {
+		c->table = table_ref(t);
+		c->pkey = json_incref(pkey);
 	}
 	c->expires = monotonic_now() + fs->ttl;
 	pthread_mutex_lock(&fs->lock);
@@ -1629,35 +1648,132 @@ static void created_remove(struct fs *fs, const char *path)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* The fresh entry for dir; call with fs->lock held. */
-static struct created *created_find(struct fs *fs, const char *dir)
+/* The entry for dir, fresh or (with any) expired; call with fs->lock
+ * held. */
+static struct created *created_find(struct fs *fs, const char *dir, bool any)
 {
 	double now = monotonic_now();
 
 	for (struct created *c = fs->created; c; c = c->next)
-		if (c->expires > now && strcmp(c->path, dir) == 0)
+		if ((any || c->expires > now) && strcmp(c->path, dir) == 0)
 			return c;
 	return NULL;
 }
 
+struct name_query {
+	const char *range_name;
+	struct nameset *names;
+};
+
+static int name_query_page(json_t *page, void *arg)
+{
+	struct name_query *q = arg;
+	json_t *items = json_object_get(page, "Items"), *item;
+	size_t i;
+	int rc;
+
+	json_array_foreach(items, i, item) {
+		char *name = NULL;
+
+		rc = name_of_value(json_object_get(item, q->range_name),
+				   KEYNAME_RANGE_ITEM, &name);
+		if (!rc)
+			rc = nameset_add(q->names, name) < 0 ? -ENOMEM : 0;
+		free(name);
+		if (rc)
+			return rc;
+		if (q->names->n > CREATED_REFRESH_MAX)
+			return -EFBIG;
+	}
+	return 0;
+}
+
+/* Renews the expired entry for dir with the names a Query of the
+ * partition returns now (plus those the mount noted meanwhile). Returns
+ * true when the entry is fresh again. */
+static bool created_refresh(struct fs *fs, const char *dir)
+{
+	struct nameset names = { 0 };
+	struct name_query q = { .names = &names };
+	struct ddb_error err = { 0 };
+	struct created *c;
+	struct table *t;
+	json_t *req = NULL;
+	double since = monotonic_now();
+	bool fresh = false;
+	int rc;
+
+	pthread_mutex_lock(&fs->lock);
+	c = created_find(fs, dir, true);
+	if (!c || !c->table || c->refreshing) {
+		pthread_mutex_unlock(&fs->lock);
+		return false;
+	}
+	c->refreshing = true;
+	t = table_ref(c->table);
+	req = json_pack("{sssssss{ssss}s{sO}}", "TableName", t->name,
+			"KeyConditionExpression", "#h = :h",
+			"ProjectionExpression", "#r",
+			"ExpressionAttributeNames", "#h", t->hash_name, "#r",
+			t->range_name, "ExpressionAttributeValues", ":h",
+			json_object_get(c->pkey, t->hash_name));
+	pthread_mutex_unlock(&fs->lock);
+	q.range_name = t->range_name;
+	rc = req ? ddb_query(fs->ddb, req, name_query_page, &q, &err)
+		 : -ENOMEM;
+	json_decref(req);
+	pthread_mutex_lock(&fs->lock);
+	c = created_find(fs, dir, true);
+	if (c && c->refreshing) {
+		c->refreshing = false;
+		if (!rc) {
+			/* The names noted while the Query ran stay. */
+			for (size_t i = 0; i < c->names.cap && !rc; i++)
+				if (c->names.slots[i] &&
+				    nameset_add(&names, c->names.slots[i]) < 0)
+					rc = -ENOMEM;
+		}
+		if (!rc) {
+			nameset_free(&c->names);
+			c->names = names;
+			memset(&names, 0, sizeof(names));
+			c->expires = since + fs->ttl;
+			fresh = true;
+		} else {
+			/* Too many names, or a failed Query: GetItem again. */
+			c->expires = 0;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	nameset_free(&names);
+	table_unref(t);
+	return fresh;
+}
+
 /* Whether path is known absent: its directory was made by this mount
- * within the cache time and nothing of that name was put there since. */
+ * within the cache time (or renewed) and nothing of that name was put
+ * there since. */
 static bool created_says_absent(struct fs *fs, const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char dir[4096];
 	struct created *c;
-	bool absent = false;
+	bool absent = false, expired = false;
 
 	if (!fs->created || !slash || slash == path ||
 	    (size_t)(slash - path) >= sizeof(dir))
 		return false;
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
-	pthread_mutex_lock(&fs->lock);
-	c = created_find(fs, dir);
-	absent = c && !nameset_has(&c->names, slash + 1);
-	pthread_mutex_unlock(&fs->lock);
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(&fs->lock);
+		c = created_find(fs, dir, true);
+		expired = c && c->expires <= monotonic_now();
+		absent = c && !expired && !nameset_has(&c->names, slash + 1);
+		pthread_mutex_unlock(&fs->lock);
+		if (!expired || pass == 1 || !created_refresh(fs, dir))
+			break;
+	}
 	return absent;
 }
 
@@ -1675,7 +1791,7 @@ static void created_note(struct fs *fs, const char *path)
 	pthread_mutex_lock(&fs->lock);
 	while ((slash = strrchr(dir, '/')) && slash != dir) {
 		dir[slash - dir] = '\0';
-		c = created_find(fs, dir);
+		c = created_find(fs, dir, true);
 		/* On failure the name stays unknown: present, not absent. */
 		if (c && nameset_add(&c->names, slash + 1) < 0)
 			c->expires = 0;
@@ -2860,7 +2976,7 @@ static int fs_mkdir(const char *path, mode_t mode)
 		}
 		if (!rc) {
 			cache_forget(fs->cache, "/");
-			created_add(fs, path);
+			created_add(fs, path, NULL, NULL);
 		}
 out_spec:
 		keyname_schema_free(&spec);
@@ -2888,7 +3004,7 @@ out_spec:
 	if (!rc) {
 		cache_forget(fs->cache, path);
 		cache_forget(fs->cache, n.parent);
-		created_add(fs, path);
+		created_add(fs, path, n.table, n.key);
 	}
 out:
 	node_clear(&n);

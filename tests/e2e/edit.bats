@@ -385,6 +385,27 @@ b.json"
 	EXPECT_LOG='ConditionalCheckFailed|x\.json' unmount_fs
 }
 
+@test "a directory the mount made and still fills: after cache_ttl one Query renews what it knows, not a GetItem per file" {
+	T=$(uniq_table renew)
+	ddbtool create "$T" pk:S sk:S
+	printf '{"v": 1}\n' >"$BATS_TEST_TMPDIR/f.json"
+	mount_fs -o cache_ttl=1
+	mkdir "$MNT/$T/p"
+	for i in 1 2 3; do cp "$BATS_TEST_TMPDIR/f.json" "$MNT/$T/p/f$i.json"; done
+	ddbtool put "$T" '{"pk":{"S":"p"},"sk":{"S":"x"},"who":{"S":"boto3"}}'
+	sleep 1.5
+	log_mark
+	for i in 4 5 6 7; do cp "$BATS_TEST_TMPDIR/f.json" "$MNT/$T/p/f$i.json"; done
+	[ "$(requests_since Query)" -eq 1 ]
+	[ "$(requests_since GetItem)" -eq 0 ]
+	[ "$(requests_since PutItem)" -eq 4 ]
+	# the renewed knowledge has boto3's item: it is looked up, and shown
+	run jq -r .who "$MNT/$T/p/x.json"
+	assert_output boto3
+	[ "$(ddbtool count "$T")" -eq 8 ]
+	unmount_fs
+}
+
 @test "writes closed together go out as BatchWriteItem; every item is stored exactly" {
 	T=$(uniq_table batch)
 	ddbtool create "$T" pk:S
