@@ -450,6 +450,17 @@ class Bench:
                       b=lambda r: load_b("bw-d%d-r%d-b" % (delay, r))(),
                       ceiling=("put_c1", "put_c8"), target=dict(ratio=1.5)))
 
+        # (3c) the same files again with xargs -P8 cp, over the items 3b
+        # made in that round: cp opens existing files with O_TRUNC, so the
+        # puts are unconditional and concurrent closes share BatchWriteItems
+        W.append(dict(id="3c-reload-xargs", title="reload %d existing items, xargs -P8 cp"
+                      % src_files, items=src_files,
+                      a=lambda r: ("cd %s && ls -U | xargs -P8 -n100 cp -t %s/Load/xp-d%d-r%d/"
+                                   % (src, M, delay, r),
+                                   ("Load", "xp-d%d-r%d" % (delay, r))),
+                      b=lambda r: load_b("bw-d%d-r%d-b" % (delay, r))(),
+                      ceiling=("put_c1", "put_c8"), target=dict()))
+
         # (4) sed -i over N items vs a get+put loop
         nparts = max(1, s["sed"] // s["per"])
         sed_items = nparts * s["per"]
