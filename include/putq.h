@@ -30,10 +30,12 @@ void putq_free(struct putq *q);
  *
  * Alone, a put is one PutItem, sent at once. Puts that arrive while
  * in_flight requests are out wait, then go out in arrival order as one
- * BatchWriteItem of up to PUTQ_BATCH_MAX (one table per request). When a
- * batch fails as a whole for a reason that may be one item's (validation,
- * a missing table), each of its items is sent again alone so that every
- * caller gets its own answer; a server that cannot be reached fails them
+ * BatchWriteItem of up to PUTQ_BATCH_MAX (one table per request). Items
+ * the server leaves unprocessed are sent again alone (PutItem, with its
+ * retries). When a batch is refused for a reason that may be one item's
+ * (validation, a missing table, size), each of its items is sent again
+ * alone so that every caller gets its own answer; a server that cannot be
+ * reached, throttling after the retries or missing credentials fail them
  * all. Thread-safe. */
 int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
 	     struct ddb_error *err);

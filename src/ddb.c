@@ -619,8 +619,22 @@ static int attempt_once(struct ddb_client *c, const char *target,
 		goto out;
 	}
 	if (raw) {
-		/* Read later one item at a time (ddb_page_items); the
-		 * checksum already vouched for the bytes. */
+		/* Read later one item at a time (ddb_page_items). The
+		 * checksum vouches for the bytes; without one, at least a
+		 * body cut short is caught here, where a retry is possible. */
+		size_t end = resp.body_len;
+
+		while (end > 0 && (resp.body[end - 1] == ' ' ||
+				   resp.body[end - 1] == '\n' ||
+				   resp.body[end - 1] == '\r' ||
+				   resp.body[end - 1] == '\t'))
+			end--;
+		if (!resp.had_crc32 && (end == 0 || resp.body[end - 1] != '}')) {
+			err->transport = -EBADMSG;
+			set_message(err, "malformed response body");
+			rc = ATTEMPT_FAILED;
+			goto out;
+		}
 		*raw = resp;
 		memset(&resp, 0, sizeof(resp));
 		rc = ATTEMPT_OK;

@@ -805,10 +805,8 @@ static int item_fetch(struct fs *fs, const char *path, struct node *n,
 		*mtime = ci.mtime;
 		return 0;
 	}
-	if (created_says_absent(fs, path)) {
-		cache_item_put_negative(fs->cache, path);
+	if (created_says_absent(fs, path))
 		return -ENOENT;
-	}
 	rc = ddb_get_item(fs->ddb, n->table->name, n->key, fs->consistent,
 			  &item, &err);
 	if (rc == -ENOENT && err.code[0] == '\0') {
@@ -992,7 +990,7 @@ struct lister {
 	time_t *mtimes;
 	size_t attr_cap;
 	struct nameset seen;
-	/* LIST_PARTITIONS of a table that fits the cache a few times over:
+	/* LIST_PARTITIONS while the rendered items stay within cache/8:
 	 * the Scan reads whole items (the same requests and capacity as the
 	 * key-only Scan, which is charged by item size too), fills the item
 	 * cache and, once complete, every partition's listing. */
@@ -1055,7 +1053,7 @@ static struct lister *lister_new(struct fs *fs, const char *dirpath,
 	/* TableSizeBytes lags (0 for hours after a load on DynamoDB, always
 	 * on dynalite), so a table not known to be large is read whole until
 	 * its rendered items pass the budget (lister_fill_item). */
-	l->fill = l->kind == LIST_PARTITIONS &&
+	l->fill = l->kind == LIST_PARTITIONS && fs->ttl > 0 &&
 		  t->size_bytes <= fs->cache_bytes / 8;
 	return l;
 }
@@ -1158,10 +1156,17 @@ static int lister_fill_item(struct lister *l, const char *pname,
 				 keyname_type_of(t->schema.range_type)))
 		shortname_put(l->fs, path, value);
 	rc = item_store(l->fs, t, path, item, &text, &mtime);
-	if (!rc)
-		rc = cache_listing_add(pl, name, false);
 	if (!rc) {
-		l->fill_bytes += text->len + strlen(path);
+		size_t before = pl->bytes;
+
+		rc = cache_listing_add(pl, name, false);
+		/* The item's text and path, and what its partition's
+		 * listing grew by (a new partition's costs the most). */
+		l->fill_bytes += text->len + 2 * strlen(path) +
+				 (pl->bytes - before) +
+				 (pl->n == 1 ? sizeof(*pl) + 256 : 0);
+	}
+	if (!rc) {
 		if (l->fill_bytes > l->fs->cache_bytes / 8) {
 			/* Too large to keep: no partition listings, and the
 			 * next pages (same count) carry only the keys. */
@@ -1187,10 +1192,11 @@ static int lister_add_partition(struct lister *l, json_t *item)
 	rc = name_of_value(value, KEYNAME_PARTITION, &name);
 	if (rc)
 		goto out;
-	if (l->fill) {
-		rc = lister_fill_item(l, name, item);
-		if (rc)
-			goto out;
+	if (l->fill && lister_fill_item(l, name, item) != 0) {
+		/* An item that cannot be kept costs the fill, not the
+		 * listing: the names still come. */
+		l->fill = false;
+		partfill_free(&l->parts);
 	}
 	rc = nameset_add(&l->seen, name);
 	if (rc <= 0)
@@ -1570,6 +1576,7 @@ struct created {
 	struct table *table;  /* a partition: what a refresh queries */
 	json_t *pkey;
 	bool refreshing;
+	bool broken; /* a name could not be noted during a refresh */
 	struct created *next;
 };
 
@@ -1627,6 +1634,18 @@ static void created_add(struct fs *fs, const char *path, struct table *t,
 	c->next = fs->created;
 	fs->created = c;
 	pthread_mutex_unlock(&fs->lock);
+}
+
+/* Takes c off the list and frees it; call with fs->lock held. */
+static void created_unlink(struct fs *fs, struct created *c)
+{
+	for (struct created **pp = &fs->created; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			created_free(c);
+			return;
+		}
+	}
 }
 
 /* Forgets path and every directory below it (rmdir). */
@@ -1733,15 +1752,16 @@ static bool created_refresh(struct fs *fs, const char *dir)
 				    nameset_add(&names, c->names.slots[i]) < 0)
 					rc = -ENOMEM;
 		}
-		if (!rc) {
+		if (!rc && !c->broken && names.n <= CREATED_REFRESH_MAX) {
 			nameset_free(&c->names);
 			c->names = names;
 			memset(&names, 0, sizeof(names));
 			c->expires = since + fs->ttl;
 			fresh = true;
 		} else {
-			/* Too many names, or a failed Query: GetItem again. */
-			c->expires = 0;
+			/* Too many names, or a failed Query: back to GetItem
+			 * for good (no Query per lookup). */
+			created_unlink(fs, c);
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -1760,17 +1780,25 @@ static bool created_says_absent(struct fs *fs, const char *path)
 	struct created *c;
 	bool absent = false, expired = false;
 
-	if (!fs->created || !slash || slash == path ||
-	    (size_t)(slash - path) >= sizeof(dir))
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
 		return false;
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
 	for (int pass = 0; pass < 2; pass++) {
+		double now = monotonic_now();
+
 		pthread_mutex_lock(&fs->lock);
+		created_prune(fs, now);
 		c = created_find(fs, dir, true);
-		expired = c && c->expires <= monotonic_now();
+		expired = c && c->expires <= now;
 		absent = c && !expired && !nameset_has(&c->names, slash + 1);
+		/* Under the lock, so an item_stored of this name (which
+		 * notes it here first) cannot come between and be hidden. */
+		if (absent)
+			cache_item_put_negative(fs->cache, path);
 		pthread_mutex_unlock(&fs->lock);
+		/* Only an entry expired within the last cache time is
+		 * renewed (prune drops older ones): it is still being used. */
 		if (!expired || pass == 1 || !created_refresh(fs, dir))
 			break;
 	}
@@ -1785,16 +1813,23 @@ static void created_note(struct fs *fs, const char *path)
 	const char *slash;
 	struct created *c;
 
-	if (!fs->created || strlen(path) >= sizeof(dir))
+	if (strlen(path) >= sizeof(dir))
 		return;
 	strcpy(dir, path);
 	pthread_mutex_lock(&fs->lock);
+	created_prune(fs, monotonic_now());
 	while ((slash = strrchr(dir, '/')) && slash != dir) {
 		dir[slash - dir] = '\0';
 		c = created_find(fs, dir, true);
-		/* On failure the name stays unknown: present, not absent. */
-		if (c && nameset_add(&c->names, slash + 1) < 0)
-			c->expires = 0;
+		/* A name that cannot be noted (memory, too many) must not be
+		 * answered absent: the entry goes. */
+		if (!c || (nameset_add(&c->names, slash + 1) >= 0 &&
+			   c->names.n <= CREATED_REFRESH_MAX))
+			continue;
+		if (c->refreshing)
+			c->broken = true; /* created_refresh drops it */
+		else
+			created_unlink(fs, c);
 	}
 	pthread_mutex_unlock(&fs->lock);
 }
@@ -1858,10 +1893,8 @@ static int partition_exists(struct fs *fs, const char *path, struct node *n)
 		cache_blob_unref(ci.text);
 		return ci.negative ? -ENOENT : 0;
 	}
-	if (created_says_absent(fs, path)) {
-		cache_item_put_negative(fs->cache, path);
+	if (created_says_absent(fs, path))
 		return -ENOENT;
-	}
 	/* The first page of its Query says; a longer partition's listing
 	 * is kept for the opendir that usually follows (ls, cat P/...). */
 	lst = lister_new(fs, path, n->table, n->key);
@@ -2974,10 +3007,12 @@ static int fs_mkdir(const char *path, mode_t mode)
 					  fs->new_range.name ? &fs->new_range
 							     : NULL);
 		}
-		if (!rc) {
+		if (!rc)
 			cache_forget(fs->cache, "/");
+		/* Only the plain name: items may be written under either
+		 * name of an aliased table, and only one would be noted. */
+		if (!rc && !strchr(name, ','))
 			created_add(fs, path, NULL, NULL);
-		}
 out_spec:
 		keyname_schema_free(&spec);
 		return rc;

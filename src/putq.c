@@ -108,11 +108,27 @@ static void put_alone(struct putq *q, struct putq_req *r)
 			     &r->err);
 }
 
+/* Whether r's item is among the unprocessed requests of a
+ * BatchWriteItem answer (the server hands the PutRequests back whole). */
+static bool unprocessed(json_t *left, const struct putq_req *r)
+{
+	size_t i;
+	json_t *pr;
+
+	json_array_foreach(left, i, pr) {
+		json_t *item = json_object_get(json_object_get(pr, "PutRequest"),
+					       "Item");
+		if (json_equal(item, r->item))
+			return true;
+	}
+	return false;
+}
+
 /* Sends batch[0..n) as one request and fills in each result. */
 static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
 {
 	struct ddb_error err = { 0 };
-	json_t *requests;
+	json_t *requests, *req = NULL, *resp = NULL, *left;
 	int rc;
 
 	if (n == 1) {
@@ -126,19 +142,41 @@ static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
 					  json_pack("{s{sO}}", "PutRequest",
 						    "Item", batch[i]->item)))
 			rc = -ENOMEM;
-	if (!rc)
-		rc = ddb_batch_write(q->ddb, batch[0]->table, requests, &err);
+	if (!rc) {
+		req = json_pack("{s{sO}}", "RequestItems", batch[0]->table,
+				requests);
+		rc = req ? ddb_call(q->ddb, "BatchWriteItem", req, &resp, &err)
+			 : -ENOMEM;
+	}
 	json_decref(requests);
-	if (rc && rc != -EIO && rc != -EAGAIN) {
+	json_decref(req);
+	if (!rc) {
+		/* Stored, except what the server left unprocessed
+		 * (throttling): those go again alone, with PutItem's own
+		 * retries and back-off, so each learns its own outcome. */
+		left = json_object_get(json_object_get(resp, "UnprocessedItems"),
+				       batch[0]->table);
+		for (size_t i = 0; i < n; i++) {
+			if (json_array_size(left) && unprocessed(left, batch[i]))
+				put_alone(q, batch[i]);
+			else
+				batch[i]->rc = 0;
+		}
+		json_decref(resp);
+		return;
+	}
+	if (rc == -EINVAL || rc == -ENOENT || rc == -EFBIG) {
 		/* Perhaps one item's fault (ValidationException names none):
-		 * each learns its own answer. Unconditional puts are
-		 * idempotent, so items the batch did store may go again. */
-		log_msg(LOG_DEBUG, "putq: batch of %zu failed (%s), sending each alone",
+		 * each learns its own answer. Nothing of a refused batch was
+		 * written. */
+		log_msg(LOG_DEBUG, "putq: batch of %zu refused (%s), sending each alone",
 			n, strerror(-rc));
 		for (size_t i = 0; i < n; i++)
 			put_alone(q, batch[i]);
 		return;
 	}
+	/* Unreachable server, throttling after the retries, credentials,
+	 * memory: the same for every item. */
 	for (size_t i = 0; i < n; i++) {
 		batch[i]->rc = rc;
 		batch[i]->err = err;

@@ -1900,13 +1900,37 @@ static void test_call_raw(void)
 	free(body);
 	env_stop(&e);
 
-	/* An empty 200 body: an empty string, not NULL. */
-	CHECK_INT(env_start(&e, "[{\"body\": \"\"}]", 10), 0);
+	/* An empty 200 body with a good checksum: an empty string, not
+	 * NULL. */
+	CHECK_INT(env_start(&e, "[{\"crc32\": \"good\", \"body\": \"\"}]",
+			    10),
+		  0);
 	body = (char *)"x";
 	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
 	CHECK_INT(len, 0);
 	CHECK(body != NULL && body[0] == '\0');
 	free(body);
+	env_stop(&e);
+
+	/* Without a checksum, a body cut short (not ending in '}') is
+	 * retried like a transport failure; empty ones until -EIO. */
+	CHECK_INT(env_start(&e,
+			    "[{\"times\": 1, \"crc32\": \"none\","
+			    " \"body\": \"{\\\"Items\\\":[{\"},"
+			    " {\"crc32\": \"none\", \"body\": {\"Items\": []}}]",
+			    10),
+		  0);
+	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
+	CHECK_STR(body, "{\"Items\": []}");
+	CHECK_INT(err.attempts, 2);
+	free(body);
+	env_stop(&e);
+	CHECK_INT(env_start(&e, "[{\"crc32\": \"none\", \"body\": \"\"}]", 2),
+		  0);
+	body = (char *)"x";
+	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), -EIO);
+	CHECK(body == NULL);
+	CHECK_INT(err.attempts, 3);
 	env_stop(&e);
 
 	/* 400 ValidationException: its errno, no body, not retried. */

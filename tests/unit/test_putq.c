@@ -649,6 +649,61 @@ static void test_batch_refused(void)
 	}
 }
 
+/* --- (4b) items the server leaves unprocessed ------------------------------ */
+
+/* The batch is answered 200 with one item handed back in UnprocessedItems
+ * (throttling): that item alone is sent again as a PutItem; the others
+ * are stored by the batch, return 0, and are not sent again. */
+static void test_batch_unprocessed(void)
+{
+	static const char *keys[] = {"/k-1", "/k-left", "/k-2"};
+	enum { N = sizeof(keys) / sizeof(keys[0]) };
+	struct env e;
+	struct putq *q;
+	struct job h[PUTQ_IN_FLIGHT], jobs[N];
+	struct req reqs[MAX_REQS];
+	char script[1536];
+	int n, i_batch = -1;
+
+	CHECK_INT(env_start(&e,
+			    hold_script(script, sizeof(script), PUTQ_IN_FLIGHT,
+					"\"body\": {}",
+					"{\"match_body\": \"RequestItems\","
+					" \"body\": {\"UnprocessedItems\": {\"T\":"
+					" [{\"PutRequest\": {\"Item\":"
+					" {\"pk\": {\"S\": \"/k-left\"},"
+					" \"v\": {\"S\": \"v\"}}}}]}}},"
+					" {\"body\": {}}"),
+			    10),
+		  0);
+	q = putq_new(e.ddb, 0);
+	start_holders(&e, q, h, PUTQ_IN_FLIGHT, "T");
+	for (int i = 0; i < N; i++)
+		job_init(&jobs[i], q, "T", keys[i], "v");
+	queue_jobs(jobs, N);
+	release_holders(&e);
+	for (int i = 0; i < PUTQ_IN_FLIGHT; i++)
+		job_join(&h[i]);
+	for (int i = 0; i < N; i++)
+		job_join(&jobs[i]);
+	n = read_log(&e.f, reqs);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(reqs[i].op, "BatchWriteItem"))
+			i_batch = i;
+	CHECK(i_batch >= 0);
+	for (int i = 0; i < N; i++) {
+		bool left = !strcmp(keys[i], "/k-left");
+
+		CHECK_INT(jobs[i].rc, 0);
+		CHECK_INT(times_sent(reqs, n, keys[i], NULL, NULL), left ? 2 : 1);
+	}
+	CHECK_INT(n, PUTQ_IN_FLIGHT + 1 + 1);
+	if (tap_failed_checks)
+		dump_log(reqs, n);
+	putq_free(q);
+	env_stop(&e);
+}
+
 /* --- (5) a server error fails the whole batch ---------------------------- */
 
 static void test_batch_fails_all(void)
@@ -905,6 +960,7 @@ TAP_MAIN({"global init", test_init}, {"a put alone is one PutItem", test_alone},
 	 {"concurrent puts go out as BatchWriteItem", test_grouped},
 	 {"two puts of one id: never together, in arrival order", test_same_id},
 	 {"a refused batch is re-sent item by item", test_batch_refused},
+	 {"unprocessed items go again alone", test_batch_unprocessed},
 	 {"a server error fails the whole batch", test_batch_fails_all},
 	 {"one table per request", test_two_tables},
 	 {"at most 25 puts a batch", test_batch_limit},
