@@ -827,6 +827,7 @@ static int item_fetch(struct fs *fs, const char *path, struct node *n,
 /* A set of names, to de-duplicate the partition values a Scan returns. */
 struct nameset {
 	char **slots;
+	void **vals; /* a value per slot, for those who map names to things */
 	size_t cap;
 	size_t n;
 };
@@ -842,16 +843,21 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-/* Adds name; returns 1 when added, 0 when present, -ENOMEM. */
-static int nameset_add(struct nameset *s, const char *name)
+/* Finds or adds name; returns 1 when added, 0 when present, -ENOMEM, with
+ * its slot (for s->vals) in *slot. */
+static int nameset_put(struct nameset *s, const char *name, size_t *slot)
 {
 	size_t i;
 
 	if (s->n * 2 >= s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
 		char **slots = calloc(cap, sizeof(*slots));
-		if (!slots)
+		void **vals = calloc(cap, sizeof(*vals));
+		if (!slots || !vals) {
+			free(slots);
+			free(vals);
 			return -ENOMEM;
+		}
 		for (i = 0; i < s->cap; i++) {
 			if (!s->slots[i])
 				continue;
@@ -859,19 +865,34 @@ static int nameset_add(struct nameset *s, const char *name)
 			while (slots[j])
 				j = (j + 1) % cap;
 			slots[j] = s->slots[i];
+			vals[j] = s->vals[i];
 		}
 		free(s->slots);
+		free(s->vals);
 		s->slots = slots;
+		s->vals = vals;
 		s->cap = cap;
 	}
-	for (i = hash_str(name) % s->cap; s->slots[i]; i = (i + 1) % s->cap)
-		if (strcmp(s->slots[i], name) == 0)
+	for (i = hash_str(name) % s->cap; s->slots[i]; i = (i + 1) % s->cap) {
+		if (strcmp(s->slots[i], name) == 0) {
+			*slot = i;
 			return 0;
+		}
+	}
 	s->slots[i] = strdup(name);
 	if (!s->slots[i])
 		return -ENOMEM;
 	s->n++;
+	*slot = i;
 	return 1;
+}
+
+/* Adds name; returns 1 when added, 0 when present, -ENOMEM. */
+static int nameset_add(struct nameset *s, const char *name)
+{
+	size_t slot;
+
+	return nameset_put(s, name, &slot);
 }
 
 static bool nameset_has(const struct nameset *s, const char *name)
@@ -885,77 +906,36 @@ static bool nameset_has(const struct nameset *s, const char *name)
 	return false;
 }
 
+/* Frees the names; values are the caller's to free first. */
 static void nameset_free(struct nameset *s)
 {
 	for (size_t i = 0; i < s->cap; i++)
 		free(s->slots[i]);
 	free(s->slots);
+	free(s->vals);
 	memset(s, 0, sizeof(*s));
 }
 
-/* The partitions a full Scan of a small table fills: each partition's
- * listing, built as its items come, kept once the whole table was read. */
-struct partfill {
-	char **names;
-	struct cache_listing **lists;
-	size_t cap;
-	size_t n;
-};
+/* The partitions a full Scan of a small table fills: a nameset of
+ * partition names whose values are their listings, built as the items
+ * come and kept once the whole table was read. */
 
 /* The listing being built for partition name (borrowed), or NULL. */
-static struct cache_listing *partfill_get(struct partfill *p, const char *name)
+static struct cache_listing *partfill_get(struct nameset *p, const char *name)
 {
-	size_t i;
+	size_t slot;
+	int rc = nameset_put(p, name, &slot);
 
-	if (p->n * 2 >= p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		char **names = calloc(cap, sizeof(*names));
-		struct cache_listing **lists = calloc(cap, sizeof(*lists));
-		if (!names || !lists) {
-			free(names);
-			free(lists);
-			return NULL;
-		}
-		for (i = 0; i < p->cap; i++) {
-			if (!p->names[i])
-				continue;
-			size_t j = hash_str(p->names[i]) % cap;
-			while (names[j])
-				j = (j + 1) % cap;
-			names[j] = p->names[i];
-			lists[j] = p->lists[i];
-		}
-		free(p->names);
-		free(p->lists);
-		p->names = names;
-		p->lists = lists;
-		p->cap = cap;
-	}
-	for (i = hash_str(name) % p->cap; p->names[i]; i = (i + 1) % p->cap)
-		if (strcmp(p->names[i], name) == 0)
-			return p->lists[i];
-	p->names[i] = strdup(name);
-	p->lists[i] = cache_listing_new();
-	if (!p->names[i] || !p->lists[i]) {
-		free(p->names[i]);
-		cache_listing_unref(p->lists[i]);
-		p->names[i] = NULL;
-		p->lists[i] = NULL;
-		return NULL;
-	}
-	p->n++;
-	return p->lists[i];
+	if (rc == 1)
+		p->vals[slot] = cache_listing_new();
+	return rc < 0 ? NULL : p->vals[slot];
 }
 
-static void partfill_free(struct partfill *p)
+static void partfill_free(struct nameset *p)
 {
-	for (size_t i = 0; i < p->cap; i++) {
-		free(p->names[i]);
-		cache_listing_unref(p->lists[i]);
-	}
-	free(p->names);
-	free(p->lists);
-	memset(p, 0, sizeof(*p));
+	for (size_t i = 0; i < p->cap; i++)
+		cache_listing_unref(p->vals[i]);
+	nameset_free(p);
 }
 
 /* A table this many MiB or larger is listed with that many parallel Scan
@@ -997,7 +977,7 @@ struct lister {
 	bool fill;
 	bool filled;
 	size_t fill_bytes; /* rendered so far; past the budget, fill stops */
-	struct partfill parts;
+	struct nameset parts; /* partition name -> its listing */
 };
 
 static void lister_free(struct lister *l)
@@ -1455,11 +1435,11 @@ static void lister_publish(struct lister *l)
 		return;
 	l->filled = true;
 	for (size_t i = 0; i < l->parts.cap; i++) {
-		if (!l->parts.names[i])
+		if (!l->parts.vals[i])
 			continue;
-		path = join_path(l->dirpath, l->parts.names[i]);
+		path = join_path(l->dirpath, l->parts.slots[i]);
 		if (path)
-			cache_dir_put(l->fs->cache, path, l->parts.lists[i]);
+			cache_dir_put(l->fs->cache, path, l->parts.vals[i]);
 		free(path);
 	}
 }
