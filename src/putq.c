@@ -79,8 +79,8 @@ static size_t take_batch(struct putq *q, struct putq_req **batch)
 
 	while ((r = *pp) && n < PUTQ_BATCH_MAX &&
 	       n_left < PUTQ_BATCH_MAX * 2) {
-		bool wait = id_in(batch, n, r->id) ||
-			    id_in(left, n_left, r->id) ||
+		/* Taken puts, this batch's too, are on q->flying. */
+		bool wait = id_in(left, n_left, r->id) ||
 			    (table && strcmp(r->table, table) != 0);
 		for (struct putq_req *f = q->flying; f && !wait; f = f->next)
 			wait = strcmp(f->id, r->id) == 0;
