@@ -85,6 +85,11 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out);
 time_t cache_item_put(struct cache *c, const char *path, const char *text,
 		      size_t len);
 
+/* cache_item_put of a blob the caller made: the cache takes a reference
+ * of its own (no copy). Thread-safe. */
+time_t cache_item_put_blob(struct cache *c, const char *path,
+			   struct cache_blob *blob);
+
 /* Remembers that path does not exist, for ttl. Thread-safe. */
 void cache_item_put_negative(struct cache *c, const char *path);
 

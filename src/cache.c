@@ -402,11 +402,10 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 	return rc;
 }
 
-time_t cache_item_put(struct cache *c, const char *path, const char *text,
-		      size_t len)
+time_t cache_item_put_blob(struct cache *c, const char *path,
+			   struct cache_blob *blob)
 {
-	uint64_t h = fnv1a(text, len);
-	struct cache_blob *blob;
+	uint64_t h = fnv1a(blob->data, blob->len);
 	struct entry *e;
 	time_t mtime = time(NULL);
 
@@ -426,16 +425,28 @@ time_t cache_item_put(struct cache *c, const char *path, const char *text,
 	}
 	e->negative = false;
 	if (c->ttl > 0) {
-		blob = cache_blob_new(text, len);
-		if (blob) {
-			e->text = blob;
-			c->bytes += blob_bytes(len);
-			e->item_expires = monotonic_now() + c->ttl;
-		}
+		e->text = cache_blob_ref(blob);
+		c->bytes += blob_bytes(blob->len);
+		e->item_expires = monotonic_now() + c->ttl;
 	}
 	shrink(c);
 out:
 	pthread_mutex_unlock(&c->lock);
+	return mtime;
+}
+
+time_t cache_item_put(struct cache *c, const char *path, const char *text,
+		      size_t len)
+{
+	struct cache_blob *blob = cache_blob_new(text, len);
+	time_t mtime;
+
+	if (!blob) {
+		/* As before: no text kept, the time still reported. */
+		return time(NULL);
+	}
+	mtime = cache_item_put_blob(c, path, blob);
+	cache_blob_unref(blob);
 	return mtime;
 }
 

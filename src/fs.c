@@ -780,10 +780,13 @@ static int item_store(struct fs *fs, struct table *t, const char *path,
 		log_msg(LOG_ERR, "cannot render %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	*mtime = cache_item_put(fs->cache, path, rendered, len);
+	/* One copy, shared by the cache and the caller. */
 	*text = cache_blob_new(rendered, len);
 	free(rendered);
-	return *text ? 0 : -ENOMEM;
+	if (!*text)
+		return -ENOMEM;
+	*mtime = cache_item_put_blob(fs->cache, path, *text);
+	return 0;
 }
 
 /* The rendered item at path: from the cache while fresh, else GetItem.
