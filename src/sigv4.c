@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,7 +14,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #define SIGV4_ALGORITHM	 "AWS4-HMAC-SHA256"
 #define SIGV4_TERMINATOR "aws4_request"
@@ -113,24 +113,57 @@ static int uri_reencode(struct dynbuf *b, const char *data, size_t len)
 	return rc;
 }
 
-static int sha256(const void *data, size_t len, unsigned char md[SHA256_LEN])
-{
-	unsigned int md_len = 0;
+/* SHA-256, fetched from the provider once: OpenSSL 3 looks an implicitly
+ * named algorithm up (under a lock) on every use, which cost more than the
+ * hashing itself, five HMACs and two digests a request. */
+static const EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
 
-	if (!data)
-		data = "";
-	if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) ||
-	    md_len != SHA256_LEN)
-		return -ENOMEM;
-	return 0;
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static int sha256_hex(const void *data, size_t len, char out[65])
+/* A digest context for the sha256 and hmac_sha256 calls of one signature
+ * (caller frees with EVP_MD_CTX_free), or NULL when out of memory or the
+ * provider has no SHA-256. */
+static EVP_MD_CTX *sha256_ctx_new(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md ? EVP_MD_CTX_new() : NULL;
+}
+
+/* Hashes the n parts (data, len) into md. */
+static int sha256_parts(EVP_MD_CTX *ctx, const void *const *data,
+			const size_t *len, size_t n,
+			unsigned char md[SHA256_LEN])
+{
+	unsigned int md_len = 0;
+	int ok;
+
+	if (!ctx)
+		return -ENOMEM;
+	ok = EVP_DigestInit_ex(ctx, sha256_md, NULL);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, data[i] ? data[i] : "", len[i]);
+	if (ok)
+		ok = EVP_DigestFinal_ex(ctx, md, &md_len);
+	return ok && md_len == SHA256_LEN ? 0 : -ENOMEM;
+}
+
+static int sha256(EVP_MD_CTX *ctx, const void *data, size_t len,
+		  unsigned char md[SHA256_LEN])
+{
+	return sha256_parts(ctx, &data, &len, 1, md);
+}
+
+static int sha256_hex(EVP_MD_CTX *ctx, const void *data, size_t len,
+		      char out[65])
 {
 	unsigned char md[SHA256_LEN];
 	int rc;
 
-	rc = sha256(data, len, md);
+	rc = sha256(ctx, data, len, md);
 	if (rc) {
 		out[0] = '\0';
 		return rc;
@@ -141,23 +174,47 @@ static int sha256_hex(const void *data, size_t len, char out[65])
 
 void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 {
+	EVP_MD_CTX *ctx = sha256_ctx_new();
+
 	/* On the (allocation) failure of the digest out is "". */
-	(void)sha256_hex(data, len, out);
+	(void)sha256_hex(ctx, data, len, out);
+	EVP_MD_CTX_free(ctx);
 }
 
-/* HMAC-SHA256 of msg under key into md (32 bytes). */
-static int hmac_sha256(const void *key, size_t key_len, const char *msg,
-		       size_t msg_len, unsigned char md[SHA256_LEN])
+/* HMAC-SHA256 (RFC 2104) of msg under key into md (32 bytes), on the
+ * fetched digest: OpenSSL's one-shot HMAC() fetches it again each call. */
+static int hmac_sha256(EVP_MD_CTX *ctx, const void *key, size_t key_len,
+		       const char *msg, size_t msg_len,
+		       unsigned char md[SHA256_LEN])
 {
-	unsigned int md_len = 0;
+	enum { BLOCK = 64 };
+	unsigned char k0[BLOCK] = {0}, pad[BLOCK], inner[SHA256_LEN];
+	const void *parts[2];
+	size_t lens[2];
+	int rc = 0;
 
-	if (key_len > INT_MAX)
-		return -EINVAL;
-	if (!HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg,
-		  msg_len, md, &md_len) ||
-	    md_len != SHA256_LEN)
-		return -ENOMEM;
-	return 0;
+	if (key_len > BLOCK)
+		rc = sha256(ctx, key, key_len, k0);
+	else if (key_len)
+		memcpy(k0, key, key_len);
+	for (size_t i = 0; i < BLOCK; i++)
+		pad[i] = k0[i] ^ 0x36;
+	parts[0] = pad;
+	lens[0] = BLOCK;
+	parts[1] = msg;
+	lens[1] = msg_len;
+	if (!rc)
+		rc = sha256_parts(ctx, parts, lens, 2, inner);
+	for (size_t i = 0; i < BLOCK; i++)
+		pad[i] = k0[i] ^ 0x5c;
+	parts[1] = inner;
+	lens[1] = sizeof(inner);
+	if (!rc)
+		rc = sha256_parts(ctx, parts, lens, 2, md);
+	OPENSSL_cleanse(k0, sizeof(k0));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return rc;
 }
 
 int sigv4_format_date(time_t now, char out[SIGV4_DATE_LEN])
@@ -341,8 +398,9 @@ out:
 /* Builds the canonical request into cr and the signed-header list into sh
  * (both owned by the caller's bufs). Checks that x-amz-date equals date.
  * Returns 0, -EINVAL, -ENOMEM. */
-static int canonical_request(const struct sigv4_request *req, const char *date,
-			     struct dynbuf *cr, struct dynbuf *sh)
+static int canonical_request(EVP_MD_CTX *ctx, const struct sigv4_request *req,
+			     const char *date, struct dynbuf *cr,
+			     struct dynbuf *sh)
 {
 	struct canon_header *hs = NULL;
 	char body_hash[65];
@@ -425,7 +483,7 @@ static int canonical_request(const struct sigv4_request *req, const char *date,
 	if (!rc)
 		rc = dynbuf_addc(cr, '\n');
 	if (!rc)
-		rc = sha256_hex(req->body, req->body_len, body_hash);
+		rc = sha256_hex(ctx, req->body, req->body_len, body_hash);
 	if (!rc)
 		rc = dynbuf_adds(cr, body_hash);
 out:
@@ -440,7 +498,8 @@ out:
 /* Derives the signing key for scope_date/region/service into key (32
  * bytes); the caller wipes key. Everything derived from the secret here is
  * wiped before returning. Returns 0, -EINVAL, -ENOMEM. */
-static int signing_key(const char *secret, const char *scope_date,
+static int signing_key(EVP_MD_CTX *ctx, const char *secret,
+		       const char *scope_date,
 		       const char *region, const char *service,
 		       unsigned char key[SHA256_LEN])
 {
@@ -456,13 +515,13 @@ static int signing_key(const char *secret, const char *scope_date,
 		return -ENOMEM;
 	memcpy(secret4, "AWS4", 4);
 	memcpy(secret4 + 4, secret, secret_len + 1);
-	rc = hmac_sha256(secret4, len, scope_date, strlen(scope_date), k1);
+	rc = hmac_sha256(ctx, secret4, len, scope_date, strlen(scope_date), k1);
 	if (!rc)
-		rc = hmac_sha256(k1, sizeof(k1), region, strlen(region), k2);
+		rc = hmac_sha256(ctx, k1, sizeof(k1), region, strlen(region), k2);
 	if (!rc)
-		rc = hmac_sha256(k2, sizeof(k2), service, strlen(service), k1);
+		rc = hmac_sha256(ctx, k2, sizeof(k2), service, strlen(service), k1);
 	if (!rc)
-		rc = hmac_sha256(k1, sizeof(k1), SIGV4_TERMINATOR,
+		rc = hmac_sha256(ctx, k1, sizeof(k1), SIGV4_TERMINATOR,
 				 strlen(SIGV4_TERMINATOR), key);
 	OPENSSL_cleanse(secret4, len + 1);
 	free(secret4);
@@ -493,6 +552,7 @@ int sigv4_sign(const struct sigv4_request *req,
 	struct dynbuf cr = {0}, sh = {0}, scope = {0}, sts = {0}, auth = {0};
 	unsigned char key[SHA256_LEN], sig[SHA256_LEN];
 	char date[SIGV4_DATE_LEN], scope_date[9], hash[65], sig_hex[65];
+	EVP_MD_CTX *ctx = NULL;
 	int rc;
 
 	if (out)
@@ -507,7 +567,12 @@ int sigv4_sign(const struct sigv4_request *req,
 	memcpy(scope_date, date, 8);
 	scope_date[8] = '\0';
 
-	rc = canonical_request(req, date, &cr, &sh);
+	ctx = sha256_ctx_new();
+	if (!ctx) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = canonical_request(ctx, req, date, &cr, &sh);
 	if (rc)
 		goto out;
 
@@ -524,7 +589,7 @@ int sigv4_sign(const struct sigv4_request *req,
 	if (!rc)
 		rc = dynbuf_adds(&scope, "/" SIGV4_TERMINATOR);
 	if (!rc)
-		rc = sha256_hex(cr.p, cr.len, hash);
+		rc = sha256_hex(ctx, cr.p, cr.len, hash);
 	if (!rc)
 		rc = dynbuf_adds(&sts, SIGV4_ALGORITHM "\n");
 	if (!rc)
@@ -541,10 +606,10 @@ int sigv4_sign(const struct sigv4_request *req,
 		goto out;
 
 	/* Signature. */
-	rc = signing_key(creds->secret_access_key, scope_date, region, service,
-			 key);
+	rc = signing_key(ctx, creds->secret_access_key, scope_date, region,
+			 service, key);
 	if (!rc)
-		rc = hmac_sha256(key, sizeof(key), sts.p, sts.len, sig);
+		rc = hmac_sha256(ctx, key, sizeof(key), sts.p, sts.len, sig);
 	if (rc)
 		goto out;
 	hex_encode(sig, sizeof(sig), sig_hex);
@@ -577,6 +642,7 @@ int sigv4_sign(const struct sigv4_request *req,
 		rc = -ENOMEM;
 	}
 out:
+	EVP_MD_CTX_free(ctx);
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(sig, sizeof(sig));
 	dynbuf_free(&cr);
