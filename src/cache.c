@@ -1,6 +1,7 @@
 /* cache.c - rendered items and directory listings kept for cache_ttl in a
  * byte-bounded hash table with one LRU list; modification times outlive text. */
 #include "cache.h"
+#include "pathmap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,10 +9,7 @@
 #include <string.h>
 
 struct entry {
-	char *path;
-	size_t path_len;
-	uint64_t path_hash;
-	struct entry *bucket_next;
+	struct pathmap_node key; /* the path (the entry's), in c->map */
 	struct entry *lru_prev; /* towards the most recently used */
 	struct entry *lru_next;
 	/* item */
@@ -42,9 +40,7 @@ struct cache_name_block {
 
 struct cache {
 	pthread_mutex_t lock;
-	struct entry **buckets;
-	size_t n_buckets;
-	size_t n_entries;
+	struct pathmap map; /* path -> entry */
 	struct entry *lru_head; /* most recently used */
 	struct entry *lru_tail;
 	size_t bytes;      /* everything held */
@@ -59,18 +55,6 @@ static double monotonic_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t fnv1a(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
 }
 
 size_t cache_heap_size(size_t n)
@@ -208,19 +192,17 @@ struct cache *cache_new(size_t max_bytes, double ttl)
 
 	if (!c)
 		goto fail;
-	c->n_buckets = 1024;
-	c->buckets = calloc(c->n_buckets, sizeof(*c->buckets));
-	if (!c->buckets)
+	if (pathmap_init(&c->map, 1024) < 0)
 		goto fail;
 	pthread_mutex_init(&c->lock, NULL);
 	c->bytes = cache_heap_size(sizeof(*c)) +
-		   cache_heap_size(c->n_buckets * sizeof(*c->buckets));
+		   cache_heap_size(pathmap_bucket_bytes(&c->map));
 	c->max_bytes = max_bytes;
 	c->ttl = ttl;
 	return c;
 fail:
 	if (c)
-		free(c->buckets);
+		pathmap_free(&c->map);
 	free(c);
 	errno = ENOMEM;
 	return NULL;
@@ -228,7 +210,7 @@ fail:
 
 static size_t entry_overhead(const struct entry *e)
 {
-	return cache_heap_size(sizeof(*e)) + cache_heap_size(e->path_len + 1);
+	return cache_heap_size(sizeof(*e)) + cache_heap_size(e->key.len + 1);
 }
 
 static void drop_payload(struct cache *c, struct entry *e)
@@ -272,17 +254,12 @@ static void lru_push_front(struct cache *c, struct entry *e)
 
 static void remove_entry(struct cache *c, struct entry *e)
 {
-	struct entry **pp = &c->buckets[e->path_hash % c->n_buckets];
-
-	while (*pp != e)
-		pp = &(*pp)->bucket_next;
-	*pp = e->bucket_next;
+	pathmap_remove(&c->map, &e->key);
 	lru_unlink(c, e);
 	drop_payload(c, e);
 	c->bytes -= entry_overhead(e);
 	c->meta_bytes -= entry_overhead(e);
-	c->n_entries--;
-	free(e->path);
+	free(e->key.path);
 	free(e);
 }
 
@@ -305,35 +282,9 @@ static void shrink(struct cache *c)
 static struct entry *find(struct cache *c, const char *path, size_t len,
 			  uint64_t h)
 {
-	struct entry *e = c->buckets[h % c->n_buckets];
+	struct pathmap_node *n = pathmap_find(&c->map, path, len, h);
 
-	for (; e; e = e->bucket_next)
-		if (e->path_hash == h && e->path_len == len &&
-		    memcmp(e->path, path, len) == 0)
-			return e;
-	return NULL;
-}
-
-static void grow_buckets(struct cache *c)
-{
-	size_t n = c->n_buckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return; /* longer chains, still correct */
-	c->bytes += cache_heap_size(n * sizeof(*b)) -
-		    cache_heap_size(c->n_buckets * sizeof(*b));
-	for (size_t i = 0; i < c->n_buckets; i++) {
-		struct entry *e = c->buckets[i], *next;
-		for (; e; e = next) {
-			next = e->bucket_next;
-			e->bucket_next = b[e->path_hash % n];
-			b[e->path_hash % n] = e;
-		}
-	}
-	free(c->buckets);
-	c->buckets = b;
-	c->n_buckets = n;
+	return n ? pathmap_entry(n, struct entry, key) : NULL;
 }
 
 /* Finds or makes path's entry and marks it most recently used. NULL when
@@ -341,8 +292,9 @@ static void grow_buckets(struct cache *c)
 static struct entry *touch(struct cache *c, const char *path)
 {
 	size_t len = strlen(path);
-	uint64_t h = fnv1a(path, len);
+	uint64_t h = pathmap_hash(path, len);
 	struct entry *e = find(c, path, len, h);
+	size_t buckets;
 
 	if (e) {
 		lru_unlink(c, e);
@@ -352,19 +304,19 @@ static struct entry *touch(struct cache *c, const char *path)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->path = strdup(path);
-	if (!e->path) {
+	e->key.path = strdup(path);
+	if (!e->key.path) {
 		free(e);
 		return NULL;
 	}
-	e->path_len = len;
-	e->path_hash = h;
-	if (c->n_entries >= c->n_buckets)
-		grow_buckets(c);
-	e->bucket_next = c->buckets[h % c->n_buckets];
-	c->buckets[h % c->n_buckets] = e;
+	e->key.len = len;
+	e->key.hash = h;
+	/* The insert may double the bucket array, which the cache counts. */
+	buckets = pathmap_bucket_bytes(&c->map);
+	pathmap_insert(&c->map, &e->key);
+	c->bytes += cache_heap_size(pathmap_bucket_bytes(&c->map)) -
+		    cache_heap_size(buckets);
 	lru_push_front(c, e);
-	c->n_entries++;
 	c->bytes += entry_overhead(e);
 	c->meta_bytes += entry_overhead(e);
 	return e;
@@ -377,7 +329,7 @@ void cache_free(struct cache *c)
 	while (c->lru_head)
 		remove_entry(c, c->lru_head);
 	pthread_mutex_destroy(&c->lock);
-	free(c->buckets);
+	pathmap_free(&c->map);
 	free(c);
 }
 
@@ -389,7 +341,7 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
-	e = find(c, path, len, fnv1a(path, len));
+	e = find(c, path, len, pathmap_hash(path, len));
 	if (e && (e->text || e->negative) && e->item_expires > monotonic_now()) {
 		lru_unlink(c, e);
 		lru_push_front(c, e);
@@ -405,7 +357,8 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 time_t cache_item_put_blob(struct cache *c, const char *path,
 			   struct cache_blob *blob)
 {
-	uint64_t h = fnv1a(blob->data, blob->len);
+	/* Content, not a path: any 64-bit hash tells contents apart. */
+	uint64_t h = pathmap_hash(blob->data, blob->len);
 	struct entry *e;
 	time_t mtime = time(NULL);
 
@@ -478,7 +431,7 @@ time_t cache_item_mtime(struct cache *c, const char *path)
 	time_t mtime = 0;
 
 	pthread_mutex_lock(&c->lock);
-	e = find(c, path, len, fnv1a(path, len));
+	e = find(c, path, len, pathmap_hash(path, len));
 	if (e && e->has_meta)
 		mtime = e->mtime;
 	pthread_mutex_unlock(&c->lock);
@@ -514,7 +467,7 @@ struct cache_listing *cache_dir_get(struct cache *c, const char *path)
 	struct entry *e;
 
 	pthread_mutex_lock(&c->lock);
-	e = find(c, path, len, fnv1a(path, len));
+	e = find(c, path, len, pathmap_hash(path, len));
 	if (e && e->listing && e->listing_expires > monotonic_now()) {
 		lru_unlink(c, e);
 		lru_push_front(c, e);
@@ -530,7 +483,7 @@ void cache_forget(struct cache *c, const char *path)
 	struct entry *e;
 
 	pthread_mutex_lock(&c->lock);
-	e = find(c, path, len, fnv1a(path, len));
+	e = find(c, path, len, pathmap_hash(path, len));
 	if (e)
 		drop_payload(c, e);
 	pthread_mutex_unlock(&c->lock);
@@ -541,13 +494,12 @@ void cache_forget_tree(struct cache *c, const char *prefix)
 	size_t plen = strlen(prefix);
 
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n_buckets; i++) {
-		for (struct entry *e = c->buckets[i]; e; e = e->bucket_next) {
-			if (e->path_len >= plen &&
-			    memcmp(e->path, prefix, plen) == 0 &&
-			    (e->path_len == plen || e->path[plen] == '/'))
-				drop_payload(c, e);
-		}
+	/* Dropping payloads leaves the map as it is, so the walk holds. */
+	for (struct pathmap_node *n = pathmap_next(&c->map, NULL); n;
+	     n = pathmap_next(&c->map, n)) {
+		if (n->len >= plen && memcmp(n->path, prefix, plen) == 0 &&
+		    (n->len == plen || n->path[plen] == '/'))
+			drop_payload(c, pathmap_entry(n, struct entry, key));
 	}
 	pthread_mutex_unlock(&c->lock);
 }

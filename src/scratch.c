@@ -1,6 +1,7 @@
 /* scratch.c - in-memory scratch files: a path map (hash table plus a sorted
  * index for listings) under one mutex, refcounted nodes with their own lock. */
 #include "scratch.h"
+#include "pathmap.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,8 +17,7 @@
  * node's lock) never need the store's lock. */
 struct scratch_store {
 	pthread_mutex_t lock;
-	struct entry **buckets; /* path -> entry, chained */
-	size_t n_buckets;
+	struct pathmap map;    /* path -> entry */
 	struct entry **sorted; /* the same entries, in byte order of path */
 	size_t n_entries;
 	size_t cap_sorted;
@@ -27,10 +27,7 @@ struct scratch_store {
 };
 
 struct entry {
-	char *path;
-	size_t path_len;
-	uint64_t path_hash;
-	struct entry *bucket_next;
+	struct pathmap_node key;   /* the path (the entry's), in s->map */
 	struct scratch_node *node; /* the map's reference */
 };
 
@@ -49,18 +46,6 @@ struct scratch_node {
 	time_t mtime;
 	char *origin;
 };
-
-static uint64_t fnv1a(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	uint64_t h = 14695981039346656037ULL;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
 
 /* Takes delta bytes from the store's budget, or returns false (nothing
  * taken) when that would pass the bound. */
@@ -108,9 +93,7 @@ struct scratch_store *scratch_store_new(size_t max_bytes)
 
 	if (!s)
 		goto fail;
-	s->n_buckets = 64;
-	s->buckets = calloc(s->n_buckets, sizeof(*s->buckets));
-	if (!s->buckets)
+	if (pathmap_init(&s->map, 64) < 0)
 		goto fail;
 	if (pthread_mutex_init(&s->lock, NULL) != 0)
 		goto fail;
@@ -119,7 +102,7 @@ struct scratch_store *scratch_store_new(size_t max_bytes)
 	return s;
 fail:
 	if (s)
-		free(s->buckets);
+		pathmap_free(&s->map);
 	free(s);
 	errno = ENOMEM;
 	return NULL;
@@ -167,18 +150,18 @@ void scratch_node_unref(struct scratch_node *n)
 static int cmp_path(const struct entry *e, const char *a, size_t alen,
 		    const char *b, size_t blen)
 {
-	size_t n = e->path_len < alen ? e->path_len : alen;
+	size_t n = e->key.len < alen ? e->key.len : alen;
 	const char *rest;
 	size_t rlen;
 	int c;
 
-	c = memcmp(e->path, a, n);
+	c = memcmp(e->key.path, a, n);
 	if (c != 0)
 		return c;
-	if (e->path_len < alen)
+	if (e->key.len < alen)
 		return -1;
-	rest = e->path + alen;
-	rlen = e->path_len - alen;
+	rest = e->key.path + alen;
+	rlen = e->key.len - alen;
 	n = rlen < blen ? rlen : blen;
 	c = memcmp(rest, b, n);
 	if (c != 0)
@@ -206,33 +189,9 @@ static size_t lower_bound(const struct scratch_store *s, const char *a,
 static struct entry *find(const struct scratch_store *s, const char *path,
 			  size_t len, uint64_t h)
 {
-	struct entry *e = s->buckets[h % s->n_buckets];
+	struct pathmap_node *n = pathmap_find(&s->map, path, len, h);
 
-	for (; e; e = e->bucket_next)
-		if (e->path_hash == h && e->path_len == len &&
-		    memcmp(e->path, path, len) == 0)
-			return e;
-	return NULL;
-}
-
-static void grow_buckets(struct scratch_store *s)
-{
-	size_t n = s->n_buckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < s->n_buckets; i++) {
-		struct entry *e = s->buckets[i], *next;
-		for (; e; e = next) {
-			next = e->bucket_next;
-			e->bucket_next = b[e->path_hash % n];
-			b[e->path_hash % n] = e;
-		}
-	}
-	free(s->buckets);
-	s->buckets = b;
-	s->n_buckets = n;
+	return n ? pathmap_entry(n, struct entry, key) : NULL;
 }
 
 /* Makes room for one more entry in the sorted index, so that linking an
@@ -257,12 +216,9 @@ static int reserve_sorted(struct scratch_store *s)
  * have made room. Called with the lock held. */
 static void link_entry(struct scratch_store *s, struct entry *e)
 {
-	size_t i = lower_bound(s, e->path, e->path_len, "", 0);
+	size_t i = lower_bound(s, e->key.path, e->key.len, "", 0);
 
-	if (s->n_entries >= s->n_buckets)
-		grow_buckets(s);
-	e->bucket_next = s->buckets[e->path_hash % s->n_buckets];
-	s->buckets[e->path_hash % s->n_buckets] = e;
+	pathmap_insert(&s->map, &e->key);
 	memmove(&s->sorted[i + 1], &s->sorted[i],
 		(s->n_entries - i) * sizeof(*s->sorted));
 	s->sorted[i] = e;
@@ -273,12 +229,9 @@ static void link_entry(struct scratch_store *s, struct entry *e)
  * its node reference stay with the caller). Called with the lock held. */
 static void unlink_entry(struct scratch_store *s, struct entry *e)
 {
-	struct entry **pp = &s->buckets[e->path_hash % s->n_buckets];
-	size_t i = lower_bound(s, e->path, e->path_len, "", 0);
+	size_t i = lower_bound(s, e->key.path, e->key.len, "", 0);
 
-	while (*pp != e)
-		pp = &(*pp)->bucket_next;
-	*pp = e->bucket_next;
+	pathmap_remove(&s->map, &e->key);
 	memmove(&s->sorted[i], &s->sorted[i + 1],
 		(s->n_entries - i - 1) * sizeof(*s->sorted));
 	s->n_entries--;
@@ -289,7 +242,7 @@ static void free_entry(struct entry *e)
 	if (!e)
 		return;
 	scratch_node_unref(e->node);
-	free(e->path);
+	free(e->key.path);
 	free(e);
 }
 
@@ -301,9 +254,8 @@ void scratch_store_free(struct scratch_store *s)
 	for (size_t i = 0; i < s->n_entries; i++)
 		free_entry(s->sorted[i]);
 	free(s->sorted);
-	free(s->buckets);
+	pathmap_free(&s->map);
 	s->sorted = NULL;
-	s->buckets = NULL;
 	s->n_entries = 0;
 	pthread_mutex_unlock(&s->lock);
 	/* Open nodes still hold the store; the last of them frees it. */
@@ -314,7 +266,7 @@ int scratch_lookup(struct scratch_store *s, const char *path,
 		   struct scratch_node **node)
 {
 	size_t len = strlen(path);
-	uint64_t h = fnv1a(path, len);
+	uint64_t h = pathmap_hash(path, len);
 	struct entry *e;
 	int rc = -ENOENT;
 
@@ -341,16 +293,16 @@ int scratch_create(struct scratch_store *s, const char *path, mode_t mode,
 	if (!e)
 		return -ENOMEM;
 	/* Allocate before taking the lock, so the lock is held briefly. */
-	e->path = strdup(path);
-	e->path_len = len;
-	e->path_hash = fnv1a(path, len);
+	e->key.path = strdup(path);
+	e->key.len = len;
+	e->key.hash = pathmap_hash(path, len);
 	e->node = node_new(s, mode);
-	if (!e->path || !e->node) {
+	if (!e->key.path || !e->node) {
 		free_entry(e);
 		return -ENOMEM;
 	}
 	pthread_mutex_lock(&s->lock);
-	if (find(s, path, len, e->path_hash)) {
+	if (find(s, path, len, e->key.hash)) {
 		rc = -EEXIST;
 		goto out;
 	}
@@ -373,7 +325,7 @@ int scratch_unlink(struct scratch_store *s, const char *path)
 	struct entry *e;
 
 	pthread_mutex_lock(&s->lock);
-	e = find(s, path, len, fnv1a(path, len));
+	e = find(s, path, len, pathmap_hash(path, len));
 	if (e)
 		unlink_entry(s, e);
 	pthread_mutex_unlock(&s->lock);
@@ -393,8 +345,8 @@ int scratch_rename(struct scratch_store *s, const char *from, const char *to,
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	src = find(s, from, from_len, fnv1a(from, from_len));
-	dst = find(s, to, to_len, fnv1a(to, to_len));
+	src = find(s, from, from_len, pathmap_hash(from, from_len));
+	dst = find(s, to, to_len, pathmap_hash(to, to_len));
 	if (!src) {
 		rc = -ENOENT;
 		goto out;
@@ -421,10 +373,10 @@ int scratch_rename(struct scratch_store *s, const char *from, const char *to,
 	}
 	/* The count stays the same, so relinking needs no memory. */
 	unlink_entry(s, src);
-	old_path = src->path;
-	src->path = copy;
-	src->path_len = to_len;
-	src->path_hash = fnv1a(to, to_len);
+	old_path = src->key.path;
+	src->key.path = copy;
+	src->key.len = to_len;
+	src->key.hash = pathmap_hash(to, to_len);
 	copy = NULL;
 	link_entry(s, src);
 out:
@@ -447,8 +399,8 @@ static size_t dir_len(const char *dir)
 
 static bool is_below(const struct entry *e, const char *dir, size_t dlen)
 {
-	return e->path_len > dlen + 1 && memcmp(e->path, dir, dlen) == 0 &&
-	       e->path[dlen] == '/';
+	return e->key.len > dlen + 1 && memcmp(e->key.path, dir, dlen) == 0 &&
+	       e->key.path[dlen] == '/';
 }
 
 void scratch_list(struct scratch_store *s, const char *dir,
@@ -465,13 +417,13 @@ void scratch_list(struct scratch_store *s, const char *dir,
 	i = lower_bound(s, dir, dlen, "/", 1);
 	while (i < s->n_entries && is_below(s->sorted[i], dir, dlen)) {
 		const struct entry *e = s->sorted[i];
-		const char *name = e->path + dlen + 1;
+		const char *name = e->key.path + dlen + 1;
 		const char *slash = strchr(name, '/');
 		if (slash) {
 			/* Skip the whole subdirectory: its paths all sort
 			 * before the same prefix ending in '0' ('/' + 1). */
-			i = lower_bound(s, e->path, (size_t)(slash - e->path),
-					"0", 1);
+			i = lower_bound(s, e->key.path,
+					(size_t)(slash - e->key.path), "0", 1);
 			continue;
 		}
 		fn(name, e->node, arg);
@@ -503,10 +455,7 @@ void scratch_remove_tree(struct scratch_store *s, const char *dir)
 	hi = lo;
 	while (hi < s->n_entries && is_below(s->sorted[hi], dir, dlen)) {
 		struct entry *e = s->sorted[hi];
-		struct entry **pp = &s->buckets[e->path_hash % s->n_buckets];
-		while (*pp != e)
-			pp = &(*pp)->bucket_next;
-		*pp = e->bucket_next;
+		pathmap_remove(&s->map, &e->key);
 		/* Dropping the map's reference never takes the store's
 		 * lock, so it is safe here. */
 		free_entry(e);
