@@ -11,6 +11,13 @@ see), mounted before the clock starts and unmounted after it stops; the
 daemon runs with `-f -o log=debug`, and its log gives the request count of
 the run (`request op=` lines). Items/s is items / wall seconds; the ratio of
 a round is dynamofs items/s / boto3 items/s.
+
+With --fusefloor, each round at 0 ms of workloads 1, 2, 3a, 3b, 4 and 6 also
+runs the A command over bench/fusefloor (F), an in-memory FUSE file system
+mounted like dynamofs (same libfuse API, loop and INIT) that serves a copy of
+the same files, taken through a dynamofs mount at the start of the 0 ms pass:
+the best items/s any FUSE file system can reach here with that command. Each
+F run gets a fresh mount too, and its output is checked (bytes, counts).
 """
 import argparse
 import json
@@ -62,6 +69,10 @@ os.environ.update({k: ENV[k] for k in ("AWS_ACCESS_KEY_ID",
                                        "AWS_SECRET_ACCESS_KEY", "AWS_REGION")})
 
 PIDFILE = os.path.join(WORK, "pids")
+# The copy of the tables the FUSE floor serves (see Bench.floor_source).
+FLOOR_SRC = os.path.join(WORK, "floor-src")
+# The workloads with a floor pass (id prefixes), at 0 ms only.
+FLOOR_IDS = ("1-", "2-", "3a-", "3b-", "4-", "6-")
 
 
 def say(*a):
@@ -180,6 +191,62 @@ class Mount:
         return dict(vmhwm_kib=hwm, vmrss_kib=rss)
 
 
+class FloorMount:
+    """bench/fusefloor serving SRC on MNT (in the foreground)."""
+    count = 0
+
+    def __init__(self, fusefloor, src):
+        FloorMount.count += 1
+        self.log = os.path.join(WORK, "logs", "floor-%03d.log" % FloorMount.count)
+        unmount_stale()
+        os.makedirs(MNT, exist_ok=True)
+        self.logf = open(self.log, "w")
+        self.proc = subprocess.Popen([fusefloor, src, MNT],
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.logf, env=ENV)
+        note_pid(self.proc.pid)
+        deadline = time.monotonic() + 120
+        while not os.path.ismount(MNT):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                self.logf.close()
+                raise RuntimeError("fusefloor did not mount: " +
+                                   open(self.log).read()[-2000:])
+            time.sleep(0.01)
+        self.cpu0 = cpu_of(self.proc.pid)
+
+    def cpu(self):
+        cpu = cpu_of(self.proc.pid)
+        return (round(cpu - self.cpu0, 3)
+                if cpu is not None and self.cpu0 is not None else None)
+
+    def stop(self):
+        subprocess.run(["fusermount3", "-u", MNT], stderr=subprocess.DEVNULL)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            subprocess.run(["fusermount3", "-uz", MNT], stderr=subprocess.DEVNULL)
+        self.logf.close()
+        if self.proc.returncode != 0:
+            raise RuntimeError("fusefloor exited with %s: %s" % (
+                self.proc.returncode, open(self.log).read()[-2000:]))
+
+
+def tree_bytes(top, suffix=""):
+    """(files, bytes) of the regular files under top whose names end in
+    suffix."""
+    files = size = 0
+    for d, _, names in os.walk(top):
+        for n in names:
+            if n.endswith(suffix):
+                files += 1
+                size += os.path.getsize(os.path.join(d, n))
+    return files, size
+
+
 def unmount_stale():
     if os.path.ismount(MNT):
         subprocess.run(["fusermount3", "-uz", MNT], stderr=subprocess.DEVNULL)
@@ -208,7 +275,8 @@ class Bench:
             quick=args.quick, rounds=args.rounds, sizes=self.sizes,
             host=dict(cores=os.cpu_count(), kernel=os.uname().release),
             git=sh("cd %s && git rev-parse --short HEAD" % ROOT).strip(),
-            dynamofs=args.dynamofs, cache_size_mib=64, runs=[])
+            dynamofs=args.dynamofs, fusefloor=args.fusefloor or None,
+            cache_size_mib=64, runs=[])
 
     # -- helpers
     def client(self, endpoint):
@@ -525,6 +593,58 @@ class Bench:
                                    None),
                       b=grep_b, ceiling=("query_c1", "query_c8"),
                       target=dict()))
+
+        # The FUSE floor's checks (bench/fusefloor over FLOOR_SRC, 0 ms):
+        # each run must have served every byte, stored every file.
+        FD = os.path.join(FLOOR_SRC, "Devices")
+
+        def expect(what, got, want):
+            if got != want:
+                raise RuntimeError("FUSE floor %s: got %r, want %r" % (what, got, want))
+            return got
+
+        def bytes_of(files):
+            return sum(os.path.getsize(f) for f in files)
+
+        def loaded(name):
+            def check(r, out, state):
+                got = tree_bytes(os.path.join(M, "Load", name(r)))
+                return expect("%s files, bytes" % name(r), got,
+                              tree_bytes(src))
+            return check
+
+        def grep_count():
+            n = 0
+            for d, _, names in os.walk(FD):
+                for f in names:
+                    with open(os.path.join(d, f)) as fh:
+                        n += '"temperature1": 4' in fh.read()
+            return n
+
+        def sed_bytes():
+            return sum(tree_bytes(os.path.join(M, "Devices", p), ".json")[1]
+                       for p in sed_parts)
+        floor = {
+            "1-cat-all": dict(same_as_a=True, check=lambda r, out, st: expect(
+                "bytes cat", int(out), tree_bytes(FD, ".json")[1])),
+            "2-random-read": dict(same_as_a=True, check=lambda r, out, st: expect(
+                "bytes cat", int(out), bytes_of(
+                    os.path.join(FLOOR_SRC, "Hash", k + ".json") for k in keys_of(r)))),
+            "3a-load-cp-r": dict(check=loaded(lambda r: "cpr-d%d-r%d" % (delay, r))),
+            "3b-load-xargs": dict(check=loaded(lambda r: "xp-d%d-r%d" % (delay, r))),
+            # each edited file is one byte longer ("1" before the timestamp)
+            "4-sed-i": dict(pre=lambda r: expect(
+                                "bytes before sed", sed_bytes(), sum(
+                                    tree_bytes(os.path.join(FD, p), ".json")[1]
+                                    for p in sed_parts)),
+                            check=lambda r, out, st: expect(
+                                "bytes added by sed", sed_bytes() - st, sed_items)),
+            "6-grep-rl": dict(same_as_a=True, check=lambda r, out, st: expect(
+                "files found", int(out), grep_count())),
+        }
+        for w in W:
+            if w["id"] in floor and w["id"].startswith(FLOOR_IDS):
+                w["floor"] = floor[w["id"]]
         return W, s
 
     def run_delay(self, endpoint, delay):
@@ -539,6 +659,13 @@ class Bench:
         run["sizes"] = s
         run["workloads"] = []
         only = set(self.a.only.split(",")) if self.a.only else None
+        picked = [w for w in W
+                  if not only or any(w["id"].startswith(o) for o in only)]
+        floor = False
+        if self.a.fusefloor and delay == 0:
+            floor = any(w.get("floor") for w in picked)
+            if floor:
+                run["floor_source"] = self.floor_source(endpoint, picked, s)
         for w in W:
             if only and not any(w["id"].startswith(o) for o in only):
                 continue
@@ -546,6 +673,7 @@ class Bench:
             for r in range(1, self.a.rounds + 1):
                 cmd, verify = w["a"](r)
                 a = self.run_a(endpoint, cmd, w["items"],
+                               check=lambda out: out.strip()[-200:],
                                name="%s-d%g-r%d" % (w["id"], delay, r))
                 if verify:
                     got = 0
@@ -569,10 +697,80 @@ class Bench:
                     ", boto3 %.0f items/s (%.2f s), ratio %.2f" %
                     (w["id"], delay, r, a["items_per_s"], a["seconds"],
                      a["requests"], b["items_per_s"], b["seconds"], ratio))
+                if floor and w.get("floor"):
+                    f = self.run_floor(w, r, cmd, a)
+                    rounds[-1]["floor"] = f
+                    rounds[-1]["floor_ratio"] = round(
+                        f["items_per_s"] / b["items_per_s"], 3)
+                    say("%s delay=%g round %d: FUSE floor %.0f items/s (%.2f s), "
+                        "floor/boto3 %.2f, dynamofs/floor %.2f" %
+                        (w["id"], delay, r, f["items_per_s"], f["seconds"],
+                         rounds[-1]["floor_ratio"],
+                         a["items_per_s"] / f["items_per_s"]))
             run["workloads"].append(self.summarize(w, rounds, run["ceiling"]))
         if (not only or "7" in only) and delay == self.a.delays[0]:
             run["rss"] = self.rss_pass(endpoint, W, delay)
         return run
+
+    def floor_source(self, endpoint, W, s):
+        """The files the FUSE floor serves: the tables the floor workloads
+        read, copied out of a dynamofs mount (so each file has dynamofs's
+        bytes), and an empty Load for the bulk loads."""
+        t0 = time.perf_counter()
+        tables = []
+        if any(w.get("floor") and w["id"].split("-")[0] in ("1", "4", "6")
+               for w in W):
+            tables.append(("Devices", s["parts"] * s["per"]))
+        if any(w.get("floor") and w["id"].startswith("2-") for w in W):
+            tables.append(("Hash", s["hash"]))
+        if os.path.isdir(FLOOR_SRC):
+            shutil.rmtree(FLOOR_SRC)
+        os.makedirs(os.path.join(FLOOR_SRC, "Load"))
+        m = Mount(self.a.dynamofs, endpoint)
+        try:
+            for t, _ in tables:
+                sh("cp -r %s/%s %s/" % (MNT, t, FLOOR_SRC))
+        finally:
+            m.stop()
+        out = dict(tables={}, seconds=0)
+        for t, want in tables:
+            files, size = tree_bytes(os.path.join(FLOOR_SRC, t), ".json")
+            if files != want:
+                raise RuntimeError("floor source: %d of %d %s files copied" %
+                                   (files, want, t))
+            out["tables"][t] = dict(files=files, bytes=size)
+        out["seconds"] = round(time.perf_counter() - t0, 1)
+        say("floor source: %s in %.1f s" % (", ".join(
+            "%s %d files, %d bytes" % (t, v["files"], v["bytes"])
+            for t, v in out["tables"].items()), out["seconds"]))
+        return out
+
+    def run_floor(self, w, r, cmd, a):
+        """The A command of round r over a fresh fusefloor mount of
+        FLOOR_SRC; its output checked by the workload's floor check (and
+        against the A run's, where the command prints a count)."""
+        fl = w["floor"]
+        m = FloorMount(self.a.fusefloor, FLOOR_SRC)
+        try:
+            state = fl["pre"](r) if fl.get("pre") else None
+            cpu0, c0 = m.cpu(), os.times()
+            t0 = time.perf_counter()
+            out = sh(cmd)
+            dt = time.perf_counter() - t0
+            c1, cpu1 = os.times(), m.cpu()
+            check = fl["check"](r, out, state)
+            if fl.get("same_as_a") and out.strip() != a.get("check"):
+                raise RuntimeError("%s round %d: the floor printed %r, dynamofs %r" %
+                                   (w["id"], r, out.strip(), a.get("check")))
+        finally:
+            m.stop()
+        return dict(seconds=round(dt, 4), items=w["items"],
+                    items_per_s=round(w["items"] / dt, 1),
+                    daemon_cpu_s=round(cpu1 - cpu0, 3)
+                    if cpu0 is not None and cpu1 is not None else None,
+                    tools_cpu_s=round(c1.children_user + c1.children_system -
+                                      c0.children_user - c0.children_system, 3),
+                    check=check)
 
     def warm_up(self, c):
         """Untimed: the server's JIT (DynamoDB Local) and caches see every
@@ -607,6 +805,20 @@ class Bench:
                 x["dynamofs"]["daemon_cpu_s"] or 0 for x in rounds) / w["items"], 4),
             ops=rounds[len(rounds) // 2]["dynamofs"]["ops"])
         summ["in_flight"] = statistics.median(x["dynamofs"]["in_flight"] for x in rounds)
+        F = [x["floor"]["items_per_s"] for x in rounds if "floor" in x]
+        if F:
+            FR = [x["floor_ratio"] for x in rounds if "floor" in x]
+            summ["floor_items_per_s"] = dict(median=statistics.median(F),
+                                             min=min(F), max=max(F))
+            summ["floor_ratio"] = dict(median=round(statistics.median(FR), 3),
+                                       min=min(FR), max=max(FR))
+            summ["of_floor"] = round(summ["dynamofs_items_per_s"]["median"] /
+                                     summ["floor_items_per_s"]["median"], 3)
+            summ["floor_seconds_median"] = statistics.median(
+                x["floor"]["seconds"] for x in rounds if "floor" in x)
+            summ["floor_cpu_ms_per_item"] = round(1000 * statistics.median(
+                x["floor"]["daemon_cpu_s"] or 0 for x in rounds if "floor" in x)
+                / w["items"], 4)
         fr = {}
         for k in (w["ceiling"] if ceiling else ()):
             fr[k] = round(summ["dynamofs_items_per_s"]["median"] /
@@ -706,6 +918,8 @@ def main():
     ap.add_argument("--profile", default="",
                     help="perf record every dynamofs run into this directory")
     ap.add_argument("--no-ceiling", action="store_true")
+    ap.add_argument("--fusefloor", default="",
+                    help="bench/fusefloor: run the FUSE floor pass at 0 ms")
     a = ap.parse_args()
     a.delays = [float(x) if "." in x else int(x) for x in a.delays.split(",") if x]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

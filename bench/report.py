@@ -63,11 +63,27 @@ def target_text(w):
     return " and ".join(parts) + (" **met**" if met else " not met")
 
 
+def floor_cells(s):
+    """The FUSE floor's columns of a 0 ms row: floor items/s median
+    (min-max), floor/boto3 (median of rounds), dynamofs/floor; "-" where
+    the floor was not measured (other workloads, older results)."""
+    f = s.get("floor_items_per_s")
+    if not f:
+        return ["-", "-", "-"]
+    return ["%s (%s-%s)" % (fmt(f["median"]), fmt(f["min"]), fmt(f["max"])),
+            fmt(s["floor_ratio"]["median"]), fmt(s["of_floor"])]
+
+
 def table(run):
+    # At 0 ms: the FUSE floor (bench/fusefloor) after the ratio.
+    floor = run["delay_ms"] == 0
     rows = ["| workload | items | dynamofs items/s median (min-max) | boto3 items/s median "
-            "| ratio median (min-max) | of raw ceiling c1 / c8 | requests | daemon CPU ms/item "
+            "| ratio median (min-max) |"
+            + (" FUSE floor items/s | floor/boto3 | of floor |" if floor else "")
+            + " of raw ceiling c1 / c8 | requests | daemon CPU ms/item "
             "| requests in flight | target |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+            "| --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if floor else "")
+            + " ---: | ---: | ---: | ---: | --- |"]
     for w in run["workloads"]:
         s = w["summary"]
         a, b, r = s["dynamofs_items_per_s"], s["boto3_items_per_s"], s["ratio"]
@@ -80,16 +96,18 @@ def table(run):
             aa = "%s (%s-%s)" % (fmt(a["median"]), fmt(a["min"]), fmt(a["max"]))
             bb = fmt(b["median"])
         ops = ", ".join("%s %d" % kv for kv in sorted(s["ops"].items()))
-        rows.append("| %s: %s | %d | %s | %s | %s (%s-%s) | %s | %s (%s) | %s | %s | %s |" % (
+        fl = "".join(" %s |" % c for c in floor_cells(s)) if floor else ""
+        rows.append("| %s: %s | %d | %s | %s | %s (%s-%s) |%s %s | %s (%s) | %s | %s | %s |" % (
             w["id"].split("-")[0], w["title"].replace("|", "\\|"), w["items"], aa, bb,
-            fmt(r["median"]), fmt(r["min"]), fmt(r["max"]), frs,
+            fmt(r["median"]), fmt(r["min"]), fmt(r["max"]), fl, frs,
             fmt(s["requests"]["median"]), ops,
             fmt(s["daemon_cpu_ms_per_item"]), fmt(s.get("in_flight")), target_text(w)))
     rss = run.get("rss")
     if rss:
         rows.append("| 7: daemon peak RSS (VmHWM) after all workloads in one mount "
-                    "| - | %.1f MiB | - | - | - | - | - | - | <= %d MiB %s |" % (
-                        rss["vmhwm_kib"] / 1024, rss["limit_kib"] // 1024,
+                    "| - | %.1f MiB | - | - |%s - | - | - | - | <= %d MiB %s |" % (
+                        rss["vmhwm_kib"] / 1024, " - | - | - |" if floor else "",
+                        rss["limit_kib"] // 1024,
                         "**met**" if rss["target_met"] else "not met"))
     return "\n".join(rows)
 
