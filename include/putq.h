@@ -8,16 +8,27 @@
 #include "ddb.h"
 
 /* How many requests (PutItem or BatchWriteItem) the queue keeps on the
- * wire at once; callers beyond that wait and are sent together. */
+ * wire at once; callers beyond that wait and are sent together. An
+ * adaptive queue starts at PUTQ_IN_FLIGHT and moves between that and
+ * PUTQ_IN_FLIGHT_MAX (see putq_new). */
 #define PUTQ_IN_FLIGHT 2
+#define PUTQ_IN_FLIGHT_MAX 8
+/* An adaptive queue's latency floor is the lowest latency of the last
+ * this many requests. */
+#define PUTQ_BASE_WINDOW 64
 /* BatchWriteItem's limit. */
 #define PUTQ_BATCH_MAX 25
 
 struct putq;
 
 /* Creates a queue sending through ddb (borrowed; must outlive the queue)
- * with at most in_flight requests at once (0: PUTQ_IN_FLIGHT). Returns
- * NULL with errno ENOMEM. Caller frees with putq_free once no putq_put is
+ * with at most in_flight requests at once, or, with in_flight 0, an
+ * adaptive number: one more after a request that took at most 1.5 times
+ * the lowest latency seen lately (the server answered without queueing it:
+ * the time was the network's, which more requests in flight hide), one
+ * fewer after a slower one (requests wait for the server's CPU, as on a
+ * local DynamoDB, where fewer, bigger batches cost it less). Returns NULL
+ * with errno ENOMEM. Caller frees with putq_free once no putq_put is
  * running. */
 struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight);
 void putq_free(struct putq *q);

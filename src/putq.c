@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "putq.h"
@@ -30,6 +31,12 @@ struct putq {
 	struct putq_req *flying; /* taken, not yet done */
 	unsigned in_flight;
 	unsigned max_in_flight;
+	/* Adaptive (putq_new with 0): the lowest latency (microseconds) of
+	 * the last window of requests, and of the window so far. */
+	bool adaptive;
+	long long base_us;
+	long long window_min_us;
+	unsigned window_n;
 };
 
 struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight)
@@ -41,6 +48,7 @@ struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight)
 		return NULL;
 	}
 	q->ddb = ddb;
+	q->adaptive = in_flight == 0;
 	q->max_in_flight = in_flight ? in_flight : PUTQ_IN_FLIGHT;
 	q->tail = &q->head;
 	pthread_mutex_init(&q->lock, NULL);
@@ -183,12 +191,44 @@ static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
 	}
 }
 
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Moves an adaptive queue's slot count by one after a request that took
+ * us microseconds (see putq_new). Call with q->lock held. */
+static void adapt(struct putq *q, long long us)
+{
+	if (!q->adaptive)
+		return;
+	if (!q->base_us || us < q->base_us)
+		q->base_us = us;
+	if (!q->window_n++ || us < q->window_min_us)
+		q->window_min_us = us;
+	if (q->window_n == PUTQ_BASE_WINDOW) {
+		/* Forget an old floor: the path to the server may change. */
+		q->base_us = q->window_min_us;
+		q->window_n = 0;
+	}
+	if (2 * us <= 3 * q->base_us) {
+		if (q->max_in_flight < PUTQ_IN_FLIGHT_MAX)
+			q->max_in_flight++;
+	} else if (q->max_in_flight > PUTQ_IN_FLIGHT) {
+		q->max_in_flight--;
+	}
+}
+
 int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
 	     struct ddb_error *err)
 {
 	struct putq_req me = { .table = table, .item = item, .id = id };
 	struct putq_req *batch[PUTQ_BATCH_MAX];
 	size_t n;
+	long long t0;
 
 	if (!q || !table || !item || !id)
 		return -EINVAL;
@@ -207,9 +247,12 @@ int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
 		 * need not include this caller's put; the loop comes back). */
 		q->in_flight++;
 		pthread_mutex_unlock(&q->lock);
+		t0 = mono_us();
 		send_batch(q, batch, n);
+		t0 = mono_us() - t0;
 		pthread_mutex_lock(&q->lock);
 		q->in_flight--;
+		adapt(q, t0);
 		for (size_t i = 0; i < n; i++) {
 			struct putq_req **pp = &q->flying;
 			while (*pp != batch[i])

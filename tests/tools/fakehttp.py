@@ -22,7 +22,10 @@ Optional, for connection and concurrency tests:
   have reached it, so they all succeed only when the client sent them
   concurrently; after "barrier_timeout_ms" (default 10000) it answers 504.
   Rules with the same "barrier_name" share one count (e.g. one rule per
-  parallel Scan segment, all held until every segment has arrived).
+  parallel Scan segment, all held until every segment has arrived);
+- a rule with "serial": true serves its delay_ms one request at a time (a
+  server busy on one CPU: requests that arrive together queue, and each
+  waits for those before it).
 """
 import json
 import sys
@@ -37,6 +40,7 @@ lock = threading.Lock()
 uses = [0] * len(script)
 arrived = {}
 barrier_cv = threading.Condition(lock)
+serial_lock = threading.Lock()
 inflight = 0
 
 
@@ -100,7 +104,10 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in rule.get("require_header", {}).items():
             if self.headers.get(k) != v:
                 rule = {"status": 401, "body": "missing header " + k}
-        if rule.get("delay_ms"):
+        if rule.get("delay_ms") and rule.get("serial"):
+            with serial_lock:
+                time.sleep(rule["delay_ms"] / 1000.0)
+        elif rule.get("delay_ms"):
             time.sleep(rule["delay_ms"] / 1000.0)
         if rule.get("close"):
             self.close_connection = True

@@ -1,7 +1,8 @@
 /* test_putq.c - grouped unconditional puts against fakehttp playing DynamoDB:
  * a put alone is one PutItem, puts that wait for a slot go out as one
  * BatchWriteItem (one table, no id twice, at most 25), a batch that fails
- * for one item's reason is re-sent item by item, a server error fails all. */
+ * for one item's reason is re-sent item by item, a server error fails all,
+ * an adaptive queue opens slots only while the server keeps up. */
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -302,7 +303,7 @@ static void test_grouped(void)
 		int max_inflight;   /* what the server may see at once */
 		int threads;
 	} cases[] = {
-	    {0, PUTQ_IN_FLIGHT, 8},
+	    {PUTQ_IN_FLIGHT, PUTQ_IN_FLIGHT, 8},
 	    {1, 1, 8},
 	    {3, 3, 12},
 	};
@@ -364,6 +365,94 @@ static void test_grouped(void)
 		CHECK(n < n_threads);
 		if (tap_failed_checks)
 			dump_log(reqs, n);
+		putq_free(q);
+		env_stop(&e);
+	}
+}
+
+/* --- (2b) an adaptive queue -------------------------------------------- */
+
+/* A caller that puts `puts` items one after the other. */
+struct series {
+	struct putq *q;
+	int thread;
+	int puts;
+	int failed;
+	pthread_t id;
+};
+
+static void *series_run(void *arg)
+{
+	struct series *s = arg;
+
+	for (int i = 0; i < s->puts; i++) {
+		char key[32];
+		json_t *item;
+
+		snprintf(key, sizeof(key), "/dir/t%d-%d", s->thread, i);
+		item = json_pack("{s:{s:s}, s:{s:s}}", "pk", "S", key, "v",
+				 "S", "x");
+		if (putq_put(s->q, "T", item, key, NULL) != 0)
+			s->failed++;
+		json_decref(item);
+	}
+	return NULL;
+}
+
+/* With in_flight 0 the queue keeps more requests out while the server
+ * answers each in about the same time (network latency: 8 writers end up
+ * with up to 8 requests on the wire), and stays near PUTQ_IN_FLIGHT, so
+ * that puts wait and go out in batches, when the server answers one
+ * request at a time (a busy local server: more in flight only queue). */
+static void test_adaptive(void)
+{
+	static const struct {
+		const char *script;
+		int min_inflight, max_inflight;
+	} cases[] = {
+	    {"[{\"delay_ms\": 100, \"body\": {}}]", PUTQ_IN_FLIGHT + 3,
+	     PUTQ_IN_FLIGHT_MAX},
+	    {"[{\"delay_ms\": 150, \"serial\": true, \"body\": {}}]", 1,
+	     PUTQ_IN_FLIGHT + 2},
+	};
+	enum { THREADS = 8, PUTS = 6 };
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct env e;
+		struct series s[THREADS];
+		struct req reqs[MAX_REQS];
+		struct putq *q;
+		long max_inflight = 0;
+		int n, items = 0, batches = 0;
+
+		printf("# %s\n", cases[c].script);
+		CHECK_INT(env_start(&e, cases[c].script, 10), 0);
+		q = putq_new(e.ddb, 0);
+		CHECK(q != NULL);
+		for (int i = 0; i < THREADS; i++)
+			s[i] = (struct series){.q = q, .thread = i, .puts = PUTS};
+		for (int i = 0; i < THREADS; i++)
+			CHECK_INT(pthread_create(&s[i].id, NULL, series_run,
+						 &s[i]),
+				  0);
+		for (int i = 0; i < THREADS; i++) {
+			pthread_join(s[i].id, NULL);
+			CHECK_INT(s[i].failed, 0);
+		}
+		n = read_log(&e.f, reqs);
+		for (int i = 0; i < n; i++) {
+			items += reqs[i].n_items;
+			batches += !strcmp(reqs[i].op, "BatchWriteItem");
+			if (reqs[i].inflight > max_inflight)
+				max_inflight = reqs[i].inflight;
+		}
+		printf("#   %d requests (%d batches), at most %ld at once\n",
+		       n, batches, max_inflight);
+		CHECK_INT(items, THREADS * PUTS);
+		CHECK(max_inflight >= cases[c].min_inflight);
+		CHECK(max_inflight <= cases[c].max_inflight);
+		if (cases[c].max_inflight < THREADS)
+			CHECK(batches > 0);
 		putq_free(q);
 		env_stop(&e);
 	}
@@ -887,6 +976,8 @@ static void test_cleanup(void)
 
 TAP_MAIN({"global init", test_init}, {"a put alone is one PutItem", test_alone},
 	 {"concurrent puts go out as BatchWriteItem", test_grouped},
+	 {"an adaptive queue: more in flight only while the server keeps up",
+	  test_adaptive},
 	 {"two puts of one id: never together, in arrival order", test_same_id},
 	 {"a refused batch is re-sent item by item", test_batch_refused},
 	 {"unprocessed items go again alone", test_batch_unprocessed},
