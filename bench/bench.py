@@ -509,11 +509,16 @@ class Bench:
                                    ("Load", "cpr-d%d-r%d" % (delay, r))),
                       b=lambda r: load_b("bw-d%d-r%d-a" % (delay, r))(),
                       ceiling=("put_c1", "put_c8"), target=dict(ratio=0.5)))
+        # xargs -n: the files split evenly over the 8 workers, in rounds of
+        # 8 cp runs (10,000 files: -n125, 80 runs; 1,000: 8 runs). With
+        # -n100, 1,000 files were 10 runs and the last 2 ran alone, so for
+        # a fifth of the time only 2 of the 8 workers were writing.
+        xn = -(-src_files // (8 * max(1, round(src_files / 1000))))
         W.append(dict(id="3b-load-xargs", title="bulk load %d files, xargs -P8 cp"
                       % src_files, items=src_files,
                       a=lambda r: ("mkdir %s/Load/xp-d%d-r%d && cd %s && ls -U | "
-                                   "xargs -P8 -n100 cp -t %s/Load/xp-d%d-r%d/"
-                                   % (M, delay, r, src, M, delay, r),
+                                   "xargs -P8 -n%d cp -t %s/Load/xp-d%d-r%d/"
+                                   % (M, delay, r, src, xn, M, delay, r),
                                    ("Load", "xp-d%d-r%d" % (delay, r))),
                       b=lambda r: load_b("bw-d%d-r%d-b" % (delay, r))(),
                       ceiling=("put_c1", "put_c8"), target=dict(ratio=1.5)))
@@ -523,8 +528,8 @@ class Bench:
         # puts are unconditional and concurrent closes share BatchWriteItems
         W.append(dict(id="3c-reload-xargs", title="reload %d existing items, xargs -P8 cp"
                       % src_files, items=src_files,
-                      a=lambda r: ("cd %s && ls -U | xargs -P8 -n100 cp -t %s/Load/xp-d%d-r%d/"
-                                   % (src, M, delay, r),
+                      a=lambda r: ("cd %s && ls -U | xargs -P8 -n%d cp -t %s/Load/xp-d%d-r%d/"
+                                   % (src, xn, M, delay, r),
                                    ("Load", "xp-d%d-r%d" % (delay, r))),
                       b=lambda r: load_b("bw-d%d-r%d-b" % (delay, r))(),
                       ceiling=("put_c1", "put_c8"), target=dict()))
