@@ -3,7 +3,9 @@
 results section of bench/README.md (Markdown tables, between the
 `<!-- results:begin -->` and `<!-- results:end -->` markers) and the chart
 bench/results/ratios.png (gnuplot): median dynamofs/boto3 ratio per workload,
-one bar per server and delay, on a log scale, with the targets as marks.
+one bar per server and delay, on a log scale, with the targets as marks and
+the FUSE floor's ratio to boto3 (the best a file system built like dynamofs
+reached, bench/fusefloor.c) as circles.
 
 usage: report.py [RESULTS.json ...]   (default: the newest full run of each
                                        server, else its newest --quick run)
@@ -163,22 +165,31 @@ def chart(runs):
     dat = os.path.join(BENCH, ".work", "ratios.dat")
     os.makedirs(os.path.dirname(dat), exist_ok=True)
     with open(dat, "w") as f:
-        f.write("workload\t" + "\t".join('"%s"' % s for s, _ in series) + "\ttarget\n")
+        f.write("workload\t" + "\t".join('"%s"' % s for s, _ in series)
+                + "\ttarget\tfloor\n")
         for i in ids:
             vals = []
             tgt = "NaN"
+            floors = []
             for _, ws in series:
                 w = ws.get(i)
                 vals.append("%g" % w["summary"]["ratio"]["median"] if w else "NaN")
                 if w and "ratio" in w["target"]:
                     tgt = "%g" % w["target"]["ratio"]
-            f.write('"%s"\t%s\t%s\n' % (i, "\t".join(vals), tgt))
+                if w and w["summary"].get("floor_ratio"):
+                    floors.append(w["summary"]["floor_ratio"]["median"])
+            # The best any file system built like dynamofs reached (the
+            # FUSE floor, 0 ms), over the servers measured.
+            floor = "%g" % max(floors) if floors else "NaN"
+            f.write('"%s"\t%s\t%s\t%s\n' % (i, "\t".join(vals), tgt, floor))
     n = len(series)
     plot = ", ".join(
         "'%s' using %d:xtic(1) title columnheader(%d)" % (dat, k + 2, k + 2)
         for k in range(n))
     plot += (", '%s' using ($0-1):%d with points pt 9 ps 2 lc rgb 'black' "
              "title 'target'" % (dat, n + 2))
+    plot += (", '%s' using ($0-1):%d with points pt 6 ps 2 lw 2 lc rgb 'red' "
+             "title 'FUSE floor / boto3 (0 ms)'" % (dat, n + 3))
     plot += ", 1 with lines dt 2 lc rgb 'gray40' notitle"
     script = """
 set terminal pngcairo size 1200,560 font ',10'
