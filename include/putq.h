@@ -4,6 +4,7 @@
 #define DYNAMOFS_PUTQ_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "ddb.h"
 
@@ -13,21 +14,43 @@
  * PUTQ_IN_FLIGHT_MAX (see putq_new). */
 #define PUTQ_IN_FLIGHT 2
 #define PUTQ_IN_FLIGHT_MAX 8
-/* An adaptive queue's latency floor is the lowest latency of the last
- * this many requests. */
+/* An adaptive queue's latency floor is the lowest latency of the
+ * previous full window of this many requests and of the window so far:
+ * 64 to 127 requests back. It counts requests, not time, so after a quiet
+ * spell the floor is as old as the quiet. */
 #define PUTQ_BASE_WINDOW 64
 /* BatchWriteItem's limit. */
 #define PUTQ_BATCH_MAX 25
+
+/* The slot policy of an adaptive queue, apart so that it can be driven
+ * with made-up latencies. Start from PUTQ_SLOTS_INIT. */
+struct putq_slots {
+	unsigned n; /* requests allowed on the wire */
+	bool has_base;
+	long long base_us;	/* the latency floor */
+	long long window_min_us; /* the lowest of the window so far */
+	unsigned window_n;
+};
+#define PUTQ_SLOTS_INIT { .n = PUTQ_IN_FLIGHT }
+
+/* Takes one clean round trip of us microseconds (a request that the
+ * server answered in full, nothing re-sent) into s: one slot more when it
+ * took at most 1.5 times the floor, one fewer (down to PUTQ_IN_FLIGHT)
+ * when it took longer. Pure. */
+void putq_slots_observe(struct putq_slots *s, long long us);
 
 struct putq;
 
 /* Creates a queue sending through ddb (borrowed; must outlive the queue)
  * with at most in_flight requests at once, or, with in_flight 0, an
- * adaptive number: one more after a request that took at most 1.5 times
- * the lowest latency seen lately (the server answered without queueing it:
- * the time was the network's, which more requests in flight hide), one
- * fewer after a slower one (requests wait for the server's CPU, as on a
- * local DynamoDB, where fewer, bigger batches cost it less). Returns NULL
+ * adaptive number (putq_slots_observe): one more after a request that took
+ * at most 1.5 times the lowest latency seen lately (the server answered
+ * without queueing it: the time was the network's, which more requests in
+ * flight hide), one fewer after a slower one (requests wait for the
+ * server's CPU, as on a local DynamoDB, where fewer, bigger batches cost
+ * it less). Failed requests and those with items re-sent alone (their
+ * time is back-off and extra requests, not the server's answer) are not
+ * counted. Returns NULL
  * with errno ENOMEM. Caller frees with putq_free once no putq_put is
  * running. */
 struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight);

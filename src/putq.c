@@ -30,13 +30,9 @@ struct putq {
 	struct putq_req **tail;
 	struct putq_req *flying; /* taken, not yet done */
 	unsigned in_flight;
-	unsigned max_in_flight;
-	/* Adaptive (putq_new with 0): the lowest latency (microseconds) of
-	 * the last window of requests, and of the window so far. */
+	unsigned max_in_flight; /* fixed, or slots.n when adaptive */
 	bool adaptive;
-	long long base_us;
-	long long window_min_us;
-	unsigned window_n;
+	struct putq_slots slots;
 };
 
 struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight)
@@ -49,7 +45,8 @@ struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight)
 	}
 	q->ddb = ddb;
 	q->adaptive = in_flight == 0;
-	q->max_in_flight = in_flight ? in_flight : PUTQ_IN_FLIGHT;
+	q->slots = (struct putq_slots)PUTQ_SLOTS_INIT;
+	q->max_in_flight = in_flight ? in_flight : q->slots.n;
 	q->tail = &q->head;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
@@ -132,16 +129,19 @@ static bool unprocessed(json_t *left, const struct putq_req *r)
 	return false;
 }
 
-/* Sends batch[0..n) as one request and fills in each result. */
-static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
+/* Sends batch[0..n) as one request and fills in each result. Returns
+ * true when that was one clean round trip: answered in full, nothing
+ * re-sent, so its time is the server's (see putq_slots_observe). */
+static bool send_batch(struct putq *q, struct putq_req **batch, size_t n)
 {
 	struct ddb_error err = { 0 };
 	json_t *requests, *req = NULL, *resp = NULL, *left;
+	bool clean = true;
 	int rc;
 
 	if (n == 1) {
 		put_alone(q, batch[0]);
-		return;
+		return batch[0]->rc == 0 && batch[0]->err.attempts <= 1;
 	}
 	requests = json_array();
 	rc = requests ? 0 : -ENOMEM;
@@ -165,13 +165,15 @@ static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
 		left = json_object_get(json_object_get(resp, "UnprocessedItems"),
 				       batch[0]->table);
 		for (size_t i = 0; i < n; i++) {
-			if (json_array_size(left) && unprocessed(left, batch[i]))
+			if (json_array_size(left) && unprocessed(left, batch[i])) {
 				put_alone(q, batch[i]);
-			else
+				clean = false;
+			} else {
 				batch[i]->rc = 0;
+			}
 		}
 		json_decref(resp);
-		return;
+		return clean && err.attempts <= 1;
 	}
 	if (rc == -EINVAL || rc == -ENOENT || rc == -EFBIG) {
 		/* Perhaps one item's fault (ValidationException names none):
@@ -181,7 +183,7 @@ static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
 			n, strerror(-rc));
 		for (size_t i = 0; i < n; i++)
 			put_alone(q, batch[i]);
-		return;
+		return false;
 	}
 	/* Unreachable server, throttling after the retries, credentials,
 	 * memory: the same for every item. */
@@ -189,6 +191,7 @@ static void send_batch(struct putq *q, struct putq_req **batch, size_t n)
 		batch[i]->rc = rc;
 		batch[i]->err = err;
 	}
+	return false;
 }
 
 static long long mono_us(void)
@@ -199,26 +202,24 @@ static long long mono_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Moves an adaptive queue's slot count by one after a request that took
- * us microseconds (see putq_new). Call with q->lock held. */
-static void adapt(struct putq *q, long long us)
+void putq_slots_observe(struct putq_slots *s, long long us)
 {
-	if (!q->adaptive)
-		return;
-	if (!q->base_us || us < q->base_us)
-		q->base_us = us;
-	if (!q->window_n++ || us < q->window_min_us)
-		q->window_min_us = us;
-	if (q->window_n == PUTQ_BASE_WINDOW) {
-		/* Forget an old floor: the path to the server may change. */
-		q->base_us = q->window_min_us;
-		q->window_n = 0;
+	if (!s->has_base || us < s->base_us) {
+		s->base_us = us;
+		s->has_base = true;
 	}
-	if (2 * us <= 3 * q->base_us) {
-		if (q->max_in_flight < PUTQ_IN_FLIGHT_MAX)
-			q->max_in_flight++;
-	} else if (q->max_in_flight > PUTQ_IN_FLIGHT) {
-		q->max_in_flight--;
+	if (!s->window_n++ || us < s->window_min_us)
+		s->window_min_us = us;
+	if (s->window_n == PUTQ_BASE_WINDOW) {
+		/* Forget an old floor: the path to the server may change. */
+		s->base_us = s->window_min_us;
+		s->window_n = 0;
+	}
+	if (2 * us <= 3 * s->base_us) {
+		if (s->n < PUTQ_IN_FLIGHT_MAX)
+			s->n++;
+	} else if (s->n > PUTQ_IN_FLIGHT) {
+		s->n--;
 	}
 }
 
@@ -229,6 +230,7 @@ int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
 	struct putq_req *batch[PUTQ_BATCH_MAX];
 	size_t n;
 	long long t0;
+	bool clean;
 
 	if (!q || !table || !item || !id)
 		return -EINVAL;
@@ -248,11 +250,14 @@ int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
 		q->in_flight++;
 		pthread_mutex_unlock(&q->lock);
 		t0 = mono_us();
-		send_batch(q, batch, n);
+		clean = send_batch(q, batch, n);
 		t0 = mono_us() - t0;
 		pthread_mutex_lock(&q->lock);
 		q->in_flight--;
-		adapt(q, t0);
+		if (q->adaptive && clean) {
+			putq_slots_observe(&q->slots, t0);
+			q->max_in_flight = q->slots.n;
+		}
 		for (size_t i = 0; i < n; i++) {
 			struct putq_req **pp = &q->flying;
 			while (*pp != batch[i])

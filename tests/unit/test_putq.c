@@ -263,7 +263,7 @@ static void test_alone(void)
 	char *log;
 
 	CHECK_INT(env_start(&e, "[{\"body\": {}}]", 10), 0);
-	q = putq_new(e.ddb, 0);
+	q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 	CHECK(q != NULL);
 	memset(&err, 0xff, sizeof(err));
 	CHECK_INT(putq_put(q, "Devices", item, "/a/b", &err), 0);
@@ -372,6 +372,68 @@ static void test_grouped(void)
 
 /* --- (2b) an adaptive queue -------------------------------------------- */
 
+/* The slot policy alone, on made-up latencies (us): where the slot count
+ * ends after each sequence. */
+static void test_slots(void)
+{
+	static const struct {
+		const char *name;
+		long long us[8];
+		int n_us;
+		int repeat; /* the sequence, this many times */
+		unsigned want;
+	} cases[] = {
+	    {"steady latency opens every slot", {5000}, 1, 20,
+	     PUTQ_IN_FLIGHT_MAX},
+	    {"within 1.5x of the floor counts as steady", {5000, 7500}, 2, 10,
+	     PUTQ_IN_FLIGHT_MAX},
+	    {"beyond it, as slow", {5000, 7600}, 2, 10, PUTQ_IN_FLIGHT},
+	    {"latency growing with load closes them again",
+	     {300, 300, 300, 300, 1000, 1000, 1000, 1000}, 8, 1,
+	     PUTQ_IN_FLIGHT},
+	    {"... one at a time", {300, 300, 300, 300, 1000, 1000}, 6, 1,
+	     PUTQ_IN_FLIGHT + 2},
+	    {"never below PUTQ_IN_FLIGHT", {300, 2000}, 2, 10,
+	     PUTQ_IN_FLIGHT},
+	    {"one slot more, one fewer", {1000, 5000}, 2, 5, PUTQ_IN_FLIGHT},
+	};
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct putq_slots s = PUTQ_SLOTS_INIT;
+
+		for (int r = 0; r < cases[c].repeat; r++)
+			for (int i = 0; i < cases[c].n_us; i++)
+				putq_slots_observe(&s, cases[c].us[i]);
+		printf("# %s: %u\n", cases[c].name, s.n);
+		CHECK_INT(s.n, cases[c].want);
+	}
+}
+
+/* The floor is the lowest latency of the last 64-127 requests: after a
+ * change of route that made every answer slower for good, the old floor
+ * is forgotten and the queue opens its slots again. */
+static void test_slots_window(void)
+{
+	struct putq_slots s = PUTQ_SLOTS_INIT;
+	int i;
+
+	for (i = 0; i < 20; i++)
+		putq_slots_observe(&s, 300);
+	CHECK_INT(s.n, PUTQ_IN_FLIGHT_MAX);
+	/* Now 10 ms, far above 1.5x 300 us: the slots close, one a request,
+	 * and stay closed while a window holding the fast answers is the
+	 * floor's: until the window after theirs ends, 2 * PUTQ_BASE_WINDOW
+	 * requests after the first (i == 2 * PUTQ_BASE_WINDOW - 21). */
+	for (i = 0; i < 2 * PUTQ_BASE_WINDOW; i++) {
+		putq_slots_observe(&s, 10000);
+		if (i >= PUTQ_IN_FLIGHT_MAX - PUTQ_IN_FLIGHT - 1 &&
+		    i < 2 * PUTQ_BASE_WINDOW - 21)
+			CHECK_INT(s.n, PUTQ_IN_FLIGHT);
+	}
+	CHECK_INT(s.n, PUTQ_IN_FLIGHT_MAX);
+	CHECK(s.base_us == 10000);
+}
+
 /* A caller that puts `puts` items one after the other. */
 struct series {
 	struct putq *q;
@@ -413,7 +475,7 @@ static void test_adaptive(void)
 	    {"[{\"delay_ms\": 100, \"body\": {}}]", PUTQ_IN_FLIGHT + 3,
 	     PUTQ_IN_FLIGHT_MAX},
 	    {"[{\"delay_ms\": 150, \"serial\": true, \"body\": {}}]", 1,
-	     PUTQ_IN_FLIGHT + 2},
+	     PUTQ_IN_FLIGHT_MAX - 2},
 	};
 	enum { THREADS = 8, PUTS = 6 };
 
@@ -617,7 +679,7 @@ static void test_batch_refused(void)
 					  PUTQ_IN_FLIGHT, "\"body\": {}", rest),
 			      10),
 		    0);
-		q = putq_new(e.ddb, 0);
+		q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 		start_holders(&e, q, h, PUTQ_IN_FLIGHT, "T");
 		for (int i = 0; i < N; i++)
 			job_init(&jobs[i], q, "T", keys[i], "v");
@@ -694,7 +756,7 @@ static void test_batch_unprocessed(void)
 					" {\"body\": {}}"),
 			    10),
 		  0);
-	q = putq_new(e.ddb, 0);
+	q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 	start_holders(&e, q, h, PUTQ_IN_FLIGHT, "T");
 	for (int i = 0; i < N; i++)
 		job_init(&jobs[i], q, "T", keys[i], "v");
@@ -756,7 +818,7 @@ static void test_batch_fails_all(void)
 						rest),
 				    cases[c].retries),
 			  0);
-		q = putq_new(e.ddb, 0);
+		q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 		start_holders(&e, q, h, PUTQ_IN_FLIGHT, "T");
 		for (int i = 0; i < N; i++) {
 			char key[32];
@@ -819,7 +881,7 @@ static void test_two_tables(void)
 					"{\"delay_ms\": 50, \"body\": {}}"),
 			    10),
 		  0);
-	q = putq_new(e.ddb, 0);
+	q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 	start_holders(&e, q, h, PUTQ_IN_FLIGHT, "TA");
 	/* Interleaved: TA, TB, TA, TB, ... */
 	for (int i = 0; i < N; i++) {
@@ -944,7 +1006,7 @@ static void test_arguments(void)
 	json_t *item = json_pack("{s:{s:s}}", "pk", "S", "/x");
 
 	CHECK_INT(env_start(&e, "[{\"body\": {}}]", 10), 0);
-	q = putq_new(e.ddb, 0);
+	q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 	CHECK(q != NULL);
 	CHECK_INT(putq_put(NULL, "T", item, "/x", NULL), -EINVAL);
 	CHECK_INT(putq_put(q, NULL, item, "/x", NULL), -EINVAL);
@@ -976,6 +1038,9 @@ static void test_cleanup(void)
 
 TAP_MAIN({"global init", test_init}, {"a put alone is one PutItem", test_alone},
 	 {"concurrent puts go out as BatchWriteItem", test_grouped},
+	 {"the slot policy, on made-up latencies", test_slots},
+	 {"the latency floor is that of the last 64-127 requests",
+	  test_slots_window},
 	 {"an adaptive queue: more in flight only while the server keeps up",
 	  test_adaptive},
 	 {"two puts of one id: never together, in arrival order", test_same_id},
