@@ -1,5 +1,5 @@
 /* sigv4.h - AWS Signature Version 4, as a pure function of the request,
- * the credentials and the clock (no I/O, no time(), no globals). */
+ * the credentials and the clock (no I/O, no time(); one global, below). */
 #ifndef DYNAMOFS_SIGV4_H
 #define DYNAMOFS_SIGV4_H
 
@@ -52,7 +52,11 @@ struct sigv4_signature {
  * The canonical URI is the path URI-encoded once without normalization of
  * "." / ".." segments (DynamoDB always posts to "/").
  * Returns 0 and fills out (caller frees with sigv4_signature_free), -EINVAL
- * for a malformed request, -ENOMEM. Thread-safe. */
+ * for a malformed request, -ENOMEM. Thread-safe.
+ * The one global: the first signature (or sigv4_sha256_hex) of the process
+ * fetches SHA-256 from OpenSSL's default provider and keeps it until exit
+ * (valgrind counts it as still reachable). Should that fetch fail (a
+ * broken OpenSSL configuration), every later call fails with -ENOMEM. */
 int sigv4_sign(const struct sigv4_request *req,
 	       const struct sigv4_credentials *creds, const char *region,
 	       const char *service, time_t now, struct sigv4_signature *out);

@@ -4,7 +4,6 @@
 #include "dynbuf.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
