@@ -33,7 +33,8 @@ struct pathmap {
 int pathmap_init(struct pathmap *m, size_t n_buckets);
 
 /* Frees the bucket array only (the nodes are the caller's) and zeroes the
- * map. A zeroed map is fine. */
+ * map. A zeroed map is fine here, and only here: the other calls need a
+ * map pathmap_init made. */
 void pathmap_free(struct pathmap *m);
 
 /* FNV-1a, 64 bits, of len bytes. */

@@ -357,7 +357,9 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 time_t cache_item_put_blob(struct cache *c, const char *path,
 			   struct cache_blob *blob)
 {
-	/* Content, not a path: any 64-bit hash tells contents apart. */
+	/* Content, not a path: FNV-1a of it. Two contents that collide
+	 * keep the old mtime, which costs a tool a changed file's mtime,
+	 * not the content. */
 	uint64_t h = pathmap_hash(blob->data, blob->len);
 	struct entry *e;
 	time_t mtime = time(NULL);
