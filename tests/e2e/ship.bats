@@ -128,27 +128,27 @@ unpack_deb() {
 		[ "$(cat "$MNT/$T/one.json")" = "$EXPECT" ]
 		ls "$MNT"
 		umount "$MNT"
-		! mountpoint -q "$MNT"
+		if mountpoint -q "$MNT"; then echo "still mounted after 1"; exit 1; fi
 		# 2. the same from an fstab file, by mount point.
 		mount -T "$FSTAB" "$MNT"
 		findmnt -n -o FSTYPE,OPTIONS "$MNT"
 		[ "$(cat "$MNT/$T/one.json")" = "$EXPECT" ]
 		echo "{\"v\": 2}" >"$MNT/$T/two.json"
 		umount "$MNT"
-		! mountpoint -q "$MNT"
+		if mountpoint -q "$MNT"; then echo "still mounted after 2"; exit 1; fi
 		# 3. mount -a, twice: the second knows the line is mounted (the
 		# mount'"'"'s source is the fstab line'"'"'s), so nothing stacks.
 		mount -a -T "$FSTAB"
 		mount -a -T "$FSTAB"
 		echo "mounts: $(findmnt -n -o TARGET "$MNT" | wc -l)"
 		umount "$MNT"
-		! mountpoint -q "$MNT"
+		if mountpoint -q "$MNT"; then echo "still mounted after 3"; exit 1; fi
 		# the daemons are gone after umount.
 		for i in $(seq 50); do
 			pgrep -f "$PKG/usr/bin/dynamofs" >/dev/null || break
 			sleep 0.1
 		done
-		! pgrep -af "$PKG/usr/bin/dynamofs"
+		if pgrep -af "$PKG/usr/bin/dynamofs"; then echo "daemon left"; exit 1; fi
 		echo done
 	' "PKG MNT T FSTAB EXPECT"
 	assert_line "fuse.dynamofs $DYNAMOFS_ENDPOINT"
@@ -207,8 +207,8 @@ with open(sys.argv[2], \"ab\", buffering=0) as f:
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		! kill -0 "$pid" 2>/dev/null
-		! mountpoint -q "$MNT"
+		if kill -0 "$pid" 2>/dev/null; then echo "still running after SIGTERM"; exit 1; fi
+		if mountpoint -q "$MNT"; then echo "still mounted after SIGTERM"; exit 1; fi
 		sleep 0.2
 		echo "pid $pid"
 	' "DYNAMOFS DYNAMOFS_ENDPOINT MNT T OUT SYSLOG PY"
@@ -238,7 +238,9 @@ mount_fs_sigint() {
 }
 
 # Stops the daemon with $1 (TERM, INT, or "fusermount" for fusermount3 -u);
-# fails unless it exits 0 and the mount is gone.
+# fails unless it exits 0 and the mount is gone. (bats, like bash -e, lets
+# a failed "! cmd" pass unless it is a function's last command: checks say
+# "if cmd; then fail; fi".)
 stop_with() {
 	local rc=0
 	if [ "$1" = fusermount ]; then
@@ -252,7 +254,9 @@ stop_with() {
 		tail -30 "$DLOG" >&2
 		fail "dynamofs exited with status $rc after $1"
 	fi
-	! mountpoint -q "$MNT"
+	if mountpoint -q "$MNT"; then
+		fail "$MNT still mounted after $1"
+	fi
 }
 
 @test "SIGTERM, SIGINT and fusermount3 -u unmount, keep accepted writes, exit 0" {
@@ -289,16 +293,8 @@ stop_with() {
 		[ "$SECONDS" -lt "$deadline" ] || fail "sed -i stored nothing within 60 s"
 		sleep 0.02
 	done
-	kill -TERM "$DYNAMOFS_PID"
-	local rc=0
-	wait "$DYNAMOFS_PID" || rc=$?
-	DYNAMOFS_PID=
+	stop_with TERM
 	wait "$FIND_PID" || true
-	if [ "$rc" -ne 0 ]; then
-		tail -30 "$DLOG" >&2
-		fail "dynamofs exited with status $rc after SIGTERM"
-	fi
-	! mountpoint -q "$MNT"
 	# No sanitizer report, no crash.
 	run -1 grep -E 'ERROR: AddressSanitizer|runtime error|Segmentation' "$DLOG"
 	run -0 check_old_or_new 300
@@ -348,15 +344,7 @@ stop_with() {
 	done
 	wait_for '[ -s "$BATS_TEST_TMPDIR/acked.3" ] && [ "$(cat "$BATS_TEST_TMPDIR/acked.3")" -ge 3 ]' 30
 	sleep 1
-	kill -TERM "$DYNAMOFS_PID"
-	local rc=0
-	wait "$DYNAMOFS_PID" || rc=$?
-	DYNAMOFS_PID=
-	if [ "$rc" -ne 0 ]; then
-		tail -30 "$DLOG" >&2
-		fail "dynamofs exited with status $rc after SIGTERM"
-	fi
-	! mountpoint -q "$MNT"
+	stop_with TERM
 	for p in "${BG_PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
