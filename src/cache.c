@@ -1,6 +1,7 @@
 /* cache.c - rendered items and directory listings kept for cache_ttl in a
  * byte-bounded hash table with one LRU list; modification times outlive text. */
 #include "cache.h"
+#include "monotime.h"
 #include "pathmap.h"
 
 #include <errno.h>
@@ -48,14 +49,6 @@ struct cache {
 	size_t max_bytes;
 	double ttl;
 };
-
-static double monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 size_t cache_heap_size(size_t n)
 {
@@ -342,7 +335,7 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	e = find(c, path, len, pathmap_hash(path, len));
-	if (e && (e->text || e->negative) && e->item_expires > monotonic_now()) {
+	if (e && (e->text || e->negative) && e->item_expires > monotime_s()) {
 		lru_unlink(c, e);
 		lru_push_front(c, e);
 		out->negative = e->negative;
@@ -382,7 +375,7 @@ time_t cache_item_put_blob(struct cache *c, const char *path,
 	if (c->ttl > 0) {
 		e->text = cache_blob_ref(blob);
 		c->bytes += blob_bytes(blob->len);
-		e->item_expires = monotonic_now() + c->ttl;
+		e->item_expires = monotime_s() + c->ttl;
 	}
 	shrink(c);
 out:
@@ -420,7 +413,7 @@ void cache_item_put_negative(struct cache *c, const char *path)
 			e->text = NULL;
 		}
 		e->negative = true;
-		e->item_expires = monotonic_now() + c->ttl;
+		e->item_expires = monotime_s() + c->ttl;
 		shrink(c);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -456,7 +449,7 @@ void cache_dir_put(struct cache *c, const char *path, struct cache_listing *l)
 		e->listing = cache_listing_ref(l);
 		e->listing_bytes = l->bytes;
 		c->bytes += l->bytes;
-		e->listing_expires = monotonic_now() + c->ttl;
+		e->listing_expires = monotime_s() + c->ttl;
 		shrink(c);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -470,7 +463,7 @@ struct cache_listing *cache_dir_get(struct cache *c, const char *path)
 
 	pthread_mutex_lock(&c->lock);
 	e = find(c, path, len, pathmap_hash(path, len));
-	if (e && e->listing && e->listing_expires > monotonic_now()) {
+	if (e && e->listing && e->listing_expires > monotime_s()) {
 		lru_unlink(c, e);
 		lru_push_front(c, e);
 		l = cache_listing_ref(e->listing);

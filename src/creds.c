@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotime.h"
 
 /* Refresh this long before expiry, as botocore's advisory refresh does. */
 #define CREDS_REFRESH_AHEAD 300
@@ -270,26 +271,18 @@ static int outbuf_read(int fd, struct outbuf *b)
 	return 1;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Reads both pipes to their end or the deadline. Returns 0, -ETIMEDOUT,
  * -ENOMEM or another -errno. */
 static int read_child(int out_fd, int err_fd, struct outbuf *o,
 		      struct outbuf *e, long timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = monotime_ms() + timeout_ms;
 	struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
 	struct outbuf *bufs[2] = {o, e};
 	int open_fds = 2, r;
 
 	while (open_fds) {
-		long left = deadline - now_ms();
+		long left = deadline - monotime_ms();
 
 		if (left <= 0)
 			return -ETIMEDOUT;

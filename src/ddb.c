@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "sigv4.h"
 
 #define DDB_DEFAULT_RETRIES 10
@@ -248,14 +249,6 @@ static void sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* --- client -------------------------------------------------------------- */
@@ -730,9 +723,9 @@ static int call_common(struct ddb_client *c, const char *op, json_t *request,
 	for (int attempt = 1;; attempt++) {
 		clear_attempt(err);
 		err->attempts = attempt;
-		t0 = mono_ms();
+		t0 = monotime_ms();
 		r = attempt_once(c, target, body, strlen(body), &doc, raw, err);
-		ms = mono_ms() - t0;
+		ms = monotime_ms() - t0;
 		if (r < 0) {
 			rc = r;
 			goto out;
@@ -1098,11 +1091,11 @@ int ddb_create_table(struct ddb_client *c, json_t *request, bool wait_active,
 		goto out;
 	desc = json_incref(json_object_get(resp, "TableDescription"));
 	name = json_string_value(json_object_get(request, "TableName"));
-	deadline = mono_ms() + DDB_CREATE_WAIT_MS;
+	deadline = monotime_ms() + DDB_CREATE_WAIT_MS;
 	while (wait_active && !table_active(desc)) {
 		json_t *next = NULL;
 
-		if (mono_ms() > deadline) {
+		if (monotime_ms() > deadline) {
 			rc = local_error(err, "CreateTable", -ETIMEDOUT,
 					 "table %s not ACTIVE after %d s",
 					 name ? name : "-",

@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "keyname.h"
 #include "log.h"
+#include "monotime.h"
 #include "putq.h"
 #include "scratch.h"
 
@@ -118,14 +119,6 @@ static void open_remove(struct fs *fs, struct openlink *link)
 		link->next = link->prev = NULL;
 	}
 	pthread_mutex_unlock(&fs->lock);
-}
-
-static double monotonic_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- key names ---------------------------------------------------------- */
@@ -279,7 +272,7 @@ static int table_get(struct fs *fs, const char *name, struct table **out)
 	struct ddb_error err = { 0 };
 	struct table *t = NULL;
 	json_t *desc = NULL;
-	double now = monotonic_now();
+	double now = monotime_s();
 	int rc;
 
 	*out = NULL;
@@ -1470,7 +1463,7 @@ static void stash_put(struct fs *fs, struct lister *l)
 		return;
 	}
 	st->lister = l;
-	st->expires = monotonic_now() + fs->ttl;
+	st->expires = monotime_s() + fs->ttl;
 	pthread_mutex_lock(&fs->lock);
 	st->next = fs->stashed;
 	fs->stashed = st;
@@ -1496,7 +1489,7 @@ static struct lister *stash_take(struct fs *fs, const char *path)
 {
 	struct lister *l = NULL;
 	struct stash **pp, *st = NULL;
-	double now = monotonic_now();
+	double now = monotime_s();
 
 	pthread_mutex_lock(&fs->lock);
 	for (pp = &fs->stashed; *pp; pp = &(*pp)->next) {
@@ -1611,9 +1604,9 @@ static void created_add(struct fs *fs, const char *path, struct table *t,
 		c->table = table_ref(t);
 		c->pkey = json_incref(pkey);
 	}
-	c->expires = monotonic_now() + fs->ttl;
+	c->expires = monotime_s() + fs->ttl;
 	pthread_mutex_lock(&fs->lock);
-	created_prune(fs, monotonic_now());
+	created_prune(fs, monotime_s());
 	c->next = fs->created;
 	fs->created = c;
 	pthread_mutex_unlock(&fs->lock);
@@ -1654,7 +1647,7 @@ static void created_remove(struct fs *fs, const char *path)
  * held. */
 static struct created *created_find(struct fs *fs, const char *dir, bool any)
 {
-	double now = monotonic_now();
+	double now = monotime_s();
 
 	for (struct created *c = fs->created; c; c = c->next)
 		if ((any || c->expires > now) && strcmp(c->path, dir) == 0)
@@ -1701,7 +1694,7 @@ static bool created_refresh(struct fs *fs, const char *dir)
 	struct created *c;
 	struct table *t;
 	json_t *req = NULL;
-	double since = monotonic_now();
+	double since = monotime_s();
 	bool fresh = false;
 	int rc;
 
@@ -1768,7 +1761,7 @@ static bool created_says_absent(struct fs *fs, const char *path)
 	memcpy(dir, path, (size_t)(slash - path));
 	dir[slash - path] = '\0';
 	for (int pass = 0; pass < 2; pass++) {
-		double now = monotonic_now();
+		double now = monotime_s();
 
 		pthread_mutex_lock(&fs->lock);
 		created_prune(fs, now);
@@ -1800,7 +1793,7 @@ static void created_note(struct fs *fs, const char *path)
 		return;
 	strcpy(dir, path);
 	pthread_mutex_lock(&fs->lock);
-	created_prune(fs, monotonic_now());
+	created_prune(fs, monotime_s());
 	while ((slash = strrchr(dir, '/')) && slash != dir) {
 		dir[slash - dir] = '\0';
 		c = created_find(fs, dir, true);

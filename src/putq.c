@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "putq.h"
 
 /* One caller's put, on its own stack while it waits. */
@@ -194,14 +194,6 @@ static bool send_batch(struct putq *q, struct putq_req **batch, size_t n)
 	return false;
 }
 
-static long long mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void putq_slots_observe(struct putq_slots *s, long long us)
 {
 	if (!s->has_base || us < s->base_us) {
@@ -249,9 +241,9 @@ int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
 		 * need not include this caller's put; the loop comes back). */
 		q->in_flight++;
 		pthread_mutex_unlock(&q->lock);
-		t0 = mono_us();
+		t0 = monotime_us();
 		clean = send_batch(q, batch, n);
-		t0 = mono_us() - t0;
+		t0 = monotime_us() - t0;
 		pthread_mutex_lock(&q->lock);
 		q->in_flight--;
 		if (q->adaptive && clean) {
