@@ -126,6 +126,40 @@ def info_text(seed):
 
 # ---- the mount ------------------------------------------------------------
 
+def start_daemon(argv, log, what, timeout):
+    """Starts argv (a FUSE daemon in the foreground, stderr to log) and
+    waits until MNT is mounted; returns (proc, log file). Raises, with the
+    log's tail, when it exits or does not mount within timeout seconds."""
+    unmount_stale()
+    os.makedirs(MNT, exist_ok=True)
+    logf = open(log, "w")
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=logf,
+                            env=ENV)
+    note_pid(proc.pid)
+    deadline = time.monotonic() + timeout
+    while not os.path.ismount(MNT):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            logf.close()
+            raise RuntimeError("%s did not mount: %s" % (
+                what, open(log).read()[-2000:]))
+        time.sleep(0.01)
+    return proc, logf
+
+
+def stop_daemon(proc, logf):
+    """Unmounts MNT and waits for proc (killed, and MNT lazily unmounted,
+    after 60 s)."""
+    subprocess.run(["fusermount3", "-u", MNT], stderr=subprocess.DEVNULL)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        subprocess.run(["fusermount3", "-uz", MNT], stderr=subprocess.DEVNULL)
+    logf.close()
+
 class Mount:
     """A dynamofs daemon in the foreground (-f -o log=debug) on MNT."""
     count = 0
@@ -133,21 +167,9 @@ class Mount:
     def __init__(self, dynamofs, endpoint, opts=""):
         Mount.count += 1
         self.log = os.path.join(WORK, "logs", "daemon-%03d.log" % Mount.count)
-        unmount_stale()
-        os.makedirs(MNT, exist_ok=True)
         o = "log=debug" + ("," + opts if opts else "")
-        self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen([dynamofs, endpoint, MNT, "-f", "-o", o],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=self.logf, env=ENV)
-        note_pid(self.proc.pid)
-        deadline = time.monotonic() + 30
-        while not os.path.ismount(MNT):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError("dynamofs did not mount: " +
-                                   open(self.log).read()[-2000:])
-            time.sleep(0.01)
+        self.proc, self.logf = start_daemon(
+            [dynamofs, endpoint, MNT, "-f", "-o", o], self.log, "dynamofs", 30)
         self.offset = 0
         self.mark()
 
@@ -180,14 +202,7 @@ class Mount:
         """Unmounts; returns the daemon's VmHWM and VmRSS in KiB."""
         hwm = status_kib(self.proc.pid, "VmHWM")
         rss = status_kib(self.proc.pid, "VmRSS")
-        subprocess.run(["fusermount3", "-u", MNT], stderr=subprocess.DEVNULL)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            subprocess.run(["fusermount3", "-uz", MNT], stderr=subprocess.DEVNULL)
-        self.logf.close()
+        stop_daemon(self.proc, self.logf)
         return dict(vmhwm_kib=hwm, vmrss_kib=rss)
 
 
@@ -198,22 +213,9 @@ class FloorMount:
     def __init__(self, fusefloor, src):
         FloorMount.count += 1
         self.log = os.path.join(WORK, "logs", "floor-%03d.log" % FloorMount.count)
-        unmount_stale()
-        os.makedirs(MNT, exist_ok=True)
-        self.logf = open(self.log, "w")
-        self.proc = subprocess.Popen([fusefloor, src, MNT],
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=self.logf, env=ENV)
-        note_pid(self.proc.pid)
-        deadline = time.monotonic() + 120
-        while not os.path.ismount(MNT):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                self.proc.wait()
-                self.logf.close()
-                raise RuntimeError("fusefloor did not mount: " +
-                                   open(self.log).read()[-2000:])
-            time.sleep(0.01)
+        # Loading 100,000 files into memory takes a while before it mounts.
+        self.proc, self.logf = start_daemon([fusefloor, src, MNT], self.log,
+                                            "fusefloor", 120)
         self.cpu0 = cpu_of(self.proc.pid)
 
     def cpu(self):
@@ -222,14 +224,7 @@ class FloorMount:
                 if cpu is not None and self.cpu0 is not None else None)
 
     def stop(self):
-        subprocess.run(["fusermount3", "-u", MNT], stderr=subprocess.DEVNULL)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            subprocess.run(["fusermount3", "-uz", MNT], stderr=subprocess.DEVNULL)
-        self.logf.close()
+        stop_daemon(self.proc, self.logf)
         if self.proc.returncode != 0:
             raise RuntimeError("fusefloor exited with %s: %s" % (
                 self.proc.returncode, open(self.log).read()[-2000:]))
