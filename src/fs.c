@@ -291,6 +291,25 @@ static int table_get(struct fs *fs, const char *name, struct table **out)
 		return 0;
 
 	rc = ddb_describe_table(fs->ddb, name, &desc, &err);
+	if (rc && rc != -ENOENT) {
+		/* A key schema never changes: while DescribeTable cannot be
+		 * answered (throttling, an outage), the one described before
+		 * still names every item right, and a save must not fail on
+		 * a request it does not need. Only .table.json stays old. */
+		pthread_mutex_lock(&fs->lock);
+		for (size_t i = 0; i < fs->n_tables; i++) {
+			if (strcmp(fs->table_list[i]->name, name) == 0) {
+				*out = table_ref(fs->table_list[i]);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&fs->lock);
+		if (*out) {
+			log_msg(LOG_WARNING, "%s: DescribeTable failed (%s); using the key schema described before",
+				name, strerror(-rc));
+			return 0;
+		}
+	}
 	if (rc)
 		return rc;
 	t = table_from_description(name, desc);
@@ -1913,6 +1932,10 @@ struct item_handle {
 	size_t len;
 	size_t cap;
 	char *path;
+	/* What path named at open: a store at close needs no request to
+	 * learn it again (and so cannot fail before the bytes are kept). */
+	struct table *table; /* reference; items opened for writing */
+	json_t *key;
 	struct item_handle *next_writer; /* fs->writers, under fs->lock */
 };
 
@@ -2297,8 +2320,8 @@ static void drop_rejected(struct fs *fs, const char *path)
 {
 	char *rp = rejected_path(path);
 
-	if (rp)
-		scratch_unlink(fs->scratch, rp);
+	if (rp && scratch_unlink(fs->scratch, rp) == 0)
+		invalidate_later(fs, rp); /* stat must not find it in the kernel */
 	free(rp);
 }
 
@@ -2432,13 +2455,13 @@ static int handle_store(struct fs *fs, const char *path,
 		rc = h->error;
 		goto out;
 	}
-	rc = resolve(fs, h->path, &n);
-	if (!rc && n.kind != NODE_ITEM)
-		rc = -ENOENT;
-	if (!rc)
-		rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl,
-				h->new_item);
-	node_clear(&n); /* resolve leaves it cleared when it fails */
+	memset(&n, 0, sizeof(n));
+	n.kind = NODE_ITEM;
+	n.table = h->table;
+	n.key = h->key;
+	n.name = strrchr(h->path, '/') + 1;
+	rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl,
+			h->new_item);
 	h->dirty = false;
 	h->written = false;
 	h->excl = false;
@@ -2497,6 +2520,8 @@ static void handle_free(struct item_handle *h)
 		return;
 	cache_blob_unref(h->text);
 	scratch_node_unref(h->scratch);
+	table_unref(h->table);
+	json_decref(h->key);
 	free(h->buf);
 	free(h->path);
 	pthread_mutex_destroy(&h->lock);
@@ -2598,12 +2623,18 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		rc = n.hidden ? -ENOENT : item_fetch(fs, path, &n, &text, &mtime);
 		if (rc == 0 && create && (fi->flags & O_EXCL))
 			rc = -EEXIST;
-		if (rc == -ENOENT && create) {
+		/* The kernel opens without asking us to create when it still
+		 * holds the name: an item deleted by another client within
+		 * cache_ttl, or a created file whose store failed. A program
+		 * writing it (echo > f again) then makes the item anew. */
+		if (rc == -ENOENT && (create || write) && !n.hidden) {
 			/* Stored at close: an empty file is a key-only item. */
 			h->writable = true;
 			h->dirty = true;
 			h->new_item = true;
 			h->excl = (fi->flags & O_EXCL) != 0;
+			h->table = table_ref(n.table);
+			h->key = json_incref(n.key);
 			writer_add(fs, h);
 			rc = 0;
 			break;
@@ -2625,6 +2656,8 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		} else {
 			h->dirty = true;
 		}
+		h->table = table_ref(n.table);
+		h->key = json_incref(n.key);
 		writer_add(fs, h);
 		break;
 	}
@@ -2734,9 +2767,17 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	return handle_store(current_fs(), path, h);
 }
 
+/* Unlike flush, fsync is asked for: a created or O_TRUNCed file that was
+ * never written is stored now and its result reported, not left to release,
+ * whose result no one sees. */
 static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-	return fs_flush(path, fi);
+	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
+
+	(void)datasync;
+	if (!h || !h->writable)
+		return 0;
+	return handle_store(current_fs(), path, h);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -2747,9 +2788,18 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	if (!h)
 		return 0;
 	if (h->writable) {
-		/* close() already stored it through flush; this catches a
-		 * handle whose flush never came. Errors were logged. */
-		handle_store(fs, path, h);
+		bool pending;
+
+		/* close() already stored what was written through flush;
+		 * this stores what waited for the last close (a created or
+		 * O_TRUNCed file never written, see fs_flush) or a handle
+		 * whose flush never came. No program sees this result. */
+		pthread_mutex_lock(&h->lock);
+		pending = h->dirty;
+		pthread_mutex_unlock(&h->lock);
+		if (pending && handle_store(fs, path, h) < 0)
+			log_msg(LOG_ERR, "%s: the store at the last close failed and no program was told; the bytes are in .%s.rejected",
+				h->path, strrchr(h->path, '/') + 1);
 		writer_remove(fs, h);
 	}
 	open_remove(fs, &h->link);
@@ -2799,7 +2849,15 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			       : -ENOENT;
 		break;
 	case NODE_ITEM:
-		/* truncate by path: a write of the truncated content, now. */
+		/* truncate by path: a write of the truncated content, now.
+		 * No item is longer than the limit, and the zeros past its
+		 * end could never be one: refuse before allocating them. */
+		if ((uint64_t)size > CODEC_ITEM_MAX) {
+			log_msg(LOG_ERR, "%s: truncate to %lld bytes refused: DynamoDB keeps at most %u",
+				path, (long long)size, CODEC_ITEM_MAX);
+			rc = -EFBIG;
+			break;
+		}
 		rc = n.hidden ? -ENOENT
 			      : item_fetch(fs, path, &n, &text, &mtime);
 		if (rc)
@@ -3022,13 +3080,17 @@ out:
 	return rc;
 }
 
-/* Whether a table or partition has any item (consistent, one item). */
+/* Whether a table or partition has any item (consistent reads). A page
+ * may come back with no item but a LastEvaluatedKey (Limit counts what was
+ * read, and DynamoDB may stop early), which says nothing about the rest:
+ * read on until an item or the end, so rmdir never deletes a full table. */
 static int has_items(struct fs *fs, struct node *n, bool *any)
 {
 	struct ddb_error err = { 0 };
-	json_t *req, *resp = NULL;
+	json_t *req, *resp = NULL, *last;
 	int rc;
 
+	*any = false;
 	if (n->kind == NODE_PARTITION)
 		req = json_pack("{sssisbsss{ss}s{sO}}", "TableName",
 				n->table->name, "Limit", 1, "ConsistentRead", 1,
@@ -3042,14 +3104,29 @@ static int has_items(struct fs *fs, struct node *n, bool *any)
 				"Limit", 1, "ConsistentRead", 1);
 	if (!req)
 		return -ENOMEM;
-	rc = ddb_call(fs->ddb, n->kind == NODE_PARTITION ? "Query" : "Scan",
-		      req, &resp, &err);
-	json_decref(req);
-	if (rc)
-		return rc;
-	*any = json_array_size(json_object_get(resp, "Items")) > 0;
+	for (;;) {
+		rc = ddb_call(fs->ddb,
+			      n->kind == NODE_PARTITION ? "Query" : "Scan",
+			      req, &resp, &err);
+		if (rc)
+			break;
+		if (json_array_size(json_object_get(resp, "Items")) > 0) {
+			*any = true;
+			break;
+		}
+		last = json_object_get(resp, "LastEvaluatedKey");
+		if (!json_is_object(last) || json_object_size(last) == 0)
+			break;
+		if (json_object_set(req, "ExclusiveStartKey", last)) {
+			rc = -ENOMEM;
+			break;
+		}
+		json_decref(resp);
+		resp = NULL;
+	}
 	json_decref(resp);
-	return 0;
+	json_decref(req);
+	return rc;
 }
 
 /* DeleteTable returns while the table is DELETING; rmdir returns once it

@@ -616,6 +616,13 @@ int scratch_set(struct scratch_store *s, struct scratch_node *n,
 	(void)s; /* as in scratch_write */
 	if (len > SCRATCH_MAX_FILE)
 		return -EFBIG;
+	/* A copy the budget cannot take is refused before it is made (the
+	 * reservation below, under the lock, is the one that counts). */
+	if (len > __atomic_load_n(&n->len, __ATOMIC_RELAXED) &&
+	    len - __atomic_load_n(&n->len, __ATOMIC_RELAXED) >
+		    n->store->max_bytes -
+			    __atomic_load_n(&n->store->bytes, __ATOMIC_RELAXED))
+		return -ENOSPC;
 	/* Copy before taking the node's lock, so readers wait less. */
 	if (len) {
 		copy = malloc(len);

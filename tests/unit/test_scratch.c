@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "scratch.h"
@@ -327,6 +328,31 @@ static void test_bound(void)
 	scratch_node_unref(a);
 	CHECK_INT(scratch_unlink(s, "/T/a"), 0);
 	CHECK_INT(scratch_bytes(s), 0);
+	scratch_store_free(s);
+}
+
+/* A whole-file set past the budget is refused before its bytes are copied:
+ * keeping a rejected 900 MB truncate must not allocate and copy 900 MB
+ * first. The source is mapped unreadable, so a copy made anyway faults. */
+static void test_set_over_budget_copies_nothing(void)
+{
+	struct scratch_store *s = scratch_store_new(100);
+	struct scratch_node *a;
+	size_t huge = (size_t)1 << 29;
+	void *src = mmap(NULL, huge, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	CHECK(src != MAP_FAILED);
+	CHECK_INT(scratch_create(s, "/T/.a.json.rejected", 0644, &a), 0);
+	CHECK_INT(scratch_set(s, a, "0123456789", 10), 0);
+	if (src != MAP_FAILED) {
+		CHECK_INT(scratch_set(s, a, src, huge), -ENOSPC);
+		CHECK_INT(scratch_set(s, a, src, 101), -ENOSPC);
+		munmap(src, huge);
+	}
+	CHECK_INT(scratch_size(a), 10);
+	CHECK_INT(scratch_bytes(s), 10);
+	scratch_node_unref(a);
 	scratch_store_free(s);
 }
 
@@ -708,7 +734,8 @@ TAP_MAIN({"create, lookup, unlink", test_create_lookup_unlink},
 	 {"rename keeps open nodes", test_rename_keeps_open_nodes},
 	 {"write and read at offsets", test_write_read},
 	 {"truncate", test_truncate}, {"set and copy", test_set_copy},
-	 {"byte bound", test_bound}, {"unlinked but open", test_unlinked_open},
+	 {"byte bound", test_bound},
+	 {"a set past the budget copies nothing", test_set_over_budget_copies_nothing}, {"unlinked but open", test_unlinked_open},
 	 {"list", test_list},
 	 {"has_files and remove_tree", test_has_files_remove_tree},
 	 {"origin", test_origin}, {"mode and mtime", test_mode_mtime},
