@@ -19,6 +19,7 @@
 #include "monotime.h"
 #include "putq.h"
 #include "scratch.h"
+#include "shortname.h"
 
 #define TABLE_JSON ".table.json"
 #define XATTR_KEY "user.dynamodb.key"
@@ -33,14 +34,6 @@ struct table {
 	struct cache_blob *describe;
 	uint64_t size_bytes; /* TableSizeBytes when described */
 	double expires;
-};
-
-/* A name whose key did not fit in NAME_MAX: the shortened name's path and
- * the exact key it stands for. */
-struct shortname {
-	char *path;
-	json_t *key;
-	struct shortname *next;
 };
 
 /* Every open file and directory handle is on one list, so that the handles
@@ -73,7 +66,7 @@ struct fs {
 	pthread_mutex_t lock; /* guards the lists below */
 	struct table **table_list;
 	size_t n_tables;
-	struct shortname *shortnames;
+	struct shortname_map *shortnames; /* its own lock */
 	struct pathlist *held;	  /* empty partitions the mount holds */
 	struct pathlist *hidden;  /* items renamed to a scratch name */
 	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
@@ -358,45 +351,19 @@ static void table_forget(struct fs *fs, const char *name)
 
 /* ---- shortened names ---------------------------------------------------- */
 
+/* Remembers the key a shortened name stands for; bounded, so a table of
+ * many long keys costs a lookup each, never a scan, and memory that stays
+ * put (a name forgotten is learnt again by listing its directory). */
 static void shortname_put(struct fs *fs, const char *path, const json_t *key)
 {
-	struct shortname *s;
-
-	pthread_mutex_lock(&fs->lock);
-	for (s = fs->shortnames; s; s = s->next)
-		if (strcmp(s->path, path) == 0)
-			goto out;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		goto out;
-	s->path = strdup(path);
-	s->key = json_deep_copy(key);
-	if (!s->path || !s->key) {
-		free(s->path);
-		json_decref(s->key);
-		free(s);
-		goto out;
-	}
-	s->next = fs->shortnames;
-	fs->shortnames = s;
-out:
-	pthread_mutex_unlock(&fs->lock);
+	if (shortname_map_put(fs->shortnames, path, key))
+		log_msg(LOG_WARNING, "%s: no memory to remember its key", path);
 }
 
 /* The key value a shortened path stands for (new reference), or NULL. */
 static json_t *shortname_get(struct fs *fs, const char *path)
 {
-	json_t *key = NULL;
-
-	pthread_mutex_lock(&fs->lock);
-	for (struct shortname *s = fs->shortnames; s; s = s->next) {
-		if (strcmp(s->path, path) == 0) {
-			key = json_incref(s->key);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return key;
+	return shortname_map_get(fs->shortnames, path);
 }
 
 /* ---- path sets ---------------------------------------------------------- */
@@ -3654,6 +3621,12 @@ struct fs *fs_new(const struct fs_settings *s)
 	fs->cache = cache_new(s->cache_bytes, s->cache_ttl);
 	if (!fs->cache)
 		goto fail;
+	/* A remembered long key costs at most a few KB: a 4 KB share of the
+	 * cache each, at least 1,024 of them. */
+	if (shortname_map_new(s->cache_bytes / 4096 > 1024 ? s->cache_bytes / 4096
+							   : 1024,
+			      &fs->shortnames))
+		goto fail;
 	/* Scratch files live in memory: bounded like the cache. */
 	fs->scratch = scratch_store_new(s->cache_bytes);
 	if (!fs->scratch)
@@ -3705,13 +3678,7 @@ void fs_free(struct fs *fs)
 	for (size_t i = 0; i < fs->n_tables; i++)
 		table_unref(fs->table_list[i]);
 	free(fs->table_list);
-	while (fs->shortnames) {
-		struct shortname *s = fs->shortnames;
-		fs->shortnames = s->next;
-		free(s->path);
-		json_decref(s->key);
-		free(s);
-	}
+	shortname_map_free(fs->shortnames);
 	if (fs->tables) {
 		for (char **p = fs->tables; *p; p++)
 			free(*p);

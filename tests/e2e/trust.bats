@@ -253,3 +253,26 @@ hold_finish() {
 	[ ! -e "$MNT/$T/.a.json.rejected" ]
 	EXPECT_LOG='truncate to' unmount_fs
 }
+
+@test "a table of more long keys than the mount remembers: every shortened name lists, reads and writes" {
+	T=$(uniq_table longk)
+	ddbtool create "$T" pk:S
+	prefix=$(printf 'k%.0s' $(seq 1 300))
+	ddbtool fill "$T" 1100 "$prefix"
+	# cache_size=1: the mount remembers 1,024 shortened names
+	mount_fs -o cache_size=1
+	run bash -c "ls -U '$MNT/$T' | grep -c '\.json$'"
+	assert_output 1100
+	# the names learnt first are forgotten by now; each is learnt again
+	for f in $(ls -U "$MNT/$T" | head -3) $(ls -U "$MNT/$T" | tail -2); do
+		id=$(jq -r .pk "$MNT/$T/$f")
+		[ "${#id}" -gt 300 ]
+		[[ "$id" == "$prefix"* ]]
+	done
+	f=$(ls -U "$MNT/$T" | head -1)
+	id=$(jq -r .pk "$MNT/$T/$f")
+	printf '{"v": 7}' >"$MNT/$T/$f"
+	run ddbtool get "$T" "{\"pk\":{\"S\":\"$id\"}}"
+	assert_output "{\"pk\":{\"S\":\"$id\"},\"v\":{\"N\":\"7\"}}"
+	unmount_fs
+}
