@@ -396,7 +396,11 @@ b.json"
 	sleep 1.5
 	log_mark
 	for i in 4 5 6 7; do cp "$BATS_TEST_TMPDIR/f.json" "$MNT/$T/p/f$i.json"; done
-	[ "$(requests_since Query)" -eq 1 ]
+	# At least one renewal (the sleep outlasted cache_ttl); more only if
+	# the copies themselves took longer than cache_ttl on a slow machine,
+	# so the count is bounded by the files, never exact. No GetItem at all.
+	queries=$(requests_since Query)
+	[ "$queries" -ge 1 ] && [ "$queries" -le 4 ]
 	[ "$(requests_since GetItem)" -eq 0 ]
 	[ "$(requests_since PutItem)" -eq 4 ]
 	# the renewed knowledge has boto3's item: it is looked up, and shown
