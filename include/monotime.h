@@ -19,13 +19,23 @@ static inline long long monotime_ms(void)
 	return monotime_us() / 1000;
 }
 
+/* Seconds the expiry clock runs ahead of CLOCK_MONOTONIC: 0, unless a test
+ * moved it on (monotime_advance_s) to expire caches without waiting. */
+extern long long monotime_skew_us;
+
+/* Moves the expiry clock (monotime_s, never the duration clocks above) on
+ * by seconds; for tests, through the mount's DYNAMOFS_TEST_CLOCK hook. */
+void monotime_advance_s(double seconds);
+
 /* Seconds, for expiry times compared with a ttl in seconds. */
 static inline double monotime_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
+	       (double)__atomic_load_n(&monotime_skew_us, __ATOMIC_RELAXED) /
+		       1e6;
 }
 
 #endif

@@ -54,6 +54,7 @@ struct fs {
 	size_t cache_bytes;
 	bool consistent;
 	bool read_only;
+	bool test_clock; /* DYNAMOFS_TEST_CLOCK=1: see fs_setxattr */
 	char **tables; /* NULL-terminated filter, or NULL */
 	uid_t uid;
 	gid_t gid;
@@ -3436,6 +3437,34 @@ static int fs_utimens(const char *path, const struct timespec tv[2],
 
 /* ---- extended attributes ------------------------------------------------ */
 
+/* Tests expire caches without waiting: with DYNAMOFS_TEST_CLOCK=1 in the
+ * daemon's environment, setting user.dynamofs.test.advance_clock on the
+ * mount's root to a number of seconds moves the expiry clock on by that
+ * much, before setxattr returns. Nothing else is settable. */
+static int fs_setxattr(const char *path, const char *name, const char *value,
+		       size_t size, int flags)
+{
+	struct fs *fs = current_fs();
+	char buf[32], *end;
+	double s;
+
+	(void)flags;
+	if (!fs->test_clock || strcmp(path, "/") != 0 ||
+	    strcmp(name, "user.dynamofs.test.advance_clock") != 0)
+		return -ENOTSUP;
+	if (size == 0 || size >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, value, size);
+	buf[size] = '\0';
+	errno = 0;
+	s = strtod(buf, &end);
+	if (errno || end == buf || *end || !(s >= 0 && s <= 86400 * 365))
+		return -EINVAL;
+	monotime_advance_s(s);
+	log_msg(LOG_INFO, "test clock moved on by %g s", s);
+	return 0;
+}
+
 static int fs_getxattr(const char *path, const char *name, char *value,
 		       size_t size)
 {
@@ -3556,6 +3585,7 @@ static const struct fuse_operations fs_ops = {
 	.chmod = fs_chmod,
 	.chown = fs_chown,
 	.utimens = fs_utimens,
+	.setxattr = fs_setxattr,
 	.getxattr = fs_getxattr,
 	.listxattr = fs_listxattr,
 	.statfs = fs_statfs,
@@ -3615,6 +3645,8 @@ struct fs *fs_new(const struct fs_settings *s)
 	fs->uid = s->uid;
 	fs->gid = s->gid;
 	fs->started = time(NULL);
+	fs->test_clock = getenv("DYNAMOFS_TEST_CLOCK") &&
+			 strcmp(getenv("DYNAMOFS_TEST_CLOCK"), "1") == 0;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->inval_cond, NULL);
 	fs->open_handles.next = fs->open_handles.prev = &fs->open_handles;

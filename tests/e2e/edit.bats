@@ -389,24 +389,36 @@ b.json"
 	T=$(uniq_table renew)
 	ddbtool create "$T" pk:S sk:S
 	printf '{"v": 1}\n' >"$BATS_TEST_TMPDIR/f.json"
-	mount_fs -o cache_ttl=1
+	# The test moves the mount's expiry clock on itself (no waiting):
+	# cache_ttl is long enough that nothing expires by real time here.
+	export DYNAMOFS_TEST_CLOCK=1
+	mount_fs -o cache_ttl=600
 	mkdir "$MNT/$T/p"
 	for i in 1 2 3; do cp "$BATS_TEST_TMPDIR/f.json" "$MNT/$T/p/f$i.json"; done
 	ddbtool put "$T" '{"pk":{"S":"p"},"sk":{"S":"x"},"who":{"S":"boto3"}}'
-	sleep 1.5
+	# past cache_ttl, within twice it: expired and renewed on next use
+	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
 	log_mark
 	for i in 4 5 6 7; do cp "$BATS_TEST_TMPDIR/f.json" "$MNT/$T/p/f$i.json"; done
-	# At least one renewal (the sleep outlasted cache_ttl); more only if
-	# the copies themselves took longer than cache_ttl on a slow machine,
-	# so the count is bounded by the files, never exact. No GetItem at all.
-	queries=$(requests_since Query)
-	[ "$queries" -ge 1 ] && [ "$queries" -le 4 ]
+	[ "$(requests_since Query)" -eq 1 ]
 	[ "$(requests_since GetItem)" -eq 0 ]
 	[ "$(requests_since PutItem)" -eq 4 ]
 	# the renewed knowledge has boto3's item: it is looked up, and shown
 	run jq -r .who "$MNT/$T/p/x.json"
 	assert_output boto3
 	[ "$(ddbtool count "$T")" -eq 8 ]
+	# past twice cache_ttl unused: forgotten, back to a GetItem per name
+	setfattr -n user.dynamofs.test.advance_clock -v 1300 "$MNT"
+	log_mark
+	cp "$BATS_TEST_TMPDIR/f.json" "$MNT/$T/p/f8.json"
+	[ "$(requests_since Query)" -eq 0 ]
+	[ "$(requests_since GetItem)" -ge 1 ]
+	# without DYNAMOFS_TEST_CLOCK the clock cannot be moved
+	unmount_fs
+	unset DYNAMOFS_TEST_CLOCK
+	mount_fs
+	run setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
+	assert_failure
 	unmount_fs
 }
 

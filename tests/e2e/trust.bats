@@ -120,12 +120,12 @@ hold_finish() {
 	ddbtool create "$T" id:S
 	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
 	start_gate
-	MOUNT_SOURCE=$GATE mount_fs -o cache_ttl=0,retries=1
-	# Open, let the table's description expire (cache_ttl=0 keeps it
-	# at most 1 s: the wait only makes expiry surer), then close while
-	# every request fails.
+	export DYNAMOFS_TEST_CLOCK=1
+	MOUNT_SOURCE=$GATE mount_fs -o retries=1
+	# Open, move the mount's clock past cache_ttl (the table's
+	# description expires), then close while every request fails.
 	hold "$MNT/$T/a.json"
-	sleep 1.2
+	setfattr -n user.dynamofs.test.advance_clock -v 10 "$MNT"
 	echo '* 500' >"$GATE_CTL"
 	hold_finish '{"v": 2}'
 	assert_output "close:EIO"
@@ -139,7 +139,7 @@ hold_finish() {
 	# DescribeTable.
 	: >"$GATE_CTL"
 	hold "$MNT/$T/a.json"
-	sleep 1.2
+	setfattr -n user.dynamofs.test.advance_clock -v 10 "$MNT"
 	gate_mark
 	hold_finish '{"v": 3}'
 	assert_output "close:ok"
