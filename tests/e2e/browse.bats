@@ -228,8 +228,8 @@ device_id,datacount"
 	unmount_fs
 }
 
-# Opens DIR, reads its first N names (within one getdents batch) and closes
-# it, as a reader that stops early does.
+# Opens DIR, reads its first N names and closes it, as a reader that stops
+# early does.
 read_some() {
 	/usr/bin/python3 -c '
 import os, sys
