@@ -921,10 +921,6 @@ static void partfill_free(struct nameset *p)
 	nameset_free(p);
 }
 
-/* A table this many MiB or larger is listed with that many parallel Scan
- * segments (up to the maximum): each segment's pages come back together. */
-#define LISTER_MAX_SEGMENTS 8
-
 enum lister_kind {
 	LIST_ROOT,       /* ListTables */
 	LIST_ITEMS,      /* Scan of a partition-key-only table */
@@ -933,7 +929,10 @@ enum lister_kind {
 };
 
 /* One listing in progress: the pages fetched so far become entries, with
- * the attributes of each item rendered on the way. */
+ * the attributes of each item rendered on the way. A page is fetched only
+ * when the reader has used up the entries before it, one request at a
+ * time, never in the background: a listing spends no read capacity the
+ * reader did not ask for (SPEC 6), and once closed it sends nothing. */
 struct lister {
 	struct fs *fs;
 	enum lister_kind kind;
@@ -945,10 +944,6 @@ struct lister {
 	bool started;
 	bool done;
 	struct cache_listing *entries;
-	unsigned segments;     /* parallel Scan segments; 1: a plain Scan */
-	unsigned seg_pages;    /* fetches made so far */
-	json_t *seg_keys[LISTER_MAX_SEGMENTS]; /* LastEvaluatedKey each */
-	bool seg_done[LISTER_MAX_SEGMENTS];
 	off_t *sizes; /* per entry, -1 when unknown (directories) */
 	time_t *mtimes;
 	size_t attr_cap;
@@ -971,8 +966,6 @@ static void lister_free(struct lister *l)
 	table_unref(l->table);
 	json_decref(l->pkey);
 	json_decref(l->last_key);
-	for (unsigned i = 0; i < LISTER_MAX_SEGMENTS; i++)
-		json_decref(l->seg_keys[i]);
 	free(l->last_table);
 	cache_listing_unref(l->entries);
 	free(l->sizes);
@@ -1006,13 +999,6 @@ static struct lister *lister_new(struct fs *fs, const char *dirpath,
 		l->kind = LIST_ITEMS;
 	l->table = t ? table_ref(t) : NULL;
 	l->pkey = json_incref(pkey);
-	l->segments = 1;
-	if (l->kind == LIST_ITEMS || l->kind == LIST_PARTITIONS) {
-		uint64_t mib = t->size_bytes >> 20;
-		l->segments = mib < 2 ? 1
-			    : mib > LISTER_MAX_SEGMENTS ? LISTER_MAX_SEGMENTS
-							: (unsigned)mib;
-	}
 	/* TableSizeBytes lags (0 for hours after a load on DynamoDB, always
 	 * on dynalite), so a table not known to be large is read whole until
 	 * its rendered items pass the budget (lister_fill_item). */
@@ -1210,11 +1196,12 @@ out:
 	return rc;
 }
 
-/* The Query or Scan request for the next page of segment seg. */
-static json_t *lister_request(struct lister *l, unsigned seg)
+/* The Query or Scan request for the next page. (No parallel Scan
+ * segments: in parallel they read several pages ahead of the reader.) */
+static json_t *lister_request(struct lister *l)
 {
 	json_t *req = json_pack("{ss}", "TableName", l->table->name);
-	json_t *start = l->segments > 1 ? l->seg_keys[seg] : l->last_key;
+	json_t *start = l->last_key;
 
 	if (!req)
 		return NULL;
@@ -1238,11 +1225,6 @@ static json_t *lister_request(struct lister *l, unsigned seg)
 				    json_string("#h"));
 		json_object_set_new(req, "ExpressionAttributeNames",
 				    json_pack("{ss}", "#h", l->table->hash_name));
-	}
-	if (l->segments > 1) {
-		json_object_set_new(req, "Segment", json_integer(seg));
-		json_object_set_new(req, "TotalSegments",
-				    json_integer(l->segments));
 	}
 	return req;
 }
@@ -1276,95 +1258,8 @@ static int lister_take_page(struct lister *l, const char *body, size_t len,
 	return rc;
 }
 
-/* One request of a parallel fetch. */
-struct fetch {
-	struct lister *l;
-	unsigned seg;
-	json_t *req;
-	char *body; /* the answer, unparsed */
-	size_t len;
-	int rc;
-	pthread_t thread;
-};
-
-static void *fetch_main(void *arg)
-{
-	struct fetch *f = arg;
-	struct ddb_error err = { 0 };
-
-	f->rc = ddb_call_raw(f->l->fs->ddb, "Scan", f->req, &f->body, &f->len,
-			     &err);
-	return NULL;
-}
-
-/* The next page of every unfinished segment, fetched together. */
-static int lister_segments_page(struct lister *l)
-{
-	struct fetch f[LISTER_MAX_SEGMENTS];
-	unsigned n = 0, i;
-	int rc = 0;
-
-	/* The first two pages come one at a time (from the first unfinished
-	 * segment), so that a reader who stops early (ls -U | head -1) costs
-	 * one or two requests. A listing that goes on fans out to every
-	 * segment. (ls may race a few thousand names ahead of head before
-	 * SIGPIPE stops it, so with large items it can reach a third.) */
-	bool alone = l->seg_pages < 2;
-
-	for (i = 0; i < l->segments; i++) {
-		if (l->seg_done[i] || (alone && n > 0))
-			continue;
-		memset(&f[n], 0, sizeof(f[n]));
-		f[n].l = l;
-		f[n].seg = i;
-		f[n].req = lister_request(l, i);
-		if (!f[n].req) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	l->seg_pages++;
-	for (i = 0; i < n; i++) {
-		if (n == 1 || pthread_create(&f[i].thread, NULL, fetch_main,
-					     &f[i]) != 0) {
-			fetch_main(&f[i]);
-			f[i].thread = 0;
-		}
-	}
-	for (i = 0; i < n; i++)
-		if (f[i].thread)
-			pthread_join(f[i].thread, NULL);
-	for (i = 0; i < n; i++) {
-		json_t *last = NULL;
-
-		if (!rc)
-			rc = f[i].rc;
-		if (rc)
-			continue;
-		rc = lister_take_page(l, f[i].body, f[i].len, &last);
-		free(f[i].body);
-		f[i].body = NULL;
-		if (rc)
-			continue;
-		json_decref(l->seg_keys[f[i].seg]);
-		l->seg_keys[f[i].seg] = last;
-		l->seg_done[f[i].seg] = !last;
-	}
-	l->done = true;
-	for (i = 0; i < l->segments; i++)
-		l->done = l->done && l->seg_done[i];
-out:
-	for (i = 0; i < n; i++) {
-		json_decref(f[i].req);
-		free(f[i].body);
-	}
-	return rc;
-}
-
-/* Fetches the next page of the listing and appends its entries: one
- * request, or one per Scan segment of a large table. Returns 0 or -errno;
- * sets l->done after the last page. */
+/* Fetches the next page of the listing (one request) and appends its
+ * entries. Returns 0 or -errno; sets l->done after the last page. */
 static int lister_next_page(struct lister *l)
 {
 	struct ddb_error err = { 0 };
@@ -1378,12 +1273,8 @@ static int lister_next_page(struct lister *l)
 	l->started = true;
 	if (l->kind == LIST_ROOT)
 		return lister_root_page(l);
-	if (l->segments > 1) {
-		rc = lister_segments_page(l);
-		goto out;
-	}
 	rc = -ENOMEM;
-	req = lister_request(l, 0);
+	req = lister_request(l);
 	if (!req)
 		goto out;
 	rc = ddb_call_raw(l->fs->ddb,

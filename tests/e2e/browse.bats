@@ -228,19 +228,118 @@ device_id,datacount"
 	unmount_fs
 }
 
-@test "ls -U | head -1 of a 20,000-item table costs at most two Scans" {
+# Opens DIR, reads its first N names and closes it, as a reader that stops
+# early does.
+read_some() {
+	/usr/bin/python3 -c '
+import os, sys
+with os.scandir(sys.argv[1]) as it:
+    for _, e in zip(range(int(sys.argv[2])), it):
+        print(e.name)
+' "$1" "$2"
+}
+
+@test "a listing reads only as it is read: ls -U | head -1 of a table of 6 Scan pages costs at most two Scans, also after it is closed" {
 	T=$(uniq_table big)
 	ddbtool create "$T" pk:S
-	ddbtool fill "$T" 20000 item-
+	# ~300-byte items: about 3,400 to a 1 MB page, 54 KB of names, so ls
+	# blocks on the pipe (64 KB) before it can read a third page
+	ddbtool fill "$T" 20000 item- 280
+	pages=$(ddbtool scan-pages "$T")
+	echo "pages: $pages"
+	[ "$pages" -ge 5 ]
 	mount_fs
 	ls "$MNT" >/dev/null
 	log_mark
-	run sh -c "ls -U '$MNT/$T' | head -1"
+	run env --default-signal=PIPE sh -c "ls -U '$MNT/$T' | head -1"
 	assert_success
 	[[ "$output" == item-*.json ]]
+	# once the daemon has exited, the log holds every request it sent
+	unmount_fs
 	scans=$(requests_since Scan)
-	echo "scans: $scans"
+	echo "ls -U | head -1: $scans Scans"
 	[ "$scans" -ge 1 ] && [ "$scans" -le 2 ]
+
+	# a reader that takes one name and closes the directory: one page
+	mount_fs
+	ls "$MNT" >/dev/null
+	log_mark
+	run read_some "$MNT/$T" 1
+	assert_success
+	[[ "$output" == item-*.json ]]
+	unmount_fs
+	scans=$(requests_since Scan)
+	echo "one name: $scans Scans"
+	[ "$scans" -eq 1 ]
+
+	# one that takes 7,000 names: the pages that hold them, and at most
+	# one more (getdents fills its buffer a few hundred names ahead)
+	need=$(ddbtool scan-pages "$T" 7000)
+	mount_fs
+	ls "$MNT" >/dev/null
+	log_mark
+	run read_some "$MNT/$T" 7000
+	assert_success
+	[ "${#lines[@]}" -eq 7000 ]
+	unmount_fs
+	scans=$(requests_since Scan)
+	echo "7,000 names in $need pages: $scans Scans"
+	[ "$scans" -ge "$need" ] && [ "$scans" -le $((need + 1)) ]
+}
+
+@test "a full listing of a table of several pages reads each page once, names every item once, and fills the item cache" {
+	T=$(uniq_table full)
+	ddbtool create "$T" pk:S
+	ddbtool fill "$T" 20000 item- 280
+	pages=$(ddbtool scan-pages "$T")
+	[ "$pages" -ge 5 ]
+	ddbtool scan-keys "$T" | jq -r '.pk.S + ".json"' | sort >"$BATS_TEST_TMPDIR/want"
+	# a cache time no test step can outlast: what follows must not
+	# depend on how fast the machine is
+	mount_fs -o cache_ttl=3600
+	ls "$MNT" >/dev/null
+	log_mark
+	ls "$MNT/$T" >"$BATS_TEST_TMPDIR/names"
+	sort "$BATS_TEST_TMPDIR/names" | diff "$BATS_TEST_TMPDIR/want" -
+	[ "$(requests_since Scan)" -eq "$pages" ]
+	log_mark
+	find "$MNT/$T" -name 'item-1*.json' -exec cat {} + >"$BATS_TEST_TMPDIR/all"
+	[ "$(grep -c '"pad"' "$BATS_TEST_TMPDIR/all")" -eq "$(grep -c '^item-1' "$BATS_TEST_TMPDIR/want")" ]
+	for k in item-0 item-19999 item-777; do
+		run cat "$MNT/$T/$k.json"
+		assert_output "$(ddbtool render "$T" "{\"pk\":{\"S\":\"$k\"}}" pk)"
+	done
+	[ "$(requests_since GetItem)" -eq 0 ]
+	[ "$(requests_since Scan)" -eq 0 ]
+	unmount_fs
+}
+
+@test "a partition of several pages: a reader that stops early costs at most two Queries; a full listing names every item once" {
+	T=$(uniq_table qpages)
+	ddbtool create "$T" p:S s:S
+	ddbtool fill-part "$T" 2500 P i 1000
+	pages=$(ddbtool query-pages "$T" p P)
+	[ "$pages" -ge 3 ]
+	mount_fs -o cache_ttl=3600
+	ls "$MNT" >/dev/null
+	log_mark
+	run read_some "$MNT/$T/P" 1
+	assert_success
+	[[ "$output" == i*.json ]]
+	unmount_fs
+	echo "pages: $pages, queries: $(requests_since Query)"
+	[ "$(requests_since Query)" -ge 1 ] && [ "$(requests_since Query)" -le 2 ]
+
+	mount_fs -o cache_ttl=3600
+	ls "$MNT" >/dev/null
+	log_mark
+	ls "$MNT/$T/P" >"$BATS_TEST_TMPDIR/names"
+	seq 0 2499 | sed 's/^/i/; s/$/.json/' | sort | diff - <(sort "$BATS_TEST_TMPDIR/names")
+	[ "$(requests_since Query)" -eq "$pages" ]
+	log_mark
+	cat "$MNT/$T/P"/i1*.json >/dev/null
+	[ "$(requests_since GetItem)" -eq 0 ]
+	[ "$(requests_since Query)" -eq 0 ]
 	unmount_fs
 }
 
@@ -346,46 +445,4 @@ device_id,datacount"
 	assert_output 7
 	server_stop
 	EXPECT_LOG='connect|refused|reach' unmount_fs
-}
-
-@test "a table of several MiB is listed with parallel Scan segments, every name once" {
-	T=$(uniq_table segs)
-	ddbtool create "$T" pk:S
-	ddbtool fill "$T" 4000 k 1000
-	mount_fs
-	ls "$MNT" >/dev/null
-	log_mark
-	ls "$MNT/$T" >"$BATS_TEST_TMPDIR/names"
-	[ "$(wc -l <"$BATS_TEST_TMPDIR/names")" -eq 4000 ]
-	[ "$(sort -u "$BATS_TEST_TMPDIR/names" | wc -l)" -eq 4000 ]
-	tail -n +"$((LOG_MARK + 1))" "$DLOG" | grep 'request op=Scan' >"$BATS_TEST_TMPDIR/scans"
-	size=$(jq .TableSizeBytes "$MNT/$T/.table.json")
-	if [ "$size" -gt 2097152 ]; then
-		# 4 MB: segments of a parallel Scan, more than one of them used
-		grep -Eq ' segment=0/[2-8]( |$)' "$BATS_TEST_TMPDIR/scans"
-		grep -Eq ' segment=[1-7]/[2-8]( |$)' "$BATS_TEST_TMPDIR/scans"
-	else
-		# the server does not say how big the table is (dynalite): one
-		# plain Scan, page after page
-		run grep -q ' segment=' "$BATS_TEST_TMPDIR/scans"
-		assert_failure
-		[ "$(wc -l <"$BATS_TEST_TMPDIR/scans")" -ge 4 ]
-	fi
-	unmount_fs
-}
-
-@test "a partition of several pages: the lookup's first page is the listing's first page, not fetched twice" {
-	T=$(uniq_table pages)
-	ddbtool create "$T" p:S s:S
-	ddbtool fill-part "$T" 2500 P i 1000
-	pages=$(ddbtool query-pages "$T" p P)
-	[ "$pages" -ge 2 ]
-	mount_fs
-	stat "$MNT/$T" >/dev/null
-	log_mark
-	run sh -c "ls '$MNT/$T/P' | wc -l"
-	assert_output 2500
-	echo "pages: $pages, queries: $(requests_since Query)"
-	[ "$(requests_since Query)" -eq "$pages" ]
-	unmount_fs
 }

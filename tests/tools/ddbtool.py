@@ -14,6 +14,8 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
                                     independent Python implementation
   count TABLE                       number of items (Scan, Select COUNT)
   query-pages TABLE HASH VALUE      how many pages a Query of one partition takes
+  scan-pages TABLE [N]              how many pages a plain Scan of the table takes
+                                    (with N: how many hold its first N items)
   fill TABLE N [PREFIX [PAD]]       write N items with keys PREFIX0..PREFIXn-1 (and PAD bytes)
   get-norm TABLE KEY                as get, with set members sorted (sets keep no order)
   scan TABLE                        every item (consistent Scan) as get-norm prints it,
@@ -62,6 +64,35 @@ def create(table, hash_spec, range_spec=None):
                    BillingMode="PAY_PER_REQUEST")
     c.get_waiter("table_exists").wait(TableName=table,
                                       WaiterConfig={"Delay": 0.2, "MaxAttempts": 200})
+
+
+def batch_put(table, items, threads=4):
+    """Puts items (DynamoDB JSON) with BatchWriteItem from a few threads, so
+    that a test table of 20,000 items loads in seconds; UnprocessedItems are
+    re-sent until none is left."""
+    import threading
+    chunks = [items[i:i + 25] for i in range(0, len(items), 25)]
+    errors = []
+
+    def work(mine, c):
+        try:
+            for chunk in mine:
+                req = {table: [{"PutRequest": {"Item": i}} for i in chunk]}
+                while req:
+                    req = c.batch_write_item(RequestItems=req).get(
+                        "UnprocessedItems") or None
+        except Exception as e:  # reported below, so the test fails
+            errors.append(e)
+
+    # clients made here: botocore's client creation is not thread-safe
+    ts = [threading.Thread(target=work, args=(chunks[k::threads], client()))
+          for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        sys.exit("fill: %s" % errors[0])
 
 
 def delete_table(table):
@@ -234,16 +265,27 @@ def main(argv):
                 ExpressionAttributeValues={":h": {"S": value}}):
             pages += 1
         print(pages)
+    elif cmd == "scan-pages":
+        # with N: how many of the first pages hold the first N items
+        want = int(args[1]) if len(args) > 1 else None
+        pages = seen = 0
+        for page in client().get_paginator("scan").paginate(TableName=args[0]):
+            if want is not None and seen >= want:
+                break
+            pages += 1
+            seen += page["Count"]
+        print(pages)
     elif cmd == "fill":
         table, n = args[0], int(args[1])
         prefix = args[2] if len(args) > 2 else ""
         pad = "x" * int(args[3]) if len(args) > 3 else None
-        with resource().Table(table).batch_writer() as batch:
-            for i in range(n):
-                item = {"pk": "%s%d" % (prefix, i), "v": i}
-                if pad:
-                    item["pad"] = pad
-                batch.put_item(Item=item)
+        items = []
+        for i in range(n):
+            item = {"pk": {"S": "%s%d" % (prefix, i)}, "v": {"N": str(i)}}
+            if pad:
+                item["pad"] = {"S": pad}
+            items.append(item)
+        batch_put(table, items)
     elif cmd == "get-norm":
         r = client().get_item(TableName=args[0], Key=unwire(json.loads(args[1])),
                               ConsistentRead=True)
