@@ -600,20 +600,20 @@ static void node_clear(struct node *n)
 	n->scratch = NULL;
 }
 
-static int list_directory(struct fs *fs, const char *dirpath,
-			  struct table *t, json_t *pkey, bool first_page_only,
-			  bool *found_any);
+static int list_for_shortname(struct fs *fs, const char *dirpath,
+			      struct table *t, json_t *pkey, const char *path,
+			      json_t **value);
 static bool created_says_absent(struct fs *fs, const char *path);
 static void created_note(struct fs *fs, const char *path);
 
 /* Turns one name inside a table or partition into a key attribute value,
- * listing the directory once to learn a shortened name's key. Returns 0,
- * -EINVAL for a name that is not a key's (a scratch name), -ENOENT, ... */
+ * reading the listing up to the page that shows a shortened name to learn
+ * its key. Returns 0, -EINVAL for a name that is not a key's (a scratch
+ * name), -ENOENT, ... */
 static int resolve_name(struct fs *fs, const char *path, const char *dirpath,
 			struct table *t, json_t *pkey, const char *name,
 			enum keyname_kind kind, char type, json_t **value)
 {
-	bool any;
 	int rc;
 
 	rc = value_of_name(name, kind, type, value);
@@ -622,11 +622,7 @@ static int resolve_name(struct fs *fs, const char *path, const char *dirpath,
 	*value = shortname_get(fs, path);
 	if (*value)
 		return 0;
-	rc = list_directory(fs, dirpath, t, pkey, false, &any);
-	if (rc)
-		return rc;
-	*value = shortname_get(fs, path);
-	return *value ? 0 : -ENOENT;
+	return list_for_shortname(fs, dirpath, t, pkey, path, value);
 }
 
 /* Works out what path names. Returns 0 and fills n (clear with
@@ -956,6 +952,11 @@ struct lister {
 	bool filled;
 	size_t fill_bytes; /* rendered so far; past the budget, fill stops */
 	struct nameset parts; /* partition name -> its listing */
+	/* A lookup of a shortened name reads pages only until they show
+	 * it, and takes its key from there: the bounded map of shortened
+	 * names may have dropped it again by the end of a long listing. */
+	const char *want;
+	json_t *found;
 };
 
 static void lister_free(struct lister *l)
@@ -972,6 +973,7 @@ static void lister_free(struct lister *l)
 	free(l->mtimes);
 	nameset_free(&l->seen);
 	partfill_free(&l->parts);
+	json_decref(l->found);
 	free(l);
 }
 
@@ -1039,6 +1041,16 @@ static char *join_path(const char *dir, const char *name)
 	return p;
 }
 
+/* A shortened name's key, remembered, and kept for the lookup that wants
+ * it (l->want). */
+static void lister_shortname(struct lister *l, const char *path,
+			     json_t *value)
+{
+	shortname_put(l->fs, path, value);
+	if (l->want && !l->found && strcmp(path, l->want) == 0)
+		l->found = json_incref(value);
+}
+
 /* Adds one item of a Scan/Query page: its name, and its rendered text to
  * the cache so that stat and cat need no request. */
 static int lister_add_item(struct lister *l, json_t *item)
@@ -1064,7 +1076,7 @@ static int lister_add_item(struct lister *l, json_t *item)
 	if (!path)
 		goto out;
 	if (keyname_is_shortened(name, kind, keyname_type_of(type)))
-		shortname_put(l->fs, path, value);
+		lister_shortname(l, path, value);
 	rc = item_store(l->fs, t, path, item, &text, &mtime);
 	if (rc)
 		goto out;
@@ -1103,7 +1115,7 @@ static int lister_fill_item(struct lister *l, const char *pname,
 	}
 	if (keyname_is_shortened(name, KEYNAME_RANGE_ITEM,
 				 keyname_type_of(t->schema.range_type)))
-		shortname_put(l->fs, path, value);
+		lister_shortname(l, path, value);
 	rc = item_store(l->fs, t, path, item, &text, &mtime);
 	if (!rc) {
 		size_t before = pl->bytes;
@@ -1156,7 +1168,7 @@ static int lister_add_partition(struct lister *l, json_t *item)
 		path = join_path(l->dirpath, name);
 		if (!path)
 			goto out;
-		shortname_put(l->fs, path, value);
+		lister_shortname(l, path, value);
 	}
 	rc = lister_add(l, name, true, -1, 0);
 out:
@@ -1396,23 +1408,30 @@ static void stash_clear(struct fs *fs)
 	}
 }
 
-/* Lists a table or partition (the first page only, or all of it), which
- * fills the item cache; *found_any tells whether it has any entry. */
-static int list_directory(struct fs *fs, const char *dirpath, struct table *t,
-			  json_t *pkey, bool first_page_only, bool *found_any)
+/* The key value of the shortened name path in dirpath, read from the
+ * listing's pages up to the one that shows it. Returns 0 and *value (a
+ * new reference), -ENOENT when no page does, or -errno. */
+static int list_for_shortname(struct fs *fs, const char *dirpath,
+			      struct table *t, json_t *pkey, const char *path,
+			      json_t **value)
 {
 	struct lister *l = lister_new(fs, dirpath, t, pkey);
 	int rc;
 
+	*value = NULL;
 	if (!l)
 		return -ENOMEM;
+	l->want = path;
 	do {
 		rc = lister_next_page(l);
-	} while (!rc && !l->done && !(first_page_only && l->entries->n));
-	*found_any = l->entries->n > 0;
+	} while (!rc && !l->done && !l->found);
 	if (!rc)
 		lister_publish(l);
+	*value = l->found;
+	l->found = NULL;
 	lister_free(l);
+	if (!rc && !*value)
+		rc = -ENOENT;
 	return rc;
 }
 
