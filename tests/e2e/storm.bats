@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# storm.bats - a throttling storm (issue 11): the mount talks to the server
+# through tests/tools/faultproxy.py, which throttles ~30% of requests, fails
+# ~5% with 500, applies ~3% and answers 500 anyway, and hands back a random
+# part of each BatchWriteItem as UnprocessedItems with its text changed.
+# Parallel cp (grouped into BatchWriteItem), sed -i and a program that records
+# each close run through it; boto3 then checks the server directly: every
+# acknowledged write is stored exactly, every failed one left its bytes in
+# .NAME.rejected, and the daemon lives. The assertions hold for any seed
+# (FAULTPROXY_SEED picks one; the run prints it).
+
+load helpers
+
+FSPROBE="$DYNAMOFS_ROOT/tests/tools/fsprobe.py"
+CHECK="$DYNAMOFS_ROOT/tests/tools/stormcheck.py"
+N=24 # files of each kind: cp over items, sed -i over items, new files
+
+setup() {
+	clean_aws_env
+	local_creds
+	PROXY_PID=
+}
+
+teardown() {
+	cleanup_mount
+	if [ -n "${PROXY_PID:-}" ]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null || true
+	fi
+}
+
+# Starts the fault proxy in front of the server; sets PROXY_URL.
+start_faultproxy() {
+	local seed=${FAULTPROXY_SEED:-$RANDOM}
+	echo "# faultproxy seed $seed" >&3
+	"$PY" "$DYNAMOFS_ROOT/tests/tools/faultproxy.py" "$DYNAMOFS_ENDPOINT" \
+		--seed "$seed" --log "$BATS_TEST_TMPDIR/faults.log" \
+		>"$BATS_TEST_TMPDIR/proxy.port" &
+	PROXY_PID=$!
+	for _ in $(seq 1 100); do
+		[ -s "$BATS_TEST_TMPDIR/proxy.port" ] && break
+		sleep 0.1
+	done
+	PROXY_URL="http://127.0.0.1:$(head -1 "$BATS_TEST_TMPDIR/proxy.port")"
+}
+
+# storm MOUNT_OPTIONS: seeds the items, mounts through the proxy, runs the
+# three writers at once, checks with boto3 and unmounts.
+storm() {
+	local d="$BATS_TEST_TMPDIR/storm" table w
+	T=$(uniq_table storm)
+	ddbtool create "$T" id:S
+	"$PY" "$CHECK" prepare "$T" "$d" "$N"
+	start_faultproxy
+	MOUNT_SOURCE=$PROXY_URL mount_fs -o "$1"
+	w="$d/want" table="$MNT/$T"
+	export table w
+
+	# cp over existing items, 8 at a time: their puts meet in the queue
+	# and go out as BatchWriteItem.
+	(cd "$w" && ls c*.json | xargs -P8 -I{} sh -c \
+		'cp "$w/{}" "$table/{}" 2>"../res/{}.err"; echo $? >"../res/{}.rc"') &
+	local cp_pid=$!
+	# sed -i over existing items: a scratch file renamed over the item.
+	(cd "$w" && ls s*.json | xargs -P4 -I{} sh -c \
+		'v=${1%.json}; sed -i "s/\"old\"/\"new-$v\"/" "$table/$1" 2>"../res/$1.err"; echo $? >"../res/$1.rc"' sh {}) &
+	local sed_pid=$!
+	# New files by a program that records open, write and close.
+	(cd "$w" && ls n*.json | xargs -P8 -I{} sh -c \
+		'"$0" "$1" write "$table/{}" "@$w/{}" >"../res/{}.out"' "$PY" "$FSPROBE") &
+	local new_pid=$!
+	wait "$cp_pid" "$sed_pid" "$new_pid"
+
+	run "$PY" "$CHECK" check "$T" "$d" "$table"
+	echo "$output" >&3
+	sort "$BATS_TEST_TMPDIR/faults.log" | cut -d' ' -f1,2 | uniq -c | sed 's/^/#   /' >&3
+	assert_success
+	# The daemon lives: it answers a listing, then unmounts cleanly.
+	kill -0 "$DYNAMOFS_PID"
+	run stat "$MNT/."
+	assert_success
+	EXPECT_LOG='failed after [0-9]+ attempt|not stored|putq: |may have been applied' unmount_fs
+}
+
+@test "a throttling storm with retries=1: every acknowledged write stored, every failed one kept" {
+	storm retries=1
+}
+
+@test "a throttling storm with the default retries: every acknowledged write stored, every failed one kept" {
+	storm cache_ttl=5
+}
