@@ -138,7 +138,8 @@ static bool key_attr_equal(const json_t *a, const json_t *b, const char *name)
  * acknowledged and lost. Returns false when some entry cannot be matched to
  * exactly one put (another table, no key, a key not sent, not the shape
  * DynamoDB sends): then nobody can tell which put it stands for, and the
- * caller must send every put of the batch again. */
+ * caller must send every put of the batch again. An entry marks every put
+ * with its key. */
 static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
 			     size_t n, bool *left)
 {
@@ -155,9 +156,14 @@ static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
 		return false;
 	}
 	json_object_foreach(unprocessed, name, list) {
-		if (strcmp(name, table) != 0 || !json_is_array(list)) {
-			log_msg(LOG_WARNING, "putq: UnprocessedItems names %s (%s), not a list for %s; sending the %zu puts again",
-				name, json_is_array(list) ? "a list" : "not a list",
+		if (strcmp(name, table) != 0) {
+			log_msg(LOG_WARNING, "putq: UnprocessedItems names table %s, not %s; sending the %zu puts again",
+				name, table, n);
+			ok = false;
+			continue;
+		}
+		if (!json_is_array(list)) {
+			log_msg(LOG_WARNING, "putq: UnprocessedItems of %s is not a list; sending the %zu puts again",
 				table, n);
 			ok = false;
 			continue;
@@ -165,22 +171,23 @@ static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
 		json_array_foreach(list, i, entry) {
 			json_t *item = json_object_get(
 			    json_object_get(entry, "PutRequest"), "Item");
-			size_t found = n;
+			bool found = false;
 
-			for (k = 0; item && k < n && found == n; k++)
+			/* Every put with that key (the server refuses a
+			 * batch with one key twice, but a put is never
+			 * acknowledged on that belief). */
+			for (k = 0; item && k < n; k++)
 				if (key_attr_equal(item, batch[k]->item,
 						   batch[k]->hash_name) &&
 				    (!batch[k]->range_name ||
 				     key_attr_equal(item, batch[k]->item,
 						    batch[k]->range_name)))
-					found = k;
-			if (found == n) {
+					found = left[k] = true;
+			if (!found) {
 				log_msg(LOG_WARNING, "putq: an unprocessed request of %s matches no put sent; sending the %zu puts again",
 					table, n);
 				ok = false;
-				continue;
 			}
-			left[found] = true;
 		}
 	}
 	return ok;
