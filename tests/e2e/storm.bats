@@ -29,12 +29,13 @@ teardown() {
 	fi
 }
 
-# Starts the fault proxy in front of the server; sets PROXY_URL.
+# Starts the fault proxy in front of the server, with extra arguments $@;
+# sets PROXY_URL.
 start_faultproxy() {
 	local seed=${FAULTPROXY_SEED:-$RANDOM}
 	echo "# faultproxy seed $seed" >&3
 	"$PY" "$DYNAMOFS_ROOT/tests/tools/faultproxy.py" "$DYNAMOFS_ENDPOINT" \
-		--seed "$seed" --log "$BATS_TEST_TMPDIR/faults.log" \
+		--seed "$seed" --log "$BATS_TEST_TMPDIR/faults.log" "$@" \
 		>"$BATS_TEST_TMPDIR/proxy.port" &
 	PROXY_PID=$!
 	for _ in $(seq 1 100); do
@@ -82,10 +83,51 @@ storm() {
 	EXPECT_LOG='failed after [0-9]+ attempt|not stored|putq: |may have been applied' unmount_fs
 }
 
+# A long cache_ttl: sed -i's rename must find the item's name in the kernel's
+# cache. Were the kernel to look it up again and the lookup fail, rename(2)
+# would fail before the daemon sees it, and sed would delete its scratch
+# file: that loss is outside the daemon's reach (see the report of issue 11).
 @test "a throttling storm with retries=1: every acknowledged write stored, every failed one kept" {
-	storm retries=1
+	storm retries=1,cache_ttl=3600
 }
 
 @test "a throttling storm with the default retries: every acknowledged write stored, every failed one kept" {
-	storm cache_ttl=5
+	storm cache_ttl=3600
+}
+
+
+# One put, failed for certain: throttled past the retries, and applied by
+# the server but answered 500 (a write DynamoDB may have done). Either way
+# close fails, the bytes stay in .NAME.rejected, and a later good write of
+# the item drops them.
+@test "a close whose put is throttled, or applied and answered 500, fails and keeps the bytes" {
+	T=$(uniq_table putfail)
+	ddbtool create "$T" id:S
+	ddbtool put "$T" '{"id": {"S": "a"}, "v": {"S": "old"}}'
+	start_faultproxy --throttle 0 --error 0 --late 0 \
+		--rules "$BATS_TEST_TMPDIR/rules"
+	MOUNT_SOURCE=$PROXY_URL mount_fs -o retries=1
+	printf '{\n  "id": "a",\n  "v": "new"\n}\n' >"$BATS_TEST_TMPDIR/want"
+
+	echo '{"PutItem": "throttle"}' >"$BATS_TEST_TMPDIR/rules"
+	run "$PY" "$FSPROBE" write "$MNT/$T/a.json" "@$BATS_TEST_TMPDIR/want"
+	assert_output --regexp '^close:(EAGAIN|EIO)$'
+	cmp "$BATS_TEST_TMPDIR/want" "$MNT/$T/.a.json.rejected"
+	run ddbtool get "$T" '{"id": {"S": "a"}}'
+	assert_output --partial '"old"'
+
+	echo '{"PutItem": "late"}' >"$BATS_TEST_TMPDIR/rules"
+	run "$PY" "$FSPROBE" write "$MNT/$T/b.json" "@$BATS_TEST_TMPDIR/want"
+	assert_output "close:EIO"
+	cmp "$BATS_TEST_TMPDIR/want" "$MNT/$T/.b.json.rejected"
+	# The server did store it: a failed close says "unknown", not "not stored".
+	run ddbtool get "$T" '{"id": {"S": "b"}}'
+	assert_output --partial '"new"'
+
+	echo '{}' >"$BATS_TEST_TMPDIR/rules"
+	cp "$MNT/$T/.a.json.rejected" "$MNT/$T/a.json"
+	[ ! -e "$MNT/$T/.a.json.rejected" ]
+	run ddbtool get "$T" '{"id": {"S": "a"}}'
+	assert_output --partial '"new"'
+	EXPECT_LOG='failed after 2 attempts|not stored' unmount_fs
 }

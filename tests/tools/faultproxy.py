@@ -22,9 +22,13 @@ nothing: the local servers do not check signatures (sigcheck_proxy.py does
 that). Accept-Encoding is dropped so that no answer comes compressed.
 
 usage: faultproxy.py UPSTREAM_URL [--seed N] [--throttle P] [--error P]
-                     [--late P] [--log FILE]
+                     [--late P] [--log FILE] [--rules FILE]
 The seed defaults to $FAULTPROXY_SEED, else 1. With --log, each request adds
 one line "OP DECISION" (DECISION: pass, throttle, error, late, partial K/N).
+With --rules, FILE (read at each request, absent: no rules) is a JSON object
+mapping an operation name to "throttle", "error", "late" or "pass": every
+request of that operation gets that answer instead of a random one, so a test
+can fail one step of a file system call for certain.
 Listens on 127.0.0.1, prints its port on the first line of stdout, runs until
 killed (SIGTERM).
 """
@@ -106,6 +110,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def rule(self, op):
+        if not args.rules:
+            return None
+        try:
+            with open(args.rules) as f:
+                return json.load(f).get(op)
+        except FileNotFoundError:
+            return None
+
     def note(self, op, decision):
         if args.log:
             with log_lock, open(args.log, "a") as f:
@@ -152,22 +165,29 @@ class Handler(BaseHTTPRequestHandler):
             roll = rng.random()
             r = random.Random(rng.getrandbits(64))
         rid = request_id(r)
-        if roll < args.throttle:
+        decision = self.rule(op)
+        if decision is None:
+            decision = "random"
+            if roll < args.throttle:
+                decision = "throttle"
+            elif roll < args.throttle + args.error:
+                decision = "error"
+            elif roll < args.throttle + args.error + args.late:
+                decision = "late"
+        if decision == "throttle":
             code, msg = THROTTLES[r.randrange(2)]
             self.note(op, "throttle")
             return self.answer(400, {"__type": code, "message": msg}, rid=rid)
-        roll -= args.throttle
-        if roll < args.error:
+        if decision == "error":
             self.note(op, "error")
             return self.answer(500, {"__type": INTERNAL[0],
                                      "message": INTERNAL[1]}, rid=rid)
-        roll -= args.error
-        if roll < args.late:
+        if decision == "late":
             status, out, hdrs = self.forward(body)
             self.note(op, "late %d" % status)
             return self.answer(500, {"__type": INTERNAL[0],
                                      "message": INTERNAL[1]}, rid=rid)
-        if op == "BatchWriteItem":
+        if op == "BatchWriteItem" and decision == "random":
             return self.batch_write(body, r, rid)
         status, out, hdrs = self.forward(body)
         self.note(op, "pass")
@@ -223,6 +243,7 @@ def main():
     p.add_argument("--error", type=float, default=0.05)
     p.add_argument("--late", type=float, default=0.03)
     p.add_argument("--log")
+    p.add_argument("--rules")
     args = p.parse_args()
     upstream = urllib.parse.urlparse(args.upstream)
     rng = random.Random(args.seed)
