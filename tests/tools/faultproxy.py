@@ -26,9 +26,10 @@ usage: faultproxy.py UPSTREAM_URL [--seed N] [--throttle P] [--error P]
 The seed defaults to $FAULTPROXY_SEED, else 1. With --log, each request adds
 one line "OP DECISION" (DECISION: pass, throttle, error, late, partial K/N).
 With --rules, FILE (read at each request, absent: no rules) is a JSON object
-mapping an operation name to "throttle", "error", "late" or "pass": every
-request of that operation gets that answer instead of a random one, so a test
-can fail one step of a file system call for certain.
+mapping an operation name (or "*": every other one) to "throttle", "error",
+"late" or "pass": every request of that operation gets that answer instead of
+a random one, so a test can fail one step of a file system call for certain,
+or hold the storm off ({"*": "pass"}) until the mount is up.
 Listens on 127.0.0.1, prints its port on the first line of stdout, runs until
 killed (SIGTERM).
 """
@@ -115,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
             return None
         try:
             with open(args.rules) as f:
-                return json.load(f).get(op)
+                rules = json.load(f)
+            return rules.get(op, rules.get("*"))
         except FileNotFoundError:
             return None
 
