@@ -56,22 +56,27 @@ struct putq;
 struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight);
 void putq_free(struct putq *q);
 
-/* Stores item (borrowed, a full DynamoDB-JSON item) in table, overwriting
- * any item with its key, and returns when it is stored or failed: 0, or
- * the negative errno of ddb_put_item with err (may be NULL) filled. id
+/* Stores item (borrowed, a full DynamoDB-JSON item) in table, whose key
+ * attributes are hash_name and range_name (NULL for a hash-only table),
+ * overwriting any item with its key, and returns when it is stored or
+ * failed: 0, or the negative errno of ddb_put_item with err (may be NULL)
+ * filled; -EINVAL when an argument but range_name is NULL. id
  * names the item's key uniquely within the table (a path): two puts of
  * one id never share a request, so the later one is applied last.
  *
  * Alone, a put is one PutItem, sent at once. Puts that arrive while
  * in_flight requests are out wait, then go out in arrival order as one
  * BatchWriteItem of up to PUTQ_BATCH_MAX (one table per request). Items
- * the server leaves unprocessed are sent again alone (PutItem, with its
- * retries). When a batch is refused for a reason that may be one item's
+ * the server leaves unprocessed (found by key: the echo's text may differ)
+ * are sent again alone (PutItem, with its retries); an unprocessed entry
+ * that matches no put sent sends every put of the batch again alone, since
+ * 0 is returned only for a put known stored. When a batch is refused for a reason that may be one item's
  * (validation, a missing table, size), each of its items is sent again
  * alone so that every caller gets its own answer; a server that cannot be
  * reached, throttling after the retries or missing credentials fail them
  * all. Thread-safe. */
-int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
+int putq_put(struct putq *q, const char *table, const char *hash_name,
+	     const char *range_name, json_t *item, const char *id,
 	     struct ddb_error *err);
 
 #endif

@@ -2288,7 +2288,8 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 				  "attribute_not_exists(#h)", names, NULL,
 				  &err);
 	else
-		rc = putq_put(fs->putq, n->table->name, item, path, &err);
+		rc = putq_put(fs->putq, n->table->name, n->table->hash_name,
+			      n->table->range_name, item, path, &err);
 	json_decref(names);
 	if (rc)
 		return rc;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyname.h"
 #include "log.h"
 #include "monotime.h"
 #include "putq.h"
@@ -13,6 +14,7 @@
 /* One caller's put, on its own stack while it waits. */
 struct putq_req {
 	const char *table;
+	const char *hash_name, *range_name; /* the table's key attributes */
 	json_t *item;
 	const char *id;
 	bool taken; /* in a request on the wire */
@@ -113,20 +115,82 @@ static void put_alone(struct putq *q, struct putq_req *r)
 			     &r->err);
 }
 
-/* Whether r's item is among the unprocessed requests of a
- * BatchWriteItem answer (the server hands the PutRequests back whole). */
-static bool unprocessed(json_t *left, const struct putq_req *r)
+/* Whether attribute name has the same key value in a and b, compared as
+ * DynamoDB does: numbers by value ("1.50" is "1.5"), binaries by bytes. */
+static bool key_attr_equal(const json_t *a, const json_t *b, const char *name)
 {
-	size_t i;
-	json_t *pr;
+	struct keyname_key ka = { 0 }, kb = { 0 };
+	bool eq;
 
-	json_array_foreach(left, i, pr) {
-		json_t *item = json_object_get(json_object_get(pr, "PutRequest"),
-					       "Item");
-		if (json_equal(item, r->item))
-			return true;
+	eq = keyname_key_from_json(json_object_get(a, name), &ka) == 0 &&
+	     keyname_key_from_json(json_object_get(b, name), &kb) == 0 &&
+	     ka.type == kb.type && ka.len == kb.len &&
+	     memcmp(ka.value, kb.value, ka.len) == 0;
+	keyname_key_free(&ka);
+	keyname_key_free(&kb);
+	return eq;
+}
+
+/* Marks in left[] the puts of batch[0..n) that the server handed back in
+ * UnprocessedItems (unprocessed, the answer's, borrowed). The echo is found
+ * by key, never by text: a server may give numbers back canonical and sets
+ * in another order, and a put taken for stored that was not would be
+ * acknowledged and lost. Returns false when some entry cannot be matched to
+ * exactly one put (another table, no key, a key not sent, not the shape
+ * DynamoDB sends): then nobody can tell which put it stands for, and the
+ * caller must send every put of the batch again. An entry marks every put
+ * with its key. */
+static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
+			     size_t n, bool *left)
+{
+	const char *table = batch[0]->table, *name;
+	json_t *list, *entry;
+	size_t i, k;
+	bool ok = true;
+
+	if (!unprocessed || json_is_null(unprocessed))
+		return true;
+	if (!json_is_object(unprocessed)) {
+		log_msg(LOG_WARNING, "putq: UnprocessedItems of %s is not an object; sending the %zu puts again",
+			table, n);
+		return false;
 	}
-	return false;
+	json_object_foreach(unprocessed, name, list) {
+		if (strcmp(name, table) != 0) {
+			log_msg(LOG_WARNING, "putq: UnprocessedItems names table %s, not %s; sending the %zu puts again",
+				name, table, n);
+			ok = false;
+			continue;
+		}
+		if (!json_is_array(list)) {
+			log_msg(LOG_WARNING, "putq: UnprocessedItems of %s is not a list; sending the %zu puts again",
+				table, n);
+			ok = false;
+			continue;
+		}
+		json_array_foreach(list, i, entry) {
+			json_t *item = json_object_get(
+			    json_object_get(entry, "PutRequest"), "Item");
+			bool found = false;
+
+			/* Every put with that key (the server refuses a
+			 * batch with one key twice, but a put is never
+			 * acknowledged on that belief). */
+			for (k = 0; item && k < n; k++)
+				if (key_attr_equal(item, batch[k]->item,
+						   batch[k]->hash_name) &&
+				    (!batch[k]->range_name ||
+				     key_attr_equal(item, batch[k]->item,
+						    batch[k]->range_name)))
+					found = left[k] = true;
+			if (!found) {
+				log_msg(LOG_WARNING, "putq: an unprocessed request of %s matches no put sent; sending the %zu puts again",
+					table, n);
+				ok = false;
+			}
+		}
+	}
+	return ok;
 }
 
 /* Sends batch[0..n) as one request and fills in each result. Returns
@@ -135,8 +199,8 @@ static bool unprocessed(json_t *left, const struct putq_req *r)
 static bool send_batch(struct putq *q, struct putq_req **batch, size_t n)
 {
 	struct ddb_error err = { 0 };
-	json_t *requests, *req = NULL, *resp = NULL, *left;
-	bool clean = true;
+	json_t *requests, *req = NULL, *resp = NULL;
+	bool clean = true, all_again, left[PUTQ_BATCH_MAX] = { false };
 	int rc;
 
 	if (n == 1) {
@@ -161,11 +225,14 @@ static bool send_batch(struct putq *q, struct putq_req **batch, size_t n)
 	if (!rc) {
 		/* Stored, except what the server left unprocessed
 		 * (throttling): those go again alone, with PutItem's own
-		 * retries and back-off, so each learns its own outcome. */
-		left = json_object_get(json_object_get(resp, "UnprocessedItems"),
-				       batch[0]->table);
+		 * retries and back-off, so each learns its own outcome.
+		 * Sending a stored put again is harmless (no later put of
+		 * its id is on the wire while it flies); acknowledging an
+		 * unstored one loses it. */
+		all_again = !mark_unprocessed(
+		    json_object_get(resp, "UnprocessedItems"), batch, n, left);
 		for (size_t i = 0; i < n; i++) {
-			if (json_array_size(left) && unprocessed(left, batch[i])) {
+			if (all_again || left[i]) {
 				put_alone(q, batch[i]);
 				clean = false;
 			} else {
@@ -215,16 +282,21 @@ void putq_slots_observe(struct putq_slots *s, long long us)
 	}
 }
 
-int putq_put(struct putq *q, const char *table, json_t *item, const char *id,
+int putq_put(struct putq *q, const char *table, const char *hash_name,
+	     const char *range_name, json_t *item, const char *id,
 	     struct ddb_error *err)
 {
-	struct putq_req me = { .table = table, .item = item, .id = id };
+	struct putq_req me = { .table = table,
+			       .hash_name = hash_name,
+			       .range_name = range_name,
+			       .item = item,
+			       .id = id };
 	struct putq_req *batch[PUTQ_BATCH_MAX];
 	size_t n;
 	long long t0;
 	bool clean;
 
-	if (!q || !table || !item || !id)
+	if (!q || !table || !hash_name || !item || !id)
 		return -EINVAL;
 	pthread_mutex_lock(&q->lock);
 	*q->tail = &me;
