@@ -78,6 +78,12 @@ struct cache_item {
  * entry recently used. Thread-safe. */
 int cache_item_get(struct cache *c, const char *path, struct cache_item *out);
 
+/* As cache_item_get, but also an expired entry, and never a negative one:
+ * what the mount last saw of an item, for when the server cannot be asked
+ * (see fs_getattr). Returns 0 and fills *out, or -ENOENT. */
+int cache_item_get_stale(struct cache *c, const char *path,
+			 struct cache_item *out);
+
 /* Stores the rendered item text for path (copied), fresh for ttl. The
  * modification time stays what it was when the content is the same as
  * before (even if the text had been evicted), and becomes now otherwise.

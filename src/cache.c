@@ -326,7 +326,8 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
-int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
+static int item_get(struct cache *c, const char *path,
+		    struct cache_item *out, bool stale)
 {
 	size_t len = strlen(path);
 	struct entry *e;
@@ -335,7 +336,9 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&c->lock);
 	e = find(c, path, len, pathmap_hash(path, len));
-	if (e && (e->text || e->negative) && e->item_expires > monotime_s()) {
+	if (e && (stale ? e->text != NULL
+			: (e->text || e->negative) &&
+				  e->item_expires > monotime_s())) {
 		lru_unlink(c, e);
 		lru_push_front(c, e);
 		out->negative = e->negative;
@@ -345,6 +348,17 @@ int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return rc;
+}
+
+int cache_item_get(struct cache *c, const char *path, struct cache_item *out)
+{
+	return item_get(c, path, out, false);
+}
+
+int cache_item_get_stale(struct cache *c, const char *path,
+			 struct cache_item *out)
+{
+	return item_get(c, path, out, true);
 }
 
 time_t cache_item_put_blob(struct cache *c, const char *path,

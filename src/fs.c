@@ -1835,6 +1835,25 @@ static bool writer_size(struct fs *fs, const char *path, off_t *size)
 	return found;
 }
 
+/* While the server cannot be asked (an outage, throttling past the
+ * retries), a lookup of an item this mount has seen answers with what it
+ * saw. The kernel looks a rename's target up again before it renames
+ * (sed -i, an editor's save), and a failed lookup would fail the rename
+ * before the mount could keep the bytes, which sed then deletes; the
+ * rename itself still asks the server, and keeps the bytes if it fails. */
+static bool stale_item_stat(struct fs *fs, const char *path, struct stat *st)
+{
+	struct cache_item ci;
+
+	if (cache_item_get_stale(fs->cache, path, &ci) != 0)
+		return false;
+	fill_file_stat(fs, st, (off_t)ci.text->len, ci.mtime, true);
+	cache_blob_unref(ci.text);
+	log_msg(LOG_WARNING, "%s: the server cannot be asked; its attributes are those last seen",
+		path);
+	return true;
+}
+
 static int fs_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
@@ -1878,7 +1897,9 @@ static int fs_getattr(const char *path, struct stat *st,
 			break;
 		}
 		rc = item_fetch(fs, path, &n, &text, &mtime);
-		if (!rc)
+		if ((rc == -EIO || rc == -EAGAIN) && stale_item_stat(fs, path, st))
+			rc = 0;
+		if (!rc && text)
 			fill_file_stat(fs, st, (off_t)text->len, mtime, true);
 		cache_blob_unref(text);
 		break;
@@ -2188,7 +2209,8 @@ static void keep_rejected(struct fs *fs, const char *path, const char *data,
 	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
 		goto out;
 	if (scratch_set(fs->scratch, sn, data, len) != 0)
-		log_msg(LOG_ERR, "%s: no room to keep the rejected bytes", rp);
+		log_msg(LOG_ERR, "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
+			rp, len);
 out:
 	scratch_node_unref(sn);
 	free(rp);
@@ -3175,6 +3197,11 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 	rc = nt->hidden ? -ENOENT : item_fetch(fs, to, nt, &text, &mtime);
 	cache_blob_unref(text);
 	if (rc && rc != -ENOENT) {
+		/* sed -i deletes its temporary file when rename fails: the
+		 * bytes must outlive it here too. */
+		log_msg(LOG_ERR, "%s: not stored (%s); the bytes are kept in .%s.rejected",
+			to, strerror(-rc), strrchr(to, '/') + 1);
+		keep_rejected(fs, to, data, len);
 		free(data);
 		return rc;
 	}

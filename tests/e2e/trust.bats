@@ -287,3 +287,26 @@ hold_finish() {
 	done
 	unmount_fs
 }
+
+@test "a rename onto an item that cannot be read at that moment fails and keeps the bytes (sed -i deletes its temporary file)" {
+	T=$(uniq_table renf)
+	ddbtool create "$T" id:S
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
+	start_gate
+	export DYNAMOFS_TEST_CLOCK=1
+	# the kernel keeps its names long; the mount's own cache expires
+	# when the test moves its clock on
+	MOUNT_SOURCE=$GATE mount_fs -o cache_ttl=600,retries=1
+	cat "$MNT/$T/a.json" >/dev/null
+	printf '{"v": 2}' >"$MNT/$T/t.tmp"
+	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
+	echo 'GetItem 500' >"$GATE_CTL"
+	run fsprobe rename "$MNT/$T/t.tmp" "$MNT/$T/a.json"
+	assert_output EIO
+	: >"$GATE_CTL"
+	run cat "$MNT/$T/.a.json.rejected"
+	assert_output '{"v": 2}'
+	run ddbtool get "$T" '{"id":{"S":"a"}}'
+	assert_output '{"id":{"S":"a"},"v":{"N":"1"}}'
+	EXPECT_LOG='not stored|InternalServerError|500|GetItem|last seen' unmount_fs
+}

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "monotime.h"
 #include "tap.h"
 
 static void test_put_get(void)
@@ -48,6 +49,30 @@ static void test_expiry(void)
 	cache_blob_unref(ci.text);
 	usleep(80 * 1000);
 	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
+	cache_free(c);
+}
+
+/* What the mount last saw, expired or not, for when the server cannot be
+ * asked; never a negative entry. The clock is moved on, not waited for. */
+static void test_stale(void)
+{
+	struct cache *c = cache_new(1 << 20, 60);
+	struct cache_item ci;
+
+	cache_item_put(c, "/t/a.json", "xy", 2);
+	cache_item_put_negative(c, "/t/gone.json");
+	CHECK_INT(cache_item_get_stale(c, "/t/a.json", &ci), 0);
+	CHECK(ci.text && ci.text->len == 2);
+	cache_blob_unref(ci.text);
+	monotime_advance_s(120);
+	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
+	CHECK_INT(cache_item_get_stale(c, "/t/a.json", &ci), 0);
+	CHECK(ci.text && ci.text->len == 2 && memcmp(ci.text->data, "xy", 2) == 0);
+	CHECK(!ci.negative);
+	cache_blob_unref(ci.text);
+	CHECK_INT(cache_item_get(c, "/t/gone.json", &ci), -ENOENT);
+	CHECK_INT(cache_item_get_stale(c, "/t/gone.json", &ci), -ENOENT);
+	CHECK_INT(cache_item_get_stale(c, "/t/never.json", &ci), -ENOENT);
 	cache_free(c);
 }
 
@@ -235,6 +260,7 @@ static void test_forget_tree(void)
 TAP_MAIN({ "put then get", test_put_get },
 	 { "negative entries", test_negative },
 	 { "entries expire after the ttl", test_expiry },
+	 { "stale entries for when the server cannot be asked", test_stale },
 	 { "ttl 0 serves nothing but keeps mtimes", test_ttl_zero_keeps_mtime_only },
 	 { "mtime moves only when content changes", test_mtime_moves_with_content },
 	 { "byte bound and LRU order", test_bound_and_lru },
