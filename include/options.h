@@ -31,6 +31,7 @@ struct dfs_opts {
 	int foreground;
 	/* allow_other or allow_root: default_permissions must come too */
 	int allow_others;
+	const char *allow_others_name; /* which of the two, for messages */
 	/* libfuse's uid=, gid=, umask= as given (the last of each) */
 	char *fuse_uid;
 	char *fuse_gid;
