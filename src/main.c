@@ -52,7 +52,7 @@ static void usage(const char *prog)
 "    -d                     debug: foreground, log every request (-o log=debug)\n"
 "    -h, --help             print this help and exit\n"
 "    -V, --version          print the version and exit\n"
-"    (long options take their value as --opt VALUE or as --opt=VALUE)\n"
+"    (long options also take their value after '=': --profile=NAME)\n"
 "    -o allow_other         let other local users read (never write): brings\n"
 "                           default_permissions, which makes the kernel check\n"
 "                           the modes shown (0644/0755, owned by the mounting user)\n"
