@@ -66,6 +66,31 @@ start_sigcheck_proxy() {
 	refute_output --partial profile-secret-dev
 }
 
+@test "--profile=NAME, --region=NAME and --endpoint-url=URL read as --opt VALUE does" {
+	write_profile dev eu-west-3
+	run "$DYNAMOFS" --check --endpoint-url="$DYNAMOFS_ENDPOINT" --profile=dev
+	assert_success
+	assert_line "endpoint:    $DYNAMOFS_ENDPOINT (option endpoint=)"
+	assert_line --regexp '^profile: +dev \(option profile=\)$'
+	assert_line "credentials: profile \"dev\" in $HOME/.aws/credentials"
+	assert_line --regexp '^ListTables: +OK'
+	run "$DYNAMOFS" --check --endpoint-url="$DYNAMOFS_ENDPOINT" --profile=dev --region=ap-south-1
+	assert_success
+	assert_line --regexp '^region: +ap-south-1 \(option region=\)$'
+}
+
+@test "a long option without its value, or an unknown one: one line, exit 1" {
+	local_creds
+	run --separate-stderr "$DYNAMOFS" --check --endpoint-url="$DYNAMOFS_ENDPOINT" --profile
+	assert_failure 1
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "dynamofs: option --profile needs a value: --profile NAME or --profile=NAME" ]]
+	run --separate-stderr "$DYNAMOFS" --check --endpoint-url="$DYNAMOFS_ENDPOINT" --profiles=dev
+	assert_failure 1
+	[ "${#stderr_lines[@]}" -eq 1 ]
+	[[ "$stderr" == "dynamofs: unknown option --profiles=dev (see dynamofs --help)" ]]
+}
+
 @test "--check takes the profile from AWS_PROFILE and the endpoint from AWS_ENDPOINT_URL_DYNAMODB" {
 	write_profile other
 	export AWS_PROFILE=other AWS_ENDPOINT_URL_DYNAMODB="$DYNAMOFS_ENDPOINT"
@@ -175,7 +200,10 @@ start_sigcheck_proxy() {
 @test "bad option values: one line naming the option, exit 1" {
 	local_creds
 	for bad in format=xml retries=abc retries=-1 cache_ttl=-1 cache_size=0 \
-		timeout=0 log=loud hash_key=id:X range_key=:S tables=a; do
+		timeout=0 log=loud hash_key=id:X range_key=:S tables=a \
+		cache_ttl=nan cache_size=nan timeout=nan cache_ttl=inf timeout=-inf \
+		cache_size=1e999 retries=nan retries=1.5 tables= tables=abc: \
+		profile= region= range_key=pk; do
 		run --separate-stderr "$DYNAMOFS" --check -o endpoint="$DYNAMOFS_ENDPOINT",$bad
 		assert_failure 1
 		[ "${#stderr_lines[@]}" -eq 1 ]

@@ -67,11 +67,12 @@ uniq_table() {
 	printf '%s_%s_%s' "$1" "$BATS_SUITE_TEST_NUMBER" "$$"
 }
 
-# Mounts the test server at $MNT with dynamofs in the foreground (in the
-# background of the test), logging every request to $DLOG. Waits for the
-# mount with a deadline; fails with the log when the daemon dies.
+# Mounts the test server at $MNT (MNT_DIR when set, else one in the test's
+# own directory) with dynamofs in the foreground (in the background of the
+# test), logging every request to $DLOG. Waits for the mount with a
+# deadline; fails with the log when the daemon dies.
 mount_fs() {
-	MNT="$BATS_TEST_TMPDIR/mnt"
+	MNT="${MNT_DIR:-$BATS_TEST_TMPDIR/mnt}"
 	DLOG="$BATS_TEST_TMPDIR/dynamofs.log"
 	mkdir -p "$MNT"
 	"$DYNAMOFS" "${MOUNT_SOURCE:-$DYNAMOFS_ENDPOINT}" "$MNT" -f -o log=debug "$@" 2>"$DLOG" &

@@ -1,6 +1,8 @@
-/* test_config.c - config_resolve against the precedence table of SPEC §2:
- * each case builds a temporary HOME with .aws files and its own environment. */
+/* test_config.c - config_resolve against the precedence table of SPEC §2
+ * (each case builds a temporary HOME with .aws files and its own environment),
+ * and the command line of SPEC §1 (options.c) against a table of argv. */
 #include <errno.h>
+#include <fuse.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
+#include "options.h"
 #include "tap.h"
 
 /* Table rows leave out the fields they do not check. */
@@ -752,11 +756,262 @@ static void test_long_values(void)
 	free(text);
 }
 
+/* One command line: argv after the program name, what options_parse and
+ * then options_validate + options_apply_source return, a part of the error
+ * line, and the values that must come out (NULL / unset: not checked). */
+struct opt_case {
+	const char *name;
+	const char *argv[10];
+	int parse_rc;
+	int check_rc;
+	const char *err;
+	const char *profile, *region, *endpoint, *mountpoint;
+	bool numbers; /* check the four below */
+	double cache_ttl, cache_size_mib;
+	int retries;
+	long timeout_ms;
+	bool default_permissions; /* must be among libfuse's arguments */
+};
+
+#define BAD(opt, why) \
+	{ "refuses -o " opt, { "--check", "-o", opt }, 0, -EINVAL, why }
+#define NUM(opt, ttl, size, r, ms)                                         \
+	{ "accepts -o " opt, { "--check", "-o", opt }, 0, 0, NULL, NULL, NULL, \
+	  NULL, NULL, true, ttl, size, r, ms }
+
+static const struct opt_case opt_cases[] = {
+	/* defect 6: values that are not finite numbers of the unit */
+	BAD("cache_ttl=nan", "bad option cache_ttl=nan: "),
+	BAD("cache_ttl=NaN", "bad option cache_ttl=NaN: "),
+	BAD("cache_ttl=nan(1)", "bad option cache_ttl=nan(1): "),
+	BAD("cache_ttl=inf", "bad option cache_ttl=inf: "),
+	BAD("cache_ttl=-inf", "bad option cache_ttl=-inf: "),
+	BAD("cache_ttl=infinity", "bad option cache_ttl=infinity: "),
+	BAD("cache_ttl=1e999", "bad option cache_ttl=1e999: "),
+	BAD("cache_ttl=-1", "bad option cache_ttl=-1: "),
+	BAD("cache_ttl=-0", "bad option cache_ttl=-0: "),
+	BAD("cache_ttl=", "bad option cache_ttl=: "),
+	BAD("cache_ttl=5s", "bad option cache_ttl=5s: "),
+	BAD("cache_ttl=0x10", "bad option cache_ttl=0x10: "),
+	BAD("cache_ttl= 5", "bad option cache_ttl= 5: "),
+	BAD("cache_ttl=.", "bad option cache_ttl=.: "),
+	BAD("cache_ttl=1e", "bad option cache_ttl=1e: "),
+	BAD("cache_ttl=31536001", "bad option cache_ttl=31536001: "),
+	BAD("cache_size=nan", "bad option cache_size=nan: "),
+	BAD("cache_size=inf", "bad option cache_size=inf: "),
+	BAD("cache_size=1e999", "bad option cache_size=1e999: "),
+	BAD("cache_size=0", "bad option cache_size=0: "),
+	BAD("cache_size=", "bad option cache_size=: "),
+	BAD("cache_size=-5", "bad option cache_size=-5: "),
+	BAD("cache_size=1048577", "bad option cache_size=1048577: "),
+	BAD("timeout=nan", "bad option timeout=nan: "),
+	BAD("timeout=inf", "bad option timeout=inf: "),
+	BAD("timeout=-inf", "bad option timeout=-inf: "),
+	BAD("timeout=1e999", "bad option timeout=1e999: "),
+	BAD("timeout=0", "bad option timeout=0: "),
+	BAD("timeout=0.0001", "bad option timeout=0.0001: "),
+	BAD("timeout=-1", "bad option timeout=-1: "),
+	BAD("timeout=3601", "bad option timeout=3601: "),
+	BAD("timeout=", "bad option timeout=: "),
+	BAD("retries=nan", "bad option retries=nan: "),
+	BAD("retries=inf", "bad option retries=inf: "),
+	BAD("retries=-1", "bad option retries=-1: "),
+	BAD("retries=101", "bad option retries=101: "),
+	BAD("retries=1.5", "bad option retries=1.5: "),
+	BAD("retries=", "bad option retries=: "),
+	BAD("retries=1e1", "bad option retries=1e1: "),
+	BAD("retries=0x5", "bad option retries=0x5: "),
+	BAD("retries=99999999999999999999", "bad option retries=9"),
+	NUM("cache_ttl=0", 0, 64, 10, 30000),
+	NUM("cache_ttl=2.5", 2.5, 64, 10, 30000),
+	NUM("cache_ttl=1e2", 100, 64, 10, 30000),
+	NUM("cache_ttl=.5", 0.5, 64, 10, 30000),
+	NUM("cache_size=1.5", 5, 1.5, 10, 30000),
+	NUM("timeout=0.5", 5, 64, 10, 500),
+	NUM("timeout=3600", 5, 64, 10, 3600000),
+	NUM("retries=0", 5, 64, 0, 30000),
+	NUM("retries=100", 5, 64, 100, 30000),
+	NUM("retries=007", 5, 64, 7, 30000),
+	/* the rest of the option values: empty or contradictory */
+	BAD("format=", "bad option format=: "),
+	BAD("format=json", "bad option format=json: "),
+	BAD("hash_key=", "bad option hash_key=: "),
+	BAD("hash_key=id:s", "bad option hash_key=id:s: "),
+	BAD("hash_key=id:SS", "bad option hash_key=id:SS: "),
+	BAD("range_key=id:", "bad option range_key=id:: "),
+	BAD("hash_key=id,range_key=id",
+	    "bad option range_key=id: the sort key needs a name other than the partition key's"),
+	BAD("hash_key=id:N,range_key=id:S",
+	    "bad option range_key=id:S: the sort key needs a name"),
+	BAD("range_key=pk", "bad option range_key=pk: the sort key needs a name"),
+	{ "accepts -o range_key= (none)", { "--check", "-o", "range_key=" } },
+	BAD("log=", "bad option log=: "),
+	BAD("log=loud", "bad option log=loud: "),
+	{ "accepts -o log=INFO", { "--check", "-o", "log=INFO" } },
+	BAD("tables=", "bad option tables=: "),
+	BAD("tables=abc:", "bad option tables=abc:: "),
+	BAD("tables=:abc", "bad option tables=:abc: "),
+	BAD("tables=abc::def", "bad option tables=abc::def: "),
+	BAD("tables=ab", "bad option tables=ab: "),
+	{ "accepts -o tables=abc:def", { "--check", "-o", "tables=abc:def" } },
+	BAD("endpoint=", "bad option endpoint=: "),
+	BAD("region=", "bad option region=: "),
+	BAD("profile=", "bad option profile=: "),
+	/* defect 9: both forms of every long option */
+	{ "--profile=NAME", { "--check", "--profile=dev" }, 0, 0, NULL, "dev" },
+	{ "--profile NAME", { "--check", "--profile", "dev" }, 0, 0, NULL,
+	  "dev" },
+	{ "--region=NAME", { "--check", "--region=eu-west-1" }, 0, 0, NULL,
+	  NULL, "eu-west-1" },
+	{ "--region NAME", { "--check", "--region", "eu-west-1" }, 0, 0, NULL,
+	  NULL, "eu-west-1" },
+	{ "--endpoint-url=URL", { "--check", "--endpoint-url=http://h:1" }, 0,
+	  0, NULL, NULL, NULL, "http://h:1" },
+	{ "--endpoint-url URL", { "--check", "--endpoint-url", "http://h:1" },
+	  0, 0, NULL, NULL, NULL, "http://h:1" },
+	{ "--endpoint-url=URL keeps a comma and a backslash",
+	  { "--check", "--endpoint-url=http://h:1/?a=b,c\\d" }, 0, 0, NULL,
+	  NULL, NULL, "http://h:1/?a=b,c\\d" },
+	{ "--profile=a=b is the profile a=b", { "--check", "--profile=a=b" },
+	  0, 0, NULL, "a=b" },
+	{ "the last of -o profile= and --profile wins",
+	  { "--check", "-o", "profile=a", "--profile", "b" }, 0, 0, NULL,
+	  "b" },
+	{ "the last of --profile and -o profile= wins",
+	  { "--check", "--profile=b", "-o", "profile=a" }, 0, 0, NULL, "a" },
+	{ "long options mix with SOURCE and MOUNTPOINT",
+	  { "dynamodb", "--region", "eu-west-1", "/mnt/x", "-f" }, 0, 0, NULL,
+	  NULL, "eu-west-1", NULL, "/mnt/x" },
+	{ "--profile= is an empty profile", { "--check", "--profile=" }, 0,
+	  -EINVAL, "bad option profile=: " },
+	{ "--profile without a value", { "--check", "--profile" }, -EINVAL, 0,
+	  "option --profile needs a value: --profile NAME or --profile=NAME" },
+	{ "--endpoint-url without a value", { "--endpoint-url" }, -EINVAL, 0,
+	  "option --endpoint-url needs a value" },
+	{ "--profileX is not --profile", { "--check", "--profiledev" },
+	  -EINVAL, 0, "unknown option --profiledev (see dynamofs --help)" },
+	{ "--regions is not --region", { "--check", "--regions=x" }, -EINVAL,
+	  0, "unknown option --regions=x" },
+	{ "an unknown --option", { "--check", "--nosuch" }, -EINVAL, 0,
+	  "unknown option --nosuch" },
+	{ "--help takes no value", { "--help=x" }, -EINVAL, 0,
+	  "option --help takes no value" },
+	{ "--check takes no value", { "--check=yes" }, -EINVAL, 0,
+	  "option --check takes no value" },
+	/* SOURCE */
+	{ "SOURCE URL", { "http://h:1", "/mnt/x" }, 0, 0, NULL, NULL, NULL,
+	  "http://h:1", "/mnt/x" },
+	{ "SOURCE region", { "eu-west-1", "/mnt/x" }, 0, 0, NULL, NULL,
+	  "eu-west-1", NULL, "/mnt/x" },
+	{ "SOURCE and endpoint= that agree",
+	  { "http://h:1", "/mnt/x", "-o", "endpoint=http://h:1" }, 0, 0, NULL,
+	  NULL, NULL, "http://h:1" },
+	{ "SOURCE and endpoint= that disagree",
+	  { "http://h:1", "/mnt/x", "-o", "endpoint=http://h:2" }, 0, -EINVAL,
+	  "SOURCE http://h:1 and endpoint=http://h:2 disagree" },
+	{ "SOURCE and --region that disagree",
+	  { "eu-west-1", "/mnt/x", "--region", "us-east-1" }, 0, -EINVAL,
+	  "SOURCE eu-west-1 and region=us-east-1 disagree" },
+	{ "a SOURCE that is neither", { "Some_Dir", "/mnt/x" }, 0, -EINVAL,
+	  "bad SOURCE \"Some_Dir\"" },
+	{ "too many arguments", { "a", "b", "c" }, -EINVAL, 0,
+	  "too many arguments: c" },
+	/* defect 1: other local users never write with the owner's rights */
+	{ "allow_other brings default_permissions",
+	  { "--check", "-o", "allow_other" }, 0, 0, NULL, NULL, NULL, NULL,
+	  NULL, false, 0, 0, 0, 0, true },
+	{ "allow_root brings default_permissions",
+	  { "--check", "-o", "ro,allow_root" }, 0, 0, NULL, NULL, NULL, NULL,
+	  NULL, false, 0, 0, 0, 0, true },
+	{ "-oallow_other brings default_permissions",
+	  { "--check", "-oallow_other" }, 0, 0, NULL, NULL, NULL, NULL, NULL,
+	  false, 0, 0, 0, 0, true },
+	{ "umask= that lets others write is refused with allow_other",
+	  { "--check", "-o", "allow_other,umask=0" }, 0, -EINVAL,
+	  "option umask=0 with allow_other" },
+	{ "umask=002 is refused with allow_root",
+	  { "--check", "-o", "umask=002,allow_root" }, 0, -EINVAL,
+	  "option umask=002 with allow_root" },
+	{ "umask=022 is fine with allow_other",
+	  { "--check", "-o", "allow_other,umask=022" }, 0, 0, NULL, NULL, NULL,
+	  NULL, NULL, false, 0, 0, 0, 0, true },
+	{ "uid= of another user is refused with allow_other",
+	  { "--check", "-o", "allow_other,uid=65534" }, 0, -EINVAL,
+	  "option uid=65534 with allow_other" },
+	BAD("allow_other,umask=abc", "option umask=abc"),
+	{ "umask=0 without allow_other is the owner's business",
+	  { "--check", "-o", "umask=0" } },
+};
+
+static void run_opt_case(const struct opt_case *c)
+{
+	const char *argv[12] = { "dynamofs" };
+	struct fuse_args args;
+	struct dfs_opts o = { 0 };
+	struct dfs_settings s;
+	const char *mnt = NULL;
+	char err[512] = "x";
+	bool dp = false;
+	int argc = 1, rc;
+
+	for (int i = 0; c->argv[i]; i++)
+		argv[argc++] = c->argv[i];
+	args = (struct fuse_args)FUSE_ARGS_INIT(argc, (char **)argv);
+	rc = options_parse(&args, &o, err, sizeof(err));
+	CHECK_INT(rc, c->parse_rc);
+	if (rc == 0) {
+		rc = options_validate(&o, &s, err, sizeof(err));
+		if (rc == 0)
+			rc = options_apply_source(&o, &mnt, err, sizeof(err));
+		CHECK_INT(rc, c->check_rc);
+	}
+	if (c->err) {
+		CHECK(strstr(err, c->err) != NULL);
+		CHECK(strchr(err, '\n') == NULL);
+		if (!strstr(err, c->err))
+			printf("#     error: %s\n#     wanted: %s\n", err,
+			       c->err);
+	} else {
+		CHECK_STR(err, "");
+	}
+	if (rc == 0) {
+		if (c->profile)
+			CHECK_STR(o.profile, c->profile);
+		if (c->region)
+			CHECK_STR(o.region, c->region);
+		if (c->endpoint)
+			CHECK_STR(o.endpoint, c->endpoint);
+		if (c->mountpoint)
+			CHECK_STR(mnt, c->mountpoint);
+		if (c->numbers) {
+			CHECK(s.cache_ttl == c->cache_ttl);
+			CHECK(s.cache_size_mib == c->cache_size_mib);
+			CHECK_INT(s.retries, c->retries);
+			CHECK_INT(s.timeout_ms, c->timeout_ms);
+		}
+		for (int i = 0; i < args.argc; i++)
+			if (strstr(args.argv[i], "default_permissions"))
+				dp = true;
+		CHECK_INT(dp, c->default_permissions);
+	}
+	options_free(&o);
+	fuse_opt_free_args(&args);
+}
+
+#define N_OPT_CASES (sizeof(opt_cases) / sizeof(opt_cases[0]))
+
+static size_t next_opt_case;
+
+static void test_next_opt_case(void)
+{
+	run_opt_case(&opt_cases[next_opt_case++]);
+}
+
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
 int main(void)
 {
-	static struct tap_test tests[N_CASES + 3];
+	static struct tap_test tests[N_CASES + N_OPT_CASES + 3];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_CASES; i++)
@@ -765,5 +1020,8 @@ int main(void)
 	    (struct tap_test){"paths and profile flags", test_paths_and_flags};
 	tests[n++] = (struct tap_test){"values longer than inih's line buffer",
 				       test_long_values};
+	for (size_t i = 0; i < N_OPT_CASES; i++)
+		tests[n++] = (struct tap_test){opt_cases[i].name,
+					       test_next_opt_case};
 	return tap_run(tests);
 }
