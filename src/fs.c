@@ -1739,8 +1739,11 @@ static void fill_scratch_stat(const struct fs *fs, struct stat *st,
 			      const struct scratch_node *sn)
 {
 	fill_file_stat(fs, st, scratch_size(sn), scratch_mtime(sn), true);
+	/* Never writable by group or others, whatever umask or chmod asked:
+	 * under allow_other another user could change the bytes the owner
+	 * is about to rename onto an item (sed -i's temporary file). */
 	if (!fs->read_only)
-		st->st_mode = S_IFREG | (scratch_mode(sn) & 07777);
+		st->st_mode = S_IFREG | (scratch_mode(sn) & 07755);
 }
 
 /* Whether the partition at path exists: held by the mount, in a fresh

@@ -90,6 +90,19 @@ write_requests_since() {
 	run ddbtool tables
 	refute_line "${T}_new"
 
+	# a scratch file the owner opened to all stays the owner's to write
+	# (another user could change what sed -i is about to rename in)
+	printf 'x' >"$MNT/$T/a/t.tmp"
+	chmod 666 "$MNT/$T/a/t.tmp"
+	run stat -c '%a' "$MNT/$T/a/t.tmp"
+	assert_output 644
+	run as_nobody sh -c "echo y > '$MNT/$T/a/t.tmp'"
+	assert_failure
+	assert_output --partial "Permission denied"
+	run cat "$MNT/$T/a/t.tmp"
+	assert_output x
+	rm "$MNT/$T/a/t.tmp"
+
 	# the owner still writes
 	jq '.v = 5' "$F" >"$BATS_TEST_TMPDIR/new.json"
 	cp "$BATS_TEST_TMPDIR/new.json" "$F"
