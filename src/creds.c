@@ -170,12 +170,10 @@ int creds_parse_time(const char *s, time_t *out)
 	return 0;
 }
 
-/* Parses {"AccessKeyId", "SecretAccessKey", token_key, "Expiration"} (and
- * "Version": 1 for a process) into *out. what names the source for err,
- * which never quotes the body: it holds the secret. */
-static int parse_creds_json(const char *body, size_t len, const char *what,
-			    const char *token_key, bool want_version,
-			    struct creds *out, char *err, size_t errlen)
+/* err never quotes the body: it holds the secret. */
+int creds_parse_json(const char *body, size_t len, const char *what,
+		     const char *token_key, bool want_version,
+		     struct creds *out, char *err, size_t errlen)
 {
 	const char *akid, *secret, *token, *exp;
 	json_error_t jerr;
@@ -437,7 +435,7 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 		goto out;
 	}
 	ret =
-	    parse_creds_json(o.data ? o.data : "", o.len, "credential_process",
+	    creds_parse_json(o.data ? o.data : "", o.len, "credential_process",
 			     "SessionToken", true, out, err, errlen);
 	goto out;
 
@@ -642,7 +640,7 @@ static int fetch_container(struct creds_provider *p, struct creds *out,
 		ret = -EIO;
 		goto out;
 	}
-	ret = parse_creds_json(resp.body, resp.body_len,
+	ret = creds_parse_json(resp.body, resp.body_len,
 			       "container credentials endpoint", "Token", false,
 			       out, err, errlen);
 out:
@@ -768,7 +766,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 		goto out;
 	}
 	json_decref(root);
-	ret = parse_creds_json(resp.body, resp.body_len, "role credentials",
+	ret = creds_parse_json(resp.body, resp.body_len, "role credentials",
 			       "Token", false, out, err, errlen);
 	if (!ret && !p->role) {
 		p->role = role;
