@@ -1,6 +1,7 @@
 /* fuzz_codec.c - libFuzzer target for the item codec: whatever codec_parse
- * accepts must render, re-parse to the same text in both formats, and hold
- * only numbers the key-name module (and so the server) accepts. */
+ * accepts must render, re-parse to the same text in both formats, hold only
+ * numbers the key-name module (and so the server) accepts, and take any key
+ * keyname names. */
 #include "fuzz.h"
 
 #include "codec.h"
@@ -58,6 +59,78 @@ static void walk(const json_t *v, int top)
 			walk(json_array_get(m, i), 0);
 	else if ((m = json_object_get(v, "M")))
 		walk(m, 1);
+}
+
+static enum keyname_type ktype(char t)
+{
+	return t == 'N' ? KEYNAME_N : t == 'B' ? KEYNAME_B : KEYNAME_S;
+}
+
+/* Reads the key attribute name of item the way a path names it: keyname
+ * must take the value and give it a file name of kind. Returns the
+ * attribute value as keyname builds it from that name (new reference), or
+ * NULL when keyname has no name for it. */
+static json_t *path_value(const json_t *item, const char *name, char type,
+			  enum keyname_kind kind)
+{
+	struct keyname_key k = {0}, back = {0};
+	char *file = NULL;
+	json_t *v = NULL;
+	int rc;
+
+	if (keyname_key_from_json(json_object_get(item, name), &k) ||
+	    k.type != ktype(type) ||
+	    keyname_encode(kind, k.type, k.value, k.len, &file))
+		goto out;
+	rc = keyname_decode(file, kind, k.type, &back);
+	if (rc == -ENAMETOOLONG) /* found by a prefix search: same value */
+		rc = keyname_key_to_json(k.type, k.value, k.len, &v);
+	else if (rc == 0)
+		rc = keyname_key_to_json(back.type, back.value, back.len, &v);
+	FUZZ_CHECK(rc == 0 || rc == -ENOMEM, "named key: %d", rc);
+out:
+	keyname_key_free(&k);
+	keyname_key_free(&back);
+	free(file);
+	return v;
+}
+
+/* When keyname names the item's key, the codec takes the key that name
+ * stands for as the item's own (codec_apply_key): the two modules agree on
+ * key types, emptiness, lengths and number values. */
+static void check_key(const json_t *item, const struct codec_schema *s)
+{
+	json_t *path_key = json_object(), *hv, *rv = NULL, *copy = NULL;
+	struct codec_error err;
+	int rc;
+
+	if (!path_key)
+		return;
+	hv = path_value(item, s->hash_name, s->hash_type,
+			s->range_name ? KEYNAME_PARTITION : KEYNAME_HASH_ITEM);
+	if (s->range_name)
+		rv = path_value(item, s->range_name, s->range_type,
+				KEYNAME_RANGE_ITEM);
+	if (!hv || (s->range_name && !rv))
+		goto out;
+	if (json_object_set(path_key, s->hash_name, hv) ||
+	    (rv && json_object_set(path_key, s->range_name, rv)))
+		goto out;
+	copy = json_deep_copy(item);
+	if (!copy)
+		goto out;
+	memset(&err, 0, sizeof(err));
+	rc = codec_apply_key(copy, s, path_key, &err);
+	FUZZ_CHECK(rc == 0 || rc == -EFBIG || rc == -ENOMEM,
+		   "keyname names the key, codec_apply_key refuses it (%d): %s",
+		   rc, err.message);
+	FUZZ_CHECK(rc || json_object_size(copy) == json_object_size(item),
+		   "apply_key added an attribute the item had");
+out:
+	json_decref(hv);
+	json_decref(rv);
+	json_decref(copy);
+	json_decref(path_key);
 }
 
 /* Renders item in f, parses that back and renders it again: the two texts
@@ -120,6 +193,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	walk(item, 1);
+	if (s)
+		check_key(item, s);
 	rc = codec_item_size(item, &sz1);
 	FUZZ_CHECK(rc == 0 && sz1 <= CODEC_ITEM_MAX, "size %d %zu", rc, sz1);
 
