@@ -5,6 +5,7 @@
 
 #include "creds.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -42,15 +43,28 @@ static void try_json(const char *body, size_t n, int which)
 	creds_clear(&c);
 }
 
-/* A time that parses formats back (UTC) to a time that parses the same. */
+/* A time that parses has digits where ISO 8601 puts them and names a real
+ * date, and formats back (UTC) to a time that parses the same. */
 static void try_time(const char *s)
 {
+	static const char digits[] = "dddd-dd-dd?dd:dd:dd";
 	time_t t, u;
 	struct tm tm;
 	char back[64];
 
 	if (creds_parse_time(s, &t))
 		return;
+	for (size_t i = 0; i < sizeof(digits) - 1; i++)
+		FUZZ_CHECK(digits[i] != 'd' || isdigit((unsigned char)s[i]),
+			   "\"%.60s\" taken with a non-digit at %zu", s, i);
+	if ((s[19] == 'Z' || s[19] == 'z') && s[20] == '\0' &&
+	    strncmp(s + 17, "60", 2) != 0) {
+		/* no offset, no fraction, no leap second: the same fields */
+		FUZZ_CHECK(gmtime_r(&t, &tm), "gmtime");
+		strftime(back, sizeof(back), "%Y-%m-%d", &tm);
+		FUZZ_CHECK(strncmp(back, s, 10) == 0,
+			   "\"%.60s\" taken as %s", s, back);
+	}
 	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
 		return;
 	strftime(back, sizeof(back), "%Y-%m-%dT%H:%M:%SZ", &tm);
