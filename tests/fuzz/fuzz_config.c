@@ -57,8 +57,70 @@ static void put(int fd, const uint8_t *p, size_t n)
 		abort();
 }
 
-/* The first byte picks the profile asked for; the rest, split at the
- * first NUL, is the config file and then the credentials file. */
+/* A key of any length reads back exactly: bytes 1..n-1 become a name (up
+ * to the first '=' byte) and a value, mapped onto characters that need no
+ * quoting, written as "[default]\nname = value\n" in the credentials file
+ * (or the config file), and config_get must give the value back. Lines
+ * over inih's 200-byte buffer go through config.c's own reader. */
+static void try_key_value(const uint8_t *data, size_t size)
+{
+	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+	/* a region, so that the file need not give one */
+	struct config_options opts = {.region = "us-east-1"};
+	char *file, *name, *value, err[256];
+	const char *got;
+	struct config cfg;
+	size_t nl = 0, vl = 0, i;
+	const uint8_t *eq = memchr(data + 1, '=', size - 1);
+	bool in_creds = data[0] & 8;
+
+	nl = eq ? (size_t)(eq - data - 1) : 0;
+	if (!eq || nl == 0 || nl > 100)
+		return;
+	file = malloc(size + 32);
+	if (!file)
+		return;
+	name = file + sizeof("[default]\n") - 1;
+	memcpy(file, "[default]\n", sizeof("[default]\n") - 1);
+	for (i = 0; i < nl; i++)
+		name[i] = name_chars[data[1 + i] % (sizeof(name_chars) - 1)];
+	memcpy(name + nl, " = ", 3);
+	value = name + nl + 3;
+	for (i = nl + 2; i < size; i++) {
+		/* printable ASCII but the comment starters; blanks inside */
+		char c = (char)(0x20 + data[i] % 0x5f);
+
+		if (c == ';' || c == '#')
+			c = '_';
+		value[vl++] = c;
+	}
+	while (vl && value[vl - 1] == ' ')
+		vl--;
+	while (vl && value[0] == ' ') {
+		memmove(value, value + 1, vl - 1);
+		vl--;
+	}
+	value[vl] = '\n';
+	put(in_creds ? fd_creds : fd_config, (const uint8_t *)file,
+	    (size_t)(value + vl + 1 - file));
+	put(in_creds ? fd_config : fd_creds, (const uint8_t *)"", 0);
+	value[vl] = '\0';
+	name[nl] = '\0';
+	if (config_resolve(&opts, &cfg, err, sizeof(err)) == 0) {
+		got = config_get(&cfg, name, NULL);
+		/* a few names have meaning (region=, endpoint_url=) and may
+		 * make config_resolve refuse the file; others must be there */
+		FUZZ_CHECK(got && strcmp(got, value) == 0,
+			   "%s = \"%.300s\" read back as \"%.300s\"", name,
+			   value, got ? got : "(none)");
+		config_free(&cfg);
+	}
+	free(file);
+}
+
+/* The first byte picks the profile asked for (bit 4: try_key_value); the
+ * rest, split at the first NUL, is the config file and then the
+ * credentials file. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const profiles[] = {NULL, "dev", "a b", "default"};
@@ -70,6 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 65536)
 		return 0;
+	if (data[0] & 16) {
+		try_key_value(data, size);
+		return 0;
+	}
 	opts.profile = profiles[data[0] & 3];
 	data++;
 	size--;
