@@ -134,10 +134,19 @@ static void try_number(const char *text)
 	free(again);
 }
 
+static char type_letter(enum keyname_type t)
+{
+	return t == KEYNAME_N ? 'N' : t == KEYNAME_B ? 'B' : 'S';
+}
+
+/* A spec that parses, written back in full ("T,h:S,r:N"), parses to the
+ * same schema. */
 static void try_mkdir(const char *spec)
 {
-	struct keyname_schema s = {0};
+	struct keyname_schema s = {0}, t = {0};
 	struct keyname_attr a = {0};
+	char *full = NULL;
+	int n;
 
 	if (keyname_parse_mkdir(spec, &s) == 0) {
 		FUZZ_CHECK(keyname_table_name_valid(s.table), "table %s",
@@ -145,7 +154,30 @@ static void try_mkdir(const char *spec)
 		FUZZ_CHECK(s.hash.name && *s.hash.name, "no hash name");
 		FUZZ_CHECK(!s.range.name || strcmp(s.range.name, s.hash.name),
 			   "same key twice");
+		if (s.range.name)
+			n = asprintf(&full, "%s,%s:%c,%s:%c", s.table,
+				     s.hash.name, type_letter(s.hash.type),
+				     s.range.name, type_letter(s.range.type));
+		else
+			n = asprintf(&full, "%s,%s:%c", s.table, s.hash.name,
+				     type_letter(s.hash.type));
+		if (n >= 0) {
+			n = keyname_parse_mkdir(full, &t);
+			FUZZ_CHECK(n == 0 || n == -ENOMEM,
+				   "\"%.300s\" parsed, \"%.300s\" not (%d)",
+				   spec, full, n);
+			FUZZ_CHECK(n || (!strcmp(t.table, s.table) &&
+					 !strcmp(t.hash.name, s.hash.name) &&
+					 t.hash.type == s.hash.type &&
+					 !t.range.name == !s.range.name &&
+					 (!s.range.name ||
+					  (!strcmp(t.range.name, s.range.name) &&
+					   t.range.type == s.range.type))),
+				   "\"%.300s\" reads differently", full);
+			free(full);
+		}
 	}
+	keyname_schema_free(&t);
 	keyname_schema_free(&s);
 	keyname_schema_free(&s);
 	if (keyname_parse_key_spec(spec, &a) == 0)
