@@ -4,6 +4,7 @@
 #ifndef DYNAMOFS_CREDS_H
 #define DYNAMOFS_CREDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -92,6 +93,17 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
  * -ENOMEM. */
 int creds_container_url(const char *relative_uri, const char *full_uri,
 			char **url, char *err, size_t errlen);
+
+/* Parses a credential document (len bytes of body): {"AccessKeyId",
+ * "SecretAccessKey", token_key ("SessionToken" for credential_process,
+ * "Token" for container and IMDS), "Expiration" (optional, as
+ * creds_parse_time reads it)} and, when want_version, "Version": 1. what
+ * names the source for err. Fills *out (caller frees with creds_clear;
+ * zeroed on failure). Returns 0, -EINVAL (err says what is missing, never
+ * quoting a secret), -ENOMEM. Pure; exported for the fuzz target. */
+int creds_parse_json(const char *body, size_t len, const char *what,
+		     const char *token_key, bool want_version,
+		     struct creds *out, char *err, size_t errlen);
 
 /* Parses an ISO 8601 UTC time as credential sources write it
  * ("2024-05-01T12:00:00Z", optional fraction, "Z" or "+HH:MM" offset).

@@ -46,6 +46,51 @@ void keyname_key_free(struct keyname_key *k);
 
 /* ---- Numbers ---- */
 
+/* Why a text is not a number DynamoDB holds (keyname_number_parse). */
+enum keyname_number_fault {
+	KEYNAME_NUMBER_OK = 0,
+	KEYNAME_NUMBER_SYNTAX, /* not the grammar, or exponent/scale beyond
+				  a Java int */
+	KEYNAME_NUMBER_DIGITS, /* more than 38 significant digits */
+	KEYNAME_NUMBER_SMALL,  /* non-zero magnitude under 1E-130 */
+	KEYNAME_NUMBER_LARGE,  /* magnitude over 9.99..9E+125 */
+};
+
+/* A number text taken apart; the pointers point into the text. */
+struct keyname_number {
+	bool neg;	 /* written with '-' (a zero too: "-0") */
+	bool zero;	 /* every mantissa digit is 0 */
+	const char *ip;	 /* integer digits */
+	size_t il;	 /* their count, may be 0 (".5") */
+	bool dot;	 /* a '.' was written */
+	const char *fp;	 /* fraction digits, after the '.' */
+	size_t fl;	 /* their count, may be 0 ("5.") */
+	const char *ep;	 /* the exponent part from 'e'/'E', or NULL */
+	size_t el;	 /* its length */
+	long long exp;	 /* its value (within a Java int) */
+	size_t first;	 /* index of the first non-zero digit in ip then fp */
+	size_t nd;	 /* significant digits, 0 for zero */
+	long long pow10; /* power of ten of the first significant digit */
+};
+
+/* THE number grammar of dynamofs, shared by the codec (file checks) and
+ * the key names, so that a file never passes validation with a number the
+ * server then refuses. DynamoDB Local parses with Java's
+ * BigDecimal(String): [+-]? (D+ | D+ '.' D* | '.' D+) ([eE] [+-]? D+)?,
+ * ASCII digits only, the exponent (leading zeros aside, at most 10 digits)
+ * and the scale (fraction digits minus exponent) each inside a Java int.
+ * Then, unless zero: at most 38 significant digits and the leading digit's
+ * power of ten within -130..125. A zero takes any exponent inside those int
+ * limits ("0e-2147483647" is 0, "0e99999999999" and "0.0e-2147483647" are
+ * refused), exactly as DynamoDB Local 2.x does (checked with boto3);
+ * dynalite takes a zero with any exponent.
+ * Fills *x when the grammar matched (whatever the limits say; else *x is
+ * unspecified) and *fault (may be NULL). Returns 0 when DynamoDB takes
+ * the number, -EINVAL otherwise. */
+int keyname_number_parse(const char *text, size_t len,
+			 struct keyname_number *x,
+			 enum keyname_number_fault *fault);
+
 /* Puts text, a number as a client may send it ("007.500", "1E+2", "-0",
  * "+5"), in the form DynamoDB Local returns it: plain notation (never an
  * exponent), no leading zeros, no trailing fraction zeros and no trailing

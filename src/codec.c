@@ -1,6 +1,7 @@
 /* codec.c - the item codec: renders DynamoDB wire items as plain or DynamoDB
  * JSON in Python's json.dumps layout, and parses file text back, checked. */
 #include "codec.h"
+#include "keyname.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -95,10 +96,15 @@ err_msg(struct codec_error *err, const char *fmt, ...)
  *   "Infinity", " 5", "0x10", "1_0", "1e", "e5", "-", "1..2"
  *   sets: NS ["1","1.0"], ["10","1E1"], ["-0","0"] and BS [a,a] refused as
  *   duplicates; DynamoDB Local returns NS/BS sorted, dynalite as put.
+ *   "0e99999999999", "0.0e-2147483647": refused by DynamoDB Local (Java int
+ *   exponent and scale), taken by dynalite; we refuse them as the former.
  * So a server's N text is always a valid JSON number token without exponent;
- * the plain renderer still rewrites any other text it might get losslessly. */
+ * the plain renderer still rewrites any other text it might get losslessly.
+ * The grammar and the limits are keyname_number_parse's, the one that names
+ * number keys too, so a file never passes with a number the server refuses. */
 
-/* A number text taken apart; pointers into the text. */
+/* A number text taken apart (keyname's grammar), and whether it is also a
+ * JSON number token. */
 struct num {
 	bool neg;
 	bool zero;
@@ -113,6 +119,7 @@ struct num {
 	size_t first;	 /* digit index of the first non-zero digit */
 	size_t nd;	 /* significant digits (0 for zero) */
 	long long pow10; /* power of ten of the first significant digit */
+	enum keyname_number_fault fault; /* what DynamoDB would refuse */
 };
 
 /* Digit k of il + fl digits, counting across the '.'. */
@@ -121,77 +128,32 @@ static char num_digit(const struct num *x, size_t k)
 	return k < x->il ? x->ip[k] : x->fp[k - x->il];
 }
 
-/* Takes apart [+-]digits[.digits][(e|E)[+-]digits] with at least one
- * mantissa digit, the grammar DynamoDB accepts. Returns 0 or -EINVAL. */
+/* Takes the n bytes at t apart with the one number grammar that the key
+ * names use too (keyname_number_parse), so that the codec never passes a
+ * number the server refuses. Returns 0 when the grammar matched (the
+ * limits are left to num_check, through x->fault) or -EINVAL. */
 static int num_parse(const char *t, size_t n, struct num *x)
 {
-	size_t i = 0, last = 0, total;
-	long long e = 0;
-	bool eneg = false, have_last = false;
+	struct keyname_number k;
 
 	memset(x, 0, sizeof(*x));
-	x->json = true;
-	if (i < n && (t[i] == '-' || t[i] == '+')) {
-		x->neg = t[i] == '-';
-		if (t[i] == '+')
-			x->json = false;
-		i++;
-	}
-	x->ip = t + i;
-	while (i < n && t[i] >= '0' && t[i] <= '9')
-		i++;
-	x->il = (size_t)(t + i - x->ip);
-	if (i < n && t[i] == '.') {
-		x->dot = true;
-		i++;
-	}
-	x->fp = t + i;
-	while (i < n && t[i] >= '0' && t[i] <= '9')
-		i++;
-	x->fl = (size_t)(t + i - x->fp);
-	if (x->il + x->fl == 0)
+	keyname_number_parse(t, n, &k, &x->fault);
+	if (x->fault == KEYNAME_NUMBER_SYNTAX)
 		return -EINVAL;
-	if (i < n && (t[i] == 'e' || t[i] == 'E')) {
-		size_t d0;
-
-		x->ep = t + i;
-		i++;
-		if (i < n && (t[i] == '-' || t[i] == '+')) {
-			eneg = t[i] == '-';
-			i++;
-		}
-		d0 = i;
-		while (i < n && t[i] >= '0' && t[i] <= '9') {
-			/* saturate: anything this large is out of range */
-			if (e < 1000000000000LL)
-				e = e * 10 + (t[i] - '0');
-			i++;
-		}
-		if (i == d0)
-			return -EINVAL;
-		x->el = (size_t)(t + i - x->ep);
-	}
-	if (i != n)
-		return -EINVAL;
-	if (x->il == 0 || (x->dot && x->fl == 0) ||
-	    (x->il > 1 && x->ip[0] == '0'))
-		x->json = false;
-
-	total = x->il + x->fl;
-	x->zero = true;
-	for (size_t k = 0; k < total; k++) {
-		if (num_digit(x, k) == '0')
-			continue;
-		if (x->zero)
-			x->first = k;
-		x->zero = false;
-		last = k;
-		have_last = true;
-	}
-	if (!have_last)
-		return 0;
-	x->nd = last - x->first + 1;
-	x->pow10 = (long long)x->il - 1 - (long long)x->first + (eneg ? -e : e);
+	x->neg = k.neg;
+	x->zero = k.zero;
+	x->ip = k.ip;
+	x->il = k.il;
+	x->fp = k.fp;
+	x->fl = k.fl;
+	x->dot = k.dot;
+	x->ep = k.ep;
+	x->el = k.el;
+	x->first = k.first;
+	x->nd = k.nd;
+	x->pow10 = k.pow10;
+	x->json = t[0] != '+' && x->il > 0 && !(x->dot && x->fl == 0) &&
+		  !(x->il > 1 && x->ip[0] == '0');
 	return 0;
 }
 
@@ -242,30 +204,28 @@ static int num_check(const char *t, size_t n, struct num *x,
 		err_msg(err, "\"%s\" is not a number DynamoDB can hold", shown);
 		return -EINVAL;
 	}
-	if (x->zero)
-		return 0;
-	if (x->nd > CODEC_DIGITS_MAX) {
+	switch (x->fault) {
+	case KEYNAME_NUMBER_DIGITS:
 		err_msg(err,
 			"number has %zu significant digits (DynamoDB keeps "
 			"38)",
 			x->nd);
 		return -EINVAL;
-	}
-	if (x->pow10 < -130) {
+	case KEYNAME_NUMBER_SMALL:
 		err_msg(err,
 			"number %s is too small (DynamoDB's smallest "
 			"magnitude is 1E-130)",
 			shown);
 		return -EINVAL;
-	}
-	if (x->pow10 > 125) {
+	case KEYNAME_NUMBER_LARGE:
 		err_msg(err,
 			"number %s is too large (DynamoDB's largest is "
 			"9.9999999999999999999999999999999999999E+125)",
 			shown);
 		return -EINVAL;
+	default:
+		return 0;
 	}
-	return 0;
 }
 
 int codec_number_check(const char *text, struct codec_error *err)

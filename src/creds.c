@@ -114,14 +114,23 @@ static int creds_set(struct creds *c, const char *akid, const char *secret,
 
 int creds_parse_time(const char *s, time_t *out)
 {
+	static const char digit_at[] = "dddd-dd-dd?dd:dd:dd";
+	static const int mdays[] = {31, 29, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
 	int y, mo, d, h, mi, sec, n = 0;
 	long off = 0;
 	struct tm tm = {0};
 	char t;
 	time_t v;
 
-	if (!s ||
-	    sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &t, &h, &mi,
+	if (!s)
+		return -EINVAL;
+	/* sscanf's %d alone would take " 1", "+1" and "-1" for two digits */
+	for (int i = 0; i < 19; i++)
+		if (digit_at[i] == 'd' ? !isdigit((unsigned char)s[i])
+				       : s[i] == '\0')
+			return -EINVAL;
+	if (sscanf(s, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &y, &mo, &d, &t, &h, &mi,
 		   &sec, &n) != 7 ||
 	    n != 19 || (t != 'T' && t != 't' && t != ' '))
 		return -EINVAL;
@@ -154,8 +163,11 @@ int creds_parse_time(const char *s, time_t *out)
 	}
 	if (*s)
 		return -EINVAL;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    h > 23 || mi > 59 || sec > 60)
+		return -EINVAL;
+	/* timegm would turn Feb 29 of a common year into Mar 1 */
+	if (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400)))
 		return -EINVAL;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -170,12 +182,10 @@ int creds_parse_time(const char *s, time_t *out)
 	return 0;
 }
 
-/* Parses {"AccessKeyId", "SecretAccessKey", token_key, "Expiration"} (and
- * "Version": 1 for a process) into *out. what names the source for err,
- * which never quotes the body: it holds the secret. */
-static int parse_creds_json(const char *body, size_t len, const char *what,
-			    const char *token_key, bool want_version,
-			    struct creds *out, char *err, size_t errlen)
+/* err never quotes the body: it holds the secret. */
+int creds_parse_json(const char *body, size_t len, const char *what,
+		     const char *token_key, bool want_version,
+		     struct creds *out, char *err, size_t errlen)
 {
 	const char *akid, *secret, *token, *exp;
 	json_error_t jerr;
@@ -437,7 +447,7 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 		goto out;
 	}
 	ret =
-	    parse_creds_json(o.data ? o.data : "", o.len, "credential_process",
+	    creds_parse_json(o.data ? o.data : "", o.len, "credential_process",
 			     "SessionToken", true, out, err, errlen);
 	goto out;
 
@@ -642,7 +652,7 @@ static int fetch_container(struct creds_provider *p, struct creds *out,
 		ret = -EIO;
 		goto out;
 	}
-	ret = parse_creds_json(resp.body, resp.body_len,
+	ret = creds_parse_json(resp.body, resp.body_len,
 			       "container credentials endpoint", "Token", false,
 			       out, err, errlen);
 out:
@@ -768,7 +778,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 		goto out;
 	}
 	json_decref(root);
-	ret = parse_creds_json(resp.body, resp.body_len, "role credentials",
+	ret = creds_parse_json(resp.body, resp.body_len, "role credentials",
 			       "Token", false, out, err, errlen);
 	if (!ret && !p->role) {
 		p->role = role;

@@ -112,41 +112,37 @@ static char mant_digit(const char *a, size_t ni, const char *f, size_t k)
 	return k < ni ? a[k] : f[k - ni];
 }
 
-/* Appends the canonical text of the n bytes at s to out (see
- * keyname_number_canonical). The grammar and the int limits follow
- * java.math.BigDecimal(String), which DynamoDB Local parses with; only
- * ASCII digits are taken (Java would also take other Unicode digits). */
-static int number_canon(const char *s, size_t n, struct dynbuf *out)
+int keyname_number_parse(const char *s, size_t n, struct keyname_number *x,
+			 enum keyname_number_fault *fault)
 {
-	size_t i = 0, ni, nf, nd, fz, lz;
-	const char *ip, *fp;
-	bool neg = false;
-	long long exp = 0, pow_hi, pow_lo;
-	int rc;
+	enum keyname_number_fault f = KEYNAME_NUMBER_SYNTAX;
+	size_t i = 0, total, last = 0;
+	bool eneg = false, over = false;
 
+	memset(x, 0, sizeof(*x));
 	if (i < n && (s[i] == '+' || s[i] == '-')) {
-		neg = s[i] == '-';
+		x->neg = s[i] == '-';
 		i++;
 	}
-	ip = s + i;
+	x->ip = s + i;
 	while (i < n && is_digit(s[i]))
 		i++;
-	ni = (size_t)(s + i - ip);
-	fp = s + i;
-	nf = 0;
+	x->il = (size_t)(s + i - x->ip);
+	x->fp = s + i;
 	if (i < n && s[i] == '.') {
+		x->dot = true;
 		i++;
-		fp = s + i;
+		x->fp = s + i;
 		while (i < n && is_digit(s[i]))
 			i++;
-		nf = (size_t)(s + i - fp);
+		x->fl = (size_t)(s + i - x->fp);
 	}
-	if (ni + nf == 0)
-		return -EINVAL;
+	if (x->il + x->fl == 0)
+		goto out;
 	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		bool eneg = false;
 		size_t start;
 
+		x->ep = s + i;
 		i++;
 		if (i < n && (s[i] == '+' || s[i] == '-')) {
 			eneg = s[i] == '-';
@@ -156,57 +152,93 @@ static int number_canon(const char *s, size_t n, struct dynbuf *out)
 		while (i < n && is_digit(s[i]))
 			i++;
 		if (i == start)
-			return -EINVAL;
+			goto out;
+		x->el = (size_t)(s + i - x->ep);
 		while (start < i - 1 && s[start] == '0')
 			start++;
 		/* Java: more than 10 digits, or a value outside an int, is an
 		 * error even for a zero mantissa ("0e99999999999"). */
-		if (i - start > 10)
-			return -EINVAL;
-		for (size_t k = start; k < i; k++)
-			exp = exp * 10 + (s[k] - '0');
-		if (eneg)
-			exp = -exp;
-		if (exp < JAVA_INT_MIN || exp > JAVA_INT_MAX)
-			return -EINVAL;
+		if (i - start > 10) {
+			over = true;
+		} else {
+			for (size_t k = start; k < i; k++)
+				x->exp = x->exp * 10 + (s[k] - '0');
+			if (eneg)
+				x->exp = -x->exp;
+			over = x->exp < JAVA_INT_MIN || x->exp > JAVA_INT_MAX;
+		}
 	}
 	if (i != n)
-		return -EINVAL;
+		goto out;
 	/* Java's scale (fraction digits minus exponent) must be an int too:
 	 * DynamoDB Local rejects "0.0e-2147483647" but takes "0e-2147483647".
 	 */
-	if (nf > (size_t)JAVA_INT_MAX || (long long)nf - exp > JAVA_INT_MAX ||
-	    (long long)nf - exp < JAVA_INT_MIN)
-		return -EINVAL;
+	if (!over && (x->fl > (size_t)JAVA_INT_MAX ||
+		      (long long)x->fl - x->exp > JAVA_INT_MAX ||
+		      (long long)x->fl - x->exp < JAVA_INT_MIN))
+		over = true;
+	if (over) /* beyond any limit: far out of range unless zero */
+		x->exp = eneg ? -(1LL << 40) : 1LL << 40;
 
-	nd = ni + nf;
-	for (fz = 0; fz < nd && mant_digit(ip, ni, fp, fz) == '0'; fz++)
-		;
-	if (fz == nd)
+	total = x->il + x->fl;
+	x->zero = true;
+	for (size_t k = 0; k < total; k++) {
+		if (mant_digit(x->ip, x->il, x->fp, k) == '0')
+			continue;
+		if (x->zero)
+			x->first = k;
+		x->zero = false;
+		last = k;
+	}
+	/* A zero past Java's limits is a syntax error to DynamoDB Local; any
+	 * other number there is simply out of range. */
+	if (over && x->zero)
+		goto out;
+	f = KEYNAME_NUMBER_OK;
+	if (x->zero)
+		goto out;
+	x->nd = last - x->first + 1;
+	x->pow10 = (long long)x->il - 1 - (long long)x->first + x->exp;
+	if (x->nd > NUM_DIGITS_MAX)
+		f = KEYNAME_NUMBER_DIGITS;
+	else if (x->pow10 < NUM_POW_MIN)
+		f = KEYNAME_NUMBER_SMALL;
+	else if (x->pow10 > NUM_POW_MAX)
+		f = KEYNAME_NUMBER_LARGE;
+out:
+	if (fault)
+		*fault = f;
+	return f == KEYNAME_NUMBER_OK ? 0 : -EINVAL;
+}
+
+/* Appends the canonical text of the n bytes at s to out (see
+ * keyname_number_canonical). */
+static int number_canon(const char *s, size_t n, struct dynbuf *out)
+{
+	struct keyname_number x;
+	long long pow_lo;
+	int rc;
+
+	rc = keyname_number_parse(s, n, &x, NULL);
+	if (rc)
+		return rc;
+	if (x.zero)
 		return dynbuf_addc(out, '0'); /* zero has no sign */
-	for (lz = nd - 1; mant_digit(ip, ni, fp, lz) == '0'; lz--)
-		;
-	if (lz - fz + 1 > NUM_DIGITS_MAX)
-		return -EINVAL;
-	/* Powers of ten of the first and last significant digits. */
-	pow_hi = (long long)ni - 1 - (long long)fz + exp;
-	pow_lo = (long long)ni - 1 - (long long)lz + exp;
-	if (pow_hi < NUM_POW_MIN || pow_hi > NUM_POW_MAX)
-		return -EINVAL;
-
-	rc = neg ? dynbuf_addc(out, '-') : 0;
-	if (!rc && pow_hi < 0) {
+	/* Power of ten of the last significant digit. */
+	pow_lo = x.pow10 - (long long)x.nd + 1;
+	rc = x.neg ? dynbuf_addc(out, '-') : 0;
+	if (!rc && x.pow10 < 0) {
 		rc = dynbuf_add(out, "0.", 2);
-		for (long long p = -1; !rc && p > pow_hi; p--)
+		for (long long p = -1; !rc && p > x.pow10; p--)
 			rc = dynbuf_addc(out, '0');
 	}
-	for (long long p = pow_hi; !rc && p >= pow_lo; p--) {
-		if (p == -1 && pow_hi >= 0)
+	for (long long p = x.pow10; !rc && p >= pow_lo; p--) {
+		if (p == -1 && x.pow10 >= 0)
 			rc = dynbuf_addc(out, '.');
 		if (!rc)
-			rc = dynbuf_addc(
-			    out,
-			    mant_digit(ip, ni, fp, (size_t)(pow_hi - p) + fz));
+			rc = dynbuf_addc(out, mant_digit(x.ip, x.il, x.fp,
+							 (size_t)(x.pow10 - p) +
+							     x.first));
 	}
 	for (long long p = pow_lo; !rc && p > 0; p--)
 		rc = dynbuf_addc(out, '0');

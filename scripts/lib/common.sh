@@ -14,7 +14,8 @@ DYNAMOFS_DEBS=(gcc meson ninja-build pkg-config libfuse3-dev fuse3
 	bats bats-assert bats-support python3-boto3 python3-botocore awscli
 	jq tmux vim nano valgrind curl iproute2 procps psmisc attr
 	scdoc man-db groff-base bsdextrautils
-	dpkg-dev debhelper build-essential rpm systemd)
+	dpkg-dev debhelper build-essential rpm systemd
+	clang libclang-rt-14-dev)
 
 say() { printf '%s\n' "$*" >&2; }
 

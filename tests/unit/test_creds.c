@@ -1075,6 +1075,16 @@ static const struct {
     {"2030-01-01T00:00:00+2:00", -EINVAL, 0},
     {"2030-01-01T00:00:00.Z", -EINVAL, 0},
     {"tomorrow", -EINVAL, 0},
+    /* Digits where ISO 8601 puts them, and a real date (found by
+     * fuzz_creds: sscanf's %2d takes " 1" and "+1"; timegm takes Feb 30). */
+    {"2030-01- 1T00:00:00Z", -EINVAL, 0},
+    {"2030-+1-01T00:00:00Z", -EINVAL, 0},
+    {" 2030-01-01T00:00:00Z", -EINVAL, 0},
+    {"2030-01-01T-1:00:00Z", -EINVAL, 0},
+    {"2030-02-30T00:00:00Z", -EINVAL, 0},
+    {"2029-02-29T00:00:00Z", -EINVAL, 0},
+    {"2030-04-31T00:00:00Z", -EINVAL, 0},
+    {"2028-02-29T00:00:00Z", 0, 1835395200},
     {"", -EINVAL, 0},
 };
 
