@@ -2530,13 +2530,15 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		/* The kernel opens without asking us to create when it still
 		 * holds the name: an item deleted by another client within
 		 * cache_ttl, or a created file whose store failed. A program
-		 * writing it (echo > f again) then makes the item anew. */
-		if (rc == -ENOENT && (create || write) && !n.hidden) {
+		 * writing it (echo > f again) then makes the item anew, but
+		 * only once it writes (or truncates), and only if the item is
+		 * still absent then: nothing is sent for an open and close. */
+		if (rc == -ENOENT && (create || (write && !n.hidden))) {
 			/* Stored at close: an empty file is a key-only item. */
 			h->writable = true;
-			h->dirty = true;
+			h->dirty = create || (fi->flags & O_TRUNC);
 			h->new_item = true;
-			h->excl = (fi->flags & O_EXCL) != 0;
+			h->excl = (fi->flags & O_EXCL) != 0 || !create;
 			h->table = table_ref(n.table);
 			h->key = json_incref(n.key);
 			writer_add(fs, h);
@@ -2754,11 +2756,12 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		break;
 	case NODE_ITEM:
 		/* truncate by path: a write of the truncated content, now.
-		 * No item is longer than the limit, and the zeros past its
-		 * end could never be one: refuse before allocating them. */
-		if ((uint64_t)size > CODEC_ITEM_MAX) {
-			log_msg(LOG_ERR, "%s: truncate to %lld bytes refused: DynamoDB keeps at most %u",
-				path, (long long)size, CODEC_ITEM_MAX);
+		 * Refused past what an open file may hold (the text of an
+		 * item may be longer than the item: base64, indentation)
+		 * before anything is allocated; item_parse checks the rest. */
+		if ((uint64_t)size > CODEC_ITEM_MAX * 8) {
+			log_msg(LOG_ERR, "%s: truncate to %lld bytes refused: no item's file is longer than %u",
+				path, (long long)size, CODEC_ITEM_MAX * 8);
 			rc = -EFBIG;
 			break;
 		}

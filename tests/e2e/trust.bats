@@ -115,7 +115,7 @@ hold_finish() {
 	output=$(sed -n 's/^\(close:.*\)/\1/p' "$HOLD_OUT")
 }
 
-@test "a file held open past cache_ttl is stored without asking for the key schema again; when the server fails at close its bytes are kept" {
+@test "a file held open past cache_ttl: when every request fails at close its bytes are kept (no DescribeTable stands between); when the server answers, one PutItem" {
 	T=$(uniq_table held)
 	ddbtool create "$T" id:S
 	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
@@ -238,7 +238,7 @@ hold_finish() {
 	# by path (truncate(2)): would be a PutItem of the padded content
 	run fsprobe truncate "$MNT/$T/a.json" 943718400
 	assert_output EFBIG
-	run fsprobe truncate "$MNT/$T/a.json" 409601
+	run fsprobe truncate "$MNT/$T/a.json" 3276801
 	assert_output EFBIG
 	# through a descriptor (coreutils' ftruncate)
 	run truncate -s 900M "$MNT/$T/a.json"
@@ -309,4 +309,28 @@ hold_finish() {
 	run ddbtool get "$T" '{"id":{"S":"a"}}'
 	assert_output '{"id":{"S":"a"},"v":{"N":"1"}}'
 	EXPECT_LOG='not stored|InternalServerError|500|GetItem|last seen' unmount_fs
+}
+
+@test "a write-open of an item another client deleted sends nothing unless written; written, it makes the item anew only while absent" {
+	T=$(uniq_table reborn)
+	ddbtool create "$T" id:S
+	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
+	export DYNAMOFS_TEST_CLOCK=1
+	# the kernel keeps the name; the mount's cache expires when told
+	mount_fs -o cache_ttl=600
+	cat "$MNT/$T/a.json" >/dev/null
+	awsl dynamodb delete-item --table-name "$T" --key '{"id":{"S":"a"}}'
+	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
+	log_mark
+	run fsprobe write "$MNT/$T/a.json" "" --mode r+
+	assert_output ok
+	[ "$(requests_since PutItem)" -eq 0 ]
+	run ddbtool get "$T" '{"id":{"S":"a"}}'
+	assert_output NONE
+	# written: a new item, put only if still absent
+	run fsprobe write "$MNT/$T/a.json" '{"v": 3}' --mode r+
+	assert_output ok
+	run ddbtool get "$T" '{"id":{"S":"a"}}'
+	assert_output '{"id":{"S":"a"},"v":{"N":"3"}}'
+	unmount_fs
 }
