@@ -4,6 +4,7 @@
 #define DYNAMOFS_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /* Selects where messages go and which are kept: messages with a level above
@@ -24,5 +25,11 @@ void log_msg(int level, const char *fmt, ...)
 /* Parses a level name: "error", "warning", "info", "debug" (or "err", "warn").
  * Returns the syslog level, or -1 for an unknown name. */
 int log_level_parse(const char *name);
+
+/* Formats a one-line error for the caller to print or log, into buf of len
+ * bytes (truncated to fit); buf NULL or len 0: nothing. For the modules that
+ * hand an error back as text instead of logging it (options, config, creds). */
+void errbuf_printf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

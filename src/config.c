@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* A [services NAME] section's "dynamodb = / endpoint_url = URL" value. */
 struct config_service {
 	char *name;
@@ -48,20 +50,6 @@ struct config_parse {
 };
 
 #define CONFIG_PLACEHOLDER "\x01"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *config_env(const char *name)
 {
@@ -404,7 +392,7 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 	if (!ps->fp) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
-		set_err(err, errlen, "cannot read %s: %s", ps->path,
+		errbuf_printf(err, errlen, "cannot read %s: %s", ps->path,
 			strerror(errno));
 		return -EINVAL;
 	}
@@ -412,10 +400,10 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 	if (ps->nomem) {
 		ret = -ENOMEM;
 	} else if (ferror(ps->fp)) {
-		set_err(err, errlen, "cannot read %s", ps->path);
+		errbuf_printf(err, errlen, "cannot read %s", ps->path);
 		ret = -EINVAL;
 	} else if (line > 0) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"%s line %d: expected [section] or name = value",
 			ps->path, line);
 		ret = -EINVAL;
@@ -465,7 +453,7 @@ static int check_url(const char *url, const char *source, char *err,
 
 	for (p = url; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"bad endpoint URL \"%s\" (from %s): it holds a "
 				"space or control character",
 				url, source);
@@ -477,7 +465,7 @@ static int check_url(const char *url, const char *source, char *err,
 	else if (strncasecmp(url, "https://", 8) == 0)
 		auth = url + 8;
 	else {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"bad endpoint URL \"%s\" (from %s): it must start with "
 			"http:// or https://",
 			url, source);
@@ -519,7 +507,7 @@ static int check_url(const char *url, const char *source, char *err,
 	}
 	return 0;
 bad_host:
-	set_err(err, errlen,
+	errbuf_printf(err, errlen,
 		"bad endpoint URL \"%s\" (from %s): expected "
 		"http(s)://HOST[:PORT]",
 		url, source);
@@ -554,7 +542,7 @@ static int check_region(const char *region, const char *source, char *err,
 			n = 0;
 	}
 	if (n == 0 || n > 64) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"bad region \"%s\" (from %s): expected a name such as "
 			"us-east-1",
 			region, source);
@@ -653,7 +641,7 @@ static int region_resolve(struct config *cfg, const char *opt, bool explicit,
 	if (explicit)
 		return set_pair(&cfg->region, &cfg->region_source, "us-east-1",
 				"default us-east-1 (explicit endpoint)");
-	set_err(err, errlen, "no region: set AWS_REGION or -o region=");
+	errbuf_printf(err, errlen, "no region: set AWS_REGION or -o region=");
 	return -EINVAL;
 }
 
@@ -666,7 +654,7 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
-	set_err(err, errlen, "out of memory");
+	errbuf_printf(err, errlen, "out of memory");
 	if (!opts)
 		opts = &none;
 	ps.cfg = cfg;
@@ -704,7 +692,7 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		goto out;
 	cfg->profile_found = ps.found;
 	if (cfg->profile_named && !cfg->profile_found) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"profile \"%s\" (from %s) not found in %s or %s",
 			cfg->profile, cfg->profile_source,
 			cfg->credentials_file, cfg->config_file);
@@ -759,7 +747,7 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		}
 	}
 	ret = 0;
-	set_err(err, errlen, "%s", "");
+	errbuf_printf(err, errlen, "%s", "");
 out:
 	parse_free(&ps);
 	services_free(ps.services, ps.n_services);

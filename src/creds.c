@@ -62,20 +62,6 @@ struct creds_provider {
 	struct http_client *http;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 
 static void wipe_free(char *s)
 {
@@ -197,10 +183,10 @@ int creds_parse_json(const char *body, size_t len, const char *what,
 	root = json_loadb(body, len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		if (root)
-			set_err(err, errlen, "%s: output is not a JSON object",
+			errbuf_printf(err, errlen, "%s: output is not a JSON object",
 				what);
 		else
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"%s: output is not JSON (line %d, column %d)",
 				what, jerr.line, jerr.column);
 		goto out;
@@ -208,7 +194,7 @@ int creds_parse_json(const char *body, size_t len, const char *what,
 	if (want_version) {
 		v = json_object_get(root, "Version");
 		if (!json_is_integer(v) || json_integer_value(v) != 1) {
-			set_err(err, errlen, "%s: output needs \"Version\": 1",
+			errbuf_printf(err, errlen, "%s: output needs \"Version\": 1",
 				what);
 			goto out;
 		}
@@ -218,12 +204,12 @@ int creds_parse_json(const char *body, size_t len, const char *what,
 	token = json_string_value(json_object_get(root, token_key));
 	exp = json_string_value(json_object_get(root, "Expiration"));
 	if (!akid || !*akid || !secret || !*secret) {
-		set_err(err, errlen, "%s: output lacks a string \"%s\"", what,
+		errbuf_printf(err, errlen, "%s: output lacks a string \"%s\"", what,
 			!akid || !*akid ? "AccessKeyId" : "SecretAccessKey");
 		goto out;
 	}
 	if (exp && creds_parse_time(exp, &expiration)) {
-		set_err(err, errlen, "%s: bad \"Expiration\": \"%.40s\"", what,
+		errbuf_printf(err, errlen, "%s: bad \"Expiration\": \"%.40s\"", what,
 			exp);
 		goto out;
 	}
@@ -353,7 +339,7 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 	 * our pipe ends, or our reads would never see end-of-file. */
 	if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
 		ret = -errno;
-		set_err(err, errlen, "credential_process: pipe: %s",
+		errbuf_printf(err, errlen, "credential_process: pipe: %s",
 			strerror(-ret));
 		ret = ret == -ENOMEM ? -ENOMEM : -EIO;
 		goto out;
@@ -411,35 +397,35 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 		;
 	pid = -1;
 	if (ret == -ETIMEDOUT) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"credential_process timed out after %ld s (killed)",
 			timeout_ms / 1000);
 		ret = -EIO;
 		goto out;
 	}
 	if (ret == -EFBIG) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"credential_process: output larger than %d bytes",
 			CREDS_MAX_OUTPUT);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (ret) {
-		set_err(err, errlen, "credential_process: reading output: %s",
+		errbuf_printf(err, errlen, "credential_process: reading output: %s",
 			strerror(-ret));
 		ret = ret == -ENOMEM ? -ENOMEM : -EIO;
 		goto out;
 	}
 	first_line(&e, line, sizeof(line));
 	if (WIFSIGNALED(status)) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"credential_process was killed by signal %d%s%s",
 			WTERMSIG(status), *line ? ": " : "", line);
 		ret = -EIO;
 		goto out;
 	}
 	if (WEXITSTATUS(status) != 0) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"credential_process exited with status %d%s%s",
 			WEXITSTATUS(status), *line ? ": " : "",
 			*line ? line : " (no message on stderr)");
@@ -452,7 +438,7 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 	goto out;
 
 spawn_failed:
-	set_err(err, errlen, "credential_process: cannot start /bin/sh: %s",
+	errbuf_printf(err, errlen, "credential_process: cannot start /bin/sh: %s",
 		strerror(ret));
 	ret = ret == ENOMEM ? -ENOMEM : -EIO;
 out:
@@ -523,7 +509,7 @@ int creds_container_url(const char *relative_uri, const char *full_uri,
 	if (strncasecmp(full_uri, "https://", 8) == 0 && full_uri[8])
 		goto ok;
 	if (strncasecmp(full_uri, "http://", 7) != 0) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an "
 			"http(s) URL",
 			full_uri);
@@ -535,7 +521,7 @@ int creds_container_url(const char *relative_uri, const char *full_uri,
 	else
 		len = strcspn(host, ":/?#");
 	if (!container_host_allowed(host, len)) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http "
 			"is allowed only to a loopback address or the "
 			"container credentials host; use https",
@@ -560,7 +546,7 @@ static int container_token(const struct creds_provider *p, char **token,
 	if (p->token_file) {
 		fp = fopen(p->token_file, "r");
 		if (!fp) {
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
 				p->token_file, strerror(errno));
 			return -EIO;
@@ -586,7 +572,7 @@ static int container_token(const struct creds_provider *p, char **token,
 	n = strcspn(t, "\r\n");
 	if (n != len || strlen(t) != len) {
 		wipe_free(t);
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"the container authorization token holds a line break "
 			"or NUL: not a legal header value");
 		return -EINVAL;
@@ -620,7 +606,7 @@ static int fetch_container(struct creds_provider *p, struct creds *out,
 	int ret;
 
 	if (!p->http) {
-		set_err(err, errlen, "container credentials: no HTTP client");
+		errbuf_printf(err, errlen, "container credentials: no HTTP client");
 		return -EINVAL;
 	}
 	ret = container_token(p, &token, err, errlen);
@@ -640,13 +626,13 @@ static int fetch_container(struct creds_provider *p, struct creds *out,
 			break;
 	}
 	if (ret) {
-		set_err(err, errlen, "container credentials endpoint %s: %s",
+		errbuf_printf(err, errlen, "container credentials endpoint %s: %s",
 			p->url, http_strerror(ret));
 		ret = -EIO;
 		goto out;
 	}
 	if (resp.status != 200) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"container credentials endpoint %s answered HTTP %ld",
 			p->url, resp.status);
 		ret = -EIO;
@@ -698,7 +684,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	int ret;
 
 	if (!p->http) {
-		set_err(err, errlen, "no HTTP client");
+		errbuf_printf(err, errlen, "no HTTP client");
 		return -ENOENT;
 	}
 	ret = imds_call(p, "PUT", "/latest/api/token", &h, &resp);
@@ -707,10 +693,10 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	if (ret || resp.status != 200 || !resp.body_len ||
 	    strcspn(resp.body, "\r\n") != resp.body_len) {
 		if (ret)
-			set_err(err, errlen, "%s: %s", p->imds_base,
+			errbuf_printf(err, errlen, "%s: %s", p->imds_base,
 				http_strerror(ret));
 		else
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"%s: token request answered HTTP %ld",
 				p->imds_base, resp.status);
 		ret = -ENOENT;
@@ -730,9 +716,9 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 			goto out;
 		if (ret || resp.status != 200) {
 			if (ret)
-				set_err(err, errlen, "%s", http_strerror(ret));
+				errbuf_printf(err, errlen, "%s", http_strerror(ret));
 			else
-				set_err(err, errlen, "no IAM role (HTTP %ld)",
+				errbuf_printf(err, errlen, "no IAM role (HTTP %ld)",
 					resp.status);
 			ret = resp.status == 404 ? -ENOENT : -EIO;
 			goto out;
@@ -743,7 +729,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 			goto out;
 		}
 		if (!*role || strchr(role, '/')) {
-			set_err(err, errlen, "no IAM role name");
+			errbuf_printf(err, errlen, "no IAM role name");
 			ret = -ENOENT;
 			goto out;
 		}
@@ -760,9 +746,9 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 		goto out;
 	if (ret || resp.status != 200) {
 		if (ret)
-			set_err(err, errlen, "%s", http_strerror(ret));
+			errbuf_printf(err, errlen, "%s", http_strerror(ret));
 		else
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"credentials of role %s answered HTTP %ld",
 				p->role ? p->role : role, resp.status);
 		ret = -EIO;
@@ -771,7 +757,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	root = json_loadb(resp.body, resp.body_len, 0, NULL);
 	code = json_string_value(json_object_get(root, "Code"));
 	if (code && strcmp(code, "Success") != 0) {
-		set_err(err, errlen, "credentials of role %s: Code %.60s",
+		errbuf_printf(err, errlen, "credentials of role %s: Code %.60s",
 			p->role ? p->role : role, code);
 		json_decref(root);
 		ret = -EIO;
@@ -807,7 +793,7 @@ static int fetch(struct creds_provider *p, struct creds *out, char *err,
 	case CREDS_STATIC:
 		break;
 	}
-	set_err(err, errlen, "static credentials cannot be refreshed");
+	errbuf_printf(err, errlen, "static credentials cannot be refreshed");
 	return -EINVAL;
 }
 
@@ -837,7 +823,7 @@ static int profile_keys(struct creds_provider *p, const struct config *cfg,
 	if (!akid && !secret)
 		return 1;
 	if (!akid || !secret) {
-		set_err(err, errlen, "profile \"%s\" in %s has %s but no %s",
+		errbuf_printf(err, errlen, "profile \"%s\" in %s has %s but no %s",
 			cfg->profile, path,
 			akid ? "aws_access_key_id" : "aws_secret_access_key",
 			akid ? "aws_secret_access_key" : "aws_access_key_id");
@@ -897,7 +883,7 @@ static int chain_profile(struct creds_provider *p, const struct config *cfg,
 		ret = creds_process_run(command, CREDS_PROCESS_TIMEOUT_MS,
 					&p->cur, msg, sizeof(msg));
 		if (ret)
-			set_err(err, errlen, "profile \"%s\": %s", cfg->profile,
+			errbuf_printf(err, errlen, "profile \"%s\": %s", cfg->profile,
 				msg);
 		return ret;
 	}
@@ -908,7 +894,7 @@ static int chain_profile(struct creds_provider *p, const struct config *cfg,
 	     i++) {
 		if (!config_get(cfg, unsupported[i].key, NULL))
 			continue;
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"profile \"%s\" uses %s, which dynamofs does not "
 			"support; use a profile with credential_process = aws "
 			"configure export-credentials --profile %s --format "
@@ -958,7 +944,7 @@ static int chain_container(struct creds_provider *p, char *tried,
 	}
 	ret = fetch_container(p, &p->cur, msg, sizeof(msg));
 	if (ret)
-		set_err(err, errlen, "%s", msg);
+		errbuf_printf(err, errlen, "%s", msg);
 	return ret;
 }
 
@@ -1002,7 +988,7 @@ static int chain_imds(struct creds_provider *p, const struct config *cfg,
 		return 1;
 	}
 	if (ret) {
-		set_err(err, errlen, "EC2 instance metadata: %s", msg);
+		errbuf_printf(err, errlen, "EC2 instance metadata: %s", msg);
 		return ret;
 	}
 	if (asprintf(&p->source, "EC2 instance metadata (role %s)", p->role) <
@@ -1031,7 +1017,7 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 				 config_env("AWS_SESSION_TOKEN"), 0);
 	}
 	if (akid || secret) {
-		set_err(err, errlen, "%s is set but %s is not",
+		errbuf_printf(err, errlen, "%s is set but %s is not",
 			akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 			akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 		return -EINVAL;
@@ -1044,7 +1030,7 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 	/* Web identity from the environment comes before container and IMDS
 	 * in botocore; going on silently would pick another identity. */
 	if (config_env("AWS_WEB_IDENTITY_TOKEN_FILE") && config_env("AWS_ROLE_ARN")) {
-		set_err(err, errlen,
+		errbuf_printf(err, errlen,
 			"AWS_WEB_IDENTITY_TOKEN_FILE (web identity) is set, "
 			"which dynamofs does not support; use a profile with "
 			"credential_process = aws configure "
@@ -1058,7 +1044,7 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 	ret = chain_imds(p, cfg, t_imds, sizeof(t_imds), err, errlen);
 	if (ret <= 0)
 		return ret;
-	set_err(err, errlen,
+	errbuf_printf(err, errlen,
 		"no credentials found; tried environment (AWS_ACCESS_KEY_ID "
 		"not set), %s, %s, %s",
 		t_profile, t_container, t_imds);
@@ -1072,7 +1058,7 @@ int creds_provider_new(const struct config *cfg, struct http_client *http,
 	int ret;
 
 	*out = NULL;
-	set_err(err, errlen, "out of memory");
+	errbuf_printf(err, errlen, "out of memory");
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

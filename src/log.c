@@ -84,3 +84,14 @@ int log_level_parse(const char *name)
 			return levels[i].level;
 	return -1;
 }
+
+void errbuf_printf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}

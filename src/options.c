@@ -77,20 +77,6 @@ static const struct fuse_opt dfs_opt_spec[] = {
 	FUSE_OPT_END
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Keeps a copy of the value of "name=value" in *dst (the last one wins,
  * as libfuse takes the last). Returns 1 (keep arg for libfuse) or -1. */
 static int keep_value(char **dst, const char *arg)
@@ -112,7 +98,7 @@ static int dfs_opt_proc(void *data, const char *arg, int key,
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
 		if (o->n_args >= 2) {
-			set_err(o->err, o->errlen, "too many arguments: %s",
+			errbuf_printf(o->err, o->errlen, "too many arguments: %s",
 				arg);
 			return -1;
 		}
@@ -227,13 +213,13 @@ static int expand_long_opts(const struct fuse_args *in, struct fuse_args *out,
 			    strncmp(long_opts[k].name, arg + 2, len) == 0)
 				break;
 		if (k == n) {
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"unknown option %s (see dynamofs --help)", arg);
 			return -EINVAL;
 		}
 		if (!long_opts[k].opt) {
 			if (eq) {
-				set_err(err, errlen,
+				errbuf_printf(err, errlen,
 					"option --%s takes no value",
 					long_opts[k].name);
 				return -EINVAL;
@@ -247,7 +233,7 @@ static int expand_long_opts(const struct fuse_args *in, struct fuse_args *out,
 		} else if (i + 1 < in->argc) {
 			value = in->argv[++i];
 		} else {
-			set_err(err, errlen,
+			errbuf_printf(err, errlen,
 				"option --%s needs a value: --%s %s or --%s=%s",
 				long_opts[k].name, long_opts[k].name,
 				long_opts[k].metavar, long_opts[k].name,
@@ -266,7 +252,7 @@ int options_parse(struct fuse_args *args, struct dfs_opts *o, char *err,
 	struct fuse_args expanded = FUSE_ARGS_INIT(0, NULL);
 	int rc;
 
-	set_err(err, errlen, "%s", "");
+	errbuf_printf(err, errlen, "%s", "");
 	o->err = err;
 	o->errlen = errlen;
 	rc = expand_long_opts(args, &expanded, err, errlen);
@@ -348,7 +334,7 @@ static int check_not_empty(const char *name, const char *value,
 			   const char *what, char *err, size_t errlen)
 {
 	if (value && !*value) {
-		set_err(err, errlen, "bad option %s=: give %s", name, what);
+		errbuf_printf(err, errlen, "bad option %s=: give %s", name, what);
 		return -EINVAL;
 	}
 	return 0;
@@ -374,10 +360,10 @@ static int check_key_names(const struct dfs_opts *o, char *err, size_t errlen)
 		goto out;
 	rc = -EINVAL;
 	if (o->range_key)
-		set_err(err, errlen, "bad option range_key=%s: the sort key needs a name other than the partition key's (%s)",
+		errbuf_printf(err, errlen, "bad option range_key=%s: the sort key needs a name other than the partition key's (%s)",
 			o->range_key, h.name);
 	else
-		set_err(err, errlen, "bad option hash_key=%s: the partition key needs a name other than the sort key's (default sk; set range_key=)",
+		errbuf_printf(err, errlen, "bad option hash_key=%s: the partition key needs a name other than the sort key's (default sk; set range_key=)",
 			o->hash_key);
 out:
 	keyname_attr_free(&h);
@@ -397,7 +383,7 @@ static int check_fuse_modes(const struct dfs_opts *o, char *err, size_t errlen)
 		umask_v = strtoul(o->fuse_umask, &end, 8);
 		if (!*o->fuse_umask || *end || errno || umask_v > 0777 ||
 		    strspn(o->fuse_umask, "01234567") != strlen(o->fuse_umask)) {
-			set_err(err, errlen, "bad option umask=%s: use an octal mask such as 022",
+			errbuf_printf(err, errlen, "bad option umask=%s: use an octal mask such as 022",
 				o->fuse_umask);
 			return -EINVAL;
 		}
@@ -405,7 +391,7 @@ static int check_fuse_modes(const struct dfs_opts *o, char *err, size_t errlen)
 	if (!o->allow_others)
 		return 0;
 	if (o->fuse_umask && (umask_v & 022) != 022) {
-		set_err(err, errlen, "option umask=%s with %s would let other users write with the mount owner's AWS rights: keep 022 in the mask",
+		errbuf_printf(err, errlen, "option umask=%s with %s would let other users write with the mount owner's AWS rights: keep 022 in the mask",
 			o->fuse_umask, o->allow_others_name);
 		return -EINVAL;
 	}
@@ -415,7 +401,7 @@ static int check_fuse_modes(const struct dfs_opts *o, char *err, size_t errlen)
 		errno = 0;
 		uid = strtoul(o->fuse_uid, &end, 10);
 		if (!*o->fuse_uid || *end || errno || uid != (unsigned long)getuid()) {
-			set_err(err, errlen, "option uid=%s with %s would let another user write with the mount owner's AWS rights",
+			errbuf_printf(err, errlen, "option uid=%s with %s would let another user write with the mount owner's AWS rights",
 				o->fuse_uid, o->allow_others_name);
 			return -EINVAL;
 		}
@@ -441,17 +427,17 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 		return -EINVAL;
 	if (o->format && strcmp(o->format, "plain") != 0 &&
 	    strcmp(o->format, "ddb") != 0) {
-		set_err(err, errlen, "bad option format=%s: use plain or ddb",
+		errbuf_printf(err, errlen, "bad option format=%s: use plain or ddb",
 			o->format);
 		return -EINVAL;
 	}
 	if (o->hash_key && !key_spec_valid(o->hash_key, false)) {
-		set_err(err, errlen, "bad option hash_key=%s: use NAME or NAME:T with T one of S, N, B",
+		errbuf_printf(err, errlen, "bad option hash_key=%s: use NAME or NAME:T with T one of S, N, B",
 			o->hash_key);
 		return -EINVAL;
 	}
 	if (o->range_key && !key_spec_valid(o->range_key, true)) {
-		set_err(err, errlen, "bad option range_key=%s: use NAME, NAME:T with T one of S, N, B, or nothing",
+		errbuf_printf(err, errlen, "bad option range_key=%s: use NAME, NAME:T with T one of S, N, B, or nothing",
 			o->range_key);
 		return -EINVAL;
 	}
@@ -459,7 +445,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 		return -EINVAL;
 	if (o->cache_ttl) {
 		if (parse_number(o->cache_ttl, 0, 86400 * 365, false, &v)) {
-			set_err(err, errlen, "bad option cache_ttl=%s: use a number of seconds from 0 to 31536000",
+			errbuf_printf(err, errlen, "bad option cache_ttl=%s: use a number of seconds from 0 to 31536000",
 				o->cache_ttl);
 			return -EINVAL;
 		}
@@ -467,7 +453,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	}
 	if (o->cache_size) {
 		if (parse_number(o->cache_size, 1, 1024 * 1024, false, &v)) {
-			set_err(err, errlen, "bad option cache_size=%s: use a number of MiB from 1 to 1048576",
+			errbuf_printf(err, errlen, "bad option cache_size=%s: use a number of MiB from 1 to 1048576",
 				o->cache_size);
 			return -EINVAL;
 		}
@@ -475,7 +461,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	}
 	if (o->retries) {
 		if (parse_number(o->retries, 0, 100, true, &v)) {
-			set_err(err, errlen, "bad option retries=%s: use a whole number from 0 to 100",
+			errbuf_printf(err, errlen, "bad option retries=%s: use a whole number from 0 to 100",
 				o->retries);
 			return -EINVAL;
 		}
@@ -483,7 +469,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	}
 	if (o->timeout) {
 		if (parse_number(o->timeout, 0.001, 3600, false, &v)) {
-			set_err(err, errlen, "bad option timeout=%s: use a number of seconds from 0.001 to 3600",
+			errbuf_printf(err, errlen, "bad option timeout=%s: use a number of seconds from 0.001 to 3600",
 				o->timeout);
 			return -EINVAL;
 		}
@@ -492,7 +478,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	if (o->log) {
 		s->log_level = log_level_parse(o->log);
 		if (s->log_level < 0) {
-			set_err(err, errlen, "bad option log=%s: use error, warning, info or debug",
+			errbuf_printf(err, errlen, "bad option log=%s: use error, warning, info or debug",
 				o->log);
 			return -EINVAL;
 		}
@@ -514,7 +500,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 			if (len < sizeof(name))
 				memcpy(name, p, len);
 			if (len >= sizeof(name) || !keyname_table_name_valid(name)) {
-				set_err(err, errlen, "bad option tables=%s: table names are 3-255 characters of a-z A-Z 0-9 _ . -, separated by ':'",
+				errbuf_printf(err, errlen, "bad option tables=%s: table names are 3-255 characters of a-z A-Z 0-9 _ . -, separated by ':'",
 					o->tables);
 				return -EINVAL;
 			}
@@ -536,7 +522,7 @@ static int fold_source(char **opt, const char *name, const char *source,
 	if (*opt) {
 		if (strcmp(*opt, source) == 0)
 			return 0;
-		set_err(err, errlen, "SOURCE %s and %s=%s disagree: give one of them",
+		errbuf_printf(err, errlen, "SOURCE %s and %s=%s disagree: give one of them",
 			source, name, *opt);
 		return -EINVAL;
 	}
@@ -552,7 +538,7 @@ int options_apply_source(struct dfs_opts *o, const char **mountpoint,
 	*mountpoint = NULL;
 	if (o->check) {
 		if (o->n_args > 1) {
-			set_err(err, errlen, "--check takes no mount point");
+			errbuf_printf(err, errlen, "--check takes no mount point");
 			return -EINVAL;
 		}
 		source = o->n_args ? o->args[0] : NULL;
@@ -570,7 +556,7 @@ int options_apply_source(struct dfs_opts *o, const char **mountpoint,
 	for (const char *p = source; *p; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 		      *p == '-')) {
-			set_err(err, errlen, "bad SOURCE \"%s\": use an endpoint URL, a region name or \"dynamodb\"",
+			errbuf_printf(err, errlen, "bad SOURCE \"%s\": use an endpoint URL, a region name or \"dynamodb\"",
 				source);
 			return -EINVAL;
 		}

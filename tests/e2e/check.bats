@@ -9,23 +9,14 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${PROXY_PID:-}" ]; then
-		kill "$PROXY_PID" 2>/dev/null
-		wait "$PROXY_PID" 2>/dev/null || true
-	fi
+	stop_proxy
 }
 
 # Starts the signature-checking proxy in front of the server; sets PROXY_URL.
 start_sigcheck_proxy() {
 	printf '{"AKIDLOCALTEST": "local-secret-not-real"}' >"$BATS_TEST_TMPDIR/keys.json"
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/sigcheck_proxy.py" "$DYNAMOFS_ENDPOINT" \
-		"$BATS_TEST_TMPDIR/keys.json" >"$BATS_TEST_TMPDIR/proxy.port" &
-	PROXY_PID=$!
-	for _ in $(seq 1 100); do
-		[ -s "$BATS_TEST_TMPDIR/proxy.port" ] && break
-		sleep 0.1
-	done
-	PROXY_URL="http://127.0.0.1:$(head -1 "$BATS_TEST_TMPDIR/proxy.port")"
+	start_proxy "$PY" "$DYNAMOFS_ROOT/tests/tools/sigcheck_proxy.py" \
+		"$DYNAMOFS_ENDPOINT" "$BATS_TEST_TMPDIR/keys.json"
 }
 
 @test "--version prints the version" {

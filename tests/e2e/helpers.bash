@@ -186,3 +186,33 @@ log_mark() {
 requests_since() {
 	tail -n +"$((LOG_MARK + 1))" "$DLOG" | grep -c "request op=${1:-}" || true
 }
+
+# start_proxy CMD...: starts a test proxy (CMD prints its port on its first
+# line) in the background; sets PROXY_PID, and PROXY_URL once the port is
+# printed (up to 10 s; false if it never is). The caller's teardown stops
+# it with stop_proxy.
+start_proxy() {
+	local portfile="$BATS_TEST_TMPDIR/proxy.port" i
+	rm -f "$portfile"
+	"$@" >"$portfile" &
+	PROXY_PID=$!
+	for i in $(seq 1 100); do
+		if [ -s "$portfile" ]; then
+			PROXY_URL="http://127.0.0.1:$(head -1 "$portfile")"
+			return 0
+		fi
+		kill -0 "$PROXY_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "the proxy did not start: $*" >&2
+	return 1
+}
+
+stop_proxy() {
+	if [ -n "${PROXY_PID:-}" ]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null || true
+		PROXY_PID=
+	fi
+	return 0
+}

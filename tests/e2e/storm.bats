@@ -23,10 +23,7 @@ setup() {
 
 teardown() {
 	cleanup_mount
-	if [ -n "${PROXY_PID:-}" ]; then
-		kill "$PROXY_PID" 2>/dev/null
-		wait "$PROXY_PID" 2>/dev/null || true
-	fi
+	stop_proxy
 }
 
 # Starts the fault proxy in front of the server, with extra arguments $@;
@@ -34,15 +31,8 @@ teardown() {
 start_faultproxy() {
 	local seed=${FAULTPROXY_SEED:-$RANDOM}
 	echo "# faultproxy seed $seed" >&3
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/faultproxy.py" "$DYNAMOFS_ENDPOINT" \
-		--seed "$seed" --log "$BATS_TEST_TMPDIR/faults.log" "$@" \
-		>"$BATS_TEST_TMPDIR/proxy.port" &
-	PROXY_PID=$!
-	for _ in $(seq 1 100); do
-		[ -s "$BATS_TEST_TMPDIR/proxy.port" ] && break
-		sleep 0.1
-	done
-	PROXY_URL="http://127.0.0.1:$(head -1 "$BATS_TEST_TMPDIR/proxy.port")"
+	start_proxy "$PY" "$DYNAMOFS_ROOT/tests/tools/faultproxy.py" "$DYNAMOFS_ENDPOINT" \
+		--seed "$seed" --log "$BATS_TEST_TMPDIR/faults.log" "$@"
 }
 
 # storm MOUNT_OPTIONS: seeds the items, mounts through the proxy, runs the

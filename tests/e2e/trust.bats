@@ -14,18 +14,14 @@ fsprobe() {
 setup() {
 	clean_aws_env
 	local_creds
-	GATE_PID=
+	PROXY_PID=
 	HOLD_PID=
 }
 
 teardown() {
 	cleanup_mount
 	[ -n "$HOLD_PID" ] && kill "$HOLD_PID" 2>/dev/null
-	if [ -n "$GATE_PID" ]; then
-		kill "$GATE_PID" 2>/dev/null
-		wait "$GATE_PID" 2>/dev/null
-	fi
-	return 0
+	stop_proxy
 }
 
 # Starts gateproxy in front of the test server; GATE is its URL, GATE_CTL
@@ -35,15 +31,9 @@ start_gate() {
 	GATE_LOG="$BATS_TEST_TMPDIR/gate.log"
 	: >"$GATE_CTL"
 	: >"$GATE_LOG"
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/gateproxy.py" "$DYNAMOFS_ENDPOINT" \
-		"$GATE_CTL" "$GATE_LOG" >"$BATS_TEST_TMPDIR/gate.port" &
-	GATE_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		[ -s "$BATS_TEST_TMPDIR/gate.port" ] && break
-		sleep 0.05
-	done
-	GATE="http://127.0.0.1:$(head -1 "$BATS_TEST_TMPDIR/gate.port")"
+	start_proxy "$PY" "$DYNAMOFS_ROOT/tests/tools/gateproxy.py" \
+		"$DYNAMOFS_ENDPOINT" "$GATE_CTL" "$GATE_LOG"
+	GATE=$PROXY_URL
 }
 
 # Operations the gate saw since gate_mark, of kind $1.
