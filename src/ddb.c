@@ -822,6 +822,12 @@ static json_t *load_one(const char *body, size_t len, size_t *i)
 				   JSON_ALLOW_NUL,
 			       &jerr);
 
+	/* jansson ends a number at a raw NUL byte and steps over it ({"u":0
+	 * then NUL); a raw NUL is never JSON, so what it read must hold none. */
+	if (v && memchr(body + *i, '\0', (size_t)jerr.position)) {
+		json_decref(v);
+		return NULL;
+	}
 	if (v)
 		*i += (size_t)jerr.position;
 	return v;

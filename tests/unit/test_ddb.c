@@ -1611,6 +1611,16 @@ static const struct page_case {
      -EBADMSG, 0, 0},
     {"a NUL byte after }", "{\"Items\":[]}\0", sizeof("{\"Items\":[]}"),
      "[]", NULL, -EBADMSG, 0, 0},
+    /* jansson takes a NUL after a number as the end of the value (found
+     * by fuzz_page): in a member the page reader skips, or in an item. */
+    {"a NUL byte after a number in another member",
+     "{\"X\":{\"\":1\0},\"Items\":[]}",
+     sizeof("{\"X\":{\"\":1\0},\"Items\":[]}") - 1, "[]", NULL, -EBADMSG, 0,
+     0},
+    {"a NUL byte after a number in an item",
+     "{\"Items\":[{\"n\":{\"N\":1\0}}]}",
+     sizeof("{\"Items\":[{\"n\":{\"N\":1\0}}]}") - 1, "[]", NULL, -EBADMSG,
+     0, 0},
     {"a NUL byte inside", "{\"Items\":[\0]}", sizeof("{\"Items\":[\0]}") - 1,
      "[]", NULL, -EBADMSG, 0, 0},
     {"top-level array", "[" ITEM_A "," ITEM_B "]", 0, "[]", NULL, -EBADMSG,
