@@ -62,8 +62,8 @@ struct sts_assume_role {
 
 /* Calls AssumeRole at endpoint (a URL from sts_endpoint) for region, signed
  * with source (the credentials of the source profile) at time now. Retries
- * twice (after 200 and 400 ms) on a transport error, an HTTP 5xx or a
- * Throttling answer. http is borrowed. Fills *out (caller frees with
+ * twice (after 200 and 400 ms) on a transport error, an HTTP 5xx, a
+ * throttling code or IDPCommunicationError. http is borrowed. Fills *out (caller frees with
  * creds_clear). Returns 0, or
  *   -EACCES  STS refused (err: "STS AssumeRole of role R refused:
  *            CODE: MESSAGE")

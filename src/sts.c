@@ -375,6 +375,23 @@ void sts_default_session_name(time_t now, char out[40])
 
 /* --- requests ------------------------------------------------------------ */
 
+/* Error answers worth another try: the throttling codes botocore's standard
+ * retry mode knows, and the identity provider outage its STS retry rule
+ * adds for AssumeRoleWithWebIdentity. */
+static bool retryable_code(const char *code)
+{
+	static const char *const codes[] = {
+	    "Throttling", "ThrottlingException", "RequestThrottled",
+	    "RequestLimitExceeded", "TooManyRequestsException",
+	    "IDPCommunicationError",
+	};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 /* Appends "&name=value" (or "name=value" first) to the form, value
  * percent-encoded except for RFC 3986's unreserved characters. */
 static int form_add(struct dynbuf *b, const char *name, const char *value)
@@ -509,7 +526,7 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 				break;
 			if (prc == 0 && ans.error_code && resp.status >= 400 &&
 			    resp.status < 500 &&
-			    strcmp(ans.error_code, "Throttling") != 0) {
+			    !retryable_code(ans.error_code)) {
 				/* The message can quote the role ARN and
 				 * the caller's ARN, never a secret; it is
 				 * kept to one line. */
@@ -533,7 +550,7 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 					 resp.status);
 			retry = resp.status >= 500 ||
 				(prc == 0 && ans.error_code &&
-				 strcmp(ans.error_code, "Throttling") == 0);
+				 retryable_code(ans.error_code));
 			if (!retry) {
 				errbuf_printf(err, errlen,
 					      "STS %s of role %s: %s",

@@ -15,6 +15,7 @@ CONFIG: {
   "external_id": {"ROLE_ARN": "id"},      # roles that need an ExternalId
   "fail_first": N,                        # answer N requests with HTTP 500
   "throttle_first": N,                    # then N with Throttling (400)
+  "throttle_code": "Throttling",          # or another code for those N
   "account": "123456789012"
 }
 AssumeRole must be signed with SigV4 for service "sts" and the region above
@@ -174,7 +175,8 @@ class Handler(BaseHTTPRequestHandler):
                 if k <= config.get("fail_first", 0):
                     raise Refuse(500, "InternalFailure", "try again")
                 if k <= config.get("fail_first", 0) + config.get("throttle_first", 0):
-                    raise Refuse(400, "Throttling", "Rate exceeded")
+                    raise Refuse(400, config.get("throttle_code", "Throttling"),
+                                 "Rate exceeded")
                 if not headers.get("content-type", "").startswith(
                         "application/x-www-form-urlencoded"):
                     raise Refuse(400, "InvalidAction", "not a form post")

@@ -708,6 +708,11 @@ static const struct retry_case retry_cases[] = {
      "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
      BASE_SECRET "\"}, \"throttle_first\": 1}",
      0, 2},
+    {"two IDPCommunicationError, then keys",
+     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
+     BASE_SECRET "\"}, \"throttle_first\": 2,"
+     " \"throttle_code\": \"IDPCommunicationError\"}",
+     0, 3},
     {"three 500s: -EIO",
      "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
      BASE_SECRET "\"}, \"fail_first\": 3}",
