@@ -34,6 +34,8 @@ enum config_file {
 	CONFIG_FILE_CONFIG = 1,      /* ~/.aws/config: [profile NAME], [default] */
 };
 
+struct config_service;
+
 /* One key of the selected profile, as read from one of the two files. */
 struct config_kv {
 	char *key;
@@ -59,6 +61,10 @@ struct config {
 	char *config_file;      /* path used (AWS_CONFIG_FILE or ~/.aws/config) */
 	struct config_kv *kv;  /* the selected profile's keys from both files */
 	size_t n_kv;
+	/* every "SERVICE = / endpoint_url = URL" of every [services NAME]
+	 * section of the config file; read with config_service_endpoint */
+	struct config_service *services;
+	size_t n_services;
 };
 
 /* Resolves the settings from opts, the environment and the two files, in the
@@ -91,6 +97,19 @@ void config_free(struct config *cfg);
  * (may be NULL) tells which file it came from. */
 const char *config_get(const struct config *cfg, const char *key,
 		       enum config_file *file);
+
+/* True when configured endpoint URLs are switched off:
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS when set, else the profile's
+ * ignore_configured_endpoint_urls (both "true" in any case). */
+bool config_ignore_endpoints(const struct config *cfg);
+
+/* The endpoint_url that the selected profile's [services NAME] section
+ * gives service (its key there, any case: "dynamodb", "sts", "sso",
+ * "sso_oidc"), or NULL when none or when config_ignore_endpoints. The
+ * AWS_ENDPOINT_URL_* variables are the caller's to check first. Borrowed;
+ * valid while cfg lives. */
+const char *config_service_endpoint(const struct config *cfg,
+				    const char *service);
 
 /* The path of that file, for messages: cfg->credentials_file or ->config_file. */
 const char *config_file_path(const struct config *cfg, enum config_file file);

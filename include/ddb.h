@@ -84,6 +84,14 @@ typedef int (*ddb_item_fn)(json_t *item, void *arg);
 int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 		   json_t **rest);
 
+/* Splits an endpoint URL into what the signer needs: the Host header as
+ * botocore derives it (lower-case host, [v6] in brackets, the port only when
+ * it is not the scheme's default), the path ("/" when empty) and the query
+ * (NULL when none). Returns 0, -EINVAL, -ENOMEM; caller frees the three
+ * strings with free. Pure. */
+int ddb_parse_endpoint(const char *url, char **host, char **path,
+		       char **query);
+
 /* True when a failed attempt should be tried again: transport errors
  * (time-out, connection, CRC mismatch), HTTP 5xx, and the throttling codes. */
 bool ddb_retryable(int transport, long http_status, const char *code);

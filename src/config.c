@@ -16,9 +16,10 @@
 
 #include "log.h"
 
-/* A [services NAME] section's "dynamodb = / endpoint_url = URL" value. */
+/* A [services NAME] section's "SERVICE = / endpoint_url = URL" value. */
 struct config_service {
-	char *name;
+	char *name;    /* the section's NAME */
+	char *service; /* the sub-section's key, lower-case: "dynamodb", "sts" */
 	char *endpoint_url;
 };
 
@@ -42,7 +43,7 @@ struct config_parse {
 	char *long_value; /* the value of the current over-long line */
 	bool in_profile;  /* the section is the selected profile */
 	char *service_name; /* set in a [services NAME] section */
-	bool in_ddb_sub;    /* inside "dynamodb =" of a services section */
+	char *sub;          /* the "SERVICE =" we are inside, lower-case */
 	struct config_service *services;
 	size_t n_services;
 	bool found; /* the selected profile's section exists */
@@ -149,7 +150,8 @@ static int enter_section(struct config_parse *ps, const char *name, size_t len)
 	free(ps->service_name);
 	ps->service_name = NULL;
 	ps->in_profile = false;
-	ps->in_ddb_sub = false;
+	free(ps->sub);
+	ps->sub = NULL;
 	ps->have_key = false;
 	ps->section = strndup(name, len);
 	if (!ps->section)
@@ -291,7 +293,7 @@ static int add_kv(struct config_parse *ps, const char *name, const char *value)
 	return 0;
 }
 
-/* "endpoint_url = URL" inside "dynamodb =" of [services NAME]. */
+/* "endpoint_url = URL" inside "SERVICE =" of [services NAME]. */
 static int add_service(struct config_parse *ps, const char *line)
 {
 	struct config_service *grown, *svc;
@@ -311,7 +313,8 @@ static int add_service(struct config_parse *ps, const char *line)
 	if (strcmp(key, "endpoint_url") != 0)
 		goto out;
 	for (size_t i = 0; i < ps->n_services; i++) {
-		if (strcmp(ps->services[i].name, ps->service_name) == 0) {
+		if (strcmp(ps->services[i].name, ps->service_name) == 0 &&
+		    strcmp(ps->services[i].service, ps->sub) == 0) {
 			svc = &ps->services[i];
 			free(svc->endpoint_url);
 			svc->endpoint_url = strdup(val);
@@ -328,9 +331,11 @@ static int add_service(struct config_parse *ps, const char *line)
 	ps->services = grown;
 	svc = &ps->services[ps->n_services];
 	svc->name = strdup(ps->service_name);
+	svc->service = strdup(ps->sub);
 	svc->endpoint_url = strdup(val);
-	if (!svc->name || !svc->endpoint_url) {
+	if (!svc->name || !svc->service || !svc->endpoint_url) {
 		free(svc->name);
+		free(svc->service);
 		free(svc->endpoint_url);
 		ret = -ENOMEM;
 		goto out;
@@ -354,10 +359,16 @@ static int on_value(void *user, const char *section, const char *name,
 	if (ps->in_profile) {
 		ret = add_kv(ps, name, value);
 	} else if (ps->service_name) {
-		if (!ps->is_cont)
-			ps->in_ddb_sub = strcasecmp(name, "dynamodb") == 0;
-		else if (ps->in_ddb_sub)
+		if (!ps->is_cont) {
+			free(ps->sub);
+			ps->sub = strdup(name);
+			if (!ps->sub)
+				ret = -ENOMEM;
+			for (char *c = ps->sub; c && *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+		} else if (ps->sub) {
 			ret = add_service(ps, value);
+		}
 	}
 	if (ret == -ENOMEM)
 		ps->nomem = true;
@@ -370,13 +381,16 @@ static void parse_free(struct config_parse *ps)
 	free(ps->section);
 	free(ps->long_value);
 	free(ps->service_name);
+	free(ps->sub);
 	ps->line = ps->section = ps->long_value = ps->service_name = NULL;
+	ps->sub = NULL;
 }
 
 static void services_free(struct config_service *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(s[i].name);
+		free(s[i].service);
 		free(s[i].endpoint_url);
 	}
 	free(s);
@@ -575,6 +589,31 @@ static int set_pair(char **dst, char **src, const char *value, const char *fmt,
 	return *dst && *src ? 0 : -ENOMEM;
 }
 
+bool config_ignore_endpoints(const struct config *cfg)
+{
+	const char *env = config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+
+	if (env)
+		return is_true(env);
+	return is_true(config_get(cfg, "ignore_configured_endpoint_urls", NULL));
+}
+
+const char *config_service_endpoint(const struct config *cfg,
+				    const char *service)
+{
+	const char *svc;
+
+	if (config_ignore_endpoints(cfg))
+		return NULL;
+	svc = config_get(cfg, "services", NULL);
+	for (size_t i = 0; svc && i < cfg->n_services; i++)
+		if (strcmp(cfg->services[i].name, svc) == 0 &&
+		    strcasecmp(cfg->services[i].service, service) == 0 &&
+		    *cfg->services[i].endpoint_url)
+			return cfg->services[i].endpoint_url;
+	return NULL;
+}
+
 /* The endpoint from the environment or the profile, unless those are
  * switched off. Sets cfg->endpoint(_source) or leaves them NULL. */
 static int endpoint_configured(struct config *cfg,
@@ -584,10 +623,7 @@ static int endpoint_configured(struct config *cfg,
 	enum config_file file;
 	const char *v, *svc;
 
-	if (is_true(config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")))
-		return 0;
-	v = config_get(cfg, "ignore_configured_endpoint_urls", NULL);
-	if (!config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") && is_true(v))
+	if (config_ignore_endpoints(cfg))
 		return 0;
 	v = config_env("AWS_ENDPOINT_URL_DYNAMODB");
 	if (v)
@@ -600,6 +636,7 @@ static int endpoint_configured(struct config *cfg,
 	svc = config_get(cfg, "services", NULL);
 	for (size_t i = 0; svc && i < n_services; i++) {
 		if (strcmp(services[i].name, svc) == 0 &&
+		    strcmp(services[i].service, "dynamodb") == 0 &&
 		    *services[i].endpoint_url)
 			return set_pair(
 			    &cfg->endpoint, &cfg->endpoint_source,
@@ -750,9 +787,14 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 	errbuf_printf(err, errlen, "%s", "");
 out:
 	parse_free(&ps);
-	services_free(ps.services, ps.n_services);
-	if (ret)
+	if (ret) {
+		services_free(ps.services, ps.n_services);
 		config_free(cfg);
+	} else {
+		/* kept for config_service_endpoint (STS, SSO) */
+		cfg->services = ps.services;
+		cfg->n_services = ps.n_services;
+	}
 	return ret;
 }
 
@@ -778,6 +820,7 @@ void config_free(struct config *cfg)
 		}
 	}
 	free(cfg->kv);
+	services_free(cfg->services, cfg->n_services);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

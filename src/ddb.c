@@ -253,12 +253,9 @@ static void sleep_ms(unsigned ms)
 
 /* --- client -------------------------------------------------------------- */
 
-/* Splits an endpoint URL into what the signer needs: the Host header as
- * botocore derives it (lower-case host, [v6] in brackets, the port only when
- * it is not the scheme's default), the path ("/" when empty) and the query.
- * Returns 0, -EINVAL, -ENOMEM; caller frees the three strings with free. */
-static int parse_endpoint(const char *url, char **host, char **path,
-			  char **query)
+/* Declared in ddb.h; also used by the STS client (sts.c). */
+int ddb_parse_endpoint(const char *url, char **host, char **path,
+		       char **query)
 {
 	const char *p, *auth, *auth_end, *at, *h, *h_end, *port = NULL;
 	const char *port_end = NULL, *q;
@@ -405,7 +402,7 @@ struct ddb_client *ddb_client_new(const struct ddb_config *cfg)
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = parse_endpoint(cfg->endpoint, &c->host, &c->path, &c->query);
+	rc = ddb_parse_endpoint(cfg->endpoint, &c->host, &c->path, &c->query);
 	if (rc)
 		goto out;
 	c->creds = cfg->creds;

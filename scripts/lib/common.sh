@@ -10,7 +10,7 @@ DYNALITE_BIN="$DYNAMOFS_CACHE/npm/node_modules/.bin/dynalite"
 
 # Debian packages to build, test and demo dynamofs.
 DYNAMOFS_DEBS=(gcc meson ninja-build pkg-config libfuse3-dev fuse3
-	libcurl4-openssl-dev libssl-dev libjansson-dev libinih-dev zlib1g-dev
+	libcurl4-openssl-dev libssl-dev libjansson-dev libinih-dev zlib1g-dev libexpat1-dev
 	bats bats-assert bats-support python3-boto3 python3-botocore awscli
 	jq tmux vim nano valgrind curl iproute2 procps psmisc attr
 	scdoc man-db groff-base bsdextrautils

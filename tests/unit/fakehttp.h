@@ -1,5 +1,6 @@
 /* fakehttp.h - starts tests/tools/fakehttp.py (a scripted HTTP server on
- * 127.0.0.1) from a unit test and reads back the requests it received. */
+ * 127.0.0.1) or another fake such as fakests.py from a unit test and reads
+ * back the requests it received. */
 #ifndef DYNAMOFS_FAKEHTTP_H
 #define DYNAMOFS_FAKEHTTP_H
 
@@ -20,9 +21,12 @@ struct fakehttp {
 	char log[128];
 };
 
-/* Starts a server that follows script (a JSON array of rules, see
- * fakehttp.py). Returns 0, or -1 with a message on stderr. */
-static inline int fakehttp_start(struct fakehttp *f, const char *script)
+/* Starts tests/tools/<tool> with script (written to script.json) and the
+ * log path as its arguments; the tool prints its port on its first line and
+ * stops when its stdin closes (fakehttp.py, fakests.py). Returns 0, or -1
+ * with a message on stderr. */
+static inline int fakehttp_start_tool(struct fakehttp *f, const char *toolname,
+				      const char *script)
 {
 	char path[160], tool[512], portbuf[32] = { 0 };
 	const char *tools = getenv("DYNAMOFS_TOOLS");
@@ -40,8 +44,8 @@ static inline int fakehttp_start(struct fakehttp *f, const char *script)
 		return -1;
 	fputs(script, fp);
 	fclose(fp);
-	snprintf(tool, sizeof(tool), "%s/fakehttp.py",
-		 tools ? tools : "tests/tools");
+	snprintf(tool, sizeof(tool), "%s/%s", tools ? tools : "tests/tools",
+		 toolname);
 	if (pipe(in) || pipe(out))
 		return -1;
 	f->pid = fork();
@@ -73,6 +77,13 @@ static inline int fakehttp_start(struct fakehttp *f, const char *script)
 	}
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
 	return 0;
+}
+
+/* Starts a server that follows script (a JSON array of rules, see
+ * fakehttp.py). Returns 0, or -1 with a message on stderr. */
+static inline int fakehttp_start(struct fakehttp *f, const char *script)
+{
+	return fakehttp_start_tool(f, "fakehttp.py", script);
 }
 
 /* Stops the server and removes its folder. */
