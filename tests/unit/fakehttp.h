@@ -20,9 +20,11 @@ struct fakehttp {
 	char log[128];
 };
 
-/* Starts a server that follows script (a JSON array of rules, see
- * fakehttp.py). Returns 0, or -1 with a message on stderr. */
-static inline int fakehttp_start(struct fakehttp *f, const char *script)
+/* Starts tests/tools/TOOL (fakehttp.py or another server with the same
+ * command line: SCRIPT.json LOG.jsonl, port on the first line of stdout)
+ * with script as SCRIPT.json. Returns 0, or -1 with a message on stderr. */
+static inline int fakehttp_start_tool(struct fakehttp *f, const char *name,
+				      const char *script)
 {
 	char path[160], tool[512], portbuf[32] = { 0 };
 	const char *tools = getenv("DYNAMOFS_TOOLS");
@@ -40,8 +42,8 @@ static inline int fakehttp_start(struct fakehttp *f, const char *script)
 		return -1;
 	fputs(script, fp);
 	fclose(fp);
-	snprintf(tool, sizeof(tool), "%s/fakehttp.py",
-		 tools ? tools : "tests/tools");
+	snprintf(tool, sizeof(tool), "%s/%s", tools ? tools : "tests/tools",
+		 name);
 	if (pipe(in) || pipe(out))
 		return -1;
 	f->pid = fork();
@@ -73,6 +75,13 @@ static inline int fakehttp_start(struct fakehttp *f, const char *script)
 	}
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
 	return 0;
+}
+
+/* Starts a server that follows script (a JSON array of rules, see
+ * fakehttp.py). Returns 0, or -1 with a message on stderr. */
+static inline int fakehttp_start(struct fakehttp *f, const char *script)
+{
+	return fakehttp_start_tool(f, "fakehttp.py", script);
 }
 
 /* Stops the server and removes its folder. */
