@@ -93,13 +93,14 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
  * minutes (as botocore) and the cache has a refresh token and an unexpired
  * client registration, writing the new token back to the cache file as
  * botocore does (temporary file in the same directory, mode 0600, renamed
- * over it; every other field kept); then calls the portal's
+ * over it; startUrl and region set from c, every other field kept); then calls the portal's
  * GetRoleCredentials with the token. A failed refresh of a token still
  * valid is logged and the old token used. http is borrowed. Fills *out
  * (caller frees with creds_clear). Returns 0, or:
  *   -EACCES  no cached token, or it expired and could not be refreshed, or
- *            the portal refused it (401/403): err is one line ending in
- *            "run: aws sso login --profile P"
+ *            the portal refused it (401): err is one line ending in
+ *            "run: aws sso login --profile P"; or the portal refused the
+ *            role (403): err names account and role
  *   -EINVAL  the cache file or an answer is malformed
  *   -EIO     the portal or OIDC endpoint failed (err: the call and status)
  *   -ENOMEM

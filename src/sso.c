@@ -553,7 +553,10 @@ static int refresh_token(const struct sso_config *c, struct http_client *http,
 		goto out;
 	iso8601(now + expires_in, when);
 	ret = -ENOMEM;
-	if (json_object_set_new(root, "accessToken", json_string(access)) ||
+	/* botocore also writes the session's startUrl and region */
+	if (json_object_set_new(root, "startUrl", json_string(c->start_url)) ||
+	    json_object_set_new(root, "region", json_string(c->region)) ||
+	    json_object_set_new(root, "accessToken", json_string(access)) ||
 	    json_object_set_new(root, "expiresAt", json_string(when)) ||
 	    (refresh && json_object_set_new(root, "refreshToken",
 					    json_string(refresh))))
@@ -646,16 +649,25 @@ static int role_credentials(const struct sso_config *c,
 		ret = -EIO;
 		goto out;
 	}
-	if (resp.status == 401 || resp.status == 403) {
-		/* UnauthorizedException (token expired or revoked) and
-		 * ForbiddenException (no such role for this user) */
+	if (resp.status == 401) {
+		/* UnauthorizedException: the token expired or was revoked */
 		char why[128];
 
 		snprintf(why, sizeof(why),
 			 "the portal refused the token for account %s role %s "
-			 "(HTTP %ld)",
-			 c->account_id, c->role_name, resp.status);
+			 "(HTTP 401)",
+			 c->account_id, c->role_name);
 		ret = login_error(c, why, err, errlen);
+		goto out;
+	}
+	if (resp.status == 403) {
+		/* ForbiddenException: the user may not take this role; a new
+		 * login would not change that */
+		errbuf_printf(err, errlen,
+			"SSO profile \"%s\": no access to account %s role %s "
+			"(HTTP 403): check sso_account_id and sso_role_name",
+			c->profile, c->account_id, c->role_name);
+		ret = -EACCES;
 		goto out;
 	}
 	if (resp.status != 200) {

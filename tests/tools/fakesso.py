@@ -2,8 +2,9 @@
 """fakesso.py - a fake IAM Identity Center portal and sso-oidc on 127.0.0.1
 that checks what it receives, for the SSO unit tests.
 
-Usage: fakesso.py STATE.json LOG.jsonl (the command line of fakehttp.py, so
-tests/unit/fakehttp.h starts it). Binds 127.0.0.1 on a free port and prints
+Usage: fakesso.py STATE.json LOG.jsonl [--until-killed] (the command line of
+fakehttp.py, so tests/unit/fakehttp.h starts it; --until-killed ignores stdin,
+for bats, whose background jobs have /dev/null there). Binds 127.0.0.1 on a free port and prints
 the port on the first line of stdout. STATE:
   {"account_id": "111122223333", "role_name": "ReadOnly",
    "tokens": ["the token aws sso login cached"],
@@ -22,8 +23,8 @@ the port on the first line of stdout. STATE:
   invalid_client). Without "refresh_token" in STATE every refresh fails.
 Every request is appended to LOG as one JSON line: method, path, headers,
 body, and "outcome" (what the server decided, e.g. "credentials",
-"refreshed", "bad token", "invalid_grant"). Stops on SIGTERM or when its
-parent closes stdin.
+"refreshed", "bad token", "invalid_grant"). Stops on SIGTERM or (without
+--until-killed) when its parent closes stdin.
 """
 import json
 import sys
@@ -138,6 +139,8 @@ def main():
     print(srv.server_address[1], flush=True)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
+    if sys.argv[3:] == ["--until-killed"]:
+        threading.Event().wait()  # SIGTERM ends the process
     # Exit when the parent goes away (it holds our stdin open).
     sys.stdin.read()
     srv.shutdown()
