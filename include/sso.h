@@ -102,7 +102,8 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
  *            "run: aws sso login --profile P"; or the portal refused the
  *            role (403): err names account and role
  *   -EINVAL  the cache file or an answer is malformed
- *   -EIO     the portal or OIDC endpoint failed (err: the call and status)
+ *   -EIO     the portal or OIDC endpoint failed (err: the call and status;
+ *            for OIDC only when the cached token has expired)
  *   -ENOMEM
  * err never holds a token, secret or key. Thread-safe if calls for the same
  * cache file are not concurrent (the caller's refresh runs in one thread). */

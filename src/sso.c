@@ -722,13 +722,19 @@ int sso_fetch(const struct sso_config *c, struct http_client *http,
 				    sizeof(perr));
 		if (ret == -ENOMEM)
 			goto out;
-		if (ret && tok.expires_at > now)
+		if (ret && tok.expires_at > now) {
 			log_msg(LOG_WARNING,
 				"SSO session \"%s\": %s; using the cached "
 				"token until it expires",
 				c->session_name, perr);
-		else if (ret) {
+		} else if (ret == -EACCES) {
 			ret = login_error(c, perr, err, errlen);
+			goto out;
+		} else if (ret) {
+			/* a network or server failure: logging in again
+			 * would not help */
+			errbuf_printf(err, errlen, "SSO session \"%s\": %s",
+				c->session_name, perr);
 			goto out;
 		}
 	}

@@ -548,6 +548,7 @@ struct fetch_case {
 	const char *outcomes; /* the fake's decisions in order, '|'-joined */
 	const char *bearer;   /* token the portal must have seen */
 	bool rewritten;       /* cache file rewritten with issued-token-1 */
+	const char *oidc;     /* AWS_ENDPOINT_URL_SSO_OIDC instead of the fake */
 };
 
 #define STATE_BASE                                                           \
@@ -630,6 +631,14 @@ static const struct fetch_case fetch_cases[] = {
 	 "SSO profile \"dev\": no access to account 111122223333 role "
 	 "ReadOnly (HTTP 403): check sso_account_id and sso_role_name",
 	 "bad role or account", CACHED_TOKEN},
+	{"fetch: expired, OIDC unreachable: the network error, no login hint",
+	 "{\"accessToken\": \"old-token-SEKRIT\", \"expiresAt\": "
+	 "\"2025-12-31T00:00:00Z\", \"refreshToken\": \"refresh-SEKRIT\""
+	 REG_OK "}",
+	 "{" STATE_BASE ", \"refresh_token\": \"refresh-SEKRIT\"}", "dev",
+	 -EIO,
+	 "SSO session \"corp\": SSO token refresh (http://127.0.0.1:1): "
+	 "connection refused", "", .oidc = "http://127.0.0.1:1"},
 	{"fetch: no cached token",
 	 NULL, "{" STATE_BASE "}", "dev", -EACCES,
 	 "no cached token; run: aws sso login --profile dev", ""},
@@ -705,7 +714,7 @@ static void test_fetch_case(void)
 	if (fc->cache)
 		path = write_home(cache_rel, fc->cache, 0644);
 	setenv("AWS_ENDPOINT_URL_SSO", f.url, 1);
-	setenv("AWS_ENDPOINT_URL_SSO_OIDC", f.url, 1);
+	setenv("AWS_ENDPOINT_URL_SSO_OIDC", fc->oidc ? fc->oidc : f.url, 1);
 	CHECK_INT(config_resolve(&opts, &cfg, err, sizeof(err)), 0);
 	CHECK_INT(sso_config_from_profile(&cfg, &sc, err, sizeof(err)), 0);
 	ret = sso_fetch(&sc, http, NOW, &c, err, sizeof(err));
@@ -723,6 +732,9 @@ static void test_fetch_case(void)
 			printf("#   err: %s\n", err);
 		CHECK(strchr(err, '\n') == NULL);
 		CHECK(strstr(err, "SEKRIT") == NULL);
+		/* the hint only where a login is the cure */
+		CHECK((ret == -EACCES) == (strstr(err, "aws sso login") != NULL) ||
+		      strstr(err, "HTTP 403"));
 	}
 	log = fakehttp_log(&f);
 	log_outcomes(log, outcomes, sizeof(outcomes), fc->bearer, &bearer_ok);
