@@ -62,7 +62,7 @@ struct config {
 	struct config_kv *kv;  /* the selected profile's keys from both files */
 	size_t n_kv;
 	/* every "SERVICE = / endpoint_url = URL" of every [services NAME]
-	 * section of the config file; read with config_service_endpoint */
+	 * section of the config file; read with config_services_entry */
 	struct config_service *services;
 	size_t n_services;
 };
@@ -108,10 +108,43 @@ bool config_ignore_endpoints(const struct config *cfg);
  * "sso_oidc"), or NULL when none or when config_ignore_endpoints. The
  * AWS_ENDPOINT_URL_* variables are the caller's to check first. Borrowed;
  * valid while cfg lives. */
-const char *config_service_endpoint(const struct config *cfg,
-				    const char *service);
+const char *config_services_entry(const struct config *cfg,
+				  const char *service);
 
 /* The path of that file, for messages: cfg->credentials_file or ->config_file. */
 const char *config_file_path(const struct config *cfg, enum config_file file);
+
+/* The keys of the config file's [KIND NAME] section, e.g. kind
+ * "sso-session" or "services" (NAME may be quoted), re-read from
+ * cfg->config_file with the same rules as profiles. Sets *kv and *n (caller
+ * frees with config_kv_free; each kv's file is CONFIG_FILE_CONFIG). Returns
+ * 0; -ENOENT when there is no such section (*n is 0); -EINVAL (unreadable
+ * or malformed file, err says where); -ENOMEM. Not thread-safe (start-up). */
+int config_section(const struct config *cfg, const char *kind,
+		   const char *name, struct config_kv **kv, size_t *n,
+		   char *err, size_t errlen);
+
+/* The value of key (lower-case) in such a table, borrowed, or NULL. */
+const char *config_kv_find(const struct config_kv *kv, size_t n,
+			   const char *key);
+
+/* Frees a table from config_section (wiping the values); safe on NULL. */
+void config_kv_free(struct config_kv *kv, size_t n);
+
+/* The endpoint configured for an AWS service other than DynamoDB, as the
+ * SDKs find it: service_id is the SDK's service id ("SSO", "SSO OIDC",
+ * "STS"). Nothing when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (or, when that is
+ * unset, the profile's ignore_configured_endpoint_urls) is true; else
+ * AWS_ENDPOINT_URL_<ID> (upper-case, spaces as '_'), AWS_ENDPOINT_URL, the
+ * "<id> =\n  endpoint_url = URL" of the profile's [services NAME] section,
+ * the profile's endpoint_url. Sets *url (checked as config_resolve checks
+ * endpoints, trailing slashes dropped) and *source (for messages), both
+ * freed by the caller with free, or both NULL when nothing is configured
+ * (the caller uses the service's default). Returns 0, -EINVAL (bad URL or
+ * file; err says which), -ENOMEM. Not thread-safe (reads the environment
+ * and the file). */
+int config_service_endpoint(const struct config *cfg, const char *service_id,
+			    char **url, char **source, char *err,
+			    size_t errlen);
 
 #endif

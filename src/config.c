@@ -48,6 +48,9 @@ struct config_parse {
 	size_t n_services;
 	bool found; /* the selected profile's section exists */
 	bool nomem;
+	/* config_section: collect [want_kind want_name] instead of a profile */
+	const char *want_kind;
+	const char *want_name;
 };
 
 #define CONFIG_PLACEHOLDER "\x01"
@@ -130,6 +133,28 @@ static const char *config_section_profile(const char *section, char *buf,
 	return *buf ? buf : NULL;
 }
 
+/* Whether section is "KIND NAME" (NAME may be quoted, as botocore's shlex
+ * reads "[sso-session NAME]" and "[services NAME]"). buf is scratch. */
+static bool section_is(const char *section, const char *kind, const char *name,
+		       char *buf, size_t buflen)
+{
+	size_t k = strlen(kind), n;
+
+	if (strncmp(section, kind, k) != 0 ||
+	    !isspace((unsigned char)section[k]))
+		return false;
+	snprintf(buf, buflen, "%s", section + k);
+	buf = lskip(buf);
+	rstrip(buf);
+	n = strlen(buf);
+	if (n >= 2 && (buf[0] == '"' || buf[0] == '\'') &&
+	    buf[n - 1] == buf[0]) {
+		buf[n - 1] = '\0';
+		buf++;
+	}
+	return strcmp(buf, name) == 0;
+}
+
 /* The NAME of a config-file "[services NAME]" section, or NULL. */
 static const char *config_section_services(const char *section)
 {
@@ -161,6 +186,10 @@ static int enter_section(struct config_parse *ps, const char *name, size_t len)
 	} else {
 		prof = config_section_profile(ps->section, buf, sizeof(buf));
 		ps->in_profile = prof && strcmp(prof, ps->cfg->profile) == 0;
+		if (ps->want_kind)
+			ps->in_profile = section_is(ps->section, ps->want_kind,
+						    ps->want_name, buf,
+						    sizeof(buf));
 		svc = config_section_services(ps->section);
 		if (svc) {
 			ps->service_name = strdup(svc);
@@ -598,8 +627,8 @@ bool config_ignore_endpoints(const struct config *cfg)
 	return is_true(config_get(cfg, "ignore_configured_endpoint_urls", NULL));
 }
 
-const char *config_service_endpoint(const struct config *cfg,
-				    const char *service)
+const char *config_services_entry(const struct config *cfg,
+				  const char *service)
 {
 	const char *svc;
 
@@ -791,7 +820,7 @@ out:
 		services_free(ps.services, ps.n_services);
 		config_free(cfg);
 	} else {
-		/* kept for config_service_endpoint (STS, SSO) */
+		/* kept for config_services_entry (STS) */
 		cfg->services = ps.services;
 		cfg->n_services = ps.n_services;
 	}
@@ -844,4 +873,172 @@ const char *config_file_path(const struct config *cfg, enum config_file file)
 {
 	return file == CONFIG_FILE_CREDENTIALS ? cfg->credentials_file
 					       : cfg->config_file;
+}
+
+void config_kv_free(struct config_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		if (kv[i].value) {
+			explicit_bzero(kv[i].value, strlen(kv[i].value));
+			free(kv[i].value);
+		}
+	}
+	free(kv);
+}
+
+const char *config_kv_find(const struct config_kv *kv, size_t n,
+			   const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(kv[i].key, key) == 0)
+			return kv[i].value;
+	return NULL;
+}
+
+int config_section(const struct config *cfg, const char *kind,
+		   const char *name, struct config_kv **kv, size_t *n,
+		   char *err, size_t errlen)
+{
+	/* A throw-away config collects the section's keys through the same
+	 * reader (long lines, continuation lines) as the profile's; its
+	 * profile name cannot match a section name. */
+	struct config tmp = {.profile = "\n"};
+	struct config_parse ps = {0};
+	int ret;
+
+	*kv = NULL;
+	*n = 0;
+	ps.cfg = &tmp;
+	ps.file = CONFIG_FILE_CONFIG;
+	ps.path = cfg->config_file;
+	ps.want_kind = kind;
+	ps.want_name = name;
+	ret = parse_file(&ps, err, errlen);
+	services_free(ps.services, ps.n_services);
+	if (ret) {
+		config_kv_free(tmp.kv, tmp.n_kv);
+		return ret;
+	}
+	*kv = tmp.kv;
+	*n = tmp.n_kv;
+	return ps.found ? 0 : -ENOENT;
+}
+
+/* The "endpoint_url = URL" line of a nested "KEY =" value of a [services]
+ * section (continuation lines joined with '\n'). Caller frees with free;
+ * NULL when absent. */
+static char *nested_endpoint(const char *value)
+{
+	const char *line = value;
+
+	while (line && *line) {
+		size_t len = strcspn(line, "\n");
+		char *copy = strndup(line, len), *eq, *k, *v, *url = NULL;
+
+		if (!copy)
+			return NULL;
+		eq = strchr(copy, '=');
+		if (eq) {
+			*eq = '\0';
+			k = lskip(copy);
+			rstrip(k);
+			v = lskip(eq + 1);
+			rstrip(v);
+			if (strcmp(k, "endpoint_url") == 0 && *v)
+				url = strdup(v);
+		}
+		free(copy);
+		if (url)
+			return url;
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	return NULL;
+}
+
+int config_service_endpoint(const struct config *cfg, const char *service_id,
+			    char **url, char **source, char *err,
+			    size_t errlen)
+{
+	char var[96], key[64], *found = NULL;
+	struct config_kv *kv = NULL;
+	enum config_file file;
+	const char *v, *svc;
+	size_t n = 0, i;
+	int ret = -ENOMEM;
+
+	*url = *source = NULL;
+	/* The SDKs' names: "SSO OIDC" -> AWS_ENDPOINT_URL_SSO_OIDC and the
+	 * services key sso_oidc. */
+	for (i = 0; service_id[i] && i < sizeof(key) - 1; i++)
+		key[i] = service_id[i] == ' ' || service_id[i] == '-'
+			     ? '_'
+			     : (char)tolower((unsigned char)service_id[i]);
+	key[i] = '\0';
+	snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", key);
+	for (char *c = var; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+
+	v = config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
+	if (v ? is_true(v)
+	      : is_true(config_get(cfg, "ignore_configured_endpoint_urls",
+				   NULL)))
+		return 0;
+	v = config_env(var);
+	if (v) {
+		ret = set_pair(url, source, v, "%s", var);
+		goto check;
+	}
+	v = config_env("AWS_ENDPOINT_URL");
+	if (v) {
+		ret = set_pair(url, source, v, "AWS_ENDPOINT_URL");
+		goto check;
+	}
+	svc = config_get(cfg, "services", NULL);
+	if (svc) {
+		ret = config_section(cfg, "services", svc, &kv, &n, err,
+				     errlen);
+		if (ret && ret != -ENOENT)
+			goto out;
+		v = config_kv_find(kv, n, key);
+		found = v ? nested_endpoint(v) : NULL;
+		if (found) {
+			ret = set_pair(url, source, found,
+				       "endpoint_url for %s in [services %s] "
+				       "of profile \"%s\" in %s",
+				       key, svc, cfg->profile,
+				       cfg->config_file);
+			goto check;
+		}
+	}
+	v = config_get(cfg, "endpoint_url", &file);
+	if (v && *v) {
+		ret = set_pair(url, source, v,
+			       "endpoint_url in profile \"%s\" in %s",
+			       cfg->profile, config_file_path(cfg, file));
+		goto check;
+	}
+	ret = 0;
+	goto out;
+check:
+	if (!ret)
+		ret = check_url(*url, *source, err, errlen);
+	if (!ret) {
+		char *u = copy_url(*url);
+
+		ret = u ? 0 : -ENOMEM;
+		free(*url);
+		*url = u;
+	}
+out:
+	free(found);
+	config_kv_free(kv, n);
+	if (ret) {
+		free(*url);
+		free(*source);
+		*url = *source = NULL;
+	}
+	return ret;
 }

@@ -307,7 +307,7 @@ int sts_endpoint(const struct config *cfg, const char *region, char **url,
 		src = strdup("AWS_ENDPOINT_URL_STS");
 	} else if ((v = config_env("AWS_ENDPOINT_URL"))) {
 		src = strdup("AWS_ENDPOINT_URL");
-	} else if (cfg && (v = config_service_endpoint(cfg, "sts"))) {
+	} else if (cfg && (v = config_services_entry(cfg, "sts"))) {
 		if (asprintf(&src,
 			     "endpoint_url for sts in [services %s] of "
 			     "profile \"%s\" in %s",

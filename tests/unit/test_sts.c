@@ -361,10 +361,10 @@ static void test_endpoint(void)
 			 * and the dynamodb endpoint is unchanged */
 			if (!c->ignore && !strstr(c->config, "ignore_") &&
 			    strstr(c->config, "oidc")) {
-				CHECK_STR(config_service_endpoint(&cfg,
+				CHECK_STR(config_services_entry(&cfg,
 								  "SSO_OIDC"),
 					  "http://oidc:3");
-				CHECK(config_service_endpoint(&cfg, "sso") ==
+				CHECK(config_services_entry(&cfg, "sso") ==
 				      NULL);
 			}
 		}
