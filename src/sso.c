@@ -302,8 +302,11 @@ int sso_role_creds_parse(const char *body, size_t len, struct creds *out,
 					      : "sessionToken");
 		goto out;
 	}
-	/* epoch milliseconds; a JSON real is allowed (some SDKs write 1.7e12) */
-	if (!json_is_number(exp) || json_number_value(exp) <= 0) {
+	/* epoch milliseconds; a JSON real is allowed (some SDKs write 1.7e12).
+	 * Past the year 9999 is no expiry anyone issues, and would not fit
+	 * time_t's conversion (found by fuzz_sso). */
+	if (!json_is_number(exp) || !(json_number_value(exp) > 0) ||
+	    json_number_value(exp) > 253402300799999.0) {
 		errbuf_printf(err, errlen,
 			"GetRoleCredentials: answer lacks \"expiration\"");
 		goto out;
@@ -347,7 +350,10 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
 			"CreateToken: answer lacks \"accessToken\"");
 		goto out;
 	}
-	if (!json_is_integer(exp) || json_integer_value(exp) <= 0) {
+	/* seconds; more than ten years is no token anyone issues, and now +
+	 * it must not overflow time_t */
+	if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
+	    json_integer_value(exp) > 315360000) {
 		errbuf_printf(err, errlen,
 			"CreateToken: answer lacks \"expiresIn\"");
 		goto out;

@@ -215,6 +215,16 @@ static void test_role_creds_parse(void)
 		{"{\"roleCredentials\": {\"accessKeyId\": \"A\", "
 		 "\"sessionToken\": \"T\", \"expiration\": 1}}",
 		 -EINVAL, .err = "secretAccessKey"},
+		/* past the year 9999 (fuzz_sso: a real this large overflowed
+		 * the conversion to time_t) */
+		{"{\"roleCredentials\": {\"accessKeyId\": \"ASIA1\", "
+		 "\"secretAccessKey\": \"SEKRIT\", \"sessionToken\": \"T\", "
+		 "\"expiration\": 5.5e111}}",
+		 -EINVAL, .err = "expiration"},
+		{"{\"roleCredentials\": {\"accessKeyId\": \"ASIA1\", "
+		 "\"secretAccessKey\": \"SEKRIT\", \"sessionToken\": \"T\", "
+		 "\"expiration\": 9223372036854775807}}",
+		 -EINVAL, .err = "expiration"},
 		{"{\"accessKeyId\": \"ASIA1\"}", -EINVAL,
 		 .err = "roleCredentials"},
 		{"not json", -EINVAL, .err = "roleCredentials"},
