@@ -1553,6 +1553,98 @@ out:
 	home_teardown();
 }
 
+/* A chain of two roles renews from its root near expiry (the new outer
+ * role is signed with the new inner keys); a web identity refresh reads
+ * the rotated token file. Time is driven through now. */
+static void test_role_refresh(void)
+{
+	struct fakehttp f;
+	struct creds_provider *p = NULL;
+	struct creds c = {0}, first = {0};
+	char err[512] = "";
+	json_t *j, *prev;
+	time_t exp;
+
+	home_setup();
+	if (fakehttp_start_tool(&f, "fakests.py", sts_config)) {
+		CHECK(!"fakests.py started");
+		fakehttp_stop(&f);
+		goto out;
+	}
+	setenv("AWS_ENDPOINT_URL_STS", f.url, 1);
+	write_file("$H/.aws/credentials", "[base]\n" BASE_KEYS);
+	write_file("$H/.aws/config",
+		   "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = mid\n"
+		   "[profile mid]\nrole_arn = " ACCT "mid\nsource_profile = base\n"
+		   "[profile w]\nrole_arn = " ACCT "web\n"
+		   "web_identity_token_file = $H/tok\n");
+	write_file("$H/tok", "eyJ.web.tok\n");
+	CHECK_INT(provider_new("dev", &p, err, sizeof(err)), 0);
+	if (!p)
+		goto stop;
+	CHECK_INT(fakehttp_count(&f), 2);
+	CHECK_INT(creds_provider_get(p, time(NULL), &first), 0);
+	/* 10 minutes before expiry: nothing fetched */
+	CHECK_INT(creds_provider_get(p, first.expiration - 600, &c), 0);
+	CHECK_STR(c.access_key_id, first.access_key_id);
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&f), 2);
+	/* 4 minutes before: mid again from base, then dev from the new mid */
+	CHECK_INT(creds_provider_get(p, first.expiration - 240, &c), 0);
+	CHECK_INT(fakehttp_count(&f), 4);
+	check_call(&f, 2, "AssumeRole mid");
+	check_call(&f, 3, "AssumeRole dev");
+	check_issued(&f, 3, &c);
+	CHECK(strcmp(c.access_key_id, first.access_key_id) != 0);
+	prev = sts_log_line(&f, 2);
+	j = sts_log_line(&f, 3);
+	CHECK_STR(jget(j, "headers", "x-amz-security-token"),
+		  jget(prev, "issued", "SessionToken"));
+	json_decref(prev);
+	json_decref(j);
+	creds_clear(&c);
+	creds_clear(&first);
+	creds_provider_free(p);
+	p = NULL;
+
+	/* web identity: the rotated file is what the refresh sends */
+	CHECK_INT(provider_new("w", &p, err, sizeof(err)), 0);
+	if (!p)
+		goto stop;
+	CHECK_INT(fakehttp_count(&f), 5);
+	CHECK_INT(creds_provider_get(p, time(NULL), &first), 0);
+	check_issued(&f, 4, &first);
+	write_file("$H/tok", "eyJ.rotated");
+	/* the fake expects the old token, so it refuses: the old ones stay */
+	CHECK_INT(creds_provider_get(p, first.expiration - 240, &c), 0);
+	CHECK_STR(c.access_key_id, first.access_key_id);
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&f), 6);
+	j = sts_log_line(&f, 5);
+	CHECK_STR(jget(j, "params", "WebIdentityToken"), "eyJ.rotated");
+	CHECK_STR(json_string_value(json_object_get(j, "code")),
+		  "InvalidIdentityToken");
+	json_decref(j);
+	/* rotated back (30 s later, past the retry pause): renewed */
+	write_file("$H/tok", "eyJ.web.tok\n");
+	CHECK_INT(creds_provider_get(p, first.expiration - 200, &c), 0);
+	CHECK_INT(fakehttp_count(&f), 7);
+	check_issued(&f, 6, &c);
+	exp = c.expiration;
+	creds_clear(&c);
+	/* expired, and the refresh refused: EACCES, nothing handed out */
+	write_file("$H/tok", "eyJ.rotated");
+	CHECK_INT(creds_provider_get(p, exp + 1, &c), -EACCES);
+	CHECK(c.access_key_id == NULL);
+	CHECK_INT(fakehttp_count(&f), 8);
+	creds_clear(&first);
+stop:
+	fakehttp_stop(&f);
+out:
+	creds_provider_free(p);
+	home_teardown();
+}
+
 static size_t next_role_case;
 
 static void test_next_role_case(void)
@@ -1577,6 +1669,10 @@ int main(void)
 	for (size_t i = 0; i < N_ROLE_CASES; i++)
 		tests[n++] = (struct tap_test){role_cases[i].name,
 					       test_next_role_case};
+	tests[n++] = (struct tap_test){"role and web identity: refresh near "
+				       "expiry re-runs the chain, re-reads "
+				       "the token file",
+				       test_role_refresh};
 	tests[n++] = (struct tap_test){"imds: request order and headers",
 				       test_imds_requests};
 	tests[n++] = (struct tap_test){"process: re-run near expiry, "
