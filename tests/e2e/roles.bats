@@ -29,7 +29,7 @@ teardown() {
 # AWS_ENDPOINT_URL_STS and PROXY_URL.
 start_sts() {
 	local dir=$BATS_TEST_TMPDIR i
-	printf '{"region": "us-east-1", "keys": {"AKIDBASE": "base-secret-not-real"}, "deny": ["arn:aws:iam::123456789012:role/nope"]}' >"$dir/sts.json"
+	printf '{"region": "us-east-1", "keys": {"AKIDBASE": "base-secret-not-real"}, "deny": ["arn:aws:iam::123456789012:role/nope"], "web_identity_token": "eyJ.e2e"}' >"$dir/sts.json"
 	STS_LOG=$dir/sts.jsonl
 	: >"$STS_LOG"
 	mkfifo "$dir/sts.in"
@@ -115,4 +115,74 @@ ddb() {
 	[[ "$stderr" != *base-secret* ]]
 	run mountpoint -q "$BATS_TEST_TMPDIR/mnt"
 	assert_failure
+}
+
+# The kind of source `dynamofs --check` reports, in botocore's method names.
+dynamofs_method() {
+	local line
+	line=$(timeout 30 "$DYNAMOFS" --check -o endpoint="$DYNAMOFS_ENDPOINT" "$@" | sed -n 's/^credentials: //p')
+	case $line in
+	"role "*) echo assume-role ;;
+	"web identity role "*) echo assume-role-with-web-identity ;;
+	"environment "*) echo env ;;
+	"profile "*" in $HOME/.aws/credentials") echo shared-credentials-file ;;
+	"profile "*" in $HOME/.aws/config") echo config-file ;;
+	"credential_process "*) echo custom-process ;;
+	*) echo "unknown: $line" ;;
+	esac
+}
+
+# The method botocore's resolver picks (no call is made: role credentials
+# are fetched lazily); $1 is the explicit profile or "".
+botocore_method() {
+	"$PY" -c 'import sys, boto3
+c = boto3.Session(profile_name=sys.argv[1] or None, region_name="us-east-1").get_credentials()
+print(c.method if c else "none")' "$1"
+}
+
+@test "each row of the precedence table picks what botocore picks" {
+	printf 'eyJ.e2e' >"$HOME/token"
+	cat >>"$HOME/.aws/credentials" <<EOT
+[keysrole]
+aws_access_key_id = AKIDBASE
+aws_secret_access_key = base-secret-not-real
+[webkeys]
+aws_access_key_id = AKIDBASE
+aws_secret_access_key = base-secret-not-real
+EOT
+	cat >>"$HOME/.aws/config" <<EOT
+[profile keysrole]
+role_arn = $ROLE
+source_profile = base
+[profile envrole]
+role_arn = $ROLE
+credential_source = Environment
+[profile webkeys]
+role_arn = arn:aws:iam::123456789012:role/web
+web_identity_token_file = $HOME/token
+EOT
+	local rows=(
+		# explicit profile | environment | expected method
+		"dev||assume-role"
+		"dev|AWS_ACCESS_KEY_ID=AKIDBASE AWS_SECRET_ACCESS_KEY=base-secret-not-real|assume-role"
+		"|AWS_PROFILE=dev AWS_ACCESS_KEY_ID=AKIDBASE AWS_SECRET_ACCESS_KEY=base-secret-not-real|env"
+		"|AWS_PROFILE=base AWS_WEB_IDENTITY_TOKEN_FILE=$HOME/token AWS_ROLE_ARN=arn:aws:iam::123456789012:role/web|assume-role-with-web-identity"
+		"keysrole||assume-role"
+		"base||shared-credentials-file"
+		"envrole|AWS_ACCESS_KEY_ID=AKIDBASE AWS_SECRET_ACCESS_KEY=base-secret-not-real|assume-role"
+		"webkeys||assume-role-with-web-identity"
+	)
+	local row prof envs want got_d got_b
+	for row in "${rows[@]}"; do
+		IFS='|' read -r prof envs want <<<"$row"
+		if [ -n "$prof" ]; then
+			got_d=$(env $envs bash -c "$(declare -f dynamofs_method); DYNAMOFS='$DYNAMOFS' DYNAMOFS_ENDPOINT='$DYNAMOFS_ENDPOINT' dynamofs_method --profile '$prof'")
+		else
+			got_d=$(env $envs bash -c "$(declare -f dynamofs_method); DYNAMOFS='$DYNAMOFS' DYNAMOFS_ENDPOINT='$DYNAMOFS_ENDPOINT' dynamofs_method")
+		fi
+		got_b=$(env $envs bash -c "$(declare -f botocore_method); PY='$PY' botocore_method '$prof'")
+		echo "row [$row]: dynamofs $got_d, botocore $got_b"
+		[ "$got_b" = "$want" ]
+		[ "$got_d" = "$want" ]
+	done
 }
