@@ -1208,7 +1208,9 @@ static void test_clear(void)
 static const char *sts_config =
     "{\"region\": \"us-east-1\", \"keys\": {\"AKBASE\": \"" SECRET_MARK
     "base\", \"AKENV\": {\"secret\": \"" SECRET_MARK "env\", \"token\": "
-    "\"TOKENV\"}}, \"web_identity_token\": \"eyJ.web.tok\\n\","
+    "\"TOKENV\"}, \"AKCONT\": {\"secret\": \"" SECRET_MARK "AKCONT\", "
+    "\"token\": \"TOKAKCONT\"}, \"AKIMDS\": {\"secret\": \"" SECRET_MARK
+    "IMDS\", \"token\": \"TOKIMDS\"}}, \"web_identity_token\": \"eyJ.web.tok\\n\","
     " \"deny\": [\"" ACCT "nope\"], \"external_id\": {\"" ACCT "ext\":"
     " \"ext-1\"}}";
 
@@ -1225,6 +1227,8 @@ struct role_case {
 	const char *param; /* "Name=value" the last request must carry */
 	bool chained; /* each request after the first is signed with the
 			 credentials issued by the one before */
+	const char *script; /* a fakehttp script for container or IMDS
+			       credentials ($U is its URL), or NULL */
 };
 
 static const struct role_case role_cases[] = {
@@ -1293,6 +1297,43 @@ static const struct role_case role_cases[] = {
      "role " ACCT "dev (profile \"dev\") via environment (AWS_ACCESS_KEY_ID)",
      NULL,
      {"AssumeRole dev"}},
+    {"role: credential_source = EcsContainer",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = EcsContainer\n",
+     {},
+     {"AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds"},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via container endpoint $U/creds",
+     NULL,
+     {"AssumeRole dev"},
+     .script = "[{\"method\": \"GET\", \"path\": \"/creds\", \"body\": "
+	       CONTAINER_BODY("AKCONT") "}]"},
+    {"role: credential_source = Ec2InstanceMetadata",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = Ec2InstanceMetadata\n",
+     {},
+     {IMDS_ON},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via EC2 instance metadata (role "
+     "myrole)",
+     NULL,
+     {"AssumeRole dev"},
+     .script = IMDS_OK_SCRIPT},
+    {"role: credential_source = EcsContainer not configured -> ENOENT",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = EcsContainer\n",
+     {},
+     {},
+     "dev",
+     -ENOENT,
+     NULL,
+     "profile \"dev\": no credentials from credential_source EcsContainer: "
+     "container credentials (AWS_CONTAINER_CREDENTIALS_*_URI not set)"},
     {"role: credential_source = Environment without keys -> ENOENT",
      NULL,
      "[profile dev]\nrole_arn = " ACCT "dev\n"
@@ -1473,7 +1514,7 @@ static void check_issued(const struct fakehttp *f, int n, const struct creds *c)
 
 static void run_role_case(const struct role_case *c)
 {
-	struct fakehttp f;
+	struct fakehttp f, srv = {0};
 	struct creds_provider *p = NULL;
 	struct creds cr = {0};
 	char err[1024] = "", *want;
@@ -1486,6 +1527,13 @@ static void run_role_case(const struct role_case *c)
 		goto out;
 	}
 	server_url = f.url;
+	if (c->script) {
+		if (fakehttp_start(&srv, c->script)) {
+			CHECK(!"fakehttp.py started");
+			goto stop;
+		}
+		server_url = srv.url;
+	}
 	if (c->credentials)
 		write_file("$H/.aws/credentials", c->credentials);
 	if (c->config)
@@ -1546,6 +1594,8 @@ static void run_role_case(const struct role_case *c)
 	}
 	creds_clear(&cr);
 stop:
+	if (c->script)
+		fakehttp_stop(&srv);
 	fakehttp_stop(&f);
 out:
 	creds_provider_free(p);
