@@ -11,14 +11,18 @@
 #include "config.h"
 #include "http.h"
 
-/* Not supported (a profile or environment that needs them fails with
- * -EINVAL and suggests credential_process = aws configure
- * export-credentials --profile P --format process): assume role (role_arn,
- * credential_source), web identity (web_identity_token_file,
- * AWS_WEB_IDENTITY_TOKEN_FILE), IAM Identity Center / SSO (sso_*), console
- * login sessions. A profile that also has keys or credential_process uses
- * those instead (botocore would prefer the role). Also not done: IMDSv1
- * fallback (IMDSv2 only), AWS_CREDENTIAL_EXPIRATION, AWS_DEFAULT_PROFILE. */
+/* The order is botocore's: environment keys (skipped for a profile given
+ * with the profile= option, as aws --profile skips them), assume role
+ * (role_arn with source_profile -- chains, loops refused -- or
+ * credential_source), web identity (AWS_WEB_IDENTITY_TOKEN_FILE and
+ * friends, else the profile's web_identity_token_file), the profile's keys
+ * and credential_process, container, IMDSv2. STS is reached at
+ * sts_endpoint(cfg, cfg->region).
+ * Not supported (a profile that needs them fails with -EINVAL and suggests
+ * credential_process = aws configure export-credentials --profile P
+ * --format process): IAM Identity Center / SSO (sso_*), console login
+ * sessions, mfa_serial (no prompt yet). Also not done: IMDSv1 fallback
+ * (IMDSv2 only), AWS_CREDENTIAL_EXPIRATION, AWS_DEFAULT_PROFILE. */
 
 struct creds {
 	char *access_key_id;
@@ -39,7 +43,10 @@ struct creds_provider;
  * Returns 0, or:
  *   -ENOENT  no source has credentials (err: one line naming what was tried)
  *   -EINVAL  a source is misconfigured (half a key pair, bad process output,
- *            unsupported profile kind such as role_arn or sso)
+ *            a role without a source, a source_profile loop, unsupported
+ *            profile kind such as sso or mfa_serial)
+ *   -EACCES  STS refused a role or web identity (err: "... refused:
+ *            CODE: MESSAGE")
  *   -EIO     a source failed (credential_process exit status, container or
  *            IMDS endpoint error)
  *   -ENOMEM
@@ -60,8 +67,9 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c);
 /* Where the credentials came from, for --check and logs, e.g.
  * "environment (AWS_ACCESS_KEY_ID)", "profile \"dev\" in
  * /root/.aws/credentials", "credential_process of profile \"dev\"", "container
- * endpoint http://...", "EC2 instance metadata (role r)". Borrowed; valid while
- * p lives. */
+ * endpoint http://...", "EC2 instance metadata (role r)", "role ARN (profile
+ * \"dev\") via <its source>", "web identity role ARN (token file F from
+ * AWS_WEB_IDENTITY_TOKEN_FILE)". Borrowed; valid while p lives. */
 const char *creds_provider_source(const struct creds_provider *p);
 
 /* Frees p and wipes its credentials; safe on NULL. Not while another

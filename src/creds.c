@@ -1,5 +1,6 @@
-/* creds.c - the AWS credential chain of SPEC §2 (environment, profile,
- * credential_process, container, EC2 IMDSv2) and its refresh before expiry. */
+/* creds.c - the AWS credential chain of SPEC §2 (environment, assume role,
+ * web identity, profile, credential_process, container, EC2 IMDSv2) and its
+ * refresh before expiry. */
 #include "creds.h"
 
 #include <ctype.h>
@@ -21,6 +22,7 @@
 
 #include "log.h"
 #include "monotime.h"
+#include "sts.h"
 
 /* Refresh this long before expiry, as botocore's advisory refresh does. */
 #define CREDS_REFRESH_AHEAD 300
@@ -42,7 +44,12 @@ enum creds_kind {
 	CREDS_PROCESS,	 /* credential_process */
 	CREDS_CONTAINER, /* ECS / EKS container endpoint */
 	CREDS_IMDS,	 /* EC2 instance metadata */
+	CREDS_ROLE,	 /* STS AssumeRole with the credentials of src */
+	CREDS_WEB_IDENTITY, /* STS AssumeRoleWithWebIdentity */
 };
+
+/* A web identity token file is a JWT of a few KiB; refuse anything huge. */
+#define CREDS_MAX_WEB_TOKEN (1024 * 1024)
 
 struct creds_provider {
 	pthread_mutex_t lock;
@@ -60,6 +67,15 @@ struct creds_provider {
 	char *imds_base;  /* CREDS_IMDS */
 	char *role;	  /* CREDS_IMDS: found at the first fetch */
 	struct http_client *http;
+	/* CREDS_ROLE and CREDS_WEB_IDENTITY */
+	struct creds_provider *src; /* CREDS_ROLE: the source credentials */
+	char *role_arn;
+	char *session_name;  /* fixed at start, as botocore does */
+	char *external_id;   /* NULL: none */
+	int duration;	     /* 0: STS's default */
+	char *sts_url;
+	char *sts_region;    /* the signing region */
+	char *web_token_file; /* CREDS_WEB_IDENTITY: re-read at each fetch */
 };
 
 
@@ -778,11 +794,112 @@ out:
 	return ret;
 }
 
+/* AssumeRole signed with the source's current credentials, which are
+ * renewed first when they near expiry (so a chain of roles renews from its
+ * root, as botocore's refreshable source credentials do). */
+static int fetch_role(struct creds_provider *p, time_t now, struct creds *out,
+		      char *err, size_t errlen)
+{
+	struct sts_assume_role req = {
+	    .role_arn = p->role_arn,
+	    .session_name = p->session_name,
+	    .external_id = p->external_id,
+	    .duration_seconds = p->duration,
+	};
+	struct sigv4_credentials sc;
+	struct creds src = {0};
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = creds_provider_get(p->src, now, &src);
+	if (ret == -EACCES) {
+		errbuf_printf(err, errlen,
+			"the source credentials of role %s (%s) have expired "
+			"and could not be renewed",
+			p->role_arn, p->src->source);
+		goto out;
+	}
+	if (ret)
+		goto out;
+	sc = (struct sigv4_credentials){src.access_key_id,
+					src.secret_access_key,
+					src.session_token};
+	/* signed at the wall clock: now only decides about expiry */
+	ret = sts_assume_role(p->http, p->sts_url, p->sts_region, &sc, &req,
+			      time(NULL), out, err, errlen);
+out:
+	creds_clear(&src);
+	return ret;
+}
+
+/* Reads the whole web identity token file (botocore sends it as it is).
+ * Sets *token (caller frees with wipe_free). Returns 0, -EIO, -EINVAL
+ * (empty or huge), -ENOMEM. */
+static int read_web_token(const char *path, char **token, char *err,
+			  size_t errlen)
+{
+	struct outbuf b = {.max = CREDS_MAX_WEB_TOKEN};
+	int fd, ret;
+
+	*token = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errbuf_printf(err, errlen,
+			"cannot read web identity token file %s: %s", path,
+			strerror(errno));
+		return -EIO;
+	}
+	while ((ret = outbuf_read(fd, &b)) > 0 && !b.over)
+		;
+	close(fd);
+	if (ret < 0 && ret != -ENOMEM) {
+		errbuf_printf(err, errlen,
+			"cannot read web identity token file %s: %s", path,
+			strerror(-ret));
+		ret = -EIO;
+	} else if (ret >= 0 && (b.over || !b.len)) {
+		errbuf_printf(err, errlen, "web identity token file %s is %s",
+			path, b.over ? "larger than 1 MiB" : "empty");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		if (b.data)
+			explicit_bzero(b.data, b.cap);
+		free(b.data);
+		return ret;
+	}
+	*token = b.data;
+	return 0;
+}
+
+/* AssumeRoleWithWebIdentity with the token file as it is now: Kubernetes
+ * rotates it, so it is read again at every fetch. */
+static int fetch_web_identity(struct creds_provider *p, struct creds *out,
+			      char *err, size_t errlen)
+{
+	char *token = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = read_web_token(p->web_token_file, &token, err, errlen);
+	if (ret)
+		return ret;
+	ret = sts_assume_role_with_web_identity(
+	    p->http, p->sts_url, p->role_arn, p->session_name, token,
+	    p->duration, time(NULL), out, err, errlen);
+	wipe_free(token);
+	return ret;
+}
+
 /* Re-runs the source of p. Called without the lock held. */
-static int fetch(struct creds_provider *p, struct creds *out, char *err,
-		 size_t errlen)
+static int fetch(struct creds_provider *p, time_t now, struct creds *out,
+		 char *err, size_t errlen)
 {
 	switch (p->kind) {
+	case CREDS_ROLE:
+		return fetch_role(p, now, out, err, errlen);
+	case CREDS_WEB_IDENTITY:
+		return fetch_web_identity(p, out, err, errlen);
 	case CREDS_PROCESS:
 		return creds_process_run(p->command, CREDS_PROCESS_TIMEOUT_MS,
 					 out, err, errlen);
@@ -844,12 +961,9 @@ static const struct {
 	const char *key;
 	const char *what;
 } unsupported[] = {
-    {"role_arn", "role_arn (assume role)"},
-    {"web_identity_token_file", "web_identity_token_file (web identity)"},
     {"sso_session", "sso_session (IAM Identity Center)"},
     {"sso_start_url", "sso_start_url (IAM Identity Center)"},
     {"sso_account_id", "sso_account_id (IAM Identity Center)"},
-    {"credential_source", "credential_source (assume role)"},
     {"login_session", "login_session (console login)"},
 };
 
@@ -999,14 +1113,12 @@ static int chain_imds(struct creds_provider *p, const struct config *cfg,
 	return 0;
 }
 
-/* Walks the chain into p. Returns 0 or -errno with err set. */
-static int chain(struct creds_provider *p, const struct config *cfg, char *err,
-		 size_t errlen)
+/* The environment step. Returns 0, 1 (AWS_ACCESS_KEY_ID not set) or an
+ * error. */
+static int chain_env(struct creds_provider *p, char *err, size_t errlen)
 {
 	const char *akid = config_env("AWS_ACCESS_KEY_ID");
 	const char *secret = config_env("AWS_SECRET_ACCESS_KEY");
-	char t_profile[768] = "", t_container[128] = "", t_imds[640] = "";
-	int ret;
 
 	if (akid && secret) {
 		p->kind = CREDS_STATIC;
@@ -1022,21 +1134,355 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 			akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 		return -EINVAL;
 	}
+	return 1;
+}
 
+static struct creds_provider *provider_alloc(struct http_client *http)
+{
+	struct creds_provider *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->refreshed, NULL);
+	p->http = http;
+	return p;
+}
+
+/* A profile on the way from the selected one to a source, for loops. */
+struct visit {
+	const char *name;
+	const struct visit *up;
+};
+
+/* Appends "a -> b -> " for the profiles from the top down to v. */
+static void visit_path(const struct visit *v, char *buf, size_t len)
+{
+	size_t n;
+
+	if (v->up)
+		visit_path(v->up, buf, len);
+	n = strlen(buf);
+	if (n < len)
+		snprintf(buf + n, len - n, "%s -> ", v->name);
+}
+
+/* botocore lets static keys in a profile win over its role_arn only when
+ * the profile is the source of a role (so source_profile may name itself). */
+static bool has_static_keys(const struct config *cfg)
+{
+	return config_get(cfg, "aws_access_key_id", NULL) ||
+	       config_get(cfg, "aws_secret_access_key", NULL);
+}
+
+/* An assume-role profile: role_arn without web_identity_token_file (with
+ * both, it is a web identity profile). */
+static bool has_role(const struct config *cfg)
+{
+	return cfg->profile_found && config_get(cfg, "role_arn", NULL) &&
+	       !config_get(cfg, "web_identity_token_file", NULL);
+}
+
+/* Sets the STS parameters of a role step; cfg is the profile with the role,
+ * top the selected profile (whose region and endpoints STS uses, as the
+ * botocore session's STS client does). */
+static int role_params(struct creds_provider *p, const struct config *top,
+		       const struct config *cfg, const char *arn,
+		       const char *session, char *err, size_t errlen)
+{
+	const char *v;
+	char name[40], *end, *how = NULL;
+	long d;
+	int ret;
+
+	p->role_arn = strdup(arn);
+	if (!session) {
+		sts_default_session_name(time(NULL), name);
+		session = name;
+	}
+	p->session_name = strdup(session);
+	v = config_get(cfg, "external_id", NULL);
+	p->external_id = v ? strdup(v) : NULL;
+	p->sts_region = strdup(top->region);
+	if (!p->role_arn || !p->session_name || (v && !p->external_id) ||
+	    !p->sts_region)
+		return -ENOMEM;
+	v = config_get(cfg, "duration_seconds", NULL);
+	if (v) {
+		errno = 0;
+		d = strtol(v, &end, 10);
+		if (errno || end == v || *end || d <= 0 || d > 86400) {
+			errbuf_printf(err, errlen,
+				"profile \"%s\": duration_seconds \"%.40s\" is "
+				"not a number of seconds",
+				cfg->profile, v);
+			return -EINVAL;
+		}
+		p->duration = (int)d;
+	}
+	ret = sts_endpoint(top, top->region, &p->sts_url, &how, err, errlen);
+	free(how);
+	return ret;
+}
+
+/* Web identity: the token file and role from the environment (when
+ * use_env; each variable wins over its profile key, as in botocore) or the
+ * profile. Returns 0, 1 (no token file configured) or an error. */
+static int chain_web_identity(struct creds_provider *p,
+			      const struct config *top,
+			      const struct config *cfg, bool use_env,
+			      char *err, size_t errlen)
+{
+	const char *file = NULL, *arn = NULL, *session = NULL, *from;
+	char msg[512] = "";
+	int ret;
+
+	if (use_env) {
+		file = config_env("AWS_WEB_IDENTITY_TOKEN_FILE");
+		arn = config_env("AWS_ROLE_ARN");
+		session = config_env("AWS_ROLE_SESSION_NAME");
+	}
+	from = file ? "AWS_WEB_IDENTITY_TOKEN_FILE" : NULL;
+	if (cfg->profile_found) {
+		if (!file)
+			file = config_get(cfg, "web_identity_token_file", NULL);
+		if (!arn)
+			arn = config_get(cfg, "role_arn", NULL);
+		if (!session)
+			session = config_get(cfg, "role_session_name", NULL);
+	}
+	if (!file)
+		return 1;
+	if (!arn) {
+		errbuf_printf(err, errlen,
+			"web identity token file %s is set but no role: set "
+			"AWS_ROLE_ARN or role_arn in profile \"%s\"",
+			file, cfg->profile);
+		return -EINVAL;
+	}
+	p->kind = CREDS_WEB_IDENTITY;
+	p->web_token_file = strdup(file);
+	if (!p->web_token_file)
+		return -ENOMEM;
+	/* duration_seconds is not read for web identity, as in botocore */
+	ret = role_params(p, top, cfg, arn, session, err, errlen);
+	if (ret)
+		return ret;
+	p->duration = 0;
+	if (from)
+		ret = asprintf(&p->source,
+			       "web identity role %s (token file %s from %s)",
+			       arn, file, from);
+	else
+		ret = asprintf(&p->source,
+			       "web identity role %s (token file %s from "
+			       "profile \"%s\")",
+			       arn, file, cfg->profile);
+	if (ret < 0) {
+		p->source = NULL;
+		return -ENOMEM;
+	}
+	ret = fetch_web_identity(p, &p->cur, msg, sizeof(msg));
+	if (ret)
+		errbuf_printf(err, errlen, "%s", msg);
+	return ret;
+}
+
+static int chain_role(struct creds_provider *p, const struct config *top,
+		      const struct config *cfg, const struct visit *up,
+		      char *err, size_t errlen);
+
+/* credential_source of profile cfg into p. Returns 0 or an error. */
+static int chain_credential_source(struct creds_provider *p,
+				   const struct config *top,
+				   const struct config *cfg, const char *cs,
+				   char *err, size_t errlen)
+{
+	char tried[640] = "";
+	int ret;
+
+	/* case-sensitive, as botocore compares the names */
+	if (strcmp(cs, "Environment") == 0) {
+		ret = chain_env(p, err, errlen);
+		if (ret == 1)
+			snprintf(tried, sizeof(tried),
+				 "AWS_ACCESS_KEY_ID is not set");
+	} else if (strcmp(cs, "EcsContainer") == 0) {
+		ret = chain_container(p, tried, sizeof(tried), err, errlen);
+	} else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
+		ret = chain_imds(p, top, tried, sizeof(tried), err, errlen);
+	} else {
+		errbuf_printf(err, errlen,
+			"profile \"%s\": credential_source \"%.40s\" is not "
+			"Environment, Ec2InstanceMetadata or EcsContainer",
+			cfg->profile, cs);
+		return -EINVAL;
+	}
+	if (ret == 1) {
+		errbuf_printf(err, errlen,
+			"profile \"%s\": no credentials from credential_source "
+			"%s: %s",
+			cfg->profile, cs, tried);
+		return -ENOENT;
+	}
+	return ret;
+}
+
+/* source_profile name of profile cfg into p. Returns 0 or an error. */
+static int chain_source_profile(struct creds_provider *p,
+				const struct config *top,
+				const struct config *cfg, const char *name,
+				const struct visit *here, char *err,
+				size_t errlen)
+{
+	struct config_options opts = {.endpoint = top->endpoint,
+				      .region = top->region,
+				      .profile = name};
+	struct config scfg = {0};
+	const struct config *src = cfg;
+	const struct visit *v;
+	char path[512] = "", tried[768] = "", msg[512] = "";
+	bool self = strcmp(name, cfg->profile) == 0;
+	int ret;
+
+	for (v = here; v; v = v->up)
+		if (strcmp(v->name, name) == 0)
+			break;
+	if (v && !(self && has_static_keys(cfg))) {
+		visit_path(here, path, sizeof(path));
+		errbuf_printf(err, errlen,
+			"profile \"%s\": source_profile makes a loop: %s%s",
+			cfg->profile, path, name);
+		return -EINVAL;
+	}
+	if (!self) {
+		ret = config_resolve(&opts, &scfg, msg, sizeof(msg));
+		if (ret == -ENOENT) {
+			errbuf_printf(err, errlen,
+				"profile \"%s\": source_profile \"%s\" is not "
+				"in %s or %s",
+				cfg->profile, name, cfg->credentials_file,
+				cfg->config_file);
+			return -EINVAL;
+		}
+		if (ret) {
+			errbuf_printf(err, errlen, "%s", msg);
+			return ret;
+		}
+		src = &scfg;
+	}
+	if (self || has_static_keys(src) || !has_role(src)) {
+		/* its profile providers, without the environment */
+		ret = chain_web_identity(p, top, src, false, err, errlen);
+		if (ret == 1)
+			ret = chain_profile(p, src, tried, sizeof(tried), err,
+					    errlen);
+		if (ret == 1) {
+			errbuf_printf(err, errlen,
+				"profile \"%s\": source_profile \"%s\" has no "
+				"credentials: %s",
+				cfg->profile, name, tried);
+			ret = -EINVAL;
+		}
+	} else {
+		ret = chain_role(p, top, src, here, err, errlen);
+	}
+	config_free(&scfg);
+	return ret;
+}
+
+/* The assume-role step for profile cfg (which has role_arn): its source,
+ * then AssumeRole. Returns 0 or an error. */
+static int chain_role(struct creds_provider *p, const struct config *top,
+		      const struct config *cfg, const struct visit *up,
+		      char *err, size_t errlen)
+{
+	const char *arn = config_get(cfg, "role_arn", NULL);
+	const char *sp = config_get(cfg, "source_profile", NULL);
+	const char *cs = config_get(cfg, "credential_source", NULL);
+	struct visit here = {cfg->profile, up};
+	char msg[512] = "";
+	int ret;
+
+	if (config_get(cfg, "mfa_serial", NULL)) {
+		errbuf_printf(err, errlen,
+			"profile \"%s\": mfa_serial: not supported yet; use "
+			"credential_process",
+			cfg->profile);
+		return -EINVAL;
+	}
+	if (sp && cs) {
+		errbuf_printf(err, errlen,
+			"profile \"%s\" has both source_profile and "
+			"credential_source; a role needs exactly one",
+			cfg->profile);
+		return -EINVAL;
+	}
+	if (!sp && !cs) {
+		errbuf_printf(err, errlen,
+			"profile \"%s\" has role_arn but neither "
+			"source_profile nor credential_source",
+			cfg->profile);
+		return -EINVAL;
+	}
+	ret = role_params(p, top, cfg, arn,
+			  config_get(cfg, "role_session_name", NULL), err,
+			  errlen);
+	if (ret)
+		return ret;
+	p->src = provider_alloc(p->http);
+	if (!p->src)
+		return -ENOMEM;
+	if (cs)
+		ret = chain_credential_source(p->src, top, cfg, cs, err,
+					      errlen);
+	else
+		ret = chain_source_profile(p->src, top, cfg, sp, &here, err,
+					   errlen);
+	if (ret)
+		return ret;
+	p->kind = CREDS_ROLE;
+	if (asprintf(&p->source, "role %s (profile \"%s\") via %s", arn,
+		     cfg->profile, p->src->source) < 0) {
+		p->source = NULL;
+		return -ENOMEM;
+	}
+	ret = fetch_role(p, time(NULL), &p->cur, msg, sizeof(msg));
+	if (ret)
+		errbuf_printf(err, errlen, "profile \"%s\": %s", cfg->profile,
+			msg);
+	return ret;
+}
+
+/* Walks the chain into p in botocore's order. Returns 0 or -errno with err
+ * set. */
+static int chain(struct creds_provider *p, const struct config *cfg, char *err,
+		 size_t errlen)
+{
+	char t_profile[768] = "", t_container[128] = "", t_imds[640] = "";
+	bool explicit = strcmp(cfg->profile_source, "option profile=") == 0;
+	int ret;
+
+	/* A profile given on the command line negates the environment's keys,
+	 * as `aws --profile P` does (botocore drops its EnvProvider for an
+	 * explicit profile; AWS_PROFILE is not explicit). That is also what
+	 * lets credential_source = Environment mean something. */
+	if (!explicit) {
+		ret = chain_env(p, err, errlen);
+		if (ret <= 0)
+			return ret;
+	}
+	if (has_role(cfg)) {
+		/* before the profile's own keys, as botocore's
+		 * AssumeRoleProvider comes before them */
+		return chain_role(p, cfg, cfg, NULL, err, errlen);
+	}
+	ret = chain_web_identity(p, cfg, cfg, true, err, errlen);
+	if (ret <= 0)
+		return ret;
 	ret = chain_profile(p, cfg, t_profile, sizeof(t_profile), err, errlen);
 	if (ret <= 0)
 		return ret;
-
-	/* Web identity from the environment comes before container and IMDS
-	 * in botocore; going on silently would pick another identity. */
-	if (config_env("AWS_WEB_IDENTITY_TOKEN_FILE") && config_env("AWS_ROLE_ARN")) {
-		errbuf_printf(err, errlen,
-			"AWS_WEB_IDENTITY_TOKEN_FILE (web identity) is set, "
-			"which dynamofs does not support; use a profile with "
-			"credential_process = aws configure "
-			"export-credentials --format process");
-		return -EINVAL;
-	}
 
 	ret = chain_container(p, t_container, sizeof(t_container), err, errlen);
 	if (ret <= 0)
@@ -1045,8 +1491,9 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 	if (ret <= 0)
 		return ret;
 	errbuf_printf(err, errlen,
-		"no credentials found; tried environment (AWS_ACCESS_KEY_ID "
-		"not set), %s, %s, %s",
+		"no credentials found; tried environment (%s), %s, %s, %s",
+		explicit ? "not used with option profile="
+			 : "AWS_ACCESS_KEY_ID not set",
 		t_profile, t_container, t_imds);
 	return -ENOENT;
 }
@@ -1059,12 +1506,9 @@ int creds_provider_new(const struct config *cfg, struct http_client *http,
 
 	*out = NULL;
 	errbuf_printf(err, errlen, "out of memory");
-	p = calloc(1, sizeof(*p));
+	p = provider_alloc(http);
 	if (!p)
 		return -ENOMEM;
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->refreshed, NULL);
-	p->http = http;
 	ret = chain(p, cfg, err, errlen);
 	if (ret) {
 		creds_provider_free(p);
@@ -1105,7 +1549,7 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c)
 		p->refreshing = true;
 		pthread_mutex_unlock(&p->lock);
 		msg[0] = '\0';
-		ret = fetch(p, &fresh, msg, sizeof(msg));
+		ret = fetch(p, now, &fresh, msg, sizeof(msg));
 		pthread_mutex_lock(&p->lock);
 		p->refreshing = false;
 		p->generation++;
@@ -1160,6 +1604,13 @@ void creds_provider_free(struct creds_provider *p)
 	free(p->token_file);
 	free(p->imds_base);
 	free(p->role);
+	creds_provider_free(p->src);
+	free(p->role_arn);
+	free(p->session_name);
+	free(p->external_id);
+	free(p->sts_url);
+	free(p->sts_region);
+	free(p->web_token_file);
 	pthread_cond_destroy(&p->refreshed);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

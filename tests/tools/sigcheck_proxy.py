@@ -7,9 +7,12 @@ known keys and answers UnrecognizedClientException (unknown key id) or
 InvalidSignatureException (wrong secret, changed request) the way DynamoDB
 does; good requests are forwarded to the upstream server unchanged.
 
-usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON
-KEYS_JSON maps access key ids to secrets. Listens on 127.0.0.1, prints its port
-on the first line of stdout, runs until killed (SIGTERM).
+usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON [ISSUED_LOG]
+KEYS_JSON maps access key ids to secrets. ISSUED_LOG, when given, is the log
+of tests/tools/fakests.py: the keys it issued are accepted too (re-read when
+an unknown key arrives, since the fake issues them while the test runs), and
+only with the session token issued with them. Listens on 127.0.0.1, prints its
+port on the first line of stdout, runs until killed (SIGTERM).
 """
 import http.client
 import json
@@ -24,6 +27,20 @@ from botocore.credentials import Credentials
 
 upstream = urllib.parse.urlparse(sys.argv[1])
 keys = json.load(open(sys.argv[2]))
+issued_log = sys.argv[3] if len(sys.argv) > 3 else None
+tokens = {}  # the session token each issued key must come with
+
+
+def learn_issued():
+    """Adds the keys fakests.py has issued so far."""
+    if not issued_log:
+        return
+    with open(issued_log) as f:
+        for line in f:
+            cred = json.loads(line).get("issued")
+            if cred:
+                keys[cred["AccessKeyId"]] = cred["SecretAccessKey"]
+                tokens[cred["AccessKeyId"]] = cred["SessionToken"]
 AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
     r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")
@@ -43,13 +60,20 @@ def verify(method, path, headers, body):
                      "Authorization header requires Credential, SignedHeaders and Signature.")
     akid, date, region, service, signed, signature = m.groups()
     if akid not in keys:
+        learn_issued()
+    if akid not in keys:
         return error("UnrecognizedClientException",
                      "The security token included in the request is invalid.")
     names = signed.split(";")
+    if akid in tokens and (headers.get("x-amz-security-token") != tokens[akid]
+                           or "x-amz-security-token" not in names):
+        return error("UnrecognizedClientException",
+                     "The security token included in the request is invalid.")
     req = AWSRequest(method=method, url="http://" + headers.get("host", "") + path,
                      data=body, headers={n: headers.get(n, "") for n in names})
     req.context["timestamp"] = headers.get("x-amz-date", "")
-    auth = SigV4Auth(Credentials(akid, keys[akid]), service, region)
+    auth = SigV4Auth(Credentials(akid, keys[akid], tokens.get(akid)), service,
+                     region)
     creq = auth.canonical_request(req)
     sts = auth.string_to_sign(req, creq)
     if auth.signature(sts, req) != signature or date != req.context["timestamp"][:8]:
@@ -62,6 +86,7 @@ def verify(method, path, headers, body):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass

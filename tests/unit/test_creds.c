@@ -2,6 +2,7 @@
  * environment; container and IMDS answers come from fakehttp on 127.0.0.1. */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -362,7 +363,7 @@ static const struct chain_case chain_cases[] = {
      .err = "profile \"default\" in $H/.aws/credentials has "
 	    "aws_access_key_id but no aws_secret_access_key",
      .requests = -1},
-    {"profile: role_arn -> EINVAL suggesting credential_process",
+    {"profile: role_arn, source_profile missing -> EINVAL naming it",
      NULL,
      "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n"
      "source_profile = default\n",
@@ -371,10 +372,8 @@ static const struct chain_case chain_cases[] = {
      NULL,
      NULL,
      -EINVAL,
-     .err = "profile \"dev\" uses role_arn (assume role), which dynamofs "
-	    "does not support; use a profile with credential_process = "
-	    "aws configure export-credentials --profile dev --format "
-	    "process",
+     .err = "profile \"dev\": source_profile \"default\" is not in "
+	    "$H/.aws/credentials or $H/.aws/config",
      .requests = -1},
     {"profile: sso_session -> EINVAL",
      NULL,
@@ -386,17 +385,17 @@ static const struct chain_case chain_cases[] = {
      -EINVAL,
      .err = "uses sso_session (IAM Identity Center)",
      .requests = -1},
-    {"profile: web_identity_token_file -> EINVAL",
+    {"profile: web_identity_token_file unreadable -> EIO naming it",
      NULL,
-     "[default]\nweb_identity_token_file = /t\nrole_arn = x\n",
+     "[default]\nweb_identity_token_file = $H/none\nrole_arn = x\n",
      {},
      ENV(NULL),
      NULL,
      NULL,
-     -EINVAL,
-     .err = "which dynamofs does not",
+     -EIO,
+     .err = "cannot read web identity token file $H/none: No such file",
      .requests = -1},
-    {"profile: role_arn with keys uses the keys",
+    {"profile: role_arn wins over the profile's keys (botocore's order)",
      "[dev]\naws_access_key_id = AKDEV\n"
      "aws_secret_access_key = " SECRET_MARK "\n",
      "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n",
@@ -404,20 +403,53 @@ static const struct chain_case chain_cases[] = {
      ENV("AWS_PROFILE=dev"),
      NULL,
      NULL,
-     0,
-     "AKDEV",
-     NULL,
-     "profile \"dev\" in $H/.aws/credentials",
+     -EINVAL,
+     .err = "profile \"dev\" has role_arn but neither source_profile nor "
+	    "credential_source",
      .requests = -1},
-    {"env: web identity variables -> EINVAL",
+    {"profile: role_arn with both source_profile and credential_source",
      NULL,
-     NULL,
+     "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n"
+     "source_profile = dev\ncredential_source = Environment\n",
      {},
-     ENV("AWS_WEB_IDENTITY_TOKEN_FILE=/t", "AWS_ROLE_ARN=arn:x"),
+     ENV("AWS_PROFILE=dev"),
      NULL,
      NULL,
      -EINVAL,
-     .err = "AWS_WEB_IDENTITY_TOKEN_FILE (web identity)",
+     .err = "profile \"dev\" has both source_profile and credential_source",
+     .requests = -1},
+    {"profile: mfa_serial -> EINVAL (not yet)",
+     "[base]\naws_access_key_id = AKB\naws_secret_access_key = S\n",
+     "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n"
+     "source_profile = base\nmfa_serial = arn:aws:iam::1:mfa/me\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "profile \"dev\": mfa_serial: not supported yet; use "
+	    "credential_process",
+     .requests = -1},
+    {"env: web identity without a role -> EINVAL",
+     NULL,
+     NULL,
+     {{"$H/tok", "eyJ"}},
+     ENV("AWS_WEB_IDENTITY_TOKEN_FILE=$H/tok"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "web identity token file $H/tok is set but no role: set "
+	    "AWS_ROLE_ARN or role_arn in profile \"default\"",
+     .requests = -1},
+    {"env: web identity token file unreadable -> EIO",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_WEB_IDENTITY_TOKEN_FILE=/nonexistent/t", "AWS_ROLE_ARN=arn:x"),
+     NULL,
+     NULL,
+     -EIO,
+     .err = "cannot read web identity token file /nonexistent/t",
      .requests = -1},
 
     /* credential_process */
@@ -1163,9 +1195,516 @@ static void test_clear(void)
 
 #define N_CASES (sizeof(chain_cases) / sizeof(chain_cases[0]))
 
+/* --- assume role and web identity against fakests.py ------------------ */
+
+#define ACCT "arn:aws:iam::123456789012:role/"
+#define BASE_KEYS                                                              \
+	"aws_access_key_id = AKBASE\naws_secret_access_key = " SECRET_MARK     \
+	"base\n"
+
+/* The fake accepts only AKBASE and what it issued; the web identity token
+ * must be the file's content; role "nope" is denied; role "ext" needs its
+ * ExternalId. */
+static const char *sts_config =
+    "{\"region\": \"us-east-1\", \"keys\": {\"AKBASE\": \"" SECRET_MARK
+    "base\", \"AKENV\": {\"secret\": \"" SECRET_MARK "env\", \"token\": "
+    "\"TOKENV\"}, \"AKCONT\": {\"secret\": \"" SECRET_MARK "AKCONT\", "
+    "\"token\": \"TOKAKCONT\"}, \"AKIMDS\": {\"secret\": \"" SECRET_MARK
+    "IMDS\", \"token\": \"TOKIMDS\"}}, \"web_identity_token\": \"eyJ.web.tok\\n\","
+    " \"deny\": [\"" ACCT "nope\"], \"external_id\": {\"" ACCT "ext\":"
+    " \"ext-1\"}}";
+
+struct role_case {
+	const char *name;
+	const char *credentials, *config;
+	const char *files[2][2]; /* {path, text} under $H */
+	const char *env[6];	 /* besides AWS_ENDPOINT_URL_STS=$U */
+	const char *profile;	 /* option profile=, or NULL */
+	int ret;
+	const char *source, *err;
+	/* per STS request in order: "ACTION ROLE-NAME [SESSION]" */
+	const char *calls[4];
+	const char *param; /* "Name=value" the last request must carry */
+	bool chained; /* each request after the first is signed with the
+			 credentials issued by the one before */
+	const char *script; /* a fakehttp script for container or IMDS
+			       credentials ($U is its URL), or NULL */
+};
+
+static const struct role_case role_cases[] = {
+    {"role: from static keys of source_profile, with its settings",
+     "[base]\n" BASE_KEYS,
+     "[profile dev]\nrole_arn = " ACCT "ext\nsource_profile = base\n"
+     "role_session_name = me@x\nexternal_id = ext-1\n"
+     "duration_seconds = 1800\n",
+     {},
+     {"AWS_PROFILE=dev"},
+     NULL,
+     0,
+     "role " ACCT "ext (profile \"dev\") via profile \"base\" in "
+     "$H/.aws/credentials",
+     NULL,
+     {"AssumeRole ext me@x"},
+     "DurationSeconds=1800"},
+    {"role: a chain of two roles, the second signed with the first's keys",
+     "[base]\n" BASE_KEYS,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = mid\n"
+     "[profile mid]\nrole_arn = " ACCT "mid\nsource_profile = base\n"
+     "role_session_name = midsession\n",
+     {},
+     {},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via role " ACCT "mid (profile "
+     "\"mid\") via profile \"base\" in $H/.aws/credentials",
+     NULL,
+     {"AssumeRole mid midsession", "AssumeRole dev"},
+     NULL,
+     true},
+    {"role: source_profile naming itself uses its keys",
+     "[dev]\n" BASE_KEYS,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = dev\n",
+     {},
+     {},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via profile \"dev\" in "
+     "$H/.aws/credentials",
+     NULL,
+     {"AssumeRole dev"}},
+    {"role: source profile with credential_process",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = p\n"
+     "[profile p]\ncredential_process = $H/p.sh\n",
+     {{"$H/p.sh", "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": "
+		  "\"AKBASE\", \"SecretAccessKey\": \"" SECRET_MARK "base\"}'\n"}},
+     {},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via credential_process of profile "
+     "\"p\"",
+     NULL,
+     {"AssumeRole dev"}},
+    {"role: credential_source = Environment with an explicit profile",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = Environment\n",
+     {},
+     {"AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "env",
+      "AWS_SESSION_TOKEN=TOKENV"},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via environment (AWS_ACCESS_KEY_ID)",
+     NULL,
+     {"AssumeRole dev"}},
+    {"role: credential_source = EcsContainer",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = EcsContainer\n",
+     {},
+     {"AWS_CONTAINER_CREDENTIALS_FULL_URI=$U/creds"},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via container endpoint $U/creds",
+     NULL,
+     {"AssumeRole dev"},
+     .script = "[{\"method\": \"GET\", \"path\": \"/creds\", \"body\": "
+	       CONTAINER_BODY("AKCONT") "}]"},
+    {"role: credential_source = Ec2InstanceMetadata",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = Ec2InstanceMetadata\n",
+     {},
+     {IMDS_ON},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via EC2 instance metadata (role "
+     "myrole)",
+     NULL,
+     {"AssumeRole dev"},
+     .script = IMDS_OK_SCRIPT},
+    {"role: credential_source = EcsContainer not configured -> ENOENT",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = EcsContainer\n",
+     {},
+     {},
+     "dev",
+     -ENOENT,
+     NULL,
+     "profile \"dev\": no credentials from credential_source EcsContainer: "
+     "container credentials (AWS_CONTAINER_CREDENTIALS_*_URI not set)"},
+    {"role: credential_source = Environment without keys -> ENOENT",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\n"
+     "credential_source = Environment\n",
+     {},
+     {},
+     "dev",
+     -ENOENT,
+     NULL,
+     "profile \"dev\": no credentials from credential_source Environment: "
+     "AWS_ACCESS_KEY_ID is not set"},
+    {"role: unknown credential_source -> EINVAL",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\ncredential_source = environment\n",
+     {},
+     {},
+     "dev",
+     -EINVAL,
+     NULL,
+     "profile \"dev\": credential_source \"environment\" is not "
+     "Environment, Ec2InstanceMetadata or EcsContainer"},
+    {"role: a loop of source profiles is refused, naming it",
+     "[base]\n" BASE_KEYS,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = a\n"
+     "[profile a]\nrole_arn = " ACCT "a\nsource_profile = b\n"
+     "[profile b]\nrole_arn = " ACCT "b\nsource_profile = a\n",
+     {},
+     {"AWS_PROFILE=dev"},
+     NULL,
+     -EINVAL,
+     NULL,
+     "profile \"b\": source_profile makes a loop: dev -> a -> b -> a"},
+    {"role: source profile without credentials -> EINVAL",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = empty\n"
+     "[profile empty]\nregion = eu-west-1\n",
+     {},
+     {"AWS_PROFILE=dev"},
+     NULL,
+     -EINVAL,
+     NULL,
+     "profile \"dev\": source_profile \"empty\" has no credentials"},
+    {"role: AccessDenied is one line naming the role, code and message",
+     "[base]\n" BASE_KEYS,
+     "[profile dev]\nrole_arn = " ACCT "nope\nsource_profile = base\n",
+     {},
+     {"AWS_PROFILE=dev"},
+     NULL,
+     -EACCES,
+     NULL,
+     "profile \"dev\": STS AssumeRole of role " ACCT "nope refused: "
+     "AccessDenied: User: ",
+     {"AssumeRole nope"}},
+    {"role: the environment's keys win over AWS_PROFILE (not explicit)",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = dev\n",
+     {},
+     {"AWS_PROFILE=dev", "AWS_ACCESS_KEY_ID=AKENV",
+      "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "env"},
+     NULL,
+     0,
+     "environment (AWS_ACCESS_KEY_ID)",
+     NULL,
+     {}},
+    {"web identity: from the profile, file content sent as it is",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "web\n"
+     "web_identity_token_file = $H/tok\nrole_session_name = pod\n",
+     {{"$H/tok", "eyJ.web.tok\n"}},
+     {},
+     "dev",
+     0,
+     "web identity role " ACCT "web (token file $H/tok from profile "
+     "\"dev\")",
+     NULL,
+     {"AssumeRoleWithWebIdentity web pod"}},
+    {"web identity: from the environment, before the profile's keys",
+     "[default]\n" BASE_KEYS,
+     NULL,
+     {{"$H/tok", "eyJ.web.tok\n"}},
+     {"AWS_WEB_IDENTITY_TOKEN_FILE=$H/tok", "AWS_ROLE_ARN=" ACCT "env",
+      "AWS_ROLE_SESSION_NAME=ci-job"},
+     NULL,
+     0,
+     "web identity role " ACCT "env (token file $H/tok from "
+     "AWS_WEB_IDENTITY_TOKEN_FILE)",
+     NULL,
+     {"AssumeRoleWithWebIdentity env ci-job"}},
+    {"web identity: a wrong token is refused in one line",
+     NULL,
+     NULL,
+     {{"$H/tok", "eyJ.other"}},
+     {"AWS_WEB_IDENTITY_TOKEN_FILE=$H/tok", "AWS_ROLE_ARN=" ACCT "env"},
+     NULL,
+     -EACCES,
+     NULL,
+     "AssumeRoleWithWebIdentity of role " ACCT "env refused: "
+     "InvalidIdentityToken",
+     {"AssumeRoleWithWebIdentity env"}},
+    {"web identity: as the source of a role",
+     NULL,
+     "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = w\n"
+     "[profile w]\nrole_arn = " ACCT "web\n"
+     "web_identity_token_file = $H/tok\n",
+     {{"$H/tok", "eyJ.web.tok\n"}},
+     {},
+     "dev",
+     0,
+     "role " ACCT "dev (profile \"dev\") via web identity role " ACCT
+     "web (token file $H/tok from profile \"w\")",
+     NULL,
+     {"AssumeRoleWithWebIdentity web", "AssumeRole dev"},
+     NULL,
+     true},
+};
+#define N_ROLE_CASES (sizeof(role_cases) / sizeof(role_cases[0]))
+
+/* The log's line n (from 0), parsed; caller frees with json_decref. */
+static json_t *sts_log_line(const struct fakehttp *f, int n)
+{
+	char *log = fakehttp_log(f), *p = log;
+	json_t *j = NULL;
+
+	for (int i = 0; p && i < n; i++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (p && *p)
+		j = json_loadb(p, strcspn(p, "\n"), 0, NULL);
+	free(log);
+	return j;
+}
+
+static const char *jget(json_t *j, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(j, a), b));
+}
+
+/* Request n went as the case says: action, role, session name. */
+static void check_call(const struct fakehttp *f, int n, const char *want)
+{
+	json_t *j = sts_log_line(f, n);
+	char action[64] = "", role[64] = "", session[64] = "";
+
+	CHECK(j != NULL);
+	sscanf(want, "%63s %63s %63s", action, role, session);
+	CHECK_STR(json_string_value(json_object_get(j, "action")), action);
+	{
+		const char *arn = jget(j, "params", "RoleArn");
+		const char *slash = arn ? strrchr(arn, '/') : NULL;
+
+		CHECK_STR(slash ? slash + 1 : "", role);
+	}
+	if (*session)
+		CHECK_STR(jget(j, "params", "RoleSessionName"), session);
+	else
+		CHECK(jget(j, "params", "RoleSessionName") &&
+		      strncmp(jget(j, "params", "RoleSessionName"),
+			      "botocore-session-", 17) == 0);
+	json_decref(j);
+}
+
+/* The credentials are exactly what the fake issued on line n. */
+static void check_issued(const struct fakehttp *f, int n, const struct creds *c)
+{
+	json_t *j = sts_log_line(f, n);
+	time_t exp = 0;
+
+	CHECK(j != NULL);
+	CHECK_STR(c->access_key_id, jget(j, "issued", "AccessKeyId"));
+	CHECK_STR(c->secret_access_key, jget(j, "issued", "SecretAccessKey"));
+	CHECK_STR(c->session_token, jget(j, "issued", "SessionToken"));
+	CHECK_INT(creds_parse_time(jget(j, "issued", "Expiration"), &exp), 0);
+	CHECK_INT(c->expiration, exp);
+	json_decref(j);
+}
+
+static void run_role_case(const struct role_case *c)
+{
+	struct fakehttp f, srv = {0};
+	struct creds_provider *p = NULL;
+	struct creds cr = {0};
+	char err[1024] = "", *want;
+	int n = 0, ret;
+
+	home_setup();
+	if (fakehttp_start_tool(&f, "fakests.py", sts_config)) {
+		CHECK(!"fakests.py started");
+		fakehttp_stop(&f);
+		goto out;
+	}
+	server_url = f.url;
+	if (c->script) {
+		if (fakehttp_start(&srv, c->script)) {
+			CHECK(!"fakehttp.py started");
+			goto stop;
+		}
+		server_url = srv.url;
+	}
+	if (c->credentials)
+		write_file("$H/.aws/credentials", c->credentials);
+	if (c->config)
+		write_file("$H/.aws/config", c->config);
+	for (int i = 0; i < 2; i++)
+		if (c->files[i][0])
+			write_file(c->files[i][0], c->files[i][1]);
+	set_envs(c->env);
+	setenv("AWS_ENDPOINT_URL_STS", f.url, 1);
+
+	ret = provider_new(c->profile, &p, err, sizeof(err));
+	CHECK_INT(ret, c->ret);
+	CHECK(!strstr(err, SECRET_MARK));
+	CHECK(!strchr(err, '\n'));
+	while (n < 4 && c->calls[n])
+		n++;
+	CHECK_INT(fakehttp_count(&f), n);
+	for (int i = 0; i < n; i++)
+		check_call(&f, i, c->calls[i]);
+	if (ret) {
+		want = expand(c->err ? c->err : "");
+		if (!strstr(err, want))
+			CHECK_STR(err, want);
+		free(want);
+		CHECK(p == NULL);
+		goto stop;
+	}
+	if (!p)
+		goto stop;
+	want = expand(c->source);
+	CHECK_STR(creds_provider_source(p), want);
+	free(want);
+	CHECK(!strstr(creds_provider_source(p), SECRET_MARK));
+	CHECK_INT(creds_provider_get(p, time(NULL), &cr), 0);
+	if (n)
+		check_issued(&f, n - 1, &cr);
+	else
+		CHECK_STR(cr.access_key_id, "AKENV");
+	for (int i = 1; c->chained && i < n; i++) {
+		json_t *prev = sts_log_line(&f, i - 1), *j = sts_log_line(&f, i);
+		const char *auth = jget(j, "headers", "authorization");
+		const char *akid = jget(prev, "issued", "AccessKeyId");
+
+		CHECK_STR(jget(j, "headers", "x-amz-security-token"),
+			  jget(prev, "issued", "SessionToken"));
+		CHECK(auth && akid && strstr(auth, akid));
+		json_decref(prev);
+		json_decref(j);
+	}
+	if (c->param) {
+		json_t *j = sts_log_line(&f, n - 1);
+		char name[64];
+		size_t len = strcspn(c->param, "=");
+
+		snprintf(name, sizeof(name), "%.*s", (int)len, c->param);
+		CHECK_STR(jget(j, "params", name), c->param + len + 1);
+		json_decref(j);
+	}
+	creds_clear(&cr);
+stop:
+	if (c->script)
+		fakehttp_stop(&srv);
+	fakehttp_stop(&f);
+out:
+	creds_provider_free(p);
+	server_url = "";
+	home_teardown();
+}
+
+/* A chain of two roles renews from its root near expiry (the new outer
+ * role is signed with the new inner keys); a web identity refresh reads
+ * the rotated token file. Time is driven through now. */
+static void test_role_refresh(void)
+{
+	struct fakehttp f;
+	struct creds_provider *p = NULL;
+	struct creds c = {0}, first = {0};
+	char err[512] = "";
+	json_t *j, *prev;
+	time_t exp;
+
+	home_setup();
+	if (fakehttp_start_tool(&f, "fakests.py", sts_config)) {
+		CHECK(!"fakests.py started");
+		fakehttp_stop(&f);
+		goto out;
+	}
+	setenv("AWS_ENDPOINT_URL_STS", f.url, 1);
+	write_file("$H/.aws/credentials", "[base]\n" BASE_KEYS);
+	write_file("$H/.aws/config",
+		   "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = mid\n"
+		   "[profile mid]\nrole_arn = " ACCT "mid\nsource_profile = base\n"
+		   "[profile w]\nrole_arn = " ACCT "web\n"
+		   "web_identity_token_file = $H/tok\n");
+	write_file("$H/tok", "eyJ.web.tok\n");
+	CHECK_INT(provider_new("dev", &p, err, sizeof(err)), 0);
+	if (!p)
+		goto stop;
+	CHECK_INT(fakehttp_count(&f), 2);
+	CHECK_INT(creds_provider_get(p, time(NULL), &first), 0);
+	/* 10 minutes before expiry: nothing fetched */
+	CHECK_INT(creds_provider_get(p, first.expiration - 600, &c), 0);
+	CHECK_STR(c.access_key_id, first.access_key_id);
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&f), 2);
+	/* 4 minutes before: mid again from base, then dev from the new mid */
+	CHECK_INT(creds_provider_get(p, first.expiration - 240, &c), 0);
+	CHECK_INT(fakehttp_count(&f), 4);
+	check_call(&f, 2, "AssumeRole mid");
+	check_call(&f, 3, "AssumeRole dev");
+	check_issued(&f, 3, &c);
+	CHECK(strcmp(c.access_key_id, first.access_key_id) != 0);
+	prev = sts_log_line(&f, 2);
+	j = sts_log_line(&f, 3);
+	CHECK_STR(jget(j, "headers", "x-amz-security-token"),
+		  jget(prev, "issued", "SessionToken"));
+	json_decref(prev);
+	json_decref(j);
+	creds_clear(&c);
+	creds_clear(&first);
+	creds_provider_free(p);
+	p = NULL;
+
+	/* web identity: the rotated file is what the refresh sends */
+	CHECK_INT(provider_new("w", &p, err, sizeof(err)), 0);
+	if (!p)
+		goto stop;
+	CHECK_INT(fakehttp_count(&f), 5);
+	CHECK_INT(creds_provider_get(p, time(NULL), &first), 0);
+	check_issued(&f, 4, &first);
+	write_file("$H/tok", "eyJ.rotated");
+	/* the fake expects the old token, so it refuses: the old ones stay */
+	CHECK_INT(creds_provider_get(p, first.expiration - 240, &c), 0);
+	CHECK_STR(c.access_key_id, first.access_key_id);
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&f), 6);
+	j = sts_log_line(&f, 5);
+	CHECK_STR(jget(j, "params", "WebIdentityToken"), "eyJ.rotated");
+	CHECK_STR(json_string_value(json_object_get(j, "code")),
+		  "InvalidIdentityToken");
+	json_decref(j);
+	/* rotated back (30 s later, past the retry pause): renewed */
+	write_file("$H/tok", "eyJ.web.tok\n");
+	CHECK_INT(creds_provider_get(p, first.expiration - 200, &c), 0);
+	CHECK_INT(fakehttp_count(&f), 7);
+	check_issued(&f, 6, &c);
+	exp = c.expiration;
+	creds_clear(&c);
+	/* expired, and the refresh refused: EACCES, nothing handed out */
+	write_file("$H/tok", "eyJ.rotated");
+	CHECK_INT(creds_provider_get(p, exp + 1, &c), -EACCES);
+	CHECK(c.access_key_id == NULL);
+	CHECK_INT(fakehttp_count(&f), 8);
+	creds_clear(&first);
+stop:
+	fakehttp_stop(&f);
+out:
+	creds_provider_free(p);
+	home_teardown();
+}
+
+static size_t next_role_case;
+
+static void test_next_role_case(void)
+{
+	run_role_case(&role_cases[next_role_case++]);
+}
+
 int main(void)
 {
-	static struct tap_test tests[N_CASES + 16];
+	static struct tap_test tests[N_CASES + N_ROLE_CASES + 16];
 	size_t n = 0;
 	int ret;
 
@@ -1177,6 +1716,13 @@ int main(void)
 	for (size_t i = 0; i < N_CASES; i++)
 		tests[n++] = (struct tap_test){chain_cases[i].name,
 					       test_next_chain_case};
+	for (size_t i = 0; i < N_ROLE_CASES; i++)
+		tests[n++] = (struct tap_test){role_cases[i].name,
+					       test_next_role_case};
+	tests[n++] = (struct tap_test){"role and web identity: refresh near "
+				       "expiry re-runs the chain, re-reads "
+				       "the token file",
+				       test_role_refresh};
 	tests[n++] = (struct tap_test){"imds: request order and headers",
 				       test_imds_requests};
 	tests[n++] = (struct tap_test){"process: re-run near expiry, "
