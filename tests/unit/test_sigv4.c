@@ -1,5 +1,5 @@
 /* test_sigv4.c - unit tests of the SigV4 signer: every AWS test vector under
- * $DYNAMOFS_SHARED/testdata/sigv4 (one TAP line each) plus table cases. */
+ * tests/data/sigv4 (one TAP line each) plus table cases. */
 #include "sigv4.h"
 #include "tap.h"
 
@@ -819,15 +819,16 @@ int main(void)
 
 	char *dir = NULL;
 
-	/* meson test sets DYNAMOFS_SHARED (the source root's ../shared); by
-	 * hand, from the source root or a build dir in it, that folder is
-	 * found as ../shared or ../../shared. */
-	if (getenv("DYNAMOFS_SHARED")) {
-		dir = xasprintf("%s/testdata/sigv4", getenv("DYNAMOFS_SHARED"));
+	/* The vectors live in the tree (tests/data/sigv4, with their licence):
+	 * scripts/test and meson test set DYNAMOFS_TESTDATA; by hand, from the
+	 * source root or a build dir in it, they are found relative to it. A
+	 * folder that is missing or holds no vector is a failure, not a skip. */
+	if (getenv("DYNAMOFS_TESTDATA")) {
+		dir = xasprintf("%s/sigv4", getenv("DYNAMOFS_TESTDATA"));
 	} else {
 		static const char *const guesses[] = {
-		    "../shared/testdata/sigv4",
-		    "../../shared/testdata/sigv4",
+		    "tests/data/sigv4",
+		    "../tests/data/sigv4",
 		};
 
 		for (size_t i = 0; i < 2 && !dir; i++) {
@@ -835,13 +836,17 @@ int main(void)
 				dir = xasprintf("%s", guesses[i]);
 		}
 	}
-	if (dir) {
+	if (dir && is_dir(dir)) {
 		suite_dir = dir;
 		scan_vectors("", 0);
-		qsort(vectors, n_vectors, sizeof(*vectors), cmp_str);
-	} else {
-		printf("# DYNAMOFS_SHARED is not set: no test vectors\n");
 	}
+	if (n_vectors == 0) {
+		printf("1..1\nnot ok 1 - no SigV4 test vectors in %s\n",
+		       dir ? dir : "tests/data/sigv4 (set DYNAMOFS_TESTDATA)");
+		free(dir);
+		return 1;
+	}
+	qsort(vectors, n_vectors, sizeof(*vectors), cmp_str);
 	while (table_tests[n_table].name)
 		n_table++;
 	total = n_vectors + n_table;
