@@ -111,6 +111,10 @@ bool config_ignore_endpoints(const struct config *cfg);
 const char *config_services_entry(const struct config *cfg,
 				  const char *service);
 
+/* The user's home: HOME, else the password database's, else "/" (as the
+ * SDKs find ~/.aws). Borrowed. */
+const char *config_home_dir(void);
+
 /* The path of that file, for messages: cfg->credentials_file or ->config_file. */
 const char *config_file_path(const struct config *cfg, enum config_file file);
 

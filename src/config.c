@@ -108,41 +108,18 @@ static char *clean_value(const char *raw)
 	return v;
 }
 
-/* The profile a config-file section names, or NULL: "[default]",
- * "[profile NAME]" (NAME may be quoted, as botocore's shlex allows). The
- * result points into buf. */
-static const char *config_section_profile(const char *section, char *buf,
-					  size_t buflen)
-{
-	size_t n;
-
-	if (strcmp(section, "default") == 0)
-		return section;
-	if (strncmp(section, "profile", 7) != 0 ||
-	    !isspace((unsigned char)section[7]))
-		return NULL;
-	snprintf(buf, buflen, "%s", section + 7);
-	buf = lskip(buf);
-	rstrip(buf);
-	n = strlen(buf);
-	if (n >= 2 && (buf[0] == '"' || buf[0] == '\'') &&
-	    buf[n - 1] == buf[0]) {
-		buf[n - 1] = '\0';
-		buf++;
-	}
-	return *buf ? buf : NULL;
-}
-
-/* Whether section is "KIND NAME" (NAME may be quoted, as botocore's shlex
- * reads "[sso-session NAME]" and "[services NAME]"). buf is scratch. */
-static bool section_is(const char *section, const char *kind, const char *name,
-		       char *buf, size_t buflen)
+/* The NAME of a "KIND NAME" section (maybe empty), or NULL when section is
+ * not of that kind: NAME may be quoted, as botocore's shlex reads
+ * "[profile NAME]", "[sso-session NAME]" and "[services NAME]". The result
+ * points into buf. */
+static const char *section_name(const char *section, const char *kind,
+				char *buf, size_t buflen)
 {
 	size_t k = strlen(kind), n;
 
 	if (strncmp(section, kind, k) != 0 ||
 	    !isspace((unsigned char)section[k]))
-		return false;
+		return NULL;
 	snprintf(buf, buflen, "%s", section + k);
 	buf = lskip(buf);
 	rstrip(buf);
@@ -152,7 +129,29 @@ static bool section_is(const char *section, const char *kind, const char *name,
 		buf[n - 1] = '\0';
 		buf++;
 	}
-	return strcmp(buf, name) == 0;
+	return buf;
+}
+
+/* The profile a config-file section names, or NULL: "[default]",
+ * "[profile NAME]". The result points into buf. */
+static const char *config_section_profile(const char *section, char *buf,
+					  size_t buflen)
+{
+	const char *name;
+
+	if (strcmp(section, "default") == 0)
+		return section;
+	name = section_name(section, "profile", buf, buflen);
+	return name && *name ? name : NULL;
+}
+
+/* Whether section is "KIND NAME". buf is scratch. */
+static bool section_is(const char *section, const char *kind, const char *name,
+		       char *buf, size_t buflen)
+{
+	const char *got = section_name(section, kind, buf, buflen);
+
+	return got && strcmp(got, name) == 0;
 }
 
 /* The NAME of a config-file "[services NAME]" section, or NULL. */
@@ -459,7 +458,7 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 	return ret;
 }
 
-static const char *home_dir(void)
+const char *config_home_dir(void)
 {
 	const char *home = config_env("HOME");
 	struct passwd *pw;
@@ -481,9 +480,9 @@ static char *file_path(const char *var, const char *leaf)
 	if (v && strncmp(v, "~/", 2) != 0)
 		return strdup(v);
 	if (v)
-		n = asprintf(&path, "%s/%s", home_dir(), v + 2);
+		n = asprintf(&path, "%s/%s", config_home_dir(), v + 2);
 	else
-		n = asprintf(&path, "%s/.aws/%s", home_dir(), leaf);
+		n = asprintf(&path, "%s/.aws/%s", config_home_dir(), leaf);
 	return n < 0 ? NULL : path;
 }
 

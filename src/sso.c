@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,17 +71,6 @@ void sso_cache_name(const char *key, char out[41])
 	}
 	for (unsigned int i = 0; i < n; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static const char *home_dir(void)
-{
-	const char *home = config_env("HOME");
-	struct passwd *pw;
-
-	if (home)
-		return home;
-	pw = getpwuid(getuid());
-	return pw && pw->pw_dir ? pw->pw_dir : "/";
 }
 
 /* The endpoint of service_id (config_service_endpoint) or the default
@@ -187,7 +175,7 @@ int sso_config_from_profile(const struct config *cfg, struct sso_config *out,
 		goto out;
 	sso_cache_name(session ? session : url, name);
 	if (asprintf(&out->cache_file, "%s/.aws/sso/cache/%s.json",
-		     home_dir(), name) < 0) {
+		     config_home_dir(), name) < 0) {
 		out->cache_file = NULL;
 		goto out;
 	}
