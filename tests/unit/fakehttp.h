@@ -5,6 +5,7 @@
 #define DYNAMOFS_FAKEHTTP_H
 
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,24 @@ static inline char *fakehttp_log(const struct fakehttp *f)
 	}
 	fclose(fp);
 	return buf;
+}
+
+/* The log's line n (from 0), parsed; NULL past the end. Caller frees with
+ * json_decref. */
+static inline json_t *fakehttp_log_line(const struct fakehttp *f, int n)
+{
+	char *log = fakehttp_log(f), *p = log;
+	json_t *j = NULL;
+
+	for (int i = 0; p && i < n; i++) {
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	if (p && *p)
+		j = json_loadb(p, strcspn(p, "\n"), 0, NULL);
+	free(log);
+	return j;
 }
 
 /* How many requests the server received. */

@@ -13,34 +13,13 @@
 #include "config.h"
 #include "log.h"
 #include "options.h"
+#include "awsenv.h"
 #include "tap.h"
 
 /* Table rows leave out the fields they do not check. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-extern char **environ;
-
 static char home[64];
-
-/* Unsets every AWS_* variable, so the caller's environment never leaks
- * into a case, then turns IMDS off as the test network rule wants. */
-static void env_clear(void)
-{
-	char name[256];
-
-	for (;;) {
-		char **e = environ;
-
-		while (*e && strncmp(*e, "AWS_", 4) != 0)
-			e++;
-		if (!*e)
-			break;
-		snprintf(name, sizeof(name), "%.*s", (int)(strcspn(*e, "=")),
-			 *e);
-		unsetenv(name);
-	}
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-}
 
 /* s with every "$H" replaced by the case's HOME. Caller frees with free. */
 static char *expand(const char *s)
@@ -86,11 +65,7 @@ static void write_file(const char *rel, const char *text)
 static void home_setup(const char *credentials, const char *config,
 		       const char *const *envs)
 {
-	env_clear();
-	strcpy(home, "/tmp/dynamofs-config.XXXXXX");
-	if (!mkdtemp(home))
-		abort();
-	setenv("HOME", home, 1);
+	awsenv_home_make(home, sizeof(home), "/tmp/dynamofs-config.XXXXXX");
 	if (credentials)
 		write_file("$H/.aws/credentials", credentials);
 	if (config)
@@ -106,12 +81,7 @@ static void home_setup(const char *credentials, const char *config,
 
 static void home_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", home);
-	env_clear();
+	awsenv_home_remove(home);
 }
 
 struct case_ {

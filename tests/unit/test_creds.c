@@ -17,6 +17,7 @@
 #include "fakehttp.h"
 #include "http.h"
 #include "log.h"
+#include "awsenv.h"
 #include "tap.h"
 
 /* Table rows leave out the fields they do not check. */
@@ -28,24 +29,6 @@
 static char home[64];
 static const char *server_url = "";
 static struct http_client *http;
-
-/* Unsets every AWS_* variable and turns IMDS off (the network rule). */
-static void env_clear(void)
-{
-	char name[256];
-
-	for (;;) {
-		char **e = environ;
-
-		while (*e && strncmp(*e, "AWS_", 4) != 0)
-			e++;
-		if (!*e)
-			break;
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
-		unsetenv(name);
-	}
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-}
 
 /* s with "$H" replaced by HOME and "$U" by the fake server's URL.
  * Caller frees with free. */
@@ -110,21 +93,12 @@ static void set_envs(const char *const *envs)
 
 static void home_setup(void)
 {
-	env_clear();
-	strcpy(home, "/tmp/dynamofs-creds.XXXXXX");
-	if (!mkdtemp(home))
-		abort();
-	setenv("HOME", home, 1);
+	awsenv_home_make(home, sizeof(home), "/tmp/dynamofs-creds.XXXXXX");
 }
 
 static void home_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", home);
-	env_clear();
+	awsenv_home_remove(home);
 }
 
 /* The network rule, enforced: a case may reach instance metadata only on
@@ -1451,23 +1425,6 @@ static const struct role_case role_cases[] = {
 };
 #define N_ROLE_CASES (sizeof(role_cases) / sizeof(role_cases[0]))
 
-/* The log's line n (from 0), parsed; caller frees with json_decref. */
-static json_t *sts_log_line(const struct fakehttp *f, int n)
-{
-	char *log = fakehttp_log(f), *p = log;
-	json_t *j = NULL;
-
-	for (int i = 0; p && i < n; i++) {
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	if (p && *p)
-		j = json_loadb(p, strcspn(p, "\n"), 0, NULL);
-	free(log);
-	return j;
-}
-
 static const char *jget(json_t *j, const char *a, const char *b)
 {
 	return json_string_value(json_object_get(json_object_get(j, a), b));
@@ -1476,7 +1433,7 @@ static const char *jget(json_t *j, const char *a, const char *b)
 /* Request n went as the case says: action, role, session name. */
 static void check_call(const struct fakehttp *f, int n, const char *want)
 {
-	json_t *j = sts_log_line(f, n);
+	json_t *j = fakehttp_log_line(f, n);
 	char action[64] = "", role[64] = "", session[64] = "";
 
 	CHECK(j != NULL);
@@ -1500,7 +1457,7 @@ static void check_call(const struct fakehttp *f, int n, const char *want)
 /* The credentials are exactly what the fake issued on line n. */
 static void check_issued(const struct fakehttp *f, int n, const struct creds *c)
 {
-	json_t *j = sts_log_line(f, n);
+	json_t *j = fakehttp_log_line(f, n);
 	time_t exp = 0;
 
 	CHECK(j != NULL);
@@ -1573,7 +1530,7 @@ static void run_role_case(const struct role_case *c)
 	else
 		CHECK_STR(cr.access_key_id, "AKENV");
 	for (int i = 1; c->chained && i < n; i++) {
-		json_t *prev = sts_log_line(&f, i - 1), *j = sts_log_line(&f, i);
+		json_t *prev = fakehttp_log_line(&f, i - 1), *j = fakehttp_log_line(&f, i);
 		const char *auth = jget(j, "headers", "authorization");
 		const char *akid = jget(prev, "issued", "AccessKeyId");
 
@@ -1584,7 +1541,7 @@ static void run_role_case(const struct role_case *c)
 		json_decref(j);
 	}
 	if (c->param) {
-		json_t *j = sts_log_line(&f, n - 1);
+		json_t *j = fakehttp_log_line(&f, n - 1);
 		char name[64];
 		size_t len = strcspn(c->param, "=");
 
@@ -1646,8 +1603,8 @@ static void test_role_refresh(void)
 	check_call(&f, 3, "AssumeRole dev");
 	check_issued(&f, 3, &c);
 	CHECK(strcmp(c.access_key_id, first.access_key_id) != 0);
-	prev = sts_log_line(&f, 2);
-	j = sts_log_line(&f, 3);
+	prev = fakehttp_log_line(&f, 2);
+	j = fakehttp_log_line(&f, 3);
 	CHECK_STR(jget(j, "headers", "x-amz-security-token"),
 		  jget(prev, "issued", "SessionToken"));
 	json_decref(prev);
@@ -1670,7 +1627,7 @@ static void test_role_refresh(void)
 	CHECK_STR(c.access_key_id, first.access_key_id);
 	creds_clear(&c);
 	CHECK_INT(fakehttp_count(&f), 6);
-	j = sts_log_line(&f, 5);
+	j = fakehttp_log_line(&f, 5);
 	CHECK_STR(jget(j, "params", "WebIdentityToken"), "eyJ.rotated");
 	CHECK_STR(json_string_value(json_object_get(j, "code")),
 		  "InvalidIdentityToken");

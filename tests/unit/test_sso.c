@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "sso.h"
+#include "awsenv.h"
 #include "tap.h"
 
 /* Table rows leave out the fields they do not check. */
@@ -27,40 +28,14 @@ static struct http_client *http;
 /* 2026-01-01T00:00:00Z: every fetch runs at this clock. */
 #define NOW ((time_t)1767225600)
 
-static void env_clear(void)
-{
-	char name[256];
-
-	for (;;) {
-		char **e = environ;
-
-		while (*e && strncmp(*e, "AWS_", 4) != 0)
-			e++;
-		if (!*e)
-			break;
-		snprintf(name, sizeof(name), "%.*s", (int)strcspn(*e, "="), *e);
-		unsetenv(name);
-	}
-	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
-}
-
 static void home_setup(void)
 {
-	env_clear();
-	strcpy(home, "/tmp/dynamofs-sso.XXXXXX");
-	if (!mkdtemp(home))
-		abort();
-	setenv("HOME", home, 1);
+	awsenv_home_make(home, sizeof(home), "/tmp/dynamofs-sso.XXXXXX");
 }
 
 static void home_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
-	if (system(cmd) != 0)
-		printf("# could not remove %s\n", home);
-	env_clear();
+	awsenv_home_remove(home);
 }
 
 /* Writes text to HOME/rel, making its folders; returns the full path

@@ -421,23 +421,6 @@ static const char *fake_config =
     " \"arn:aws:iam::123456789012:mfa/me\", \"code\": \"123456\"}},"
     " \"external_id\": {\"arn:aws:iam::123456789012:role/ext\": \"x&y z\"}}";
 
-/* The log's line n (from 0), parsed; caller frees with json_decref. */
-static json_t *log_line(const struct fakehttp *f, int n)
-{
-	char *log = fakehttp_log(f), *p = log;
-	json_t *j = NULL;
-
-	for (int i = 0; p && i < n; i++) {
-		p = strchr(p, '\n');
-		if (p)
-			p++;
-	}
-	if (p && *p)
-		j = json_loadb(p, strcspn(p, "\n"), 0, NULL);
-	free(log);
-	return j;
-}
-
 static const char *jstr(json_t *j, const char *a, const char *b)
 {
 	json_t *v = json_object_get(j, a);
@@ -450,7 +433,7 @@ static const char *jstr(json_t *j, const char *a, const char *b)
 /* The credentials equal what the fake issued on log line n. */
 static void check_issued(const struct fakehttp *f, int n, const struct creds *c)
 {
-	json_t *j = log_line(f, n);
+	json_t *j = fakehttp_log_line(f, n);
 	time_t exp = 0;
 
 	CHECK(j != NULL);
@@ -489,7 +472,7 @@ static void test_assume_role(void)
 	CHECK_INT(rc, 0);
 	CHECK_STR(err, "");
 	check_issued(&f, 0, &c);
-	j = log_line(&f, 0);
+	j = fakehttp_log_line(&f, 0);
 	sts_default_session_name(now, name);
 	CHECK_STR(jstr(j, "params", "RoleSessionName"), name);
 	CHECK_STR(jstr(j, "params", "RoleArn"), ROLE);
@@ -513,7 +496,7 @@ static void test_assume_role(void)
 	    now, &c2, err, sizeof(err));
 	CHECK_INT(rc, 0);
 	check_issued(&f, 1, &c2);
-	j = log_line(&f, 1);
+	j = fakehttp_log_line(&f, 1);
 	CHECK_STR(jstr(j, "headers", "x-amz-security-token"), c.session_token);
 	CHECK_STR(jstr(j, "params", "RoleSessionName"), "chain@2");
 	json_decref(j);
@@ -545,7 +528,7 @@ static void test_assume_role_fields(void)
 	check_issued(&f, 0, &c);
 	/* 900 s from the fake's clock, within a minute of ours. */
 	CHECK(c.expiration > time(NULL) + 840 && c.expiration < time(NULL) + 960);
-	j = log_line(&f, 0);
+	j = fakehttp_log_line(&f, 0);
 	CHECK_STR(jstr(j, "params", "ExternalId"), "x&y z");
 	CHECK_STR(jstr(j, "params", "DurationSeconds"), "900");
 	CHECK_STR(jstr(j, "params", "RoleSessionName"), "me");
@@ -562,7 +545,7 @@ static void test_assume_role_fields(void)
 	    time(NULL), &c, err, sizeof(err));
 	CHECK_INT(rc, 0);
 	check_issued(&f, 1, &c);
-	j = log_line(&f, 1);
+	j = fakehttp_log_line(&f, 1);
 	CHECK_STR(jstr(j, "params", "SerialNumber"),
 		  "arn:aws:iam::123456789012:mfa/me");
 	CHECK_STR(jstr(j, "params", "TokenCode"), "123456");
@@ -671,7 +654,7 @@ static void test_web_identity(void)
 					       &c, err, sizeof(err));
 	CHECK_INT(rc, 0);
 	check_issued(&f, 0, &c);
-	j = log_line(&f, 0);
+	j = fakehttp_log_line(&f, 0);
 	CHECK_STR(jstr(j, "params", "WebIdentityToken"), "eyJ.tok+en/=");
 	CHECK_STR(jstr(j, "params", "RoleSessionName"), "pod");
 	CHECK(jstr(j, "headers", "authorization") == NULL);
@@ -685,7 +668,7 @@ static void test_web_identity(void)
 	CHECK(strstr(err, "STS AssumeRoleWithWebIdentity of role " ROLE
 			  " refused: InvalidIdentityToken: ") == err);
 	CHECK(!strstr(err, "eyJ"));
-	j = log_line(&f, 1);
+	j = fakehttp_log_line(&f, 1);
 	CHECK(strncmp(jstr(j, "params", "RoleSessionName"),
 		      "botocore-session-", 17) == 0);
 	json_decref(j);
