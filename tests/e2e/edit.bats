@@ -5,11 +5,6 @@
 
 load helpers
 
-FSPROBE="$DYNAMOFS_ROOT/tests/tools/fsprobe.py"
-fsprobe() {
-	"$PY" "$FSPROBE" "$@"
-}
-
 setup() {
 	clean_aws_env
 	local_creds

@@ -57,6 +57,12 @@ need_server() {
 	[ "${DYNAMOFS_SERVER:-}" = "$1" ] || skip "only on $1"
 }
 
+# One file system call and the errno it gave (tests/tools/fsprobe.py).
+FSPROBE="$DYNAMOFS_ROOT/tests/tools/fsprobe.py"
+fsprobe() {
+	"$PY" "$FSPROBE" "$@"
+}
+
 DDBTOOL="$DYNAMOFS_ROOT/tests/tools/ddbtool.py"
 ddbtool() {
 	"$PY" "$DDBTOOL" "$@"

@@ -11,7 +11,6 @@
 
 load helpers
 
-FSPROBE="$DYNAMOFS_ROOT/tests/tools/fsprobe.py"
 CHECK="$DYNAMOFS_ROOT/tests/tools/stormcheck.py"
 N=24 # files of each kind: cp over items, sed -i over items, new files
 
