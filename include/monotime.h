@@ -38,4 +38,14 @@ static inline double monotime_s(void)
 		       1e6;
 }
 
+/* The wall clock (time(2)) with the same test skew: what credential expiry
+ * is judged by, so a test can make credentials expire during a mount.
+ * Requests are still signed at the real time(2). */
+static inline time_t monotime_wall_s(void)
+{
+	return time(NULL) +
+	       (time_t)(__atomic_load_n(&monotime_skew_us, __ATOMIC_RELAXED) /
+			1000000);
+}
+
 #endif

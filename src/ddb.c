@@ -545,7 +545,7 @@ static int attempt_once(struct ddb_client *c, const char *target,
 	json_t *doc;
 	int rc;
 
-	rc = creds_provider_get(c->creds, time(NULL), &cr);
+	rc = creds_provider_get(c->creds, monotime_wall_s(), &cr);
 	if (rc) {
 		set_message(err, "could not get credentials: %s",
 			    strerror(-rc));
