@@ -15,13 +15,17 @@
  * with the profile= option, as aws --profile skips them), assume role
  * (role_arn with source_profile -- chains, loops refused -- or
  * credential_source), web identity (AWS_WEB_IDENTITY_TOKEN_FILE and
- * friends, else the profile's web_identity_token_file), the profile's keys
- * and credential_process, container, IMDSv2. STS is reached at
+ * friends, else the profile's web_identity_token_file), IAM Identity Center
+ * (sso_account_id / sso_role_name with sso_session or the legacy
+ * sso_start_url: the token aws sso login cached, the portal's role
+ * credentials), the profile's keys and credential_process, container,
+ * IMDSv2. A source_profile is resolved by the same profile steps (web
+ * identity, SSO, keys, process) or is itself a role. STS is reached at
  * sts_endpoint(cfg, cfg->region).
  * Not supported (a profile that needs them fails with -EINVAL and suggests
  * credential_process = aws configure export-credentials --profile P
- * --format process): IAM Identity Center / SSO (sso_*), console login
- * sessions, mfa_serial (no prompt yet). Also not done: IMDSv1 fallback
+ * --format process): console login sessions (login_session),
+ * mfa_serial (no prompt yet). Also not done: IMDSv1 fallback
  * (IMDSv2 only), AWS_CREDENTIAL_EXPIRATION, AWS_DEFAULT_PROFILE. */
 
 struct creds {
@@ -44,7 +48,10 @@ struct creds_provider;
  *   -ENOENT  no source has credentials (err: one line naming what was tried)
  *   -EINVAL  a source is misconfigured (half a key pair, bad process output,
  *            a role without a source, a source_profile loop, unsupported
- *            profile kind such as sso or mfa_serial)
+ *            profile kind such as login_session or mfa_serial)
+ *   -EACCES  also: an SSO profile whose cached token is missing or expired
+ *            and cannot be refreshed (err ends "run: aws sso login
+ *            --profile P")
  *   -EACCES  STS refused a role or web identity (err: "... refused:
  *            CODE: MESSAGE")
  *   -EIO     a source failed (credential_process exit status, container or
@@ -69,7 +76,8 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c);
  * /root/.aws/credentials", "credential_process of profile \"dev\"", "container
  * endpoint http://...", "EC2 instance metadata (role r)", "role ARN (profile
  * \"dev\") via <its source>", "web identity role ARN (token file F from
- * AWS_WEB_IDENTITY_TOKEN_FILE)". Borrowed; valid while p lives. */
+ * AWS_WEB_IDENTITY_TOKEN_FILE)", "SSO session \"corp\" (profile \"dev\"),
+ * account 1111..., role R, token cached until 2026-12-02T12:00Z". Borrowed; valid while p lives. */
 const char *creds_provider_source(const struct creds_provider *p);
 
 /* Frees p and wipes its credentials; safe on NULL. Not while another

@@ -110,4 +110,9 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
 int sso_fetch(const struct sso_config *c, struct http_client *http,
 	      time_t now, struct creds *out, char *err, size_t errlen);
 
+/* When the token in c's cache file expires, for --check (read again: a
+ * refresh in sso_fetch may have rewritten it). Sets *expires_at. Returns 0,
+ * or -ENOENT, -EINVAL, -ENOMEM (the file is absent or unreadable). */
+int sso_token_expiry(const struct sso_config *c, time_t *expires_at);
+
 #endif

@@ -1,5 +1,5 @@
 /* creds.c - the AWS credential chain of SPEC §2 (environment, assume role,
- * web identity, profile, credential_process, container, EC2 IMDSv2) and its
+ * web identity, SSO, profile, credential_process, container, IMDSv2) and its
  * refresh before expiry. */
 #include "creds.h"
 
@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "monotime.h"
+#include "sso.h"
 #include "sts.h"
 
 /* Refresh this long before expiry, as botocore's advisory refresh does. */
@@ -46,6 +47,7 @@ enum creds_kind {
 	CREDS_IMDS,	 /* EC2 instance metadata */
 	CREDS_ROLE,	 /* STS AssumeRole with the credentials of src */
 	CREDS_WEB_IDENTITY, /* STS AssumeRoleWithWebIdentity */
+	CREDS_SSO,	 /* IAM Identity Center: cached token, portal */
 };
 
 /* A web identity token file is a JWT of a few KiB; refuse anything huge. */
@@ -76,6 +78,8 @@ struct creds_provider {
 	char *sts_url;
 	char *sts_region;    /* the signing region */
 	char *web_token_file; /* CREDS_WEB_IDENTITY: re-read at each fetch */
+	struct sso_config sso; /* CREDS_SSO: the token cache is re-read at
+				* each fetch (aws sso login rewrites it) */
 };
 
 
@@ -907,6 +911,8 @@ static int fetch(struct creds_provider *p, time_t now, struct creds *out,
 		return fetch_container(p, out, err, errlen);
 	case CREDS_IMDS:
 		return fetch_imds(p, out, err, errlen);
+	case CREDS_SSO:
+		return sso_fetch(&p->sso, p->http, now, out, err, errlen);
 	case CREDS_STATIC:
 		break;
 	}
@@ -961,9 +967,6 @@ static const struct {
 	const char *key;
 	const char *what;
 } unsupported[] = {
-    {"sso_session", "sso_session (IAM Identity Center)"},
-    {"sso_start_url", "sso_start_url (IAM Identity Center)"},
-    {"sso_account_id", "sso_account_id (IAM Identity Center)"},
     {"login_session", "login_session (console login)"},
 };
 
@@ -1020,6 +1023,62 @@ static int chain_profile(struct creds_provider *p, const struct config *cfg,
 		 "profile \"%s\" (no keys or credential_process)",
 		 cfg->profile);
 	return 1;
+}
+
+/* The SSO step: a profile with sso_account_id or sso_role_name (what makes
+ * botocore's SSOProvider take it), its session or legacy start URL, the
+ * token `aws sso login` cached, the portal's role credentials. Returns 0
+ * (p is set), 1 (not an SSO profile) or an error. */
+static int chain_sso(struct creds_provider *p, const struct config *cfg,
+		     char *err, size_t errlen)
+{
+	char msg[512] = "", until[64] = "";
+	struct tm tm;
+	time_t exp = 0;
+	int ret;
+
+	if (!cfg->profile_found || (!config_get(cfg, "sso_account_id", NULL) &&
+				    !config_get(cfg, "sso_role_name", NULL)))
+		return 1;
+	ret = sso_config_from_profile(cfg, &p->sso, msg, sizeof(msg));
+	if (ret == -ENOENT) {
+		errbuf_printf(err, errlen,
+			"SSO profile \"%s\" lacks sso_session (or the legacy "
+			"sso_start_url and sso_region)",
+			cfg->profile);
+		return -EINVAL;
+	}
+	if (ret) {
+		errbuf_printf(err, errlen, "%s", msg);
+		return ret;
+	}
+	p->kind = CREDS_SSO;
+	ret = sso_fetch(&p->sso, p->http, monotime_wall_s(), &p->cur, msg,
+			sizeof(msg));
+	if (ret) {
+		errbuf_printf(err, errlen, "%s", msg);
+		return ret;
+	}
+	if (sso_token_expiry(&p->sso, &exp) == 0 && gmtime_r(&exp, &tm))
+		strftime(until, sizeof(until),
+			 ", token cached until %Y-%m-%dT%H:%MZ", &tm);
+	if (p->sso.session_name)
+		ret = asprintf(&p->source,
+			       "SSO session \"%s\" (profile \"%s\"), account %s, "
+			       "role %s%s",
+			       p->sso.session_name, cfg->profile,
+			       p->sso.account_id, p->sso.role_name, until);
+	else
+		ret = asprintf(&p->source,
+			       "SSO start URL %s (profile \"%s\"), account %s, "
+			       "role %s%s",
+			       p->sso.start_url, cfg->profile, p->sso.account_id,
+			       p->sso.role_name, until);
+	if (ret < 0) {
+		p->source = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* The container step. Returns 0, 1 (not configured) or an error. */
@@ -1375,6 +1434,8 @@ static int chain_source_profile(struct creds_provider *p,
 		/* its profile providers, without the environment */
 		ret = chain_web_identity(p, top, src, false, err, errlen);
 		if (ret == 1)
+			ret = chain_sso(p, src, err, errlen);
+		if (ret == 1)
 			ret = chain_profile(p, src, tried, sizeof(tried), err,
 					    errlen);
 		if (ret == 1) {
@@ -1478,6 +1539,9 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 		return chain_role(p, cfg, cfg, NULL, err, errlen);
 	}
 	ret = chain_web_identity(p, cfg, cfg, true, err, errlen);
+	if (ret <= 0)
+		return ret;
+	ret = chain_sso(p, cfg, err, errlen);
 	if (ret <= 0)
 		return ret;
 	ret = chain_profile(p, cfg, t_profile, sizeof(t_profile), err, errlen);
@@ -1611,6 +1675,7 @@ void creds_provider_free(struct creds_provider *p)
 	free(p->sts_url);
 	free(p->sts_region);
 	free(p->web_token_file);
+	sso_config_clear(&p->sso);
 	pthread_cond_destroy(&p->refreshed);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

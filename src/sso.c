@@ -746,3 +746,23 @@ out:
 	}
 	return ret;
 }
+
+int sso_token_expiry(const struct sso_config *c, time_t *expires_at)
+{
+	struct sso_token tok = {0};
+	char *text = NULL, perr[128];
+	size_t len = 0;
+	int ret;
+
+	*expires_at = 0;
+	ret = read_cache(c->cache_file, &text, &len);
+	if (ret)
+		return ret;
+	ret = sso_token_parse(text, len, &tok, perr, sizeof(perr));
+	if (!ret)
+		*expires_at = tok.expires_at;
+	sso_token_clear(&tok);
+	explicit_bzero(text, len);
+	free(text);
+	return ret;
+}

@@ -9,7 +9,8 @@ the port on the first line of stdout. STATE:
   {"account_id": "111122223333", "role_name": "ReadOnly",
    "tokens": ["the token aws sso login cached"],
    "client_id": "...", "client_secret": "...", "refresh_token": "...",
-   "expires_in": 3600, "expiration_ms": 1999999999000}
+   "expires_in": 3600, "expiration_ms": 1999999999000 (or a list: the n-th
+   credentials issued expire at the n-th entry, the last one repeating)}
 - GET /federation/credentials?role_name=R&account_id=A (the portal's
   GetRoleCredentials) answers 200 with fresh credentials (accessKeyId
   ASIASSO<N>, secretAccessKey SEKRIT-sso-<N>, sessionToken tok-sso-<N>) only
@@ -23,7 +24,9 @@ the port on the first line of stdout. STATE:
   invalid_client). Without "refresh_token" in STATE every refresh fails.
 Every request is appended to LOG as one JSON line: method, path, headers,
 body, and "outcome" (what the server decided, e.g. "credentials",
-"refreshed", "bad token", "invalid_grant"). Stops on SIGTERM or (without
+"refreshed", "bad token", "invalid_grant"); a "credentials" line also has
+"issued" ({AccessKeyId, SecretAccessKey, SessionToken}, as fakests.py writes
+it, so tests/tools/sigcheck_proxy.py can accept only those keys). Stops on SIGTERM or (without
 --until-killed) when its parent closes stdin.
 """
 import json
@@ -37,6 +40,15 @@ log_path = sys.argv[2]
 lock = threading.Lock()
 valid_tokens = set(state.get("tokens", []))
 counter = {"creds": 0, "tokens": 0}
+
+
+def expiration_ms(n):
+    """The expiration of the n-th credentials issued: STATE's expiration_ms,
+    or its n-th entry when it is a list (the last one repeats)."""
+    e = state.get("expiration_ms", 1999999999000)
+    if isinstance(e, list):
+        e = e[min(n, len(e)) - 1]
+    return e
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -56,10 +68,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(out)
 
-    def record(self, body, outcome):
+    def record(self, body, outcome, issued=None):
         entry = {"method": self.command, "path": self.path,
                  "headers": {k.lower(): v for k, v in self.headers.items()},
                  "body": body, "outcome": outcome}
+        if issued:
+            # fakests.py's form, so sigcheck_proxy.py accepts these keys
+            entry["issued"] = issued
         with open(log_path, "a") as f:
             f.write(json.dumps(entry) + "\n")
 
@@ -80,13 +95,18 @@ class Handler(BaseHTTPRequestHandler):
                 counter["creds"] += 1
                 outcome, status = "credentials", 200
             n = counter["creds"]
-            self.record("", outcome)
+            issued = None
+            if status == 200:
+                issued = {"AccessKeyId": "ASIASSO%d" % n,
+                          "SecretAccessKey": "SEKRIT-sso-%d" % n,
+                          "SessionToken": "tok-sso-%d" % n}
+            self.record("", outcome, issued)
         if status == 200:
             self.answer(200, {"roleCredentials": {
-                "accessKeyId": "ASIASSO%d" % n,
-                "secretAccessKey": "SEKRIT-sso-%d" % n,
-                "sessionToken": "tok-sso-%d" % n,
-                "expiration": state.get("expiration_ms", 1999999999000)}})
+                "accessKeyId": issued["AccessKeyId"],
+                "secretAccessKey": issued["SecretAccessKey"],
+                "sessionToken": issued["SessionToken"],
+                "expiration": expiration_ms(n)}})
         elif status == 401:
             self.answer(401, {"message": "Session token not found or invalid"},
                         {"x-amzn-ErrorType": "UnauthorizedException"})

@@ -7,9 +7,9 @@ known keys and answers UnrecognizedClientException (unknown key id) or
 InvalidSignatureException (wrong secret, changed request) the way DynamoDB
 does; good requests are forwarded to the upstream server unchanged.
 
-usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON [ISSUED_LOG]
-KEYS_JSON maps access key ids to secrets. ISSUED_LOG, when given, is the log
-of tests/tools/fakests.py: the keys it issued are accepted too (re-read when
+usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON [ISSUED_LOG...]
+KEYS_JSON maps access key ids to secrets. Each ISSUED_LOG is the log of
+tests/tools/fakests.py or fakesso.py: the keys they issued are accepted too (re-read when
 an unknown key arrives, since the fake issues them while the test runs), and
 only with the session token issued with them. Listens on 127.0.0.1, prints its
 port on the first line of stdout, runs until killed (SIGTERM).
@@ -27,20 +27,19 @@ from botocore.credentials import Credentials
 
 upstream = urllib.parse.urlparse(sys.argv[1])
 keys = json.load(open(sys.argv[2]))
-issued_log = sys.argv[3] if len(sys.argv) > 3 else None
+issued_logs = sys.argv[3:]
 tokens = {}  # the session token each issued key must come with
 
 
 def learn_issued():
     """Adds the keys fakests.py has issued so far."""
-    if not issued_log:
-        return
-    with open(issued_log) as f:
-        for line in f:
-            cred = json.loads(line).get("issued")
-            if cred:
-                keys[cred["AccessKeyId"]] = cred["SecretAccessKey"]
-                tokens[cred["AccessKeyId"]] = cred["SessionToken"]
+    for issued_log in issued_logs:
+        with open(issued_log) as f:
+            for line in f:
+                cred = json.loads(line).get("issued")
+                if cred:
+                    keys[cred["AccessKeyId"]] = cred["SecretAccessKey"]
+                    tokens[cred["AccessKeyId"]] = cred["SessionToken"]
 AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
     r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")

@@ -66,6 +66,12 @@ static void write_file(const char *rel, const char *text)
 	char *path = expand(rel), *body = expand(text), *dir = strdup(path);
 	FILE *fp;
 
+	/* each missing folder on the way (e.g. $H/.aws/sso/cache) */
+	for (char *sl = strchr(dir + 1, '/'); sl; sl = strchr(sl + 1, '/')) {
+		*sl = '\0';
+		mkdir(dir, 0700);
+		*sl = '/';
+	}
 	*strrchr(dir, '/') = '\0';
 	mkdir(dir, 0700);
 	fp = fopen(path, "w");
@@ -147,6 +153,24 @@ static int provider_new(const char *profile, struct creds_provider **p,
 	"\"SecretAccessKey\": \"" SECRET_MARK "PROC\", \"SessionToken\": "     \
 	"\"TOKPROC\", \"Expiration\": \"2030-01-01T00:00:00Z\"}'\n"
 #define T2030 1893456000 /* 2030-01-01T00:00:00Z */
+/* An SSO profile, the token `aws sso login` would cache for it (named by
+ * SHA-1 of "corp" or of the start URL) and the portal's answer. */
+#define SSO_CONFIG                                                             \
+	"[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\n"   \
+	"sso_role_name = ReadOnly\n"                                           \
+	"[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n" \
+	"sso_region = eu-west-1\n"
+#define SSO_CORP_SHA1 "ee0bfd2552fbd840c02cc48b6e823320543c450f"
+#define SSO_URL_SHA1 "a51746d4aa793ae07b25e90c3a5db96fc7832bd7"
+#define SSO_TOKEN_2030                                                         \
+	"{\"accessToken\": \"TOKSSO\", \"expiresAt\": \"2030-01-01T00:00:00Z\"}"
+#define SSO_SCRIPT                                                             \
+	"[{\"method\": \"GET\", \"path\": \"/federation/credentials?role_name=" \
+	"ReadOnly&account_id=111122223333\", \"require_header\": "             \
+	"{\"x-amz-sso_bearer_token\": \"TOKSSO\"}, \"body\": "                 \
+	"{\"roleCredentials\": {\"accessKeyId\": \"ASIASSO\", "                \
+	"\"secretAccessKey\": \"" SECRET_MARK "SSO\", \"sessionToken\": "      \
+	"\"TOKSSOROLE\", \"expiration\": 1893456000000}}}]"
 
 #define IMDS_OK_SCRIPT                                                         \
 	"[{\"method\": \"PUT\", \"path\": \"/latest/api/token\", "             \
@@ -349,16 +373,97 @@ static const struct chain_case chain_cases[] = {
      .err = "profile \"dev\": source_profile \"default\" is not in "
 	    "$H/.aws/credentials or $H/.aws/config",
      .requests = -1},
-    {"profile: sso_session -> EINVAL",
+    {"sso: sso_session without its [sso-session] section -> EINVAL",
      NULL,
-     "[profile dev]\nsso_session = corp\nsso_account_id = 1\n",
+     "[profile dev]\nsso_session = corp\nsso_account_id = 1\n"
+     "sso_role_name = R\n",
      {},
      ENV("AWS_PROFILE=dev"),
      NULL,
      NULL,
      -EINVAL,
-     .err = "uses sso_session (IAM Identity Center)",
+     .err = "profile \"dev\": sso_session \"corp\" has no "
+	    "[sso-session corp] section in $H/.aws/config",
      .requests = -1},
+    {"sso: sso_account_id without sso_session or start URL -> EINVAL",
+     NULL,
+     "[profile dev]\nsso_account_id = 1\nsso_role_name = R\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "SSO profile \"dev\" lacks sso_session (or the legacy "
+	    "sso_start_url and sso_region)",
+     .requests = -1},
+    {"sso: sso_session alone (a login-only profile) is not an SSO source",
+     NULL,
+     "[profile dev]\nsso_session = corp\n"
+     "[sso-session corp]\nsso_start_url = https://x/start\n"
+     "sso_region = eu-west-1\n",
+     {},
+     ENV("AWS_PROFILE=dev"),
+     NULL,
+     NULL,
+     -ENOENT,
+     .err = "no credentials found",
+     .requests = -1},
+    {"sso: no cached token -> EACCES telling to run aws sso login",
+     NULL,
+     SSO_CONFIG,
+     {},
+     ENV("AWS_PROFILE=dev", "AWS_ENDPOINT_URL_SSO=$U"),
+     SSO_SCRIPT,
+     NULL,
+     -EACCES,
+     .err = "run: aws sso login --profile dev",
+     .requests = 0},
+    {"sso: a cached token -> the portal's role credentials",
+     NULL,
+     SSO_CONFIG,
+     {{"$H/.aws/sso/cache/" SSO_CORP_SHA1 ".json", SSO_TOKEN_2030}},
+     ENV("AWS_PROFILE=dev", "AWS_ENDPOINT_URL_SSO=$U"),
+     SSO_SCRIPT,
+     NULL,
+     0,
+     "ASIASSO",
+     "TOKSSOROLE",
+     "SSO session \"corp\" (profile \"dev\"), account 111122223333, role "
+     "ReadOnly, token cached until 2030-01-01T00:00Z",
+     .expiration = T2030,
+     .requests = 1},
+    {"sso: legacy sso_start_url profile, cache named by the URL",
+     NULL,
+     "[profile dev]\nsso_start_url = https://corp.awsapps.com/start\n"
+     "sso_region = eu-west-1\nsso_account_id = 111122223333\n"
+     "sso_role_name = ReadOnly\n",
+     {{"$H/.aws/sso/cache/" SSO_URL_SHA1 ".json", SSO_TOKEN_2030}},
+     ENV("AWS_PROFILE=dev", "AWS_ENDPOINT_URL_SSO=$U"),
+     SSO_SCRIPT,
+     NULL,
+     0,
+     "ASIASSO",
+     "TOKSSOROLE",
+     "SSO start URL https://corp.awsapps.com/start (profile \"dev\"), "
+     "account 111122223333, role ReadOnly, token cached until "
+     "2030-01-01T00:00Z",
+     .expiration = T2030,
+     .requests = 1},
+    {"sso: role_arn wins over the profile's SSO settings (botocore's order)",
+     NULL,
+     "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n"
+     "sso_session = corp\nsso_account_id = 111122223333\n"
+     "sso_role_name = ReadOnly\n"
+     "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+     "sso_region = eu-west-1\n",
+     {{"$H/.aws/sso/cache/" SSO_CORP_SHA1 ".json", SSO_TOKEN_2030}},
+     ENV("AWS_PROFILE=dev", "AWS_ENDPOINT_URL_SSO=$U"),
+     SSO_SCRIPT,
+     NULL,
+     -EINVAL,
+     .err = "profile \"dev\" has role_arn but neither source_profile nor "
+	    "credential_source",
+     .requests = 0},
     {"profile: web_identity_token_file unreadable -> EIO naming it",
      NULL,
      "[default]\nweb_identity_token_file = $H/none\nrole_arn = x\n",
