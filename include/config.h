@@ -144,9 +144,10 @@ void config_kv_free(struct config_kv *kv, size_t n);
  * the profile's endpoint_url. Sets *url (checked as config_resolve checks
  * endpoints, trailing slashes dropped) and *source (for messages), both
  * freed by the caller with free, or both NULL when nothing is configured
- * (the caller uses the service's default). Returns 0, -EINVAL (bad URL or
- * file; err says which), -ENOMEM. Not thread-safe (reads the environment
- * and the file). */
+ * (the caller uses the service's default). The [services] entries are the
+ * ones config_resolve read (config_services_entry), so every service is
+ * found by the same rules as DynamoDB's. Returns 0, -EINVAL (bad URL; err
+ * says which), -ENOMEM. Not thread-safe (reads the environment). */
 int config_service_endpoint(const struct config *cfg, const char *service_id,
 			    char **url, char **source, char *err,
 			    size_t errlen);

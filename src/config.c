@@ -642,45 +642,6 @@ const char *config_services_entry(const struct config *cfg,
 	return NULL;
 }
 
-/* The endpoint from the environment or the profile, unless those are
- * switched off. Sets cfg->endpoint(_source) or leaves them NULL. */
-static int endpoint_configured(struct config *cfg,
-			       const struct config_service *services,
-			       size_t n_services)
-{
-	enum config_file file;
-	const char *v, *svc;
-
-	if (config_ignore_endpoints(cfg))
-		return 0;
-	v = config_env("AWS_ENDPOINT_URL_DYNAMODB");
-	if (v)
-		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
-				"AWS_ENDPOINT_URL_DYNAMODB");
-	v = config_env("AWS_ENDPOINT_URL");
-	if (v)
-		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
-				"AWS_ENDPOINT_URL");
-	svc = config_get(cfg, "services", NULL);
-	for (size_t i = 0; svc && i < n_services; i++) {
-		if (strcmp(services[i].name, svc) == 0 &&
-		    strcmp(services[i].service, "dynamodb") == 0 &&
-		    *services[i].endpoint_url)
-			return set_pair(
-			    &cfg->endpoint, &cfg->endpoint_source,
-			    services[i].endpoint_url,
-			    "endpoint_url for dynamodb in [services "
-			    "%s] of profile \"%s\" in %s",
-			    svc, cfg->profile, cfg->config_file);
-	}
-	v = config_get(cfg, "endpoint_url", &file);
-	if (v && *v)
-		return set_pair(&cfg->endpoint, &cfg->endpoint_source, v,
-				"endpoint_url in profile \"%s\" in %s",
-				cfg->profile, config_file_path(cfg, file));
-	return 0;
-}
-
 static int region_resolve(struct config *cfg, const char *opt, bool explicit,
 			  char *err, size_t errlen)
 {
@@ -765,11 +726,18 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		goto out;
 	}
 
+	/* kept for config_services_entry (every service's endpoint) */
+	cfg->services = ps.services;
+	cfg->n_services = ps.n_services;
+	ps.services = NULL;
+	ps.n_services = 0;
 	if (opts->endpoint && *opts->endpoint)
 		ret = set_pair(&cfg->endpoint, &cfg->endpoint_source,
 			       opts->endpoint, "option endpoint=");
 	else
-		ret = endpoint_configured(cfg, ps.services, ps.n_services);
+		ret = config_service_endpoint(cfg, "DynamoDB", &cfg->endpoint,
+					      &cfg->endpoint_source, err,
+					      errlen);
 	if (ret)
 		goto out;
 	if (cfg->endpoint) {
@@ -815,14 +783,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 	errbuf_printf(err, errlen, "%s", "");
 out:
 	parse_free(&ps);
-	if (ret) {
-		services_free(ps.services, ps.n_services);
+	services_free(ps.services, ps.n_services);
+	if (ret)
 		config_free(cfg);
-	} else {
-		/* kept for config_services_entry (STS) */
-		cfg->services = ps.services;
-		cfg->n_services = ps.n_services;
-	}
 	return ret;
 }
 
@@ -924,49 +887,15 @@ int config_section(const struct config *cfg, const char *kind,
 	return ps.found ? 0 : -ENOENT;
 }
 
-/* The "endpoint_url = URL" line of a nested "KEY =" value of a [services]
- * section (continuation lines joined with '\n'). Caller frees with free;
- * NULL when absent. */
-static char *nested_endpoint(const char *value)
-{
-	const char *line = value;
-
-	while (line && *line) {
-		size_t len = strcspn(line, "\n");
-		char *copy = strndup(line, len), *eq, *k, *v, *url = NULL;
-
-		if (!copy)
-			return NULL;
-		eq = strchr(copy, '=');
-		if (eq) {
-			*eq = '\0';
-			k = lskip(copy);
-			rstrip(k);
-			v = lskip(eq + 1);
-			rstrip(v);
-			if (strcmp(k, "endpoint_url") == 0 && *v)
-				url = strdup(v);
-		}
-		free(copy);
-		if (url)
-			return url;
-		line += len;
-		if (*line == '\n')
-			line++;
-	}
-	return NULL;
-}
-
 int config_service_endpoint(const struct config *cfg, const char *service_id,
 			    char **url, char **source, char *err,
 			    size_t errlen)
 {
-	char var[96], key[64], *found = NULL;
-	struct config_kv *kv = NULL;
+	char var[96], key[64];
 	enum config_file file;
-	const char *v, *svc;
-	size_t n = 0, i;
-	int ret = -ENOMEM;
+	const char *v;
+	size_t i;
+	int ret;
 
 	*url = *source = NULL;
 	/* The SDKs' names: "SSO OIDC" -> AWS_ENDPOINT_URL_SSO_OIDC and the
@@ -980,48 +909,24 @@ int config_service_endpoint(const struct config *cfg, const char *service_id,
 	for (char *c = var; *c; c++)
 		*c = (char)toupper((unsigned char)*c);
 
-	v = config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	if (v ? is_true(v)
-	      : is_true(config_get(cfg, "ignore_configured_endpoint_urls",
-				   NULL)))
+	if (config_ignore_endpoints(cfg))
 		return 0;
-	v = config_env(var);
-	if (v) {
+	if ((v = config_env(var)))
 		ret = set_pair(url, source, v, "%s", var);
-		goto check;
-	}
-	v = config_env("AWS_ENDPOINT_URL");
-	if (v) {
+	else if ((v = config_env("AWS_ENDPOINT_URL")))
 		ret = set_pair(url, source, v, "AWS_ENDPOINT_URL");
-		goto check;
-	}
-	svc = config_get(cfg, "services", NULL);
-	if (svc) {
-		ret = config_section(cfg, "services", svc, &kv, &n, err,
-				     errlen);
-		if (ret && ret != -ENOENT)
-			goto out;
-		v = config_kv_find(kv, n, key);
-		found = v ? nested_endpoint(v) : NULL;
-		if (found) {
-			ret = set_pair(url, source, found,
-				       "endpoint_url for %s in [services %s] "
-				       "of profile \"%s\" in %s",
-				       key, svc, cfg->profile,
-				       cfg->config_file);
-			goto check;
-		}
-	}
-	v = config_get(cfg, "endpoint_url", &file);
-	if (v && *v) {
+	else if ((v = config_services_entry(cfg, key)))
+		ret = set_pair(url, source, v,
+			       "endpoint_url for %s in [services %s] of "
+			       "profile \"%s\" in %s",
+			       key, config_get(cfg, "services", NULL),
+			       cfg->profile, cfg->config_file);
+	else if ((v = config_get(cfg, "endpoint_url", &file)) && *v)
 		ret = set_pair(url, source, v,
 			       "endpoint_url in profile \"%s\" in %s",
 			       cfg->profile, config_file_path(cfg, file));
-		goto check;
-	}
-	ret = 0;
-	goto out;
-check:
+	else
+		return 0;
 	if (!ret)
 		ret = check_url(*url, *source, err, errlen);
 	if (!ret) {
@@ -1031,9 +936,6 @@ check:
 		free(*url);
 		*url = u;
 	}
-out:
-	free(found);
-	config_kv_free(kv, n);
 	if (ret) {
 		free(*url);
 		free(*source);

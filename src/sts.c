@@ -290,82 +290,31 @@ void sts_answer_free(struct sts_answer *a)
 int sts_endpoint(const struct config *cfg, const char *region, char **url,
 		 char **source, char *err, size_t errlen)
 {
-	const char *v = NULL, *ign;
-	enum config_file file;
-	char *src = NULL;
-	size_t n;
-	int rc = 0;
-	bool ignore;
+	static const struct config none; /* no profile: the variables only */
+	int rc;
 
-	*url = *source = NULL;
-	ign = config_env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
-	ignore = cfg ? config_ignore_endpoints(cfg)
-		     : ign && strcasecmp(ign, "true") == 0;
-	if (ignore) {
-		/* the default below */
-	} else if ((v = config_env("AWS_ENDPOINT_URL_STS"))) {
-		src = strdup("AWS_ENDPOINT_URL_STS");
-	} else if ((v = config_env("AWS_ENDPOINT_URL"))) {
-		src = strdup("AWS_ENDPOINT_URL");
-	} else if (cfg && (v = config_services_entry(cfg, "sts"))) {
-		if (asprintf(&src,
-			     "endpoint_url for sts in [services %s] of "
-			     "profile \"%s\" in %s",
-			     config_get(cfg, "services", NULL), cfg->profile,
-			     cfg->config_file) < 0)
-			src = NULL;
-	} else if (cfg && (v = config_get(cfg, "endpoint_url", &file)) &&
-		   *v) {
-		if (asprintf(&src, "endpoint_url in profile \"%s\" in %s",
-			     cfg->profile, config_file_path(cfg, file)) < 0)
-			src = NULL;
-	} else {
-		v = NULL;
+	rc = config_service_endpoint(cfg ? cfg : &none, "STS", url, source,
+				     err, errlen);
+	if (rc || *url)
+		return rc;
+	if (!region || !*region) {
+		errbuf_printf(err, errlen,
+			      "no region for the STS endpoint: set AWS_REGION "
+			      "or region in the profile");
+		return -EINVAL;
 	}
-	if (v && !src) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	*source = src;
-	if (v) {
-		if (strncasecmp(v, "https://", 8) != 0 &&
-		    strncasecmp(v, "http://", 7) != 0) {
-			errbuf_printf(err, errlen,
-				      "bad STS endpoint URL \"%s\" (from %s): "
-				      "expected http:// or https://",
-				      v, src);
-			rc = -EINVAL;
-			goto out;
-		}
-		*url = strdup(v);
-	} else {
-		if (!region || !*region) {
-			errbuf_printf(err, errlen,
-				      "no region for the STS endpoint: set "
-				      "AWS_REGION or region in the profile");
-			rc = -EINVAL;
-			goto out;
-		}
-		if (asprintf(url, "https://sts.%s.amazonaws.com%s", region,
-			     strncmp(region, "cn-", 3) == 0 ? ".cn" : "") < 0)
-			*url = NULL;
-		if (asprintf(source, "default for region %s", region) < 0)
-			*source = NULL;
-	}
+	if (asprintf(url, "https://sts.%s.amazonaws.com%s", region,
+		     strncmp(region, "cn-", 3) == 0 ? ".cn" : "") < 0)
+		*url = NULL;
+	if (asprintf(source, "default for region %s", region) < 0)
+		*source = NULL;
 	if (!*url || !*source) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	n = strlen(*url);
-	while (n > 0 && (*url)[n - 1] == '/')
-		(*url)[--n] = '\0';
-out:
-	if (rc) {
 		free(*url);
 		free(*source);
 		*url = *source = NULL;
+		return -ENOMEM;
 	}
-	return rc;
+	return 0;
 }
 
 void sts_default_session_name(time_t now, char out[40])

@@ -108,6 +108,8 @@ start_sigcheck_proxy() {
 		--key-schema AttributeName=pk,KeyType=HASH \
 		--billing-mode PAY_PER_REQUEST >/dev/null
 	run "$DYNAMOFS" --check -o endpoint="$DYNAMOFS_ENDPOINT"
+	# dynalite refuses to delete a table still CREATING: wait for the event
+	awsl dynamodb wait table-exists --table-name checkseen$$
 	awsl dynamodb delete-table --table-name checkseen$$ >/dev/null
 	assert_success
 	assert_line --regexp '^ListTables: +OK, [1-9][0-9]* tables?'
