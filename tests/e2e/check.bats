@@ -108,8 +108,14 @@ start_sigcheck_proxy() {
 		--key-schema AttributeName=pk,KeyType=HASH \
 		--billing-mode PAY_PER_REQUEST >/dev/null
 	run "$DYNAMOFS" --check -o endpoint="$DYNAMOFS_ENDPOINT"
-	# dynalite refuses to delete a table still CREATING: wait for the event
-	awsl dynamodb wait table-exists --table-name checkseen$$
+	# dynalite refuses to delete a table still CREATING: wait until ACTIVE
+	# (the CLI's waiter would sleep 20 s between its polls)
+	local i
+	for i in $(seq 1 100); do
+		[ "$(awsl dynamodb describe-table --table-name checkseen$$ \
+			--query Table.TableStatus --output text)" = ACTIVE ] && break
+		sleep 0.1
+	done
 	awsl dynamodb delete-table --table-name checkseen$$ >/dev/null
 	assert_success
 	assert_line --regexp '^ListTables: +OK, [1-9][0-9]* tables?'
