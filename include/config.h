@@ -20,7 +20,12 @@
  * - The profile key ignore_configured_endpoint_urls = true is honoured
  *   like AWS_IGNORE_CONFIGURED_ENDPOINT_URLS (the variable, when set,
  *   wins). China regions (cn-*) default to dynamodb.REGION.amazonaws.com.cn.
- * - Endpoint URLs keep their path; trailing slashes are dropped. */
+ * - Endpoint URLs keep their path; trailing slashes are dropped.
+ * - The CA bundle (AWS_CA_BUNDLE, else the profile's ca_bundle) is checked
+ *   at start-up (a readable file holding a PEM certificate) and kept as an
+ *   absolute path, where botocore opens it at the first request; like
+ *   botocore, "~" is not expanded. botocore's last fallback,
+ *   REQUESTS_CA_BUNDLE (a variable of Python's requests), is not read. */
 
 /* What the command line said; NULL for "not given". */
 struct config_options {
@@ -57,6 +62,11 @@ struct config {
 	char *profile_source;  /* "option profile=", "AWS_PROFILE", "default" */
 	bool profile_named;    /* the user named it (option or AWS_PROFILE) */
 	bool profile_found;    /* a section for it exists in either file */
+	char *ca_bundle;        /* absolute path of the PEM file that replaces
+				   the default trusted certificates, or NULL */
+	char *ca_bundle_source; /* "AWS_CA_BUNDLE", or "ca_bundle in profile
+				   \"dev\" in /home/u/.aws/config"; NULL with
+				   ca_bundle */
 	char *credentials_file; /* path used (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) */
 	char *config_file;      /* path used (AWS_CONFIG_FILE or ~/.aws/config) */
 	struct config_kv *kv;  /* the selected profile's keys from both files */
@@ -75,8 +85,10 @@ struct config {
  *            /home/u/.aws/credentials or /home/u/.aws/config")
  *   -EINVAL  no region could be found for the AWS endpoint ("no region: set
  *            AWS_REGION or -o region="), a bad endpoint URL or region name
- *            (err names its source), or an unreadable/malformed file (err
- *            says which line)
+ *            (err names its source), an unreadable/malformed file (err
+ *            says which line), or a CA bundle that is missing, unreadable,
+ *            not a file or holds no PEM certificate ("CA bundle /x.pem (from
+ *            AWS_CA_BUNDLE): No such file or directory")
  *   -ENOMEM
  * err (may be NULL) receives a one-line reason. On failure cfg is left
  * zeroed. Not thread-safe (reads the environment); call at start-up. */

@@ -43,6 +43,13 @@ struct http_response {
  * via http_global_init). */
 struct http_client *http_client_new(long connect_timeout_ms, long timeout_ms);
 
+/* Makes path (a PEM file of CA certificates) the only certificates that
+ * https requests of this client trust: libcurl's CAINFO, with its CAPATH
+ * (the system's certificate folder) switched off, as botocore's verify=.
+ * NULL restores the system's trust store. Call before the first request
+ * (not while requests run). Returns 0 or -ENOMEM. */
+int http_client_set_ca_bundle(struct http_client *client, const char *path);
+
 /* Frees the client and closes its connections. Not while requests run. */
 void http_client_free(struct http_client *client);
 
@@ -59,6 +66,9 @@ void http_global_cleanup(void);
  *   -ECONNREFUSED connection refused / could not connect
  *   -EHOSTUNREACH host name not resolved / no route
  *   -EBADMSG      x-amz-crc32 mismatch (check_crc32)
+ *   -EKEYREJECTED the server's TLS certificate was refused (not signed by a
+ *                 trusted CA, not valid for the host name, expired) or the
+ *                 CA bundle could not be loaded; not worth a retry
  *   -EPROTO       other transfer error (reset, malformed response)
  *   -EINVAL       bad URL or request
  *   -ENOMEM       out of memory */
@@ -68,7 +78,12 @@ int http_request(struct http_client *client, const struct http_request *req,
 /* Frees what http_request allocated; safe on a zeroed struct. */
 void http_response_free(struct http_response *resp);
 
-/* A short text for an http_request error, e.g. "connection refused". */
+/* A short text for an http_request error, e.g. "connection refused". For
+ * -EKEYREJECTED it is the calling thread's last such failure, naming the
+ * host and what to do, e.g. "TLS certificate of 127.0.0.1 not trusted
+ * (unable to get local issuer certificate): set AWS_CA_BUNDLE or ca_bundle
+ * in the profile to a PEM file with the CA that issued it"; so call it on
+ * the thread that made the request, before its next request. */
 const char *http_strerror(int err);
 
 /* zlib CRC32 of data (what x-amz-crc32 carries, as a decimal number). */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -671,6 +672,89 @@ static int region_resolve(struct config *cfg, const char *opt, bool explicit,
 	return -EINVAL;
 }
 
+/* True when the file at fp holds a PEM certificate header line, as OpenSSL
+ * reads a CA file: "-----BEGIN CERTIFICATE-----" (or "TRUSTED
+ * CERTIFICATE", "X509 CERTIFICATE"). */
+static bool holds_pem_certificate(FILE *fp)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+
+	while (!found && getline(&line, &cap, fp) > 0) {
+		if (strncmp(line, "-----BEGIN ", 11) != 0)
+			continue;
+		found = strncmp(line + 11, "CERTIFICATE-----", 16) == 0 ||
+			strncmp(line + 11, "TRUSTED CERTIFICATE-----", 24) ==
+			    0 ||
+			strncmp(line + 11, "X509 CERTIFICATE-----", 21) == 0;
+	}
+	free(line);
+	return found;
+}
+
+/* The CA bundle: AWS_CA_BUNDLE, else the profile's ca_bundle (botocore's
+ * order; no "~" expansion, as botocore). It must be a readable file with a
+ * PEM certificate, checked now so that a mistake is one line at start-up
+ * rather than a TLS failure at the first request; it is kept as an
+ * absolute path, since the daemon works in "/" and libcurl opens it at
+ * each new connection. */
+static int ca_bundle_resolve(struct config *cfg, char *err, size_t errlen)
+{
+	enum config_file file;
+	const char *path = config_env("AWS_CA_BUNDLE");
+	const char *why = NULL;
+	char *abs = NULL;
+	struct stat st;
+	FILE *fp = NULL;
+	int ret;
+
+	if (path) {
+		ret = set_pair(&cfg->ca_bundle, &cfg->ca_bundle_source, path,
+			       "AWS_CA_BUNDLE");
+	} else {
+		path = config_get(cfg, "ca_bundle", &file);
+		if (!path || !*path)
+			return 0;
+		ret = set_pair(&cfg->ca_bundle, &cfg->ca_bundle_source, path,
+			       "ca_bundle in profile \"%s\" in %s",
+			       cfg->profile, config_file_path(cfg, file));
+	}
+	if (ret)
+		return ret;
+	abs = realpath(path, NULL);
+	if (!abs) {
+		if (errno == ENOMEM)
+			return -ENOMEM;
+		why = strerror(errno);
+	} else if (stat(abs, &st) != 0) {
+		why = strerror(errno);
+	} else if (!S_ISREG(st.st_mode)) {
+		why = "not a file (a PEM bundle of certificates is expected)";
+	} else if (!(fp = fopen(abs, "re"))) {
+		why = strerror(errno);
+	} else if (!holds_pem_certificate(fp)) {
+		why = ferror(fp) ? strerror(EIO)
+				 : "holds no PEM certificate (\"-----BEGIN "
+				   "CERTIFICATE-----\"); a DER file can be "
+				   "converted with openssl x509 -inform der";
+	}
+	if (fp)
+		fclose(fp);
+	if (why) {
+		errbuf_printf(err, errlen, "CA bundle %s (from %s): %s%s", path,
+			      cfg->ca_bundle_source, why,
+			      path[0] == '~' ? " (~ is not expanded, as in the "
+					       "AWS CLI)"
+					     : "");
+		free(abs);
+		return -EINVAL;
+	}
+	free(cfg->ca_bundle);
+	cfg->ca_bundle = abs;
+	return 0;
+}
+
 int config_resolve(const struct config_options *opts, struct config *cfg,
 		   char *err, size_t errlen)
 {
@@ -731,6 +815,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 	cfg->n_services = ps.n_services;
 	ps.services = NULL;
 	ps.n_services = 0;
+	ret = ca_bundle_resolve(cfg, err, errlen);
+	if (ret)
+		goto out;
 	if (opts->endpoint && *opts->endpoint)
 		ret = set_pair(&cfg->endpoint, &cfg->endpoint_source,
 			       opts->endpoint, "option endpoint=");
@@ -799,6 +886,8 @@ void config_free(struct config *cfg)
 	free(cfg->region_source);
 	free(cfg->profile);
 	free(cfg->profile_source);
+	free(cfg->ca_bundle);
+	free(cfg->ca_bundle_source);
 	free(cfg->credentials_file);
 	free(cfg->config_file);
 	for (size_t i = 0; i < cfg->n_kv; i++) {

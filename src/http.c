@@ -5,7 +5,9 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/x509_vfy.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,7 +29,13 @@ struct http_client {
 	size_t n_idle;
 	long connect_timeout_ms;
 	long timeout_ms;
+	char *ca_bundle; /* CAINFO, the only trusted certificates; NULL: the
+			    system's */
 };
+
+/* What the last refused TLS certificate of this thread was; http_strerror
+ * gives it for -EKEYREJECTED. */
+static __thread char tls_why[512];
 
 /* What the callbacks collect during one transfer. */
 struct http_xfer {
@@ -69,7 +77,22 @@ void http_client_free(struct http_client *client)
 	for (size_t i = 0; i < client->n_idle; i++)
 		curl_easy_cleanup(client->idle[i]);
 	pthread_mutex_destroy(&client->lock);
+	free(client->ca_bundle);
 	free(client);
+}
+
+int http_client_set_ca_bundle(struct http_client *client, const char *path)
+{
+	char *copy = NULL;
+
+	if (path) {
+		copy = strdup(path);
+		if (!copy)
+			return -ENOMEM;
+	}
+	free(client->ca_bundle);
+	client->ca_bundle = copy;
+	return 0;
 }
 
 int http_global_init(void)
@@ -249,6 +272,10 @@ static int map_curl_error(CURL *h, CURLcode rc, const struct http_xfer *x)
 		return -EINVAL;
 	case CURLE_OUT_OF_MEMORY:
 		return -ENOMEM;
+	case CURLE_PEER_FAILED_VERIFICATION: /* also CURLE_SSL_CACERT */
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		return -EKEYREJECTED;
 	case CURLE_WRITE_ERROR:
 		if (x->oom)
 			return -ENOMEM;
@@ -257,6 +284,63 @@ static int map_curl_error(CURL *h, CURLcode rc, const struct http_xfer *x)
 		if (x->oom)
 			return -ENOMEM;
 		return -EPROTO;
+	}
+}
+
+/* Puts into tls_why what a user needs to know about a refused certificate:
+ * the host, libcurl's reason (OpenSSL's, from errbuf) and what to do. The
+ * verify result is OpenSSL's X509_V_ERR_* code (Debian's libcurl is built
+ * with OpenSSL); 0 there means the chain was trusted but the name did not
+ * match. */
+static void describe_tls_failure(const struct http_client *client, CURL *h,
+				 CURLcode cc, const char *url,
+				 const char *errbuf)
+{
+	static const char prefix[] = "SSL certificate problem: ";
+	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+	char host[256] = "the server", *hp = NULL;
+	CURLU *u = curl_url();
+	long vr = 0;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &hp, 0) == CURLUE_OK)
+		snprintf(host, sizeof(host), "%s", hp);
+	curl_free(hp);
+	curl_url_cleanup(u);
+	if (strncmp(detail, prefix, sizeof(prefix) - 1) == 0)
+		detail += sizeof(prefix) - 1;
+	if (cc == CURLE_SSL_CACERT_BADFILE) {
+		snprintf(tls_why, sizeof(tls_why),
+			 "cannot load the CA bundle %s (%s)",
+			 client->ca_bundle ? client->ca_bundle
+					   : "of the system",
+			 detail);
+		return;
+	}
+	curl_easy_getinfo(h, CURLINFO_SSL_VERIFYRESULT, &vr);
+	switch (vr) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_UNTRUSTED:
+		if (client->ca_bundle)
+			snprintf(tls_why, sizeof(tls_why),
+				 "TLS certificate of %s not trusted (%s): no "
+				 "CA in the CA bundle %s issued it",
+				 host, detail, client->ca_bundle);
+		else
+			snprintf(tls_why, sizeof(tls_why),
+				 "TLS certificate of %s not trusted (%s): set "
+				 "AWS_CA_BUNDLE or ca_bundle in the profile to "
+				 "a PEM file with the CA that issued it",
+				 host, detail);
+		break;
+	default:
+		snprintf(tls_why, sizeof(tls_why),
+			 "TLS certificate of %s refused (%s)", host, detail);
+		break;
 	}
 }
 
@@ -365,6 +449,12 @@ static CURLcode setup_handle(struct http_client *client, CURL *h,
 	SET(CURLOPT_USERAGENT, "dynamofs/" DYNAMOFS_VERSION);
 	/* No CURLOPT_ACCEPT_ENCODING: the body must arrive as the server's
 	 * x-amz-crc32 saw it, uncompressed. */
+	if (client->ca_bundle) {
+		/* The bundle replaces the trust store, as botocore's verify=
+		 * does: without CAPATH, /etc/ssl/certs is not consulted. */
+		SET(CURLOPT_CAINFO, client->ca_bundle);
+		SET(CURLOPT_CAPATH, (char *)NULL);
+	}
 	if (connect_ms > 0)
 		SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	if (total_ms > 0)
@@ -434,6 +524,8 @@ int http_request(struct http_client *client, const struct http_request *req,
 		rc = map_curl_error(h, cc, &x);
 		if (x.too_big)
 			rc = -EPROTO;
+		if (rc == -EKEYREJECTED)
+			describe_tls_failure(client, h, cc, req->url, errbuf);
 		log_msg(LOG_DEBUG, "http: %s %s: %s", req->method, req->url,
 			errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
@@ -500,6 +592,9 @@ const char *http_strerror(int err)
 		       "response)";
 	case EINVAL:
 		return "bad URL or request";
+	case EKEYREJECTED:
+		return tls_why[0] ? tls_why
+				  : "TLS certificate of the server refused";
 	case ENOMEM:
 		return "out of memory";
 	default:

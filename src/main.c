@@ -107,6 +107,13 @@ static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
 		fprintf(stderr, "dynamofs: %s\n", strerror(errno));
 		goto out;
 	}
+	/* Every request trusts the bundle: DynamoDB, STS, SSO, and the
+	 * container and instance metadata endpoints. */
+	rc = http_client_set_ca_bundle(c->http, c->cfg.ca_bundle);
+	if (rc) {
+		fprintf(stderr, "dynamofs: %s\n", strerror(-rc));
+		goto out;
+	}
 	rc = creds_provider_new(&c->cfg, c->http, &c->creds, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dynamofs: %s\n", err[0] ? err : strerror(-rc));
@@ -191,6 +198,9 @@ static int run_check(const struct dfs_opts *o, const struct dfs_settings *s)
 	printf("region:      %s (%s)\n", c.cfg.region, c.cfg.region_source);
 	printf("profile:     %s (%s%s)\n", c.cfg.profile, c.cfg.profile_source,
 	       c.cfg.profile_found ? "" : ", not in the config files");
+	if (c.cfg.ca_bundle)
+		printf("ca_bundle:   %s (%s)\n", c.cfg.ca_bundle,
+		       c.cfg.ca_bundle_source);
 	printf("credentials: %s\n", creds_provider_source(c.creds));
 	fflush(stdout);
 	clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -440,7 +440,7 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 {
 	struct http_response resp = {0};
 	struct sts_answer ans = {0};
-	char *host = NULL, *path = NULL, *query = NULL, why[256] = "";
+	char *host = NULL, *path = NULL, *query = NULL, why[512] = "";
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -461,7 +461,8 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 			goto out;
 		if (rc) {
 			snprintf(why, sizeof(why), "%s", http_strerror(rc));
-			retry = true;
+			/* a refused certificate is refused again */
+			retry = rc != -EKEYREJECTED;
 		} else {
 			int prc = sts_parse_response(resp.body, resp.body_len,
 						     call->action, &ans, why,
@@ -512,9 +513,9 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 		if (!retry || attempt >= STS_ATTEMPTS) {
 			errbuf_printf(err, errlen,
 				      "STS %s of role %s failed after %d "
-				      "attempts: %s",
+				      "attempt%s: %s",
 				      call->action, call->role_arn, attempt,
-				      why);
+				      attempt == 1 ? "" : "s", why);
 			rc = -EIO;
 			goto out;
 		}

@@ -108,8 +108,9 @@ static void try_key_value(const uint8_t *data, size_t size)
 	name[nl] = '\0';
 	if (config_resolve(&opts, &cfg, err, sizeof(err)) == 0) {
 		got = config_get(&cfg, name, NULL);
-		/* a few names have meaning (region=, endpoint_url=) and may
-		 * make config_resolve refuse the file; others must be there */
+		/* a few names have meaning (region=, endpoint_url=,
+		 * ca_bundle=) and may make config_resolve refuse the file;
+		 * others must be there */
 		FUZZ_CHECK(got && strcmp(got, value) == 0,
 			   "%s = \"%.300s\" read back as \"%.300s\"", name,
 			   value, got ? got : "(none)");

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
 	    sso_config_from_profile(&cfg, &sc, err, sizeof(err)))
 		goto out;
 	http = http_client_new(2000, 5000);
-	if (!http) {
+	if (!http || http_client_set_ca_bundle(http, cfg.ca_bundle)) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto out;
 	}

@@ -726,6 +726,145 @@ static void test_long_values(void)
 	free(text);
 }
 
+/* The CA bundle: AWS_CA_BUNDLE, else the profile's ca_bundle (credentials
+ * file first), checked at start-up and kept as an absolute path. Every case
+ * has these files in HOME: ca.pem and dev.pem (PEM certificates),
+ * trusted.pem (a TRUSTED CERTIFICATE), text.txt (no PEM), key.pem (a
+ * private key only) and sub/rel.pem; the working directory is HOME. */
+struct ca_case {
+	const char *name;
+	const char *credentials, *config;
+	const char *env[4];
+	const char *profile; /* option profile= */
+	int ret;
+	const char *ca_bundle; /* expected (realpath'd); NULL: none */
+	const char *source;
+	const char *err; /* a substring of the message when ret != 0 */
+};
+
+#define PEM_CERT "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+static const struct ca_case ca_cases[] = {
+    {"ca_bundle: none set", NULL, NULL, ENV(NULL), NULL, 0, NULL, NULL},
+    {"ca_bundle: AWS_CA_BUNDLE", NULL, NULL, ENV("AWS_CA_BUNDLE=$H/ca.pem"),
+     NULL, 0, "$H/ca.pem", "AWS_CA_BUNDLE"},
+    {"ca_bundle: the profile's ca_bundle in the config file", NULL,
+     "[default]\nca_bundle = $H/ca.pem\n", ENV(NULL), NULL, 0, "$H/ca.pem",
+     "ca_bundle in profile \"default\" in " CFG},
+    {"ca_bundle: AWS_CA_BUNDLE beats the profile's", NULL,
+     "[default]\nca_bundle = $H/dev.pem\n", ENV("AWS_CA_BUNDLE=$H/ca.pem"),
+     NULL, 0, "$H/ca.pem", "AWS_CA_BUNDLE"},
+    {"ca_bundle: the credentials file beats the config file",
+     "[default]\nca_bundle = $H/dev.pem\n",
+     "[default]\nca_bundle = $H/ca.pem\n", ENV(NULL), NULL, 0, "$H/dev.pem",
+     "ca_bundle in profile \"default\" in " CRED},
+    {"ca_bundle: the named profile's, not default's", NULL,
+     "[default]\nca_bundle = $H/ca.pem\n[profile dev]\n"
+     "ca_bundle = $H/dev.pem\n",
+     ENV(NULL), "dev", 0, "$H/dev.pem",
+     "ca_bundle in profile \"dev\" in " CFG},
+    {"ca_bundle: a profile without one uses none", NULL,
+     "[default]\nca_bundle = $H/ca.pem\n[profile dev]\nregion = r-1\n",
+     ENV(NULL), "dev", 0, NULL, NULL},
+    {"ca_bundle: an empty AWS_CA_BUNDLE counts as unset", NULL,
+     "[default]\nca_bundle = $H/dev.pem\n", ENV("AWS_CA_BUNDLE="), NULL, 0,
+     "$H/dev.pem", "ca_bundle in profile \"default\" in " CFG},
+    {"ca_bundle: a relative path becomes absolute", NULL, NULL,
+     ENV("AWS_CA_BUNDLE=sub/../sub/rel.pem"), NULL, 0, "$H/sub/rel.pem",
+     "AWS_CA_BUNDLE"},
+    {"ca_bundle: a TRUSTED CERTIFICATE counts", NULL, NULL,
+     ENV("AWS_CA_BUNDLE=$H/trusted.pem"), NULL, 0, "$H/trusted.pem",
+     "AWS_CA_BUNDLE"},
+    {"ca_bundle: a missing file in AWS_CA_BUNDLE is an error", NULL,
+     "[default]\nca_bundle = $H/ca.pem\n", ENV("AWS_CA_BUNDLE=$H/none.pem"),
+     NULL, -EINVAL, NULL, NULL,
+     "CA bundle $H/none.pem (from AWS_CA_BUNDLE): No such file or "
+     "directory"},
+    {"ca_bundle: a missing file in the profile is an error naming it", NULL,
+     "[default]\nca_bundle = $H/gone.pem\n", ENV(NULL), NULL, -EINVAL, NULL,
+     NULL,
+     "CA bundle $H/gone.pem (from ca_bundle in profile \"default\" in " CFG
+     "): No such file or directory"},
+    {"ca_bundle: ~ is not expanded, as botocore", NULL, NULL,
+     ENV("AWS_CA_BUNDLE=~/ca.pem"), NULL, -EINVAL, NULL, NULL,
+     "CA bundle ~/ca.pem (from AWS_CA_BUNDLE): No such file or directory "
+     "(~ is not expanded, as in the AWS CLI)"},
+    {"ca_bundle: a directory is an error", NULL, NULL,
+     ENV("AWS_CA_BUNDLE=$H/sub"), NULL, -EINVAL, NULL, NULL,
+     "CA bundle $H/sub (from AWS_CA_BUNDLE): not a file"},
+    {"ca_bundle: a file without a PEM certificate is an error", NULL, NULL,
+     ENV("AWS_CA_BUNDLE=$H/text.txt"), NULL, -EINVAL, NULL, NULL,
+     "CA bundle $H/text.txt (from AWS_CA_BUNDLE): holds no PEM "
+     "certificate"},
+    {"ca_bundle: a private key alone is not a bundle", NULL, NULL,
+     ENV("AWS_CA_BUNDLE=$H/key.pem"), NULL, -EINVAL, NULL, NULL,
+     "holds no PEM certificate"},
+};
+
+static void run_ca_case(const struct ca_case *c)
+{
+	struct config_options opts = {.profile = c->profile};
+	struct config cfg;
+	char err[512] = "", cwd[4096], *want, *real;
+	int ret;
+
+	home_setup(c->credentials ? "" : NULL, NULL, c->env);
+	if (c->credentials) {
+		want = expand(c->credentials);
+		write_file("$H/.aws/credentials", want);
+		free(want);
+	}
+	if (c->config) {
+		want = expand(c->config);
+		write_file("$H/.aws/config", want);
+		free(want);
+	}
+	write_file("$H/ca.pem", PEM_CERT);
+	write_file("$H/dev.pem", "# dev\n" PEM_CERT PEM_CERT);
+	write_file("$H/trusted.pem", "-----BEGIN TRUSTED CERTIFICATE-----\n"
+				     "MIIB\n-----END TRUSTED CERTIFICATE-----\n");
+	write_file("$H/text.txt", "hello\n");
+	write_file("$H/key.pem", "-----BEGIN PRIVATE KEY-----\nMIIB\n"
+				 "-----END PRIVATE KEY-----\n");
+	write_file("$H/sub/rel.pem", PEM_CERT);
+	setenv("AWS_REGION", "us-east-1", 1);
+	if (!getcwd(cwd, sizeof(cwd)) || chdir(home) != 0)
+		abort();
+	ret = config_resolve(&opts, &cfg, err, sizeof(err));
+	CHECK_INT(ret, c->ret);
+	if (ret) {
+		want = expand(c->err ? c->err : "");
+		if (!strstr(err, want))
+			CHECK_STR(err, want);
+		free(want);
+	} else if (c->ca_bundle) {
+		want = expand(c->ca_bundle);
+		real = realpath(want, NULL);
+		CHECK_STR(cfg.ca_bundle, real);
+		free(real);
+		free(want);
+		want = expand(c->source);
+		CHECK_STR(cfg.ca_bundle_source, want);
+		free(want);
+		CHECK(cfg.ca_bundle && cfg.ca_bundle[0] == '/');
+	} else {
+		CHECK(cfg.ca_bundle == NULL && cfg.ca_bundle_source == NULL);
+	}
+	config_free(&cfg);
+	if (chdir(cwd) != 0)
+		abort();
+	home_teardown();
+}
+
+#define N_CA_CASES (sizeof(ca_cases) / sizeof(ca_cases[0]))
+
+static size_t next_ca_case;
+
+static void test_next_ca_case(void)
+{
+	run_ca_case(&ca_cases[next_ca_case++]);
+}
+
 /* One command line: argv after the program name, what options_parse and
  * then options_validate + options_apply_source return, a part of the error
  * line, and the values that must come out (NULL / unset: not checked). */
@@ -981,7 +1120,7 @@ static void test_next_opt_case(void)
 
 int main(void)
 {
-	static struct tap_test tests[N_CASES + N_OPT_CASES + 3];
+	static struct tap_test tests[N_CASES + N_CA_CASES + N_OPT_CASES + 3];
 	size_t n = 0;
 
 	for (size_t i = 0; i < N_CASES; i++)
@@ -990,6 +1129,9 @@ int main(void)
 	    (struct tap_test){"paths and profile flags", test_paths_and_flags};
 	tests[n++] = (struct tap_test){"values longer than inih's line buffer",
 				       test_long_values};
+	for (size_t i = 0; i < N_CA_CASES; i++)
+		tests[n++] = (struct tap_test){ca_cases[i].name,
+					       test_next_ca_case};
 	for (size_t i = 0; i < N_OPT_CASES; i++)
 		tests[n++] = (struct tap_test){opt_cases[i].name,
 					       test_next_opt_case};

@@ -460,6 +460,38 @@ static void test_parallel(void)
 	http_client_free(c);
 }
 
+/* A CA bundle concerns https only: plain http still works with one set,
+ * and it can be set again or taken away (valgrind checks the copies). The
+ * TLS failures themselves are tested end to end (tests/e2e/tls.bats). */
+static void test_ca_bundle(void)
+{
+	struct http_client *c = http_client_new(0, 5000);
+	struct http_request req = {.method = "GET"};
+	struct http_response resp;
+	struct fakehttp f;
+	char url[128];
+
+	CHECK_INT(fakehttp_start(&f, "[{\"path\": \"/\", \"status\": 200, "
+				     "\"body\": \"ok\"}]"),
+		  0);
+	snprintf(url, sizeof(url), "%s/", f.url);
+	req.url = url;
+	CHECK_INT(http_client_set_ca_bundle(c, "/nonexistent/ca.pem"), 0);
+	CHECK_INT(http_client_set_ca_bundle(c, "/etc/ssl/certs/none.pem"), 0);
+	CHECK_INT(http_request(c, &req, &resp), 0);
+	CHECK_INT(resp.status, 200);
+	http_response_free(&resp);
+	CHECK_INT(http_client_set_ca_bundle(c, NULL), 0);
+	CHECK_INT(http_request(c, &req, &resp), 0);
+	CHECK_STR(resp.body, "ok");
+	http_response_free(&resp);
+	fakehttp_stop(&f);
+	http_client_free(c);
+	/* No TLS failure on this thread yet: the text without a host. */
+	CHECK_STR(http_strerror(-EKEYREJECTED),
+		  "TLS certificate of the server refused");
+}
+
 static void test_strerror(void)
 {
 	CHECK_STR(http_strerror(0), "success");
@@ -494,5 +526,7 @@ TAP_MAIN({"global init", test_init}, {"GET with headers", test_get_headers},
 	 {"connection closed without response", test_closed_without_response},
 	 {"bad arguments", test_bad_arguments},
 	 {"keep-alive connection reused", test_connection_reuse},
-	 {"8 threads in parallel", test_parallel}, {"strerror", test_strerror},
+	 {"8 threads in parallel", test_parallel},
+	 {"a CA bundle leaves plain http alone", test_ca_bundle},
+	 {"strerror", test_strerror},
 	 {"global cleanup", test_cleanup})
