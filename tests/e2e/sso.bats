@@ -94,7 +94,8 @@ start_sso() {
 	printf '{}' >"$dir/keys.json"
 	: >"$dir/sts.jsonl"
 	start_proxy "$PY" "$DYNAMOFS_ROOT/tests/tools/sigcheck_proxy.py" \
-		"$DYNAMOFS_ENDPOINT" "$dir/keys.json" "$SSO_LOG" "$dir/sts.jsonl"
+		"$DYNAMOFS_ENDPOINT" "$dir/keys.json" --request-log="$dir/proxy.jsonl" \
+		"$SSO_LOG" "$dir/sts.jsonl"
 }
 
 # ddbtool straight at the server (which checks no signature), with dummy keys.
@@ -231,4 +232,11 @@ sso_outcomes() {
 	run cat "$MNT/$T/a.json"
 	assert_success
 	unmount_fs
+	# every request before the refresh was signed with the first keys, and
+	# every one after it with the second (the proxy accepts only these)
+	run jq -r '"\(.akid) \(.status)"' "$BATS_TEST_TMPDIR/proxy.jsonl"
+	assert_line --index 0 "ASIASSO1 200"
+	assert_line --index $((${#lines[@]} - 1)) "ASIASSO2 200"
+	refute_output --regexp ' [^2][0-9][0-9]$'
+	! jq -r .akid "$BATS_TEST_TMPDIR/proxy.jsonl" | uniq | sed -n 3p | grep -q .
 }

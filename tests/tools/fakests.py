@@ -16,7 +16,17 @@ CONFIG: {
   "fail_first": N,                        # answer N requests with HTTP 500
   "throttle_first": N,                    # then N with Throttling (400)
   "throttle_code": "Throttling",          # or another code for those N
-  "account": "123456789012"
+  "account": "123456789012",
+  "clock_offset": S,                      # seconds added to its clock for
+                                          # Expiration (a test moved the
+                                          # client's clock on by S)
+  "control": "PATH"                       # a JSON object read again at
+                                          # each request whose keys replace
+                                          # the ones above but "keys" (a
+                                          # missing or empty file: none), so
+                                          # a test switches "deny",
+                                          # "web_identity_token" or
+                                          # "clock_offset" while it serves
 }
 AssumeRole must be signed with SigV4 for service "sts" and the region above
 by a known key: the signature is recomputed with botocore (and a session token
@@ -61,7 +71,7 @@ class Refuse(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def verify_signature(method, path, headers, body):
+def verify_signature(method, path, headers, body, cfg):
     m = AUTH_RE.match(headers.get("authorization", ""))
     if not m:
         raise Refuse(400, "IncompleteSignature",
@@ -71,7 +81,7 @@ def verify_signature(method, path, headers, body):
         raise Refuse(403, "InvalidClientTokenId",
                      "The security token included in the request is invalid.")
     key = keys[akid]
-    if service != "sts" or region != config.get("region", "us-east-1"):
+    if service != "sts" or region != cfg.get("region", "us-east-1"):
         raise Refuse(403, "SignatureDoesNotMatch",
                      "Credential should be scoped to a valid region and service sts.")
     names = signed.split(";")
@@ -96,7 +106,22 @@ def verify_signature(method, path, headers, body):
                      "and signing method.")
 
 
-def check_common(p):
+def settings():
+    """The config with the control file's keys over it."""
+    path = config.get("control")
+    if not path:
+        return config
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return config
+    if not text.strip():
+        return config
+    return dict(config, **json.loads(text))
+
+
+def check_common(p, cfg):
     if p.get("Version") != "2011-06-15":
         raise Refuse(400, "InvalidParameterValue", "bad Version")
     role = p.get("RoleArn", "")
@@ -109,16 +134,17 @@ def check_common(p):
     dur = p.get("DurationSeconds", "3600")
     if not dur.isdigit() or not 900 <= int(dur) <= 43200:
         raise Refuse(400, "ValidationError", "DurationSeconds out of range")
-    if role in config.get("deny", []):
+    if role in cfg.get("deny", []):
         raise Refuse(403, "AccessDenied",
                      "User: arn:aws:iam::%s:user/base is not authorized to "
                      "perform: sts:AssumeRole on resource: %s"
-                     % (config.get("account", "123456789012"), role))
+                     % (cfg.get("account", "123456789012"), role))
     return role, int(dur)
 
 
-def issue(role, session, duration):
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+def issue(role, session, duration, cfg):
+    now = (datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+           + datetime.timedelta(seconds=cfg.get("clock_offset", 0)))
     cred = {"AccessKeyId": "ASIA" + secrets.token_hex(8).upper(),
             "SecretAccessKey": "SEKRIT" + secrets.token_urlsafe(24),
             "SessionToken": "FwoG" + secrets.token_urlsafe(96),
@@ -128,7 +154,7 @@ def issue(role, session, duration):
                                  "token": cred["SessionToken"]}
     name = role.split("/")[-1]
     arn = "arn:aws:sts::%s:assumed-role/%s/%s" % (
-        config.get("account", "123456789012"), name, session)
+        cfg.get("account", "123456789012"), name, session)
     return cred, arn
 
 
@@ -169,27 +195,28 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"action": action, "params": p, "headers": headers,
                  "path": self.path}
         with lock:
+            cfg = settings()
             counts["requests"] += 1
             k = counts["requests"]
             try:
-                if k <= config.get("fail_first", 0):
+                if k <= cfg.get("fail_first", 0):
                     raise Refuse(500, "InternalFailure", "try again")
-                if k <= config.get("fail_first", 0) + config.get("throttle_first", 0):
-                    raise Refuse(400, config.get("throttle_code", "Throttling"),
+                if k <= cfg.get("fail_first", 0) + cfg.get("throttle_first", 0):
+                    raise Refuse(400, cfg.get("throttle_code", "Throttling"),
                                  "Rate exceeded")
                 if not headers.get("content-type", "").startswith(
                         "application/x-www-form-urlencoded"):
                     raise Refuse(400, "InvalidAction", "not a form post")
                 if action == "AssumeRole":
-                    verify_signature("POST", self.path, headers, body)
-                    role, dur = check_common(p)
-                    mfa = config.get("mfa", {}).get(role)
+                    verify_signature("POST", self.path, headers, body, cfg)
+                    role, dur = check_common(p, cfg)
+                    mfa = cfg.get("mfa", {}).get(role)
                     if mfa and (p.get("SerialNumber") != mfa["serial"] or
                                 p.get("TokenCode") != mfa["code"]):
                         raise Refuse(403, "AccessDenied",
                                      "MultiFactorAuthentication failed with "
                                      "invalid MFA one time pass code.")
-                    ext = config.get("external_id", {}).get(role)
+                    ext = cfg.get("external_id", {}).get(role)
                     if ext is not None and p.get("ExternalId") != ext:
                         raise Refuse(403, "AccessDenied",
                                      "not authorized to perform: sts:AssumeRole")
@@ -197,8 +224,8 @@ class Handler(BaseHTTPRequestHandler):
                     if "authorization" in headers:
                         raise Refuse(400, "InvalidAction",
                                      "AssumeRoleWithWebIdentity is not signed")
-                    role, dur = check_common(p)
-                    want = config.get("web_identity_token")
+                    role, dur = check_common(p, cfg)
+                    want = cfg.get("web_identity_token")
                     if want is None or p.get("WebIdentityToken") != want:
                         raise Refuse(400, "InvalidIdentityToken",
                                      "Couldn't retrieve verification key from "
@@ -206,7 +233,7 @@ class Handler(BaseHTTPRequestHandler):
                 else:
                     raise Refuse(400, "InvalidAction",
                                  "Could not find operation " + action)
-                cred, arn = issue(role, p["RoleSessionName"], dur)
+                cred, arn = issue(role, p["RoleSessionName"], dur, cfg)
                 status, out = 200, answer(action, cred, arn)
                 entry["issued"] = cred
                 entry["code"] = None

@@ -7,17 +7,25 @@ known keys and answers UnrecognizedClientException (unknown key id) or
 InvalidSignatureException (wrong secret, changed request) the way DynamoDB
 does; good requests are forwarded to the upstream server unchanged.
 
-usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON [ISSUED_LOG...]
+usage: sigcheck_proxy.py UPSTREAM_URL KEYS_JSON [--request-log=FILE]
+                          [ISSUED_LOG...]
 KEYS_JSON maps access key ids to secrets. Each ISSUED_LOG is the log of
-tests/tools/fakests.py or fakesso.py: the keys they issued are accepted too (re-read when
-an unknown key arrives, since the fake issues them while the test runs), and
-only with the session token issued with them. Listens on 127.0.0.1, prints its
-port on the first line of stdout, runs until killed (SIGTERM).
+tests/tools/fakests.py or fakesso.py: the keys they issued are accepted too
+(re-read when an unknown key arrives, since the fakes issue them while the
+test runs), and only with the session token issued with them. The request
+log, when given, gets one JSON line per request, written before the answer
+is sent: {"akid": the access key id it was signed with (null when
+unsigned), "op": the X-Amz-Target operation, "status": the status answered,
+"code": the error code it answered itself (null when forwarded)}, so a test
+sees which key signed what; never a secret or a token. Listens on
+127.0.0.1, prints its port on the first line of stdout, runs until killed
+(SIGTERM).
 """
 import http.client
 import json
 import re
 import sys
+import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -27,7 +35,10 @@ from botocore.credentials import Credentials
 
 upstream = urllib.parse.urlparse(sys.argv[1])
 keys = json.load(open(sys.argv[2]))
-issued_logs = sys.argv[3:]
+issued_logs = [a for a in sys.argv[3:] if not a.startswith("--request-log=")]
+request_log = next((a.split("=", 1)[1] for a in sys.argv[3:]
+                    if a.startswith("--request-log=")), None)
+log_lock = threading.Lock()
 tokens = {}  # the session token each issued key must come with
 
 
@@ -95,8 +106,10 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
         bad = verify("POST", self.path, headers, body)
+        code = None
         if bad:
             status, out, extra = bad[0], bad[1], {}
+            code = json.loads(out)["__type"].split("#")[-1]
         else:
             conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
             fwd = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
@@ -106,6 +119,13 @@ class Handler(BaseHTTPRequestHandler):
             extra = {k: v for k, v in resp.getheaders()
                      if k.lower() in ("x-amzn-requestid", "x-amz-crc32", "content-type")}
             conn.close()
+        if request_log:
+            m = AUTH_RE.match(headers.get("authorization", ""))
+            line = json.dumps({"akid": m.group(1) if m else None,
+                               "op": headers.get("x-amz-target", "").split(".")[-1],
+                               "status": status, "code": code})
+            with log_lock, open(request_log, "a") as f:
+                f.write(line + "\n")
         self.send_response(status)
         extra.setdefault("Content-Type", "application/x-amz-json-1.0")
         for k, v in extra.items():
