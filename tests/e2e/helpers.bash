@@ -222,3 +222,47 @@ stop_proxy() {
 	fi
 	return 0
 }
+
+# The kind of source `dynamofs --check` reports, in botocore's method names.
+dynamofs_method() {
+	local line
+	line=$(timeout 30 "$DYNAMOFS" --check -o endpoint="$DYNAMOFS_ENDPOINT" "$@" | sed -n 's/^credentials: //p')
+	case $line in
+	"role "*) echo assume-role ;;
+	"web identity role "*) echo assume-role-with-web-identity ;;
+	"environment "*) echo env ;;
+	"profile "*" in $HOME/.aws/credentials") echo shared-credentials-file ;;
+	"profile "*" in $HOME/.aws/config") echo config-file ;;
+	"credential_process "*) echo custom-process ;;
+	"container endpoint "*) echo container-role ;;
+	"SSO "*) echo sso ;;
+	*) echo "unknown: $line" ;;
+	esac
+}
+
+# The method botocore's resolver picks (no call is made: role credentials
+# are fetched lazily); $1 is the explicit profile or "".
+botocore_method() {
+	"$PY" -c 'import sys, boto3
+c = boto3.Session(profile_name=sys.argv[1] or None, region_name="us-east-1").get_credentials()
+print(c.method if c else "none")' "$1"
+}
+
+# Checks rows "EXPLICIT_PROFILE|ENV_ASSIGNMENTS|EXPECTED_METHOD" of the
+# precedence table: dynamofs --check and botocore must both pick the
+# expected source.
+check_precedence_rows() {
+	local row prof envs want got_d got_b
+	for row in "$@"; do
+		IFS='|' read -r prof envs want <<<"$row"
+		if [ -n "$prof" ]; then
+			got_d=$(env $envs bash -c "$(declare -f dynamofs_method); DYNAMOFS='$DYNAMOFS' DYNAMOFS_ENDPOINT='$DYNAMOFS_ENDPOINT' dynamofs_method --profile '$prof'")
+		else
+			got_d=$(env $envs bash -c "$(declare -f dynamofs_method); DYNAMOFS='$DYNAMOFS' DYNAMOFS_ENDPOINT='$DYNAMOFS_ENDPOINT' dynamofs_method")
+		fi
+		got_b=$(env $envs bash -c "$(declare -f botocore_method); PY='$PY' botocore_method '$prof'")
+		echo "row [$row]: dynamofs $got_d, botocore $got_b"
+		[ "$got_b" = "$want" ] || return 1
+		[ "$got_d" = "$want" ] || return 1
+	done
+}

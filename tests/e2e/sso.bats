@@ -240,3 +240,39 @@ sso_outcomes() {
 	refute_output --regexp ' [^2][0-9][0-9]$'
 	! jq -r .akid "$BATS_TEST_TMPDIR/proxy.jsonl" | uniq | sed -n 3p | grep -q .
 }
+
+@test "the SSO rows of the precedence table pick what botocore picks" {
+	local env_keys="AWS_ACCESS_KEY_ID=AKIDLOCALTEST AWS_SECRET_ACCESS_KEY=local-secret-not-real"
+	# SSO settings beside keys: SSO comes first, as botocore's SSOProvider
+	# comes before the shared credentials file
+	cat >"$HOME/.aws/credentials" <<-EOT
+		[both]
+		aws_access_key_id = AKIDLOCALTEST
+		aws_secret_access_key = local-secret-not-real
+	EOT
+	cat >>"$HOME/.aws/config" <<-EOT
+		[profile both]
+		sso_session = corp
+		sso_account_id = 111122223333
+		sso_role_name = ReadOnly
+		[profile loginonly]
+		sso_session = corp
+		aws_access_key_id = AKIDLOCALTEST
+		aws_secret_access_key = local-secret-not-real
+	EOT
+	local rows=(
+		# explicit profile | environment | expected method
+		"dev||sso"
+		"old||sso"
+		"dev|$env_keys|sso"
+		"|AWS_PROFILE=dev $env_keys|env"
+		"|AWS_PROFILE=dev|sso"
+		"both||sso"
+		"loginonly||config-file"
+	)
+	mv "$CACHE" "$BATS_TEST_TMPDIR/corp.json"
+	# the legacy profile's cache, and the session's
+	cp "$BATS_TEST_TMPDIR/corp.json" "$HOME/.aws/sso/cache/$(printf %s https://corp.awsapps.com/start | sha1sum | cut -c1-40).json"
+	cp "$BATS_TEST_TMPDIR/corp.json" "$CACHE"
+	DYNAMOFS_ENDPOINT=$PROXY_URL check_precedence_rows "${rows[@]}"
+}
