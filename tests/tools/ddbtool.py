@@ -33,7 +33,6 @@ import base64
 import json
 import os
 import sys
-import time
 from decimal import Decimal
 
 import boto3

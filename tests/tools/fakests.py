@@ -47,9 +47,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from sigv4check import parse_authorization, signature_matches
 
 config = json.load(open(sys.argv[1]))
 log_path = sys.argv[2]
@@ -59,9 +57,6 @@ for akid, v in config.get("keys", {}).items():
     keys[akid] = v if isinstance(v, dict) else {"secret": v}
 counts = {"requests": 0}
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
-AUTH_RE = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
-    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")
 SESSION_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 
@@ -72,34 +67,28 @@ class Refuse(Exception):
 
 
 def verify_signature(method, path, headers, body, cfg):
-    m = AUTH_RE.match(headers.get("authorization", ""))
-    if not m:
+    auth = parse_authorization(headers.get("authorization"))
+    if not auth:
         raise Refuse(400, "IncompleteSignature",
                      "Request must contain a signature that conforms to AWS standards")
-    akid, date, region, service, signed, signature = m.groups()
-    if akid not in keys:
+    if auth.akid not in keys:
         raise Refuse(403, "InvalidClientTokenId",
                      "The security token included in the request is invalid.")
-    key = keys[akid]
-    if service != "sts" or region != cfg.get("region", "us-east-1"):
+    key = keys[auth.akid]
+    if auth.service != "sts" or auth.region != cfg.get("region", "us-east-1"):
         raise Refuse(403, "SignatureDoesNotMatch",
                      "Credential should be scoped to a valid region and service sts.")
-    names = signed.split(";")
     for need in ("host", "x-amz-date"):
-        if need not in names:
+        if need not in auth.signed:
             raise Refuse(403, "SignatureDoesNotMatch", need + " is not signed")
     token = headers.get("x-amz-security-token")
     if key.get("token") != token:
         raise Refuse(403, "InvalidClientTokenId",
                      "The security token included in the request is invalid.")
-    if token is not None and "x-amz-security-token" not in names:
+    if token is not None and "x-amz-security-token" not in auth.signed:
         raise Refuse(403, "SignatureDoesNotMatch", "the token is not signed")
-    req = AWSRequest(method=method, url="http://" + headers.get("host", "") + path,
-                     data=body, headers={n: headers.get(n, "") for n in names})
-    req.context["timestamp"] = headers.get("x-amz-date", "")
-    auth = SigV4Auth(Credentials(akid, key["secret"], token), service, region)
-    sts = auth.string_to_sign(req, auth.canonical_request(req))
-    if auth.signature(sts, req) != signature or date != req.context["timestamp"][:8]:
+    if not signature_matches(auth, method, path, headers, body, key["secret"],
+                             token):
         raise Refuse(403, "SignatureDoesNotMatch",
                      "The request signature we calculated does not match the "
                      "signature you provided. Check your AWS Secret Access Key "

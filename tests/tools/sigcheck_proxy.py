@@ -23,15 +23,12 @@ sees which key signed what; never a secret or a token. Listens on
 """
 import http.client
 import json
-import re
 import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from sigv4check import parse_authorization, signature_matches
 
 upstream = urllib.parse.urlparse(sys.argv[1])
 keys = json.load(open(sys.argv[2]))
@@ -51,10 +48,6 @@ def learn_issued():
                 if cred:
                     keys[cred["AccessKeyId"]] = cred["SecretAccessKey"]
                     tokens[cred["AccessKeyId"]] = cred["SessionToken"]
-AUTH_RE = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
-    r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$")
-
 
 def error(code, message):
     body = json.dumps({"__type": "com.amazon.coral.service#" + code,
@@ -63,30 +56,22 @@ def error(code, message):
 
 
 def verify(method, path, headers, body):
-    authz = headers.get("authorization", "")
-    m = AUTH_RE.match(authz)
-    if not m:
+    auth = parse_authorization(headers.get("authorization"))
+    if not auth:
         return error("IncompleteSignatureException",
                      "Authorization header requires Credential, SignedHeaders and Signature.")
-    akid, date, region, service, signed, signature = m.groups()
-    if akid not in keys:
+    if auth.akid not in keys:
         learn_issued()
-    if akid not in keys:
+    if auth.akid not in keys:
         return error("UnrecognizedClientException",
                      "The security token included in the request is invalid.")
-    names = signed.split(";")
-    if akid in tokens and (headers.get("x-amz-security-token") != tokens[akid]
-                           or "x-amz-security-token" not in names):
+    if auth.akid in tokens and (
+            headers.get("x-amz-security-token") != tokens[auth.akid]
+            or "x-amz-security-token" not in auth.signed):
         return error("UnrecognizedClientException",
                      "The security token included in the request is invalid.")
-    req = AWSRequest(method=method, url="http://" + headers.get("host", "") + path,
-                     data=body, headers={n: headers.get(n, "") for n in names})
-    req.context["timestamp"] = headers.get("x-amz-date", "")
-    auth = SigV4Auth(Credentials(akid, keys[akid], tokens.get(akid)), service,
-                     region)
-    creq = auth.canonical_request(req)
-    sts = auth.string_to_sign(req, creq)
-    if auth.signature(sts, req) != signature or date != req.context["timestamp"][:8]:
+    if not signature_matches(auth, method, path, headers, body,
+                             keys[auth.akid], tokens.get(auth.akid)):
         return error("InvalidSignatureException",
                      "The request signature we calculated does not match the "
                      "signature you provided. Check your AWS Secret Access Key "
@@ -120,8 +105,8 @@ class Handler(BaseHTTPRequestHandler):
                      if k.lower() in ("x-amzn-requestid", "x-amz-crc32", "content-type")}
             conn.close()
         if request_log:
-            m = AUTH_RE.match(headers.get("authorization", ""))
-            line = json.dumps({"akid": m.group(1) if m else None,
+            auth = parse_authorization(headers.get("authorization"))
+            line = json.dumps({"akid": auth.akid if auth else None,
                                "op": headers.get("x-amz-target", "").split(".")[-1],
                                "status": status, "code": code})
             with log_lock, open(request_log, "a") as f:
