@@ -22,11 +22,16 @@
  * IMDSv2. A source_profile is resolved by the same profile steps (web
  * identity, SSO, keys, process) or is itself a role. STS is reached at
  * sts_endpoint(cfg, cfg->region).
+ * A role step with mfa_serial asks for the code through the caller's
+ * struct creds_prompt while the chain is built (at mount time, on the
+ * terminal) and sends it as TokenCode; such credentials cannot be renewed
+ * later (no one to ask): their refresh fails without a request, and so
+ * does that of a role whose source needs MFA once the source has expired.
  * Not supported (a profile that needs them fails with -EINVAL and suggests
  * credential_process = aws configure export-credentials --profile P
- * --format process): console login sessions (login_session),
- * mfa_serial (no prompt yet). Also not done: IMDSv1 fallback
- * (IMDSv2 only), AWS_CREDENTIAL_EXPIRATION, AWS_DEFAULT_PROFILE. */
+ * --format process): console login sessions (login_session). Also not
+ * done: IMDSv1 fallback (IMDSv2 only), AWS_CREDENTIAL_EXPIRATION,
+ * AWS_DEFAULT_PROFILE. */
 
 struct creds {
 	char *access_key_id;
@@ -40,25 +45,43 @@ void creds_clear(struct creds *c);
 
 struct creds_provider;
 
+/* How the chain asks the user for an MFA code (mfa_serial of a role): the
+ * caller supplies it (main.c asks on /dev/tty; tests answer themselves).
+ * mfa_code gets the serial to name in the prompt and writes the code,
+ * NUL-terminated, into code (len bytes). It returns 0, -ENXIO when there is
+ * no terminal to ask on, -ECANCELED when no code was entered, or another
+ * -errno with a one-line reason in err. It is called only inside
+ * creds_provider_new, never on a refresh. */
+struct creds_prompt {
+	int (*mfa_code)(void *ctx, const char *serial, char *code, size_t len,
+			char *err, size_t errlen);
+	void *ctx;
+};
+
 /* Walks the chain in SPEC §2 order and takes the first source that has
  * credentials, fetching them once (so a mount fails at start, not later).
  * http is borrowed (used for container and IMDS credentials) and must outlive
- * the provider. On success *out is set (caller frees with creds_provider_free).
+ * the provider. prompt (may be NULL: as if there were no terminal) is used
+ * only during the call. On success *out is set (caller frees with
+ * creds_provider_free).
  * Returns 0, or:
  *   -ENOENT  no source has credentials (err: one line naming what was tried)
  *   -EINVAL  a source is misconfigured (half a key pair, bad process output,
  *            a role without a source, a source_profile loop, unsupported
- *            profile kind such as login_session or mfa_serial)
+ *            profile kind such as login_session)
  *   -EACCES  also: an SSO profile whose cached token is missing or expired
  *            and cannot be refreshed (err ends "run: aws sso login
  *            --profile P")
  *   -EACCES  STS refused a role or web identity (err: "... refused:
- *            CODE: MESSAGE")
+ *            CODE: MESSAGE"), or a role's MFA code could not be asked for
+ *            (no terminal: err says to mount from a terminal or use
+ *            credential_process) or none was entered
  *   -EIO     a source failed (credential_process exit status, container or
  *            IMDS endpoint error)
  *   -ENOMEM
  * err (may be NULL) gets a one-line reason that never holds a secret. */
 int creds_provider_new(const struct config *cfg, struct http_client *http,
+		       const struct creds_prompt *prompt,
 		       struct creds_provider **out, char *err, size_t errlen);
 
 /* Copies the current credentials into *c (caller frees with creds_clear),
@@ -67,6 +90,9 @@ int creds_provider_new(const struct config *cfg, struct http_client *http,
  * and keeps serving the old credentials while they are still valid; it is
  * retried at most every 30 s. While one thread refreshes, others are served
  * the old credentials if still valid, else wait for it.
+ * Credentials got with an MFA code (or from a source that was) are not
+ * renewed once that code's credentials near expiry: the refresh is refused
+ * without a request and the log says to remount from a terminal.
  * Thread-safe. Returns 0; -EACCES when the credentials have expired and
  * could not be refreshed (the reason is logged); -ENOMEM. */
 int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c);
@@ -75,9 +101,11 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c);
  * "environment (AWS_ACCESS_KEY_ID)", "profile \"dev\" in
  * /root/.aws/credentials", "credential_process of profile \"dev\"", "container
  * endpoint http://...", "EC2 instance metadata (role r)", "role ARN (profile
- * \"dev\") via <its source>", "web identity role ARN (token file F from
+ * \"dev\") via <its source>" ("(profile \"dev\", MFA SERIAL)" with
+ * mfa_serial), "web identity role ARN (token file F from
  * AWS_WEB_IDENTITY_TOKEN_FILE)", "SSO session \"corp\" (profile \"dev\"),
- * account 1111..., role R, token cached until 2026-12-02T12:00Z". Borrowed; valid while p lives. */
+ * account 1111..., role R, token cached until 2026-12-02T12:00Z". Borrowed;
+ * valid while p lives. */
 const char *creds_provider_source(const struct creds_provider *p);
 
 /* Frees p and wipes its credentials; safe on NULL. Not while another

@@ -80,6 +80,10 @@ struct creds_provider {
 	char *web_token_file; /* CREDS_WEB_IDENTITY: re-read at each fetch */
 	struct sso_config sso; /* CREDS_SSO: the token cache is re-read at
 				* each fetch (aws sso login rewrites it) */
+	/* CREDS_ROLE with mfa_serial: the code is asked for once, through
+	 * prompt, while the chain is built; a refresh cannot ask again */
+	char *mfa_serial;
+	struct creds_prompt prompt; /* set only inside creds_provider_new */
 };
 
 
@@ -798,29 +802,62 @@ out:
 	return ret;
 }
 
+/* The first provider from p down its sources whose credentials were got
+ * with an MFA code, or NULL. */
+static const struct creds_provider *mfa_step(const struct creds_provider *p)
+{
+	for (; p; p = p->src)
+		if (p->mfa_serial)
+			return p;
+	return NULL;
+}
+
 /* AssumeRole signed with the source's current credentials, which are
  * renewed first when they near expiry (so a chain of roles renews from its
- * root, as botocore's refreshable source credentials do). */
-static int fetch_role(struct creds_provider *p, time_t now, struct creds *out,
-		      char *err, size_t errlen)
+ * root, as botocore's refreshable source credentials do). mfa_code is the
+ * code the user just entered for p->mfa_serial; NULL on a refresh, which
+ * for such a role is refused without a request: no one is there to enter
+ * a new code, and STS would only refuse a request without one. */
+static int fetch_role_mfa(struct creds_provider *p, time_t now,
+			  const char *mfa_code, struct creds *out, char *err,
+			  size_t errlen)
 {
 	struct sts_assume_role req = {
 	    .role_arn = p->role_arn,
 	    .session_name = p->session_name,
 	    .external_id = p->external_id,
 	    .duration_seconds = p->duration,
+	    .mfa_serial = mfa_code ? p->mfa_serial : NULL,
+	    .mfa_code = mfa_code,
 	};
+	const struct creds_provider *m;
 	struct sigv4_credentials sc;
 	struct creds src = {0};
 	int ret;
 
 	memset(out, 0, sizeof(*out));
+	if (p->mfa_serial && !mfa_code) {
+		errbuf_printf(err, errlen,
+			"role %s needs an MFA code (mfa_serial %s); remount "
+			"from a terminal to enter a new one",
+			p->role_arn, p->mfa_serial);
+		return -EACCES;
+	}
 	ret = creds_provider_get(p->src, now, &src);
 	if (ret == -EACCES) {
-		errbuf_printf(err, errlen,
-			"the source credentials of role %s (%s) have expired "
-			"and could not be renewed",
-			p->role_arn, p->src->source);
+		m = mfa_step(p->src);
+		if (m)
+			errbuf_printf(err, errlen,
+				"the source credentials of role %s have "
+				"expired and cannot be renewed: role %s needs "
+				"an MFA code (mfa_serial %s); remount from a "
+				"terminal to enter a new one",
+				p->role_arn, m->role_arn, m->mfa_serial);
+		else
+			errbuf_printf(err, errlen,
+				"the source credentials of role %s (%s) have "
+				"expired and could not be renewed",
+				p->role_arn, p->src->source);
 		goto out;
 	}
 	if (ret)
@@ -834,6 +871,13 @@ static int fetch_role(struct creds_provider *p, time_t now, struct creds *out,
 out:
 	creds_clear(&src);
 	return ret;
+}
+
+/* A refresh: with no code, which an MFA role refuses. */
+static int fetch_role(struct creds_provider *p, time_t now, struct creds *out,
+		      char *err, size_t errlen)
+{
+	return fetch_role_mfa(p, now, NULL, out, err, errlen);
 }
 
 /* Reads the whole web identity token file (botocore sends it as it is).
@@ -1452,8 +1496,52 @@ static int chain_source_profile(struct creds_provider *p,
 	return ret;
 }
 
+/* Asks the user, through p->prompt, for the code of p->mfa_serial (the
+ * role of profile cfg; top is the profile being mounted). Returns 0 with a
+ * non-empty code, or -EACCES / -ENOMEM with err set (never quoting what
+ * was entered). */
+static int ask_mfa_code(const struct creds_provider *p,
+			const struct config *top, const struct config *cfg,
+			char *code, size_t len, char *err, size_t errlen)
+{
+	char msg[256] = "";
+	int ret = -ENXIO;
+
+	code[0] = '\0';
+	if (p->prompt.mfa_code)
+		ret = p->prompt.mfa_code(p->prompt.ctx, p->mfa_serial, code, len,
+					 msg, sizeof(msg));
+	if (ret == 0 && !code[0])
+		ret = -ECANCELED;
+	if (ret == 0)
+		return 0;
+	explicit_bzero(code, len);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret == -ENXIO)
+		errbuf_printf(err, errlen,
+			"profile \"%s\": role %s needs an MFA code "
+			"(mfa_serial %s) but there is no terminal to ask for "
+			"it; mount from a terminal, or for unattended mounts "
+			"use a profile with credential_process instead of "
+			"\"%s\"",
+			cfg->profile, p->role_arn, p->mfa_serial, top->profile);
+	else if (ret == -ECANCELED)
+		errbuf_printf(err, errlen,
+			"profile \"%s\": no MFA code entered for mfa_serial %s",
+			cfg->profile, p->mfa_serial);
+	else
+		errbuf_printf(err, errlen,
+			"profile \"%s\": cannot ask for the MFA code of "
+			"mfa_serial %s: %s",
+			cfg->profile, p->mfa_serial,
+			msg[0] ? msg : strerror(-ret));
+	return -EACCES;
+}
+
 /* The assume-role step for profile cfg (which has role_arn): its source,
- * then AssumeRole. Returns 0 or an error. */
+ * then (with mfa_serial) the code from the user, then AssumeRole. Returns 0
+ * or an error. */
 static int chain_role(struct creds_provider *p, const struct config *top,
 		      const struct config *cfg, const struct visit *up,
 		      char *err, size_t errlen)
@@ -1461,17 +1549,11 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 	const char *arn = config_get(cfg, "role_arn", NULL);
 	const char *sp = config_get(cfg, "source_profile", NULL);
 	const char *cs = config_get(cfg, "credential_source", NULL);
+	const char *serial = config_get(cfg, "mfa_serial", NULL);
 	struct visit here = {cfg->profile, up};
-	char msg[512] = "";
+	char msg[512] = "", code[64] = "";
 	int ret;
 
-	if (config_get(cfg, "mfa_serial", NULL)) {
-		errbuf_printf(err, errlen,
-			"profile \"%s\": mfa_serial: not supported yet; use "
-			"credential_process",
-			cfg->profile);
-		return -EINVAL;
-	}
 	if (sp && cs) {
 		errbuf_printf(err, errlen,
 			"profile \"%s\" has both source_profile and "
@@ -1491,9 +1573,19 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 			  errlen);
 	if (ret)
 		return ret;
+	if (serial && *serial) {
+		p->mfa_serial = strdup(serial);
+		if (!p->mfa_serial)
+			return -ENOMEM;
+		/* no one to ask: fail before the source sends anything */
+		if (!p->prompt.mfa_code)
+			return ask_mfa_code(p, top, cfg, code, sizeof(code),
+					    err, errlen);
+	}
 	p->src = provider_alloc(p->http);
 	if (!p->src)
 		return -ENOMEM;
+	p->src->prompt = p->prompt;
 	if (cs)
 		ret = chain_credential_source(p->src, top, cfg, cs, err,
 					      errlen);
@@ -1503,12 +1595,22 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 	if (ret)
 		return ret;
 	p->kind = CREDS_ROLE;
-	if (asprintf(&p->source, "role %s (profile \"%s\") via %s", arn,
-		     cfg->profile, p->src->source) < 0) {
+	if (asprintf(&p->source, "role %s (profile \"%s\"%s%s) via %s", arn,
+		     cfg->profile, p->mfa_serial ? ", MFA " : "",
+		     p->mfa_serial ? p->mfa_serial : "", p->src->source) < 0) {
 		p->source = NULL;
 		return -ENOMEM;
 	}
-	ret = fetch_role(p, time(NULL), &p->cur, msg, sizeof(msg));
+	/* asked now, after the source, so the code is fresh when sent */
+	if (p->mfa_serial) {
+		ret = ask_mfa_code(p, top, cfg, code, sizeof(code), err,
+				   errlen);
+		if (ret)
+			return ret;
+	}
+	ret = fetch_role_mfa(p, time(NULL), p->mfa_serial ? code : NULL,
+			     &p->cur, msg, sizeof(msg));
+	explicit_bzero(code, sizeof(code));
 	if (ret)
 		errbuf_printf(err, errlen, "profile \"%s\": %s", cfg->profile,
 			msg);
@@ -1563,6 +1665,7 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 }
 
 int creds_provider_new(const struct config *cfg, struct http_client *http,
+		       const struct creds_prompt *prompt,
 		       struct creds_provider **out, char *err, size_t errlen)
 {
 	struct creds_provider *p;
@@ -1573,11 +1676,16 @@ int creds_provider_new(const struct config *cfg, struct http_client *http,
 	p = provider_alloc(http);
 	if (!p)
 		return -ENOMEM;
+	if (prompt)
+		p->prompt = *prompt;
 	ret = chain(p, cfg, err, errlen);
 	if (ret) {
 		creds_provider_free(p);
 		return ret;
 	}
+	/* the prompt is the caller's, for this call only */
+	for (struct creds_provider *q = p; q; q = q->src)
+		memset(&q->prompt, 0, sizeof(q->prompt));
 	*out = p;
 	return 0;
 }
@@ -1676,6 +1784,7 @@ void creds_provider_free(struct creds_provider *p)
 	free(p->sts_region);
 	free(p->web_token_file);
 	sso_config_clear(&p->sso);
+	free(p->mfa_serial);
 	pthread_cond_destroy(&p->refreshed);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

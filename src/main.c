@@ -1,7 +1,9 @@
 /* main.c - dynamofs entry point: parses the command line with fuse_opt,
  * resolves settings and credentials, checks DynamoDB answers, and mounts. */
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
@@ -80,6 +82,62 @@ static void client_free(struct dfs_client *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* The credential chain's MFA prompt (a role with mfa_serial): asked on the
+ * controlling terminal, /dev/tty, as the AWS CLI asks, before the daemon
+ * detaches; never on stdout or stderr, so a script that captures them is
+ * not disturbed. A process without a terminal (setsid, systemd, a mount
+ * from fstab) gets -ENXIO at once. The code is good for seconds only, so
+ * it is echoed as typed; it is never logged or printed. */
+static int tty_mfa_code(void *ctx, const char *serial, char *code, size_t len,
+			char *err, size_t errlen)
+{
+	size_t n = 0, start = 0;
+	ssize_t r;
+	char ch;
+	int fd, ret = 0;
+
+	(void)ctx;
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENXIO;
+	if (dprintf(fd, "Enter MFA code for %s: ", serial) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "writing to /dev/tty: %s", strerror(-ret));
+		goto out;
+	}
+	/* one line; what does not fit is read and dropped */
+	for (;;) {
+		r = read(fd, &ch, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || ch == '\n')
+			break;
+		if (n + 1 < len)
+			code[n++] = ch;
+	}
+	if (r < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "reading /dev/tty: %s", strerror(-ret));
+	} else if (r == 0 && write(fd, "\n", 1) < 0) {
+		/* end of input (Ctrl-D) ends the prompt's line; a terminal
+		 * that cannot take it does not matter */
+	}
+	while (n && isspace((unsigned char)code[n - 1]))
+		n--;
+	while (start < n && isspace((unsigned char)code[start]))
+		start++;
+	memmove(code, code + start, n - start);
+	n -= start;
+	code[n] = '\0';
+	if (!ret && !n)
+		ret = -ECANCELED;
+out:
+	close(fd);
+	if (ret)
+		explicit_bzero(code, len);
+	return ret;
+}
+
 /* Resolves settings and credentials, builds the client. On failure prints
  * one line naming the problem and returns -errno. */
 static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
@@ -91,8 +149,9 @@ static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
 		.profile = o->profile,
 	};
 	struct ddb_config dcfg = { 0 };
+	const struct creds_prompt prompt = { .mfa_code = tty_mfa_code };
 	char err[512] = "";
-	int rc;
+	int rc, tty;
 
 	memset(c, 0, sizeof(*c));
 	rc = config_resolve(&copts, &c->cfg, err, sizeof(err));
@@ -114,7 +173,14 @@ static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
 		fprintf(stderr, "dynamofs: %s\n", strerror(-rc));
 		goto out;
 	}
-	rc = creds_provider_new(&c->cfg, c->http, &c->creds, err, sizeof(err));
+	/* Without a terminal the chain is told so up front, so a role with
+	 * mfa_serial fails before its source sends a request that leads
+	 * nowhere. */
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty >= 0)
+		close(tty);
+	rc = creds_provider_new(&c->cfg, c->http, tty >= 0 ? &prompt : NULL,
+				&c->creds, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dynamofs: %s\n", err[0] ? err : strerror(-rc));
 		goto out;

@@ -66,7 +66,8 @@ static inline int env_start_url(struct env *e, const char *script,
 	}
 	e->http = http_client_new(2000, 5000);
 	if (!e->http ||
-	    creds_provider_new(&e->cfg, e->http, &e->creds, msg, sizeof(msg))) {
+	    creds_provider_new(&e->cfg, e->http, NULL, &e->creds, msg,
+			       sizeof(msg))) {
 		printf("# creds_provider_new: %s\n", msg);
 		return -1;
 	}

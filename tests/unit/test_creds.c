@@ -29,6 +29,8 @@
 static char home[64];
 static const char *server_url = "";
 static struct http_client *http;
+/* What provider_new passes to creds_provider_new (NULL: no terminal). */
+static const struct creds_prompt *prompt;
 
 /* s with "$H" replaced by HOME and "$U" by the fake server's URL.
  * Caller frees with free. */
@@ -141,7 +143,7 @@ static int provider_new(const char *profile, struct creds_provider **p,
 		printf("#   config_resolve: %s\n", err);
 		return ret;
 	}
-	ret = creds_provider_new(&cfg, http, p, err, errlen);
+	ret = creds_provider_new(&cfg, http, prompt, p, err, errlen);
 	config_free(&cfg);
 	return ret;
 }
@@ -497,7 +499,7 @@ static const struct chain_case chain_cases[] = {
      -EINVAL,
      .err = "profile \"dev\" has both source_profile and credential_source",
      .requests = -1},
-    {"profile: mfa_serial -> EINVAL (not yet)",
+    {"profile: mfa_serial with no prompt -> EACCES, mount from a terminal",
      "[base]\naws_access_key_id = AKB\naws_secret_access_key = S\n",
      "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\n"
      "source_profile = base\nmfa_serial = arn:aws:iam::1:mfa/me\n",
@@ -505,9 +507,11 @@ static const struct chain_case chain_cases[] = {
      ENV("AWS_PROFILE=dev"),
      NULL,
      NULL,
-     -EINVAL,
-     .err = "profile \"dev\": mfa_serial: not supported yet; use "
-	    "credential_process",
+     -EACCES,
+     .err = "profile \"dev\": role arn:aws:iam::1:role/r needs an MFA code "
+	    "(mfa_serial arn:aws:iam::1:mfa/me) but there is no terminal to "
+	    "ask for it; mount from a terminal, or for unattended mounts use "
+	    "a profile with credential_process instead of \"dev\"",
      .requests = -1},
     {"env: web identity without a role -> EINVAL",
      NULL,
@@ -1757,6 +1761,256 @@ out:
 	home_teardown();
 }
 
+/* --- MFA: the prompt is the test's, STS is fakests.py ------------------ */
+
+#define MFA_SERIAL "arn:aws:iam::123456789012:mfa/me"
+/* not a substring of the account 123456789012, so a search finds it */
+#define MFA_CODE "864209"
+
+/* Role "mfa" needs MFA_SERIAL with MFA_CODE; AKBASE is the base key. */
+static const char *mfa_sts_config =
+    "{\"region\": \"us-east-1\", \"keys\": {\"AKBASE\": \"" SECRET_MARK
+    "base\"}, \"mfa\": {\"" ACCT "mfa\": {\"serial\": \"" MFA_SERIAL "\", "
+    "\"code\": \"" MFA_CODE "\"}}}";
+
+/* A prompt that answers as told and records how it was asked. */
+struct fake_prompt {
+	const char *answer; /* the code typed */
+	int ret;	    /* or this error */
+	int calls;
+	char serial[128];	   /* the serial asked for last */
+	const struct fakehttp *sts; /* to count requests made before it */
+	int requests_before;
+};
+
+static int fake_mfa_code(void *ctx, const char *serial, char *code,
+			 size_t len, char *err, size_t errlen)
+{
+	struct fake_prompt *fp = ctx;
+
+	fp->calls++;
+	snprintf(fp->serial, sizeof(fp->serial), "%s", serial);
+	if (fp->sts)
+		fp->requests_before = fakehttp_count(fp->sts);
+	if (fp->ret) {
+		snprintf(err, errlen, "reading /dev/tty: %s", strerror(-fp->ret));
+		return fp->ret;
+	}
+	snprintf(code, len, "%s", fp->answer ? fp->answer : "");
+	return 0;
+}
+
+/* Reads the text of file rel under HOME (at most 64 KiB). Caller frees. */
+static char *read_home_file(const char *rel)
+{
+	char path[256], *text = calloc(1, 65536);
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", home, rel);
+	fp = fopen(path, "r");
+	if (fp) {
+		if (fread(text, 1, 65535, fp) == 0)
+			text[0] = '\0';
+		fclose(fp);
+	}
+	return text;
+}
+
+/* mfa_serial: the prompt is asked once, after the source, and the code
+ * goes as TokenCode with SerialNumber; errors never quote the code; no
+ * terminal (or no code) is one line and no request; a refresh of such
+ * credentials, or of a role whose source had MFA, sends nothing, keeps the
+ * old ones while valid, then fails with EACCES and a log line saying why. */
+static void test_mfa(void)
+{
+	struct fake_prompt fp = {.answer = MFA_CODE};
+	const struct creds_prompt pr = {fake_mfa_code, &fp};
+	struct fakehttp f;
+	struct creds_provider *p = NULL;
+	struct creds c = {0}, first = {0};
+	char err[1024] = "", logpath[128], *want, *logtext;
+	int saved_stderr = dup(2), fd;
+	json_t *j;
+	time_t exp;
+
+	home_setup();
+	if (fakehttp_start_tool(&f, "fakests.py", mfa_sts_config)) {
+		CHECK(!"fakests.py started");
+		fakehttp_stop(&f);
+		goto out;
+	}
+	fp.sts = &f;
+	prompt = &pr;
+	setenv("AWS_ENDPOINT_URL_STS", f.url, 1);
+	write_file("$H/.aws/credentials", "[base]\n" BASE_KEYS);
+	write_file("$H/.aws/config",
+		   "[profile m]\nrole_arn = " ACCT "mfa\nsource_profile = base\n"
+		   "mfa_serial = " MFA_SERIAL "\nduration_seconds = 900\n"
+		   "[profile outer]\nrole_arn = " ACCT "dev\n"
+		   "source_profile = m\n"
+		   "[profile late]\nrole_arn = " ACCT "mfa\n"
+		   "source_profile = mid\nmfa_serial = " MFA_SERIAL "\n"
+		   "[profile mid]\nrole_arn = " ACCT "mid\n"
+		   "source_profile = base\n");
+	snprintf(logpath, sizeof(logpath), "%s/stderr.log", home);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	log_setup(LOG_DEBUG, false);
+
+	/* the right code: asked once, sent with the serial */
+	CHECK_INT(provider_new("m", &p, err, sizeof(err)), 0);
+	if (!p)
+		goto stop;
+	CHECK_INT(fp.calls, 1);
+	CHECK_STR(fp.serial, MFA_SERIAL);
+	CHECK_INT(fp.requests_before, 0);
+	CHECK_INT(fakehttp_count(&f), 1);
+	j = fakehttp_log_line(&f, 0);
+	CHECK_STR(jget(j, "params", "SerialNumber"), MFA_SERIAL);
+	CHECK_STR(jget(j, "params", "TokenCode"), MFA_CODE);
+	CHECK_STR(jget(j, "params", "DurationSeconds"), "900");
+	json_decref(j);
+	want = expand("role " ACCT "mfa (profile \"m\", MFA " MFA_SERIAL
+		      ") via profile \"base\" in $H/.aws/credentials");
+	CHECK_STR(creds_provider_source(p), want);
+	free(want);
+	CHECK_INT(creds_provider_get(p, time(NULL), &first), 0);
+	check_issued(&f, 0, &first);
+	/* 4 minutes before expiry: no request, no prompt, the old ones */
+	CHECK_INT(creds_provider_get(p, first.expiration - 240, &c), 0);
+	CHECK_STR(c.access_key_id, first.access_key_id);
+	creds_clear(&c);
+	CHECK_INT(fakehttp_count(&f), 1);
+	CHECK_INT(fp.calls, 1);
+	/* expired: EACCES, still no request */
+	CHECK_INT(creds_provider_get(p, first.expiration + 1, &c), -EACCES);
+	CHECK(c.access_key_id == NULL);
+	CHECK_INT(fakehttp_count(&f), 1);
+	creds_clear(&first);
+	creds_provider_free(p);
+	p = NULL;
+
+	/* a wrong code: STS refuses, one line without the code */
+	fp.answer = "654321";
+	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
+	CHECK(p == NULL);
+	CHECK(strstr(err, "profile \"m\": STS AssumeRole of role " ACCT
+			  "mfa refused: AccessDenied: MultiFactor") != NULL);
+	CHECK(!strstr(err, "654321"));
+	CHECK(!strchr(err, '\n'));
+	CHECK_INT(fakehttp_count(&f), 2);
+	j = fakehttp_log_line(&f, 1);
+	CHECK_STR(jget(j, "params", "TokenCode"), "654321");
+	json_decref(j);
+
+	/* no terminal: one line naming the role, serial and profile; no
+	 * request */
+	fp.ret = -ENXIO;
+	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
+	CHECK_STR(err, "profile \"m\": role " ACCT "mfa needs an MFA code "
+		       "(mfa_serial " MFA_SERIAL ") but there is no terminal to "
+		       "ask for it; mount from a terminal, or for unattended "
+		       "mounts use a profile with credential_process instead "
+		       "of \"m\"");
+	CHECK_INT(fakehttp_count(&f), 2);
+	/* nothing entered (Enter alone, Ctrl-D) */
+	fp.ret = 0;
+	fp.answer = "";
+	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
+	CHECK_STR(err, "profile \"m\": no MFA code entered for mfa_serial "
+		       MFA_SERIAL);
+	fp.ret = -ECANCELED;
+	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
+	CHECK_STR(err, "profile \"m\": no MFA code entered for mfa_serial "
+		       MFA_SERIAL);
+	/* the terminal failing */
+	fp.ret = -EIO;
+	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
+	CHECK_STR(err, "profile \"m\": cannot ask for the MFA code of "
+		       "mfa_serial " MFA_SERIAL ": reading /dev/tty: "
+		       "Input/output error");
+	CHECK_INT(fakehttp_count(&f), 2);
+	/* no prompt at all (main.c found no terminal): an MFA role whose
+	 * source is itself a role fails before that source's AssumeRole */
+	prompt = NULL;
+	CHECK_INT(provider_new("late", &p, err, sizeof(err)), -EACCES);
+	CHECK(strstr(err, "but there is no terminal to ask for it") != NULL);
+	CHECK_INT(fakehttp_count(&f), 2);
+	prompt = &pr;
+	fp.ret = 0;
+	fp.answer = MFA_CODE;
+
+	/* a role whose source has MFA: the inner request has the code, the
+	 * outer none; once the inner credentials expire the outer cannot be
+	 * renewed either, and nothing is sent */
+	fp.calls = 0;
+	CHECK_INT(provider_new("outer", &p, err, sizeof(err)), 0);
+	if (!p)
+		goto stop;
+	CHECK_INT(fp.calls, 1);
+	CHECK_INT(fakehttp_count(&f), 4);
+	j = fakehttp_log_line(&f, 2);
+	CHECK_STR(jget(j, "params", "TokenCode"), MFA_CODE);
+	json_decref(j);
+	j = fakehttp_log_line(&f, 3);
+	CHECK(jget(j, "params", "TokenCode") == NULL);
+	CHECK(jget(j, "params", "SerialNumber") == NULL);
+	json_decref(j);
+	want = expand("role " ACCT "dev (profile \"outer\") via role " ACCT
+		      "mfa (profile \"m\", MFA " MFA_SERIAL ") via profile "
+		      "\"base\" in $H/.aws/credentials");
+	CHECK_STR(creds_provider_source(p), want);
+	free(want);
+	CHECK_INT(creds_provider_get(p, time(NULL), &first), 0);
+	check_issued(&f, 3, &first);
+	exp = first.expiration;
+	CHECK_INT(creds_provider_get(p, exp - 240, &c), 0);
+	CHECK_STR(c.access_key_id, first.access_key_id);
+	creds_clear(&c);
+	CHECK_INT(creds_provider_get(p, exp + 1, &c), -EACCES);
+	CHECK_INT(fakehttp_count(&f), 4);
+	CHECK_INT(fp.calls, 1);
+	creds_clear(&first);
+	creds_provider_free(p);
+	p = NULL;
+
+	/* the code is asked for after the source's credentials came */
+	fp.calls = 0;
+	CHECK_INT(provider_new("late", &p, err, sizeof(err)), 0);
+	CHECK_INT(fp.calls, 1);
+	CHECK_INT(fp.requests_before, 5);
+	CHECK_INT(fakehttp_count(&f), 6);
+	check_call(&f, 4, "AssumeRole mid");
+	check_call(&f, 5, "AssumeRole mfa");
+stop:
+	fakehttp_stop(&f);
+out:
+	creds_provider_free(p);
+	prompt = NULL;
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	log_setup(LOG_WARNING, false);
+	logtext = read_home_file("stderr.log");
+	/* the why, for the role itself and for the role above it */
+	CHECK(strstr(logtext, "could not refresh credentials from role " ACCT
+			      "mfa (profile \"m\", MFA " MFA_SERIAL ")") != NULL);
+	CHECK(strstr(logtext, "role " ACCT "mfa needs an MFA code (mfa_serial "
+			      MFA_SERIAL "); remount from a terminal to enter "
+			      "a new one; they have expired") != NULL);
+	CHECK(strstr(logtext, "the source credentials of role " ACCT "dev have "
+			      "expired and cannot be renewed: role " ACCT
+			      "mfa needs an MFA code") != NULL);
+	CHECK(!strstr(logtext, MFA_CODE));
+	CHECK(!strstr(logtext, "654321"));
+	CHECK(!strstr(logtext, SECRET_MARK));
+	if (!strstr(logtext, "they have expired"))
+		printf("# log:\n%s\n", logtext);
+	free(logtext);
+	home_teardown();
+}
+
 static size_t next_role_case;
 
 static void test_next_role_case(void)
@@ -1785,6 +2039,9 @@ int main(void)
 				       "expiry re-runs the chain, re-reads "
 				       "the token file",
 				       test_role_refresh};
+	tests[n++] = (struct tap_test){"mfa_serial: prompt, TokenCode, wrong "
+				       "code, no terminal, no renewal",
+				       test_mfa};
 	tests[n++] = (struct tap_test){"imds: request order and headers",
 				       test_imds_requests};
 	tests[n++] = (struct tap_test){"process: re-run near expiry, "
