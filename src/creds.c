@@ -58,6 +58,7 @@ struct creds_provider {
 	pthread_cond_t refreshed;
 	bool refreshing;     /* a thread is fetching without the lock */
 	unsigned generation; /* counts finished refreshes */
+	bool expiry_logged;  /* CREDS_STATIC: their expiry was logged */
 	time_t next_attempt; /* no refresh before this after a failure */
 	struct creds cur;
 	enum creds_kind kind;
@@ -1222,14 +1223,38 @@ static int chain_env(struct creds_provider *p, char *err, size_t errlen)
 {
 	const char *akid = config_env("AWS_ACCESS_KEY_ID");
 	const char *secret = config_env("AWS_SECRET_ACCESS_KEY");
+	/* botocore's order: the old name first */
+	const char *token = config_env("AWS_SECURITY_TOKEN");
+	const char *exp = config_env("AWS_CREDENTIAL_EXPIRATION");
+	time_t until = 0;
 
+	if (!token)
+		token = config_env("AWS_SESSION_TOKEN");
 	if (akid && secret) {
+		/* botocore makes such keys expire; they cannot be renewed
+		 * (the environment does not change), so the mount refuses
+		 * requests with EACCES from then on */
+		if (exp && creds_parse_time(exp, &until) != 0) {
+			errbuf_printf(err, errlen,
+				"AWS_CREDENTIAL_EXPIRATION \"%.40s\" is not an "
+				"ISO 8601 time such as 2026-12-02T12:00:00Z",
+				exp);
+			return -EINVAL;
+		}
+		if (exp && until <= monotime_wall_s()) {
+			errbuf_printf(err, errlen,
+				"the credentials in AWS_ACCESS_KEY_ID expired at "
+				"%s (AWS_CREDENTIAL_EXPIRATION)",
+				exp);
+			return -EACCES;
+		}
 		p->kind = CREDS_STATIC;
-		p->source = strdup("environment (AWS_ACCESS_KEY_ID)");
+		p->source = strdup(exp ? "environment (AWS_ACCESS_KEY_ID, until "
+					 "AWS_CREDENTIAL_EXPIRATION)"
+				       : "environment (AWS_ACCESS_KEY_ID)");
 		if (!p->source)
 			return -ENOMEM;
-		return creds_set(&p->cur, akid, secret,
-				 config_env("AWS_SESSION_TOKEN"), 0);
+		return creds_set(&p->cur, akid, secret, token, until);
 	}
 	if (akid || secret) {
 		errbuf_printf(err, errlen, "%s is set but %s is not",
@@ -1749,8 +1774,18 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c)
 		}
 		break;
 	}
-	if (p->cur.expiration && p->cur.expiration <= now)
+	if (p->cur.expiration && p->cur.expiration <= now) {
+		/* keys that never refresh (AWS_CREDENTIAL_EXPIRATION) say
+		 * why once; the others logged their failed refresh above */
+		if (p->kind == CREDS_STATIC && !p->expiry_logged) {
+			p->expiry_logged = true;
+			log_msg(LOG_ERR,
+				"the credentials from %s have expired; remount "
+				"with new ones",
+				p->source);
+		}
 		ret = -EACCES;
+	}
 	else
 		ret =
 		    creds_set(c, p->cur.access_key_id, p->cur.secret_access_key,

@@ -245,6 +245,57 @@ static const struct chain_case chain_cases[] = {
      NULL,
      "environment (AWS_ACCESS_KEY_ID)",
      .requests = -1},
+    {"env: AWS_SECURITY_TOKEN wins over AWS_SESSION_TOKEN (botocore's order)",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV",
+	 "AWS_SESSION_TOKEN=TOKNEW", "AWS_SECURITY_TOKEN=TOKOLD"),
+     NULL,
+     NULL,
+     0,
+     "AKENV",
+     "TOKOLD",
+     "environment (AWS_ACCESS_KEY_ID)",
+     .requests = -1},
+    {"env: AWS_CREDENTIAL_EXPIRATION makes the keys expire",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV",
+	 "AWS_CREDENTIAL_EXPIRATION=2030-01-01T00:00:00Z"),
+     NULL,
+     NULL,
+     0,
+     "AKENV",
+     NULL,
+     "environment (AWS_ACCESS_KEY_ID, until AWS_CREDENTIAL_EXPIRATION)",
+     .expiration = T2030,
+     .requests = -1},
+    {"env: AWS_CREDENTIAL_EXPIRATION in the past -> EACCES naming it",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV",
+	 "AWS_CREDENTIAL_EXPIRATION=2020-01-01T00:00:00Z"),
+     NULL,
+     NULL,
+     -EACCES,
+     .err = "the credentials in AWS_ACCESS_KEY_ID expired at "
+	    "2020-01-01T00:00:00Z (AWS_CREDENTIAL_EXPIRATION)",
+     .requests = -1},
+    {"env: AWS_CREDENTIAL_EXPIRATION not a time -> EINVAL",
+     NULL,
+     NULL,
+     {},
+     ENV("AWS_ACCESS_KEY_ID=AKENV", "AWS_SECRET_ACCESS_KEY=" SECRET_MARK "ENV",
+	 "AWS_CREDENTIAL_EXPIRATION=tomorrow"),
+     NULL,
+     NULL,
+     -EINVAL,
+     .err = "AWS_CREDENTIAL_EXPIRATION \"tomorrow\" is not an ISO 8601 "
+	    "time",
+     .requests = -1},
     {"env: only AWS_ACCESS_KEY_ID -> EINVAL",
      NULL,
      NULL,
@@ -2018,6 +2069,31 @@ static void test_next_role_case(void)
 	run_role_case(&role_cases[next_role_case++]);
 }
 
+/* AWS_CREDENTIAL_EXPIRATION: served until then, EACCES after, never a
+ * refresh (the environment does not change). */
+static void test_env_expiry(void)
+{
+	struct creds_provider *p = NULL;
+	struct creds c = {0};
+	char err[512] = "";
+
+	home_setup();
+	setenv("AWS_ACCESS_KEY_ID", "AKENV", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", SECRET_MARK "ENV", 1);
+	setenv("AWS_CREDENTIAL_EXPIRATION", "2030-01-01T00:00:00Z", 1);
+	CHECK_INT(provider_new(NULL, &p, err, sizeof(err)), 0);
+	if (p) {
+		CHECK_INT(creds_provider_get(p, T2030 - 1, &c), 0);
+		CHECK_STR(c.access_key_id, "AKENV");
+		creds_clear(&c);
+		CHECK_INT(creds_provider_get(p, T2030, &c), -EACCES);
+		CHECK(c.access_key_id == NULL);
+		CHECK_INT(creds_provider_get(p, T2030 + 600, &c), -EACCES);
+	}
+	creds_provider_free(p);
+	home_teardown();
+}
+
 int main(void)
 {
 	static struct tap_test tests[N_CASES + N_ROLE_CASES + 16];
@@ -2057,6 +2133,9 @@ int main(void)
 				       test_process_timeout};
 	tests[n++] =
 	    (struct tap_test){"ISO 8601 expiration times", test_parse_time};
+	tests[n++] = (struct tap_test){"env: AWS_CREDENTIAL_EXPIRATION: "
+				       "served until then, EACCES after",
+				       test_env_expiry};
 	tests[n++] = (struct tap_test){"container URL from RELATIVE/FULL_URI",
 				       test_container_url};
 	tests[n++] = (struct tap_test){"creds_clear", test_clear};
