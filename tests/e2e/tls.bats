@@ -229,7 +229,8 @@ start_tls_proxy() {
 		--output json dynamodb list-tables
 	assert_success
 	assert_output --partial TableNames
-	run aws --endpoint-url "$HTTPS_URL" --region us-east-1 dynamodb list-tables
+	# one attempt: the CLI would retry the TLS failure for ~25 s
+	AWS_MAX_ATTEMPTS=1 run aws --endpoint-url "$HTTPS_URL" --region us-east-1 dynamodb list-tables
 	assert_failure
 	assert_output --partial SSL
 
