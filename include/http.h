@@ -22,7 +22,7 @@ struct http_request {
 	const void *body; /* may be NULL when body_len is 0 */
 	size_t body_len;
 	long connect_timeout_ms; /* 0: the client's default */
-	long timeout_ms;         /* whole request; 0: the client's default */
+	long timeout_ms;	 /* whole request; 0: the client's default */
 	/* Check the response body against its x-amz-crc32 header (when the
 	 * header is present) on the bytes as received; a mismatch fails the
 	 * request with -EBADMSG. */
@@ -30,11 +30,11 @@ struct http_request {
 };
 
 struct http_response {
-	long status;       /* HTTP status code */
-	char *body;        /* allocated, NUL-terminated, body_len bytes before it */
+	long status; /* HTTP status code */
+	char *body;  /* allocated, NUL-terminated, body_len bytes before it */
 	size_t body_len;
-	char *request_id;  /* x-amzn-RequestId header, allocated, or NULL */
-	bool had_crc32;    /* the response carried x-amz-crc32 (and it matched) */
+	char *request_id; /* x-amzn-RequestId header, allocated, or NULL */
+	bool had_crc32; /* the response carried x-amz-crc32 (and it matched) */
 };
 
 /* Creates a client. Timeouts in milliseconds apply to requests that leave

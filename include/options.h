@@ -1,5 +1,6 @@
 /* options.h - the command line of SPEC §1: long options, -o options, SOURCE
- * and MOUNTPOINT, every value checked before anything is resolved or mounted. */
+ * and MOUNTPOINT, every value checked before anything is resolved or mounted.
+ */
 #ifndef DYNAMOFS_OPTIONS_H
 #define DYNAMOFS_OPTIONS_H
 
@@ -72,8 +73,8 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
  * none; borrowed from o) and folds SOURCE into o->endpoint or o->region.
  * A SOURCE that disagrees with endpoint= or region= is refused. Returns 0,
  * -EINVAL with one line in err, or -ENOMEM. */
-int options_apply_source(struct dfs_opts *o, const char **mountpoint,
-			 char *err, size_t errlen);
+int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
+			 size_t errlen);
 
 /* Frees what options_parse allocated in o and zeroes it. */
 void options_free(struct dfs_opts *o);

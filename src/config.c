@@ -19,8 +19,9 @@
 
 /* A [services NAME] section's "SERVICE = / endpoint_url = URL" value. */
 struct config_service {
-	char *name;    /* the section's NAME */
-	char *service; /* the sub-section's key, lower-case: "dynamodb", "sts" */
+	char *name; /* the section's NAME */
+	char
+	    *service; /* the sub-section's key, lower-case: "dynamodb", "sts" */
 	char *endpoint_url;
 };
 
@@ -44,7 +45,7 @@ struct config_parse {
 	char *long_value; /* the value of the current over-long line */
 	bool in_profile;  /* the section is the selected profile */
 	char *service_name; /* set in a [services NAME] section */
-	char *sub;          /* the "SERVICE =" we are inside, lower-case */
+	char *sub;	    /* the "SERVICE =" we are inside, lower-case */
 	struct config_service *services;
 	size_t n_services;
 	bool found; /* the selected profile's section exists */
@@ -62,7 +63,6 @@ const char *config_env(const char *name)
 
 	return v && *v ? v : NULL;
 }
-
 
 static char *lskip(char *s)
 {
@@ -187,9 +187,9 @@ static int enter_section(struct config_parse *ps, const char *name, size_t len)
 		prof = config_section_profile(ps->section, buf, sizeof(buf));
 		ps->in_profile = prof && strcmp(prof, ps->cfg->profile) == 0;
 		if (ps->want_kind)
-			ps->in_profile = section_is(ps->section, ps->want_kind,
-						    ps->want_name, buf,
-						    sizeof(buf));
+			ps->in_profile =
+			    section_is(ps->section, ps->want_kind,
+				       ps->want_name, buf, sizeof(buf));
 		svc = config_section_services(ps->section);
 		if (svc) {
 			ps->service_name = strdup(svc);
@@ -436,7 +436,7 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		errbuf_printf(err, errlen, "cannot read %s: %s", ps->path,
-			strerror(errno));
+			      strerror(errno));
 		return -EINVAL;
 	}
 	line = ini_parse_stream(read_line, ps, on_value, ps);
@@ -447,8 +447,8 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 		ret = -EINVAL;
 	} else if (line > 0) {
 		errbuf_printf(err, errlen,
-			"%s line %d: expected [section] or name = value",
-			ps->path, line);
+			      "%s line %d: expected [section] or name = value",
+			      ps->path, line);
 		ret = -EINVAL;
 	} else if (line < 0) {
 		ret = -ENOMEM;
@@ -496,10 +496,11 @@ static int check_url(const char *url, const char *source, char *err,
 
 	for (p = url; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			errbuf_printf(err, errlen,
-				"bad endpoint URL \"%s\" (from %s): it holds a "
-				"space or control character",
-				url, source);
+			errbuf_printf(
+			    err, errlen,
+			    "bad endpoint URL \"%s\" (from %s): it holds a "
+			    "space or control character",
+			    url, source);
 			return -EINVAL;
 		}
 	}
@@ -508,10 +509,11 @@ static int check_url(const char *url, const char *source, char *err,
 	else if (strncasecmp(url, "https://", 8) == 0)
 		auth = url + 8;
 	else {
-		errbuf_printf(err, errlen,
-			"bad endpoint URL \"%s\" (from %s): it must start with "
-			"http:// or https://",
-			url, source);
+		errbuf_printf(
+		    err, errlen,
+		    "bad endpoint URL \"%s\" (from %s): it must start with "
+		    "http:// or https://",
+		    url, source);
 		return -EINVAL;
 	}
 	end = auth + strcspn(auth, "/?#");
@@ -551,9 +553,9 @@ static int check_url(const char *url, const char *source, char *err,
 	return 0;
 bad_host:
 	errbuf_printf(err, errlen,
-		"bad endpoint URL \"%s\" (from %s): expected "
-		"http(s)://HOST[:PORT]",
-		url, source);
+		      "bad endpoint URL \"%s\" (from %s): expected "
+		      "http(s)://HOST[:PORT]",
+		      url, source);
 	return -EINVAL;
 }
 
@@ -585,10 +587,11 @@ static int check_region(const char *region, const char *source, char *err,
 			n = 0;
 	}
 	if (n == 0 || n > 64) {
-		errbuf_printf(err, errlen,
-			"bad region \"%s\" (from %s): expected a name such as "
-			"us-east-1",
-			region, source);
+		errbuf_printf(
+		    err, errlen,
+		    "bad region \"%s\" (from %s): expected a name such as "
+		    "us-east-1",
+		    region, source);
 		return -EINVAL;
 	}
 	return 0;
@@ -624,11 +627,11 @@ bool config_ignore_endpoints(const struct config *cfg)
 
 	if (env)
 		return is_true(env);
-	return is_true(config_get(cfg, "ignore_configured_endpoint_urls", NULL));
+	return is_true(
+	    config_get(cfg, "ignore_configured_endpoint_urls", NULL));
 }
 
-const char *config_services_entry(const struct config *cfg,
-				  const char *service)
+const char *config_services_entry(const struct config *cfg, const char *service)
 {
 	const char *svc;
 
@@ -684,10 +687,10 @@ static bool holds_pem_certificate(FILE *fp)
 	while (!found && getline(&line, &cap, fp) > 0) {
 		if (strncmp(line, "-----BEGIN ", 11) != 0)
 			continue;
-		found = strncmp(line + 11, "CERTIFICATE-----", 16) == 0 ||
-			strncmp(line + 11, "TRUSTED CERTIFICATE-----", 24) ==
-			    0 ||
-			strncmp(line + 11, "X509 CERTIFICATE-----", 21) == 0;
+		found =
+		    strncmp(line + 11, "CERTIFICATE-----", 16) == 0 ||
+		    strncmp(line + 11, "TRUSTED CERTIFICATE-----", 24) == 0 ||
+		    strncmp(line + 11, "X509 CERTIFICATE-----", 21) == 0;
 	}
 	free(line);
 	return found;
@@ -803,9 +806,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 	cfg->profile_found = ps.found;
 	if (cfg->profile_named && !cfg->profile_found) {
 		errbuf_printf(err, errlen,
-			"profile \"%s\" (from %s) not found in %s or %s",
-			cfg->profile, cfg->profile_source,
-			cfg->credentials_file, cfg->config_file);
+			      "profile \"%s\" (from %s) not found in %s or %s",
+			      cfg->profile, cfg->profile_source,
+			      cfg->credentials_file, cfg->config_file);
 		ret = -ENOENT;
 		goto out;
 	}
@@ -822,9 +825,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		ret = set_pair(&cfg->endpoint, &cfg->endpoint_source,
 			       opts->endpoint, "option endpoint=");
 	else
-		ret = config_service_endpoint(cfg, "DynamoDB", &cfg->endpoint,
-					      &cfg->endpoint_source, err,
-					      errlen);
+		ret =
+		    config_service_endpoint(cfg, "DynamoDB", &cfg->endpoint,
+					    &cfg->endpoint_source, err, errlen);
 	if (ret)
 		goto out;
 	if (cfg->endpoint) {
@@ -947,9 +950,8 @@ const char *config_kv_find(const struct config_kv *kv, size_t n,
 	return NULL;
 }
 
-int config_section(const struct config *cfg, const char *kind,
-		   const char *name, struct config_kv **kv, size_t *n,
-		   char *err, size_t errlen)
+int config_section(const struct config *cfg, const char *kind, const char *name,
+		   struct config_kv **kv, size_t *n, char *err, size_t errlen)
 {
 	/* A throw-away config collects the section's keys through the same
 	 * reader (long lines, continuation lines) as the profile's; its
@@ -977,8 +979,7 @@ int config_section(const struct config *cfg, const char *kind,
 }
 
 int config_service_endpoint(const struct config *cfg, const char *service_id,
-			    char **url, char **source, char *err,
-			    size_t errlen)
+			    char **url, char **source, char *err, size_t errlen)
 {
 	char var[96], key[64];
 	enum config_file file;

@@ -254,8 +254,7 @@ static void sleep_ms(unsigned ms)
 /* --- client -------------------------------------------------------------- */
 
 /* Declared in ddb.h; also used by the STS client (sts.c). */
-int ddb_parse_endpoint(const char *url, char **host, char **path,
-		       char **query)
+int ddb_parse_endpoint(const char *url, char **host, char **path, char **query)
 {
 	const char *p, *auth, *auth_end, *at, *h, *h_end, *port = NULL;
 	const char *port_end = NULL, *q;
@@ -619,7 +618,8 @@ static int attempt_once(struct ddb_client *c, const char *target,
 				   resp.body[end - 1] == '\r' ||
 				   resp.body[end - 1] == '\t'))
 			end--;
-		if (!resp.had_crc32 && (end == 0 || resp.body[end - 1] != '}')) {
+		if (!resp.had_crc32 &&
+		    (end == 0 || resp.body[end - 1] != '}')) {
 			err->transport = -EBADMSG;
 			set_message(err, "malformed response body");
 			rc = ATTEMPT_FAILED;
@@ -711,10 +711,11 @@ static int call_common(struct ddb_client *c, const char *op, json_t *request,
 	if (log_enabled(LOG_DEBUG) &&
 	    json_is_integer(json_object_get(request, "TotalSegments"))) {
 		/* Which parallel Scan segment, so a log shows the fan-out. */
-		if (asprintf(&segment, " segment=%lld/%lld",
-			     json_integer_value(json_object_get(request, "Segment")),
-			     json_integer_value(json_object_get(request,
-								"TotalSegments"))) < 0)
+		if (asprintf(
+			&segment, " segment=%lld/%lld",
+			json_integer_value(json_object_get(request, "Segment")),
+			json_integer_value(
+			    json_object_get(request, "TotalSegments"))) < 0)
 			segment = NULL;
 	}
 	for (int attempt = 1;; attempt++) {
@@ -731,9 +732,8 @@ static int call_common(struct ddb_client *c, const char *op, json_t *request,
 			"request op=%s table=%s status=%ld ms=%lld attempt=%d"
 			"%s%s%s%s%s%s%s",
 			op, table, err->http_status, ms, attempt,
-			segment ? segment : "",
-			key ? " key=" : "", key ? key : "",
-			err->code[0] ? " code=" : "", err->code,
+			segment ? segment : "", key ? " key=" : "",
+			key ? key : "", err->code[0] ? " code=" : "", err->code,
 			err->transport ? " error=" : "",
 			err->transport ? err->message : "");
 		if (r == ATTEMPT_OK)
@@ -760,8 +760,8 @@ out:
 		 * table, a condition that did not hold, no transactions on
 		 * this server) are information; the rest are warnings. */
 		log_msg(rc == -ENOENT || rc == -EEXIST || rc == -ENOSYS
-				? LOG_INFO
-				: LOG_WARNING,
+			    ? LOG_INFO
+			    : LOG_WARNING,
 			"%s table=%s failed after %d attempt%s: %s%s",
 			op ? op : "(null)", table, err->attempts,
 			err->attempts == 1 ? "" : "s",
@@ -804,8 +804,8 @@ int ddb_call_raw(struct ddb_client *c, const char *op, json_t *request,
 
 static size_t skip_space(const char *p, size_t i, size_t len)
 {
-	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-			   p[i] == '\r'))
+	while (i < len &&
+	       (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
 		i++;
 	return i;
 }
@@ -814,13 +814,13 @@ static size_t skip_space(const char *p, size_t i, size_t len)
 static json_t *load_one(const char *body, size_t len, size_t *i)
 {
 	json_error_t jerr;
-	json_t *v = json_loadb(body + *i, len - *i,
-			       JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY |
-				   JSON_ALLOW_NUL,
-			       &jerr);
+	json_t *v = json_loadb(
+	    body + *i, len - *i,
+	    JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 
 	/* jansson ends a number at a raw NUL byte and steps over it ({"u":0
-	 * then NUL); a raw NUL is never JSON, so what it read must hold none. */
+	 * then NUL); a raw NUL is never JSON, so what it read must hold none.
+	 */
 	if (v && memchr(body + *i, '\0', (size_t)jerr.position)) {
 		json_decref(v);
 		return NULL;
@@ -852,7 +852,8 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 	}
 	for (;;) {
 		i = skip_space(body, i, len);
-		key = i < len && body[i] == '"' ? load_one(body, len, &i) : NULL;
+		key =
+		    i < len && body[i] == '"' ? load_one(body, len, &i) : NULL;
 		/* A key with a NUL in it is refused, as json_loadb does. */
 		if (!json_is_string(key) ||
 		    strlen(json_string_value(key)) != json_string_length(key))
@@ -885,7 +886,8 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 					rc = -EBADMSG;
 					i = skip_space(body, i, len);
 					if (i < len && body[i] == ',') {
-						i = skip_space(body, i + 1, len);
+						i = skip_space(body, i + 1,
+							       len);
 						continue;
 					}
 					if (i < len && body[i] == ']') {
