@@ -86,6 +86,28 @@ void http_response_free(struct http_response *resp);
  * the thread that made the request, before its next request. */
 const char *http_strerror(int err);
 
+/* The parts of an http(s) URL that dynamofs uses, from http_url_parse. */
+struct http_url {
+	bool https;
+	char *host;  /* as written (case kept); an IPv6 literal in brackets */
+	long port;   /* the port the URL names, 1-65535, or 0 when none */
+	char *path;  /* as written, "/" when empty */
+	char *query; /* after '?', NULL when there is none */
+};
+
+/* Parses url with libcurl's URL API (curl_url), as libcurl reads it when it
+ * sends: a scheme of http or https in any case, "://" (libcurl would take
+ * one slash or three), a host, an optional port of 1-65535, the path as
+ * written (no dot segments removed); user info and a fragment are dropped.
+ * Returns 0 and fills out (caller frees with http_url_free), -EPROTONOSUPPORT
+ * when the scheme is missing or is not http(s), -EINVAL for any other URL
+ * libcurl refuses (no host, a bad port, a bad IPv6 literal, a space), -ENOMEM;
+ * out is zeroed on failure. Thread-safe; needs no curl_global_init. */
+int http_url_parse(const char *url, struct http_url *out);
+
+/* Frees the strings of u and zeroes it; safe on a zeroed struct. */
+void http_url_free(struct http_url *u);
+
 /* zlib CRC32 of data (what x-amz-crc32 carries, as a decimal number). */
 uint32_t http_crc32(const void *data, size_t len);
 

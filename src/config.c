@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
 
 /* A [services NAME] section's "SERVICE = / endpoint_url = URL" value. */
@@ -487,12 +488,15 @@ static char *file_path(const char *var, const char *leaf)
 	return n < 0 ? NULL : path;
 }
 
-/* Checks url is http(s)://HOST[:PORT][/...]. Returns 0 or -EINVAL with
- * err naming where it came from. */
+/* Checks url is http(s)://HOST[:PORT][/...] as libcurl reads it
+ * (http_url_parse). Returns 0, -ENOMEM, or -EINVAL with err naming where
+ * it came from. */
 static int check_url(const char *url, const char *source, char *err,
 		     size_t errlen)
 {
-	const char *p, *auth, *end, *host, *port = NULL, *at;
+	struct http_url u;
+	const char *p;
+	int ret;
 
 	for (p = url; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
@@ -504,59 +508,22 @@ static int check_url(const char *url, const char *source, char *err,
 			return -EINVAL;
 		}
 	}
-	if (strncasecmp(url, "http://", 7) == 0)
-		auth = url + 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		auth = url + 8;
-	else {
+	ret = http_url_parse(url, &u);
+	http_url_free(&u);
+	if (ret == -EPROTONOSUPPORT) {
 		errbuf_printf(
 		    err, errlen,
-		    "bad endpoint URL \"%s\" (from %s): it must start with "
-		    "http:// or https://",
+		    "bad endpoint URL \"%s\" (from %s): it must start "
+		    "with http:// or https://",
 		    url, source);
 		return -EINVAL;
 	}
-	end = auth + strcspn(auth, "/?#");
-	host = auth;
-	for (at = auth; at < end; at++)
-		if (*at == '@')
-			host = at + 1;
-	if (host < end && *host == '[') {
-		p = memchr(host, ']', end - host);
-		if (!p || p == host + 1)
-			goto bad_host;
-		if (p + 1 < end) {
-			if (p[1] != ':')
-				goto bad_host;
-			port = p + 2;
-		}
-	} else {
-		p = memchr(host, ':', end - host);
-		if (p == host || host == end)
-			goto bad_host;
-		if (p)
-			port = p + 1;
-	}
-	if (port) {
-		long n = 0;
-
-		if (port == end)
-			goto bad_host;
-		for (p = port; p < end; p++) {
-			if (!isdigit((unsigned char)*p) || n > 65535)
-				goto bad_host;
-			n = n * 10 + (*p - '0');
-		}
-		if (n < 1 || n > 65535)
-			goto bad_host;
-	}
-	return 0;
-bad_host:
-	errbuf_printf(err, errlen,
-		      "bad endpoint URL \"%s\" (from %s): expected "
-		      "http(s)://HOST[:PORT]",
-		      url, source);
-	return -EINVAL;
+	if (ret == -EINVAL)
+		errbuf_printf(err, errlen,
+			      "bad endpoint URL \"%s\" (from %s): expected "
+			      "http(s)://HOST[:PORT]",
+			      url, source);
+	return ret;
 }
 
 /* Takes a copy of url without trailing slashes (DynamoDB is always

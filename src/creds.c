@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
 #include "monotime.h"
 #include "sso.h"
@@ -494,19 +495,18 @@ out:
 	return ret;
 }
 
-/* Whether host (from an http:// URL) is one botocore lets container
- * credentials come from over plain HTTP. */
-static bool container_host_allowed(const char *host, size_t len)
+/* Whether host (of an http:// URL, from http_url_parse) is one botocore
+ * lets container credentials come from over plain HTTP. */
+static bool container_host_allowed(const char *host)
 {
 	static const char *const allowed[] = {
 	    "localhost",      "[::1]",		"169.254.170.2",
 	    "169.254.170.23", "[fd00:ec2::23]",
 	};
-	size_t i;
+	size_t i, len = strlen(host);
 
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		if (strlen(allowed[i]) == len &&
-		    strncasecmp(host, allowed[i], len) == 0)
+		if (strcasecmp(host, allowed[i]) == 0)
 			return true;
 	/* 127.0.0.0/8 */
 	if (len < 9 || strncmp(host, "127.", 4) != 0)
@@ -520,8 +520,8 @@ static bool container_host_allowed(const char *host, size_t len)
 int creds_container_url(const char *relative_uri, const char *full_uri,
 			char **url, char *err, size_t errlen)
 {
-	const char *host;
-	size_t len;
+	struct http_url u;
+	int ret;
 
 	*url = NULL;
 	if (relative_uri && *relative_uri) {
@@ -535,9 +535,10 @@ int creds_container_url(const char *relative_uri, const char *full_uri,
 	}
 	if (!full_uri || !*full_uri)
 		return -ENOENT;
-	if (strncasecmp(full_uri, "https://", 8) == 0 && full_uri[8])
-		goto ok;
-	if (strncasecmp(full_uri, "http://", 7) != 0) {
+	ret = http_url_parse(full_uri, &u);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret) {
 		errbuf_printf(
 		    err, errlen,
 		    "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an "
@@ -545,21 +546,17 @@ int creds_container_url(const char *relative_uri, const char *full_uri,
 		    full_uri);
 		return -EINVAL;
 	}
-	host = full_uri + 7;
-	if (*host == '[')
-		len = strcspn(host, "]") + 1;
-	else
-		len = strcspn(host, ":/?#");
-	if (!container_host_allowed(host, len)) {
+	if (!u.https && !container_host_allowed(u.host)) {
 		errbuf_printf(
 		    err, errlen,
 		    "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http "
 		    "is allowed only to a loopback address or the "
 		    "container credentials host; use https",
 		    full_uri);
+		http_url_free(&u);
 		return -EINVAL;
 	}
-ok:
+	http_url_free(&u);
 	*url = strdup(full_uri);
 	return *url ? 0 : -ENOMEM;
 }

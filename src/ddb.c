@@ -256,121 +256,32 @@ static void sleep_ms(unsigned ms)
 /* Declared in ddb.h; also used by the STS client (sts.c). */
 int ddb_parse_endpoint(const char *url, char **host, char **path, char **query)
 {
-	const char *p, *auth, *auth_end, *at, *h, *h_end, *port = NULL;
-	const char *port_end = NULL, *q;
-	size_t slen;
-	bool https;
-	long num;
-	char *out = NULL;
-	int rc = 0;
+	struct http_url u;
+	int rc;
 
 	*host = *path = *query = NULL;
-	p = strstr(url, "://");
-	if (!p) {
-		rc = -EINVAL;
-		goto out;
-	}
-	slen = (size_t)(p - url);
-	if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
-		https = false;
-	} else if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
-		https = true;
+	rc = http_url_parse(url, &u);
+	if (rc)
+		return rc == -ENOMEM ? -ENOMEM : -EINVAL;
+	/* The port only when it is not the scheme's default, as botocore. */
+	if (u.port && u.port != (u.https ? 443 : 80)) {
+		if (asprintf(host, "%s:%ld", u.host, u.port) < 0)
+			*host = NULL;
 	} else {
-		rc = -EINVAL;
-		goto out;
+		*host = u.host;
+		u.host = NULL;
 	}
-	auth = p + 3;
-	auth_end = auth + strcspn(auth, "/?#");
-	/* user:password@ is not part of the host */
-	at = NULL;
-	for (const char *s = auth; s < auth_end; s++)
-		if (*s == '@')
-			at = s;
-	h = at ? at + 1 : auth;
-	if (*h == '[') {
-		h_end = memchr(h, ']', (size_t)(auth_end - h));
-		if (!h_end) {
-			rc = -EINVAL;
-			goto out;
-		}
-		h_end++;
-		if (h_end < auth_end && *h_end != ':') {
-			rc = -EINVAL;
-			goto out;
-		}
-	} else {
-		h_end = memchr(h, ':', (size_t)(auth_end - h));
-		if (!h_end)
-			h_end = auth_end;
+	if (!*host) {
+		http_url_free(&u);
+		return -ENOMEM;
 	}
-	if (h_end == h) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if (h_end < auth_end) {
-		port = h_end + 1;
-		port_end = auth_end;
-	}
-	num = https ? 443 : 80;
-	if (port && port < port_end) {
-		char buf[8];
-		size_t n = (size_t)(port_end - port);
-
-		if (n >= sizeof(buf)) {
-			rc = -EINVAL;
-			goto out;
-		}
-		memcpy(buf, port, n);
-		buf[n] = '\0';
-		for (size_t i = 0; i < n; i++)
-			if (!isdigit((unsigned char)buf[i])) {
-				rc = -EINVAL;
-				goto out;
-			}
-		num = strtol(buf, NULL, 10);
-		if (num <= 0 || num > 65535) {
-			rc = -EINVAL;
-			goto out;
-		}
-	}
-	if (num != (https ? 443 : 80)) {
-		if (asprintf(&out, "%.*s:%ld", (int)(h_end - h), h, num) < 0)
-			out = NULL;
-	} else {
-		out = strndup(h, (size_t)(h_end - h));
-	}
-	if (!out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (char *s = out; *s; s++)
+	for (char *s = *host; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
-	*host = out;
-	out = NULL;
-
-	p = auth_end;
-	q = p + strcspn(p, "?#");
-	*path = *p == '/' ? strndup(p, (size_t)(q - p)) : strdup("/");
-	if (!*path) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (*q == '?') {
-		*query = strndup(q + 1, strcspn(q + 1, "#"));
-		if (!*query) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-out:
-	if (rc) {
-		free(*host);
-		free(*path);
-		free(*query);
-		*host = *path = *query = NULL;
-	}
-	free(out);
-	return rc;
+	*path = u.path;
+	*query = u.query;
+	u.path = u.query = NULL;
+	http_url_free(&u);
+	return 0;
 }
 
 struct ddb_client *ddb_client_new(const struct ddb_config *cfg)

@@ -1288,6 +1288,16 @@ static const struct {
     {NULL, "http://creds.example.com/c", -EINVAL, NULL},
     {NULL, "http://127.0.0.1.evil.com/c", -EINVAL, NULL},
     {NULL, "ftp://127.0.0.1/c", -EINVAL, NULL},
+    /* libcurl's URL API reads them since issue 13: user info is not the
+     * host (botocore's urlparse().hostname), a malformed https URL is
+     * refused (it was taken before), IPv6 and upper case as before */
+    {NULL, "http://u:p@127.0.0.1/c", 0, "http://u:p@127.0.0.1/c"},
+    {NULL, "http://127.0.0.1@evil.com/c", -EINVAL, NULL},
+    {NULL, "https://creds example/c", -EINVAL, NULL},
+    {NULL, "https://h:99999/c", -EINVAL, NULL},
+    {NULL, "http://[fd00:ec2::23]/c", 0, "http://[fd00:ec2::23]/c"},
+    {NULL, "HTTP://LOCALHOST/c", 0, "HTTP://LOCALHOST/c"},
+    {NULL, "localhost:8080/c", -EINVAL, NULL},
     {NULL, NULL, -ENOENT, NULL},
     {"", "", -ENOENT, NULL},
 };

@@ -1283,6 +1283,64 @@ static void test_debug_log(void)
 	env_stop(&e);
 }
 
+/* The Host header, path and query the signer gets from an endpoint URL
+ * (libcurl's URL API underneath, http_url_parse). */
+static const struct {
+	const char *url;
+	int ret;
+	const char *host, *path, *query;
+} endpoint_rows[] = {
+    {"http://127.0.0.1:8000", 0, "127.0.0.1:8000", "/", NULL},
+    {"https://dynamodb.eu-west-1.amazonaws.com", 0,
+     "dynamodb.eu-west-1.amazonaws.com", "/", NULL},
+    {"HTTPS://DynamoDB.Example:443/", 0, "dynamodb.example", "/", NULL},
+    {"http://h:80/x", 0, "h", "/x", NULL},
+    {"http://h:443", 0, "h:443", "/", NULL},
+    {"https://h:80", 0, "h:80", "/", NULL},
+    {"http://[::1]:8000/", 0, "[::1]:8000", "/", NULL},
+    {"http://[FD00::1]", 0, "[fd00::1]", "/", NULL},
+    {"http://u:p@h:1/p/../q?a=1&b=2#frag", 0, "h:1", "/p/../q", "a=1&b=2"},
+    {"http://h/?", 0, "h", "/", ""},
+    {"http://h:", 0, "h", "/", NULL},
+    {"ftp://h", -EINVAL, NULL, NULL, NULL},
+    {"h:8000", -EINVAL, NULL, NULL, NULL},
+    {"http://", -EINVAL, NULL, NULL, NULL},
+    {"http://:80", -EINVAL, NULL, NULL, NULL},
+    {"http://h:0", -EINVAL, NULL, NULL, NULL},
+    {"http://h:99999/", -EINVAL, NULL, NULL, NULL},
+    {"http://[::1/", -EINVAL, NULL, NULL, NULL},
+    {"http://h x/", -EINVAL, NULL, NULL, NULL},
+    {"http:/h", -EINVAL, NULL, NULL, NULL},
+    {"https:///h", -EINVAL, NULL, NULL, NULL},
+};
+
+static void test_parse_endpoint(void)
+{
+	for (size_t i = 0; i < sizeof(endpoint_rows) / sizeof(endpoint_rows[0]);
+	     i++) {
+		char *host = NULL, *path = NULL, *query = NULL;
+		int ret = ddb_parse_endpoint(endpoint_rows[i].url, &host, &path,
+					     &query);
+
+		if (ret != endpoint_rows[i].ret)
+			printf("#   %s\n", endpoint_rows[i].url);
+		CHECK_INT(ret, endpoint_rows[i].ret);
+		if (ret) {
+			CHECK(!host && !path && !query);
+		} else {
+			CHECK_STR(host, endpoint_rows[i].host);
+			CHECK_STR(path, endpoint_rows[i].path);
+			if (endpoint_rows[i].query)
+				CHECK_STR(query, endpoint_rows[i].query);
+			else
+				CHECK(query == NULL);
+		}
+		free(host);
+		free(path);
+		free(query);
+	}
+}
+
 static void test_client_arguments(void)
 {
 	struct ddb_config dc = {0};
@@ -1991,5 +2049,6 @@ TAP_MAIN({"global init", test_init},
 	  test_page_items_every_cut},
 	 {"page items: 20000 items in order", test_page_items_large},
 	 {"call_raw: body, errors, retries", test_call_raw},
+	 {"endpoint URL: host header, path, query", test_parse_endpoint},
 	 {"client arguments", test_client_arguments},
 	 {"global cleanup", test_cleanup})
