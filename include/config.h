@@ -32,6 +32,10 @@ struct config_options {
 	const char *endpoint; /* endpoint= / --endpoint-url / SOURCE URL */
 	const char *region;   /* region= / --region / SOURCE region name */
 	const char *profile;  /* profile= / --profile */
+	/* where endpoint and region came from, for their *_source: NULL for
+	 * "option endpoint=" / "option region=", else e.g. "SOURCE argument" */
+	const char *endpoint_from;
+	const char *region_from;
 };
 
 enum config_file {

@@ -613,15 +613,16 @@ const char *config_services_entry(const struct config *cfg, const char *service)
 	return NULL;
 }
 
-static int region_resolve(struct config *cfg, const char *opt, bool explicit,
-			  char *err, size_t errlen)
+static int region_resolve(struct config *cfg, const char *opt,
+			  const char *opt_from, bool explicit, char *err,
+			  size_t errlen)
 {
 	enum config_file file;
 	const char *v;
 
 	if (opt && *opt)
-		return set_pair(&cfg->region, &cfg->region_source, opt,
-				"option region=");
+		return set_pair(&cfg->region, &cfg->region_source, opt, "%s",
+				opt_from ? opt_from : "option region=");
 	v = config_env("AWS_REGION");
 	if (v)
 		return set_pair(&cfg->region, &cfg->region_source, v,
@@ -790,7 +791,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		goto out;
 	if (opts->endpoint && *opts->endpoint)
 		ret = set_pair(&cfg->endpoint, &cfg->endpoint_source,
-			       opts->endpoint, "option endpoint=");
+			       opts->endpoint, "%s",
+			       opts->endpoint_from ? opts->endpoint_from
+						   : "option endpoint=");
 	else
 		ret =
 		    config_service_endpoint(cfg, "DynamoDB", &cfg->endpoint,
@@ -804,8 +807,8 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 			goto out;
 	}
 
-	ret = region_resolve(cfg, opts->region, cfg->endpoint != NULL, err,
-			     errlen);
+	ret = region_resolve(cfg, opts->region, opts->region_from,
+			     cfg->endpoint != NULL, err, errlen);
 	if (ret)
 		goto out;
 	ret = check_region(cfg->region, cfg->region_source, err, errlen);

@@ -148,6 +148,8 @@ static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
 	    .endpoint = o->endpoint,
 	    .region = o->region,
 	    .profile = o->profile,
+	    .endpoint_from = o->endpoint_from,
+	    .region_from = o->region_from,
 	};
 	struct ddb_config dcfg = {0};
 	const struct creds_prompt prompt = {.mfa_code = tty_mfa_code};

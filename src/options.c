@@ -541,8 +541,8 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 /* SOURCE is the option name= unless that is given too: then they must
  * agree, or the mount would name (mount, df, fstab) one endpoint or region
  * and talk to another. */
-static int fold_source(char **opt, const char *name, const char *source,
-		       char *err, size_t errlen)
+static int fold_source(char **opt, const char **from, const char *name,
+		       const char *source, char *err, size_t errlen)
 {
 	if (*opt) {
 		if (strcmp(*opt, source) == 0)
@@ -553,7 +553,10 @@ static int fold_source(char **opt, const char *name, const char *source,
 		return -EINVAL;
 	}
 	*opt = strdup(source);
-	return *opt ? 0 : -ENOMEM;
+	if (!*opt)
+		return -ENOMEM;
+	*from = SOURCE_ARGUMENT;
+	return 0;
 }
 
 int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
@@ -578,8 +581,8 @@ int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
 	if (!source || strcmp(source, "dynamodb") == 0)
 		return 0;
 	if (strstr(source, "://"))
-		return fold_source(&o->endpoint, "endpoint", source, err,
-				   errlen);
+		return fold_source(&o->endpoint, &o->endpoint_from, "endpoint",
+				   source, err, errlen);
 	for (const char *p = source; *p; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 		      *p == '-')) {
@@ -590,7 +593,8 @@ int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
 			return -EINVAL;
 		}
 	}
-	return fold_source(&o->region, "region", source, err, errlen);
+	return fold_source(&o->region, &o->region_from, "region", source, err,
+			   errlen);
 }
 
 void options_free(struct dfs_opts *o)

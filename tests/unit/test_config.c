@@ -248,6 +248,14 @@ static const struct case_ cases[] = {
      0,
      "http://env:2",
      "AWS_ENDPOINT_URL"},
+    {"endpoint: from SOURCE, named so",
+     NULL,
+     NULL,
+     ENV("AWS_ENDPOINT_URL=http://env:2"),
+     {.endpoint = "http://source:1", .endpoint_from = "SOURCE argument"},
+     0,
+     "http://source:1",
+     "SOURCE argument"},
     {"endpoint: trailing slashes are dropped",
      NULL,
      NULL,
@@ -389,6 +397,14 @@ static const struct case_ cases[] = {
      0,
      .region = "ap-south-1",
      .region_source = "option region="},
+    {"region: from SOURCE, named so",
+     NULL,
+     full_config,
+     ENV("AWS_REGION=us-west-1"),
+     {.region = "ap-south-1", .region_from = "SOURCE argument"},
+     0,
+     .region = "ap-south-1",
+     .region_source = "SOURCE argument"},
     {"region: AWS_REGION beats AWS_DEFAULT_REGION",
      NULL,
      full_config,
@@ -946,6 +962,8 @@ struct opt_case {
 	int retries;
 	long timeout_ms;
 	bool default_permissions; /* must be among libfuse's arguments */
+	/* o.endpoint_from and o.region_from ("" for NULL; NULL: unchecked) */
+	const char *endpoint_from, *region_from;
 };
 
 #define BAD(opt, why)                                                          \
@@ -1153,7 +1171,9 @@ static const struct opt_case opt_cases[] = {
      NULL,
      NULL,
      "http://h:1",
-     "/mnt/x"},
+     "/mnt/x",
+     .endpoint_from = "SOURCE argument",
+     .region_from = ""},
     {"SOURCE region",
      {"eu-west-1", "/mnt/x"},
      0,
@@ -1162,7 +1182,18 @@ static const struct opt_case opt_cases[] = {
      NULL,
      "eu-west-1",
      NULL,
-     "/mnt/x"},
+     "/mnt/x",
+     .endpoint_from = "",
+     .region_from = "SOURCE argument"},
+    {"--check with a SOURCE URL names SOURCE",
+     {"--check", "http://h:1"},
+     0,
+     0,
+     NULL,
+     NULL,
+     NULL,
+     "http://h:1",
+     .endpoint_from = "SOURCE argument"},
     {"SOURCE and endpoint= that agree",
      {"http://h:1", "/mnt/x", "-o", "endpoint=http://h:1"},
      0,
@@ -1170,7 +1201,17 @@ static const struct opt_case opt_cases[] = {
      NULL,
      NULL,
      NULL,
-     "http://h:1"},
+     "http://h:1",
+     .endpoint_from = ""},
+    {"--endpoint-url is the option, not SOURCE",
+     {"--check", "--endpoint-url", "http://h:1"},
+     0,
+     0,
+     NULL,
+     NULL,
+     NULL,
+     "http://h:1",
+     .endpoint_from = ""},
     {"SOURCE and endpoint= that disagree",
      {"http://h:1", "/mnt/x", "-o", "endpoint=http://h:2"},
      0,
@@ -1312,6 +1353,12 @@ static void run_opt_case(const struct opt_case *c)
 			CHECK_STR(o.endpoint, c->endpoint);
 		if (c->mountpoint)
 			CHECK_STR(mnt, c->mountpoint);
+		if (c->endpoint_from)
+			CHECK_STR(o.endpoint_from ? o.endpoint_from : "",
+				  c->endpoint_from);
+		if (c->region_from)
+			CHECK_STR(o.region_from ? o.region_from : "",
+				  c->region_from);
 		if (c->numbers) {
 			CHECK(s.cache_ttl == c->cache_ttl);
 			CHECK(s.cache_size_mib == c->cache_size_mib);
