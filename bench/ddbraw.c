@@ -87,9 +87,9 @@ static long post(CURL *h, struct buf *resp, const char *op, const char *body,
 {
 	char date[SIGV4_DATE_LEN], target[96], auth[1024], xdate[64];
 	struct sigv4_header sh[4];
-	struct sigv4_request req = { 0 };
-	struct sigv4_credentials cr = { g_ak, g_sk, NULL };
-	struct sigv4_signature sig = { 0 };
+	struct sigv4_request req = {0};
+	struct sigv4_credentials cr = {g_ak, g_sk, NULL};
+	struct sigv4_signature sig = {0};
 	struct curl_slist *hl = NULL;
 	time_t t = time(NULL);
 	long status = -1;
@@ -97,11 +97,11 @@ static long post(CURL *h, struct buf *resp, const char *op, const char *body,
 	resp->len = 0;
 	sigv4_format_date(t, date);
 	snprintf(target, sizeof(target), "DynamoDB_20120810.%s", op);
-	sh[0] = (struct sigv4_header){ "content-type",
-				       "application/x-amz-json-1.0" };
-	sh[1] = (struct sigv4_header){ "host", g_host };
-	sh[2] = (struct sigv4_header){ "x-amz-date", date };
-	sh[3] = (struct sigv4_header){ "x-amz-target", target };
+	sh[0] =
+	    (struct sigv4_header){"content-type", "application/x-amz-json-1.0"};
+	sh[1] = (struct sigv4_header){"host", g_host};
+	sh[2] = (struct sigv4_header){"x-amz-date", date};
+	sh[3] = (struct sigv4_header){"x-amz-target", target};
 	req.method = "POST";
 	req.path = "/";
 	req.headers = sh;
@@ -201,7 +201,7 @@ static int seed_put(const struct seed_job *j, long i, char *out, size_t cap)
 static void *seed_main(void *arg)
 {
 	struct seed_job *j = arg;
-	struct buf resp = { 0 };
+	struct buf resp = {0};
 	CURL *h = handle_new(&resp);
 	size_t cap = 64 * 1024;
 	char *body = malloc(cap);
@@ -213,9 +213,8 @@ static void *seed_main(void *arg)
 		goto out;
 	}
 	for (long i = first; i < last; i += 25) {
-		size_t len = (size_t)snprintf(body, cap,
-					      "{\"RequestItems\":{\"%s\":[",
-					      j->table);
+		size_t len = (size_t)snprintf(
+		    body, cap, "{\"RequestItems\":{\"%s\":[", j->table);
 		for (long k = i; k < i + 25 && k < last; k++) {
 			if (k > i)
 				body[len++] = ',';
@@ -230,12 +229,14 @@ static void *seed_main(void *arg)
 			    strstr(resp.data, "\"UnprocessedItems\":{}"))
 				break;
 			if (attempt == 20) {
-				fprintf(stderr, "ddbraw: BatchWriteItem failed: %ld %s\n",
-					st, resp.data ? resp.data : "");
+				fprintf(
+				    stderr,
+				    "ddbraw: BatchWriteItem failed: %ld %s\n",
+				    st, resp.data ? resp.data : "");
 				j->failed = 1;
 				goto out;
 			}
-			struct timespec ts = { 0, 20000000L * (attempt + 1) };
+			struct timespec ts = {0, 20000000L * (attempt + 1)};
 			nanosleep(&ts, NULL);
 		}
 		j->written += (i + 25 < last ? 25 : last - i);
@@ -260,9 +261,14 @@ static int seed(enum seed_kind kind, const char *table, const char *part,
 	if (threads < 1 || threads > 64)
 		return 2;
 	for (int i = 0; i < threads; i++) {
-		jobs[i] = (struct seed_job){ kind, table, part, nper,
-					     n * i / threads,
-					     n * (i + 1) / threads, 0, 0 };
+		jobs[i] = (struct seed_job){kind,
+					    table,
+					    part,
+					    nper,
+					    n * i / threads,
+					    n * (i + 1) / threads,
+					    0,
+					    0};
 		pthread_create(&tid[i], NULL, seed_main, &jobs[i]);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -300,7 +306,7 @@ static long count_of(const char *body)
 static void *ceil_main(void *arg)
 {
 	struct ceil_job *j = arg;
-	struct buf resp = { 0 };
+	struct buf resp = {0};
 	CURL *h = handle_new(&resp);
 	char body[4096], item[1024], key[64];
 	unsigned rng = 0x9e3779b9u * (unsigned)(j->id + 1);
@@ -316,9 +322,10 @@ static void *ceil_main(void *arg)
 		rng = rng * 1103515245u + 12345u;
 		switch (j->op) {
 		case OP_GET:
-			len = snprintf(body, sizeof(body),
-				       "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"k%06ld\"}}}",
-				       j->table, (long)((rng >> 4) % (unsigned)j->n));
+			len = snprintf(
+			    body, sizeof(body),
+			    "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":\"k%06ld\"}}}",
+			    j->table, (long)((rng >> 4) % (unsigned)j->n));
 			break;
 		case OP_PUT:
 			op = "PutItem";
@@ -335,14 +342,16 @@ static void *ceil_main(void *arg)
 			op = "Query";
 			if (j->op == OP_QUERY)
 				snprintf(key, sizeof(key), "%ld",
-					 10001 + (long)((rng >> 4) % (unsigned)j->n));
+					 10001 + (long)((rng >> 4) %
+							(unsigned)j->n));
 			else
 				snprintf(key, sizeof(key), "%s", j->part);
-			len = snprintf(body, sizeof(body),
-				       "{\"TableName\":\"%s\",\"KeyConditionExpression\":\"#h = :h\","
-				       "\"ExpressionAttributeNames\":{\"#h\":\"device_id\"},"
-				       "\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}}}",
-				       j->table, key);
+			len = snprintf(
+			    body, sizeof(body),
+			    "{\"TableName\":\"%s\",\"KeyConditionExpression\":\"#h = :h\","
+			    "\"ExpressionAttributeNames\":{\"#h\":\"device_id\"},"
+			    "\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}}}",
+			    j->table, key);
 			break;
 		}
 		double t0 = now_s();
@@ -358,12 +367,13 @@ static void *ceil_main(void *arg)
 			json_decref(r);
 			if (!lk)
 				break;
-			len = snprintf(body, sizeof(body),
-				       "{\"TableName\":\"%s\",\"KeyConditionExpression\":\"#h = :h\","
-				       "\"ExpressionAttributeNames\":{\"#h\":\"device_id\"},"
-				       "\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}},"
-				       "\"ExclusiveStartKey\":%s}",
-				       j->table, key, lk);
+			len = snprintf(
+			    body, sizeof(body),
+			    "{\"TableName\":\"%s\",\"KeyConditionExpression\":\"#h = :h\","
+			    "\"ExpressionAttributeNames\":{\"#h\":\"device_id\"},"
+			    "\"ExpressionAttributeValues\":{\":h\":{\"S\":\"%s\"}},"
+			    "\"ExclusiveStartKey\":%s}",
+			    j->table, key, lk);
 			free(lk);
 			st = post(h, &resp, op, body, (size_t)len);
 			j->requests++;
@@ -405,9 +415,12 @@ static int ceiling(const char *opname, int threads, double seconds,
 		return 2;
 	t0 = now_s();
 	for (int i = 0; i < threads; i++) {
-		jobs[i] = (struct ceil_job){ .op = op, .table = a1, .part = a2,
-					     .n = strtol(a2, NULL, 10), .id = i,
-					     .until = t0 + seconds };
+		jobs[i] = (struct ceil_job){.op = op,
+					    .table = a1,
+					    .part = a2,
+					    .n = strtol(a2, NULL, 10),
+					    .id = i,
+					    .until = t0 + seconds};
 		pthread_create(&tid[i], NULL, ceil_main, &jobs[i]);
 	}
 	for (int i = 0; i < threads; i++) {
@@ -417,21 +430,23 @@ static int ceiling(const char *opname, int threads, double seconds,
 		errors += jobs[i].errors;
 	}
 	elapsed = now_s() - t0;
-	printf("{\"op\":\"%s\",\"threads\":%d,\"seconds\":%.3f,\"requests\":%ld,"
-	       "\"items\":%ld,\"errors\":%ld,\"requests_per_s\":%.1f,"
-	       "\"items_per_s\":%.1f}\n",
-	       opname, threads, elapsed, requests, items, errors,
-	       requests / elapsed, items / elapsed);
+	printf(
+	    "{\"op\":\"%s\",\"threads\":%d,\"seconds\":%.3f,\"requests\":%ld,"
+	    "\"items\":%ld,\"errors\":%ld,\"requests_per_s\":%.1f,"
+	    "\"items_per_s\":%.1f}\n",
+	    opname, threads, elapsed, requests, items, errors,
+	    requests / elapsed, items / elapsed);
 	return errors ? 1 : 0;
 }
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: ddbraw ENDPOINT seed-devices TABLE NPART NPER THREADS\n"
-		"       ddbraw ENDPOINT seed-hash TABLE N THREADS\n"
-		"       ddbraw ENDPOINT seed-wide TABLE PART N THREADS\n"
-		"       ddbraw ENDPOINT ceiling get|put|query|querywide THREADS SECONDS TABLE ARG\n");
+	fprintf(
+	    stderr,
+	    "usage: ddbraw ENDPOINT seed-devices TABLE NPART NPER THREADS\n"
+	    "       ddbraw ENDPOINT seed-hash TABLE N THREADS\n"
+	    "       ddbraw ENDPOINT seed-wide TABLE PART N THREADS\n"
+	    "       ddbraw ENDPOINT ceiling get|put|query|querywide THREADS SECONDS TABLE ARG\n");
 	exit(2);
 }
 
@@ -447,7 +462,8 @@ int main(int argc, char **argv)
 	snprintf(g_host, sizeof(g_host), "%s", p ? p + 3 : g_endpoint);
 	g_host[strcspn(g_host, "/")] = '\0';
 	g_region = getenv("AWS_REGION") ? getenv("AWS_REGION") : "us-east-1";
-	g_ak = getenv("AWS_ACCESS_KEY_ID") ? getenv("AWS_ACCESS_KEY_ID") : "bench";
+	g_ak =
+	    getenv("AWS_ACCESS_KEY_ID") ? getenv("AWS_ACCESS_KEY_ID") : "bench";
 	g_sk = getenv("AWS_SECRET_ACCESS_KEY") ? getenv("AWS_SECRET_ACCESS_KEY")
 					       : "bench";
 	curl_global_init(CURL_GLOBAL_ALL);

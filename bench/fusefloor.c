@@ -1,5 +1,6 @@
 /* fusefloor.c - the benchmark's FUSE floor: a copy of a directory tree held in
- * memory and served like dynamofs (same libfuse API, loop, INIT), no network. */
+ * memory and served like dynamofs (same libfuse API, loop, INIT), no network.
+ */
 #define FUSE_USE_VERSION 35
 
 #include <dirent.h>
@@ -33,16 +34,16 @@ struct blob {
 };
 
 struct node {
-	char *path;          /* "/Devices/1/1.json"; "/" for the root */
-	const char *name;    /* the last component, inside path */
+	char *path;	  /* "/Devices/1/1.json"; "/" for the root */
+	const char *name; /* the last component, inside path */
 	bool is_dir;
 	time_t mtime;
-	struct blob *blob;   /* files */
-	struct node **kids;  /* directories */
+	struct blob *blob;  /* files */
+	struct node **kids; /* directories */
 	size_t n_kids, cap_kids;
 	struct node *parent;
-	size_t index;        /* in parent->kids */
-	struct node *next;   /* hash chain */
+	size_t index;	   /* in parent->kids */
+	struct node *next; /* hash chain */
 };
 
 struct floorfs {
@@ -56,7 +57,8 @@ struct floorfs {
 
 static struct floorfs flfs;
 
-/* ---- blobs ---------------------------------------------------------------- */
+/* ---- blobs ----------------------------------------------------------------
+ */
 
 static struct blob *blob_new(size_t cap)
 {
@@ -116,7 +118,8 @@ static int blob_own(struct node *n, size_t cap)
 	return 0;
 }
 
-/* ---- the path map --------------------------------------------------------- */
+/* ---- the path map ---------------------------------------------------------
+ */
 
 static size_t hash_path(const char *s)
 {
@@ -175,7 +178,8 @@ static int map_add(struct node *n)
 
 static void map_del(struct node *n)
 {
-	struct node **p = &flfs.buckets[hash_path(n->path) & (flfs.n_buckets - 1)];
+	struct node **p =
+	    &flfs.buckets[hash_path(n->path) & (flfs.n_buckets - 1)];
 
 	while (*p && *p != n)
 		p = &(*p)->next;
@@ -185,7 +189,8 @@ static void map_del(struct node *n)
 	}
 }
 
-/* ---- the tree ------------------------------------------------------------- */
+/* ---- the tree -------------------------------------------------------------
+ */
 
 static int set_path(struct node *n, const char *path)
 {
@@ -341,7 +346,8 @@ static int node_rekey(struct node *n, const char *path)
 	return rc;
 }
 
-/* ---- loading SRC ---------------------------------------------------------- */
+/* ---- loading SRC ----------------------------------------------------------
+ */
 
 static int load_file(const char *file, struct node *n)
 {
@@ -396,8 +402,9 @@ static int load_tree(const char *src, const char *path, size_t *files)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (snprintf(from, sizeof(from), "%s/%s", src, e->d_name) >=
-			    (int)sizeof(from) ||
-		    snprintf(to, sizeof(to), "%s/%s", strcmp(path, "/") ? path : "",
+			(int)sizeof(from) ||
+		    snprintf(to, sizeof(to), "%s/%s",
+			     strcmp(path, "/") ? path : "",
 			     e->d_name) >= (int)sizeof(to)) {
 			rc = -ENAMETOOLONG;
 			break;
@@ -418,13 +425,15 @@ static int load_tree(const char *src, const char *path, size_t *files)
 				(*files)++;
 		}
 		if (rc)
-			fprintf(stderr, "fusefloor: %s: %s\n", from, strerror(-rc));
+			fprintf(stderr, "fusefloor: %s: %s\n", from,
+				strerror(-rc));
 	}
 	closedir(d);
 	return rc;
 }
 
-/* ---- the operations ------------------------------------------------------- */
+/* ---- the operations -------------------------------------------------------
+ */
 
 static void fill_stat(const struct node *n, struct stat *st)
 {
@@ -498,7 +507,7 @@ static int ff_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      enum fuse_readdir_flags flags)
 {
 	enum fuse_fill_dir_flags plus =
-		flags & FUSE_READDIR_PLUS ? FUSE_FILL_DIR_PLUS : 0;
+	    flags & FUSE_READDIR_PLUS ? FUSE_FILL_DIR_PLUS : 0;
 	struct stat st;
 	struct node *n;
 	size_t i;
@@ -840,30 +849,31 @@ static int ff_statfs(const char *path, struct statvfs *sv)
 }
 
 static const struct fuse_operations ff_ops = {
-	.init = ff_init,
-	.getattr = ff_getattr,
-	.opendir = ff_opendir,
-	.readdir = ff_readdir,
-	.releasedir = ff_releasedir,
-	.open = ff_open,
-	.create = ff_create,
-	.read = ff_read,
-	.write = ff_write,
-	.flush = ff_flush,
-	.fsync = ff_fsync,
-	.release = ff_release,
-	.truncate = ff_truncate,
-	.unlink = ff_unlink,
-	.mkdir = ff_mkdir,
-	.rmdir = ff_rmdir,
-	.rename = ff_rename,
-	.chmod = ff_chmod,
-	.chown = ff_chown,
-	.utimens = ff_utimens,
-	.statfs = ff_statfs,
+    .init = ff_init,
+    .getattr = ff_getattr,
+    .opendir = ff_opendir,
+    .readdir = ff_readdir,
+    .releasedir = ff_releasedir,
+    .open = ff_open,
+    .create = ff_create,
+    .read = ff_read,
+    .write = ff_write,
+    .flush = ff_flush,
+    .fsync = ff_fsync,
+    .release = ff_release,
+    .truncate = ff_truncate,
+    .unlink = ff_unlink,
+    .mkdir = ff_mkdir,
+    .rmdir = ff_rmdir,
+    .rename = ff_rename,
+    .chmod = ff_chmod,
+    .chown = ff_chown,
+    .utimens = ff_utimens,
+    .statfs = ff_statfs,
 };
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main -----------------------------------------------------------------
+ */
 
 static void free_tree(void)
 {
@@ -874,7 +884,7 @@ static void free_tree(void)
 
 int main(int argc, char *argv[])
 {
-	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 16 };
+	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse *fuse = NULL;
 	char *fsname = NULL, *mnt = NULL, *raw = NULL;

@@ -1,5 +1,6 @@
 /* cache.h - the mount's memory of rendered items and directory listings:
- * time-limited (cache_ttl), bounded in bytes (cache_size), least recently used out first. */
+ * time-limited (cache_ttl), bounded in bytes (cache_size), least recently used
+ * out first. */
 #ifndef DYNAMOFS_CACHE_H
 #define DYNAMOFS_CACHE_H
 
@@ -39,7 +40,7 @@ struct cache_name_block;
 struct cache_listing {
 	size_t refs; /* atomic */
 	size_t n;
-	size_t bytes; /* heap footprint: this, entries, names */
+	size_t bytes;		      /* heap footprint: this, entries, names */
 	struct cache_dirent *entries; /* n entries */
 	struct cache_name_block *names; /* where the names are (private) */
 };
@@ -68,9 +69,10 @@ void cache_free(struct cache *c);
 
 /* What cache_item_get found. */
 struct cache_item {
-	struct cache_blob *text; /* a reference the caller drops; NULL when negative */
-	bool negative;           /* known not to exist */
-	time_t mtime;            /* when the mount first saw this content */
+	struct cache_blob
+	    *text;     /* a reference the caller drops; NULL when negative */
+	bool negative; /* known not to exist */
+	time_t mtime;  /* when the mount first saw this content */
 };
 
 /* Looks up a fresh item entry for path. Returns 0 and fills *out on a hit

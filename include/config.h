@@ -32,11 +32,15 @@ struct config_options {
 	const char *endpoint; /* endpoint= / --endpoint-url / SOURCE URL */
 	const char *region;   /* region= / --region / SOURCE region name */
 	const char *profile;  /* profile= / --profile */
+	/* where endpoint and region came from, for their *_source: NULL for
+	 * "option endpoint=" / "option region=", else e.g. "SOURCE argument" */
+	const char *endpoint_from;
+	const char *region_from;
 };
 
 enum config_file {
 	CONFIG_FILE_CREDENTIALS = 0, /* ~/.aws/credentials: [NAME] */
-	CONFIG_FILE_CONFIG = 1,      /* ~/.aws/config: [profile NAME], [default] */
+	CONFIG_FILE_CONFIG = 1, /* ~/.aws/config: [profile NAME], [default] */
 };
 
 struct config_service;
@@ -49,27 +53,29 @@ struct config_kv {
 };
 
 struct config {
-	char *endpoint;        /* full URL, never NULL after config_resolve */
-	char *endpoint_source; /* e.g. "option endpoint=", "AWS_ENDPOINT_URL_DYNAMODB",
-				  "endpoint_url for dynamodb in [services s] of
-				  profile \"dev\" in /home/u/.aws/config",
-				  "endpoint_url in profile \"dev\" in /home/u/.aws/config",
-				  "default for region eu-west-1" */
+	char *endpoint;	       /* full URL, never NULL after config_resolve */
+	char *endpoint_source; /* e.g. "option endpoint=",
+				  "AWS_ENDPOINT_URL_DYNAMODB", "endpoint_url for
+				  dynamodb in [services s] of profile \"dev\" in
+				  /home/u/.aws/config", "endpoint_url in profile
+				  \"dev\" in /home/u/.aws/config", "default for
+				  region eu-west-1" */
 	char *region;
-	char *region_source;   /* e.g. "AWS_REGION", "region in profile \"dev\" ...",
-				  "default us-east-1 (explicit endpoint)" */
-	char *profile;         /* selected profile name ("default" when none named) */
-	char *profile_source;  /* "option profile=", "AWS_PROFILE", "default" */
-	bool profile_named;    /* the user named it (option or AWS_PROFILE) */
-	bool profile_found;    /* a section for it exists in either file */
-	char *ca_bundle;        /* absolute path of the PEM file that replaces
-				   the default trusted certificates, or NULL */
+	char *region_source; /* e.g. "AWS_REGION", "region in profile \"dev\"
+				...", "default us-east-1 (explicit endpoint)" */
+	char *profile; /* selected profile name ("default" when none named) */
+	char *profile_source; /* "option profile=", "AWS_PROFILE", "default" */
+	bool profile_named;   /* the user named it (option or AWS_PROFILE) */
+	bool profile_found;   /* a section for it exists in either file */
+	char *ca_bundle;      /* absolute path of the PEM file that replaces
+				 the default trusted certificates, or NULL */
 	char *ca_bundle_source; /* "AWS_CA_BUNDLE", or "ca_bundle in profile
 				   \"dev\" in /home/u/.aws/config"; NULL with
 				   ca_bundle */
-	char *credentials_file; /* path used (AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials) */
-	char *config_file;      /* path used (AWS_CONFIG_FILE or ~/.aws/config) */
-	struct config_kv *kv;  /* the selected profile's keys from both files */
+	char *credentials_file; /* path used (AWS_SHARED_CREDENTIALS_FILE or
+				   ~/.aws/credentials) */
+	char *config_file;    /* path used (AWS_CONFIG_FILE or ~/.aws/config) */
+	struct config_kv *kv; /* the selected profile's keys from both files */
 	size_t n_kv;
 	/* every "SERVICE = / endpoint_url = URL" of every [services NAME]
 	 * section of the config file; read with config_services_entry */
@@ -127,7 +133,8 @@ const char *config_services_entry(const struct config *cfg,
  * SDKs find ~/.aws). Borrowed. */
 const char *config_home_dir(void);
 
-/* The path of that file, for messages: cfg->credentials_file or ->config_file. */
+/* The path of that file, for messages: cfg->credentials_file or ->config_file.
+ */
 const char *config_file_path(const struct config *cfg, enum config_file file);
 
 /* The keys of the config file's [KIND NAME] section, e.g. kind
@@ -136,9 +143,8 @@ const char *config_file_path(const struct config *cfg, enum config_file file);
  * frees with config_kv_free; each kv's file is CONFIG_FILE_CONFIG). Returns
  * 0; -ENOENT when there is no such section (*n is 0); -EINVAL (unreadable
  * or malformed file, err says where); -ENOMEM. Not thread-safe (start-up). */
-int config_section(const struct config *cfg, const char *kind,
-		   const char *name, struct config_kv **kv, size_t *n,
-		   char *err, size_t errlen);
+int config_section(const struct config *cfg, const char *kind, const char *name,
+		   struct config_kv **kv, size_t *n, char *err, size_t errlen);
 
 /* The value of key (lower-case) in such a table, borrowed, or NULL. */
 const char *config_kv_find(const struct config_kv *kv, size_t n,

@@ -89,8 +89,7 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
  * it is not the scheme's default), the path ("/" when empty) and the query
  * (NULL when none). Returns 0, -EINVAL, -ENOMEM; caller frees the three
  * strings with free. Pure. */
-int ddb_parse_endpoint(const char *url, char **host, char **path,
-		       char **query);
+int ddb_parse_endpoint(const char *url, char **host, char **path, char **query);
 
 /* True when a failed attempt should be tried again: transport errors
  * (time-out, connection, CRC mismatch), HTTP 5xx, and the throttling codes. */

@@ -14,13 +14,13 @@
 struct fs_settings {
 	struct ddb_client *ddb; /* borrowed; must outlive the filesystem */
 	enum codec_format format;
-	double cache_ttl;       /* seconds */
+	double cache_ttl; /* seconds */
 	size_t cache_bytes;
 	bool consistent_read;
 	bool read_only;
-	const char *tables;     /* "a:b:c" filter, or NULL for every table */
-	const char *hash_key;   /* "NAME[:T]" for plain mkdir */
-	const char *range_key;  /* "NAME[:T]", "" for none */
+	const char *tables;    /* "a:b:c" filter, or NULL for every table */
+	const char *hash_key;  /* "NAME[:T]" for plain mkdir */
+	const char *range_key; /* "NAME[:T]", "" for none */
 	uid_t uid;
 	gid_t gid;
 };

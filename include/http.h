@@ -22,7 +22,7 @@ struct http_request {
 	const void *body; /* may be NULL when body_len is 0 */
 	size_t body_len;
 	long connect_timeout_ms; /* 0: the client's default */
-	long timeout_ms;         /* whole request; 0: the client's default */
+	long timeout_ms;	 /* whole request; 0: the client's default */
 	/* Check the response body against its x-amz-crc32 header (when the
 	 * header is present) on the bytes as received; a mismatch fails the
 	 * request with -EBADMSG. */
@@ -30,11 +30,11 @@ struct http_request {
 };
 
 struct http_response {
-	long status;       /* HTTP status code */
-	char *body;        /* allocated, NUL-terminated, body_len bytes before it */
+	long status; /* HTTP status code */
+	char *body;  /* allocated, NUL-terminated, body_len bytes before it */
 	size_t body_len;
-	char *request_id;  /* x-amzn-RequestId header, allocated, or NULL */
-	bool had_crc32;    /* the response carried x-amz-crc32 (and it matched) */
+	char *request_id; /* x-amzn-RequestId header, allocated, or NULL */
+	bool had_crc32; /* the response carried x-amz-crc32 (and it matched) */
 };
 
 /* Creates a client. Timeouts in milliseconds apply to requests that leave
@@ -85,6 +85,28 @@ void http_response_free(struct http_response *resp);
  * in the profile to a PEM file with the CA that issued it"; so call it on
  * the thread that made the request, before its next request. */
 const char *http_strerror(int err);
+
+/* The parts of an http(s) URL that dynamofs uses, from http_url_parse. */
+struct http_url {
+	bool https;
+	char *host;  /* as written (case kept); an IPv6 literal in brackets */
+	long port;   /* the port the URL names, 1-65535, or 0 when none */
+	char *path;  /* as written, "/" when empty */
+	char *query; /* after '?', NULL when there is none */
+};
+
+/* Parses url with libcurl's URL API (curl_url), as libcurl reads it when it
+ * sends: a scheme of http or https in any case, "://" (libcurl would take
+ * one slash or three), a host, an optional port of 1-65535, the path as
+ * written (no dot segments removed); user info and a fragment are dropped.
+ * Returns 0 and fills out (caller frees with http_url_free), -EPROTONOSUPPORT
+ * when the scheme is missing or is not http(s), -EINVAL for any other URL
+ * libcurl refuses (no host, a bad port, a bad IPv6 literal, a space), -ENOMEM;
+ * out is zeroed on failure. Thread-safe; needs no curl_global_init. */
+int http_url_parse(const char *url, struct http_url *out);
+
+/* Frees the strings of u and zeroes it; safe on a zeroed struct. */
+void http_url_free(struct http_url *u);
 
 /* zlib CRC32 of data (what x-amz-crc32 carries, as a decimal number). */
 uint32_t http_crc32(const void *data, size_t len);

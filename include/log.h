@@ -1,5 +1,6 @@
 /* log.h - the one logging function of dynamofs, with syslog levels.
- * Foreground processes log to stderr, daemons to syslog; secrets never reach it. */
+ * Foreground processes log to stderr, daemons to syslog; secrets never reach
+ * it. */
 #ifndef DYNAMOFS_LOG_H
 #define DYNAMOFS_LOG_H
 
@@ -20,7 +21,7 @@ bool log_enabled(int level);
 /* Logs one line (a trailing newline is added). Thread-safe: each message is
  * written with a single write so lines from threads never interleave. */
 void log_msg(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Parses a level name: "error", "warning", "info", "debug" (or "err", "warn").
  * Returns the syslog level, or -1 for an unknown name. */
@@ -30,6 +31,6 @@ int log_level_parse(const char *name);
  * bytes (truncated to fit); buf NULL or len 0: nothing. For the modules that
  * hand an error back as text instead of logging it (options, config, creds). */
 void errbuf_printf(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

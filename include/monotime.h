@@ -35,7 +35,7 @@ static inline double monotime_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 +
 	       (double)__atomic_load_n(&monotime_skew_us, __ATOMIC_RELAXED) /
-		       1e6;
+		   1e6;
 }
 
 /* The wall clock (time(2)) with the same test skew: what credential expiry

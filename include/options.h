@@ -1,5 +1,6 @@
 /* options.h - the command line of SPEC §1: long options, -o options, SOURCE
- * and MOUNTPOINT, every value checked before anything is resolved or mounted. */
+ * and MOUNTPOINT, every value checked before anything is resolved or mounted.
+ */
 #ifndef DYNAMOFS_OPTIONS_H
 #define DYNAMOFS_OPTIONS_H
 
@@ -39,6 +40,10 @@ struct dfs_opts {
 	/* positional arguments: [SOURCE] MOUNTPOINT */
 	char *args[3];
 	int n_args;
+	/* set by options_apply_source when SOURCE gave endpoint or region
+	 * (SOURCE_ARGUMENT), for --check; NULL when an option did */
+	const char *endpoint_from;
+	const char *region_from;
 	/* where the parse callback writes its one-line error */
 	char *err;
 	size_t errlen;
@@ -68,12 +73,17 @@ int options_parse(struct fuse_args *args, struct dfs_opts *o, char *err,
 int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 		     char *err, size_t errlen);
 
+/* How --check names a setting that SOURCE gave. */
+#define SOURCE_ARGUMENT "SOURCE argument"
+
 /* Splits the positional arguments into SOURCE and *mountpoint (NULL when
- * none; borrowed from o) and folds SOURCE into o->endpoint or o->region.
+ * none; borrowed from o) and folds SOURCE into o->endpoint or o->region,
+ * setting o->endpoint_from or o->region_from to SOURCE_ARGUMENT when the
+ * option itself was not given.
  * A SOURCE that disagrees with endpoint= or region= is refused. Returns 0,
  * -EINVAL with one line in err, or -ENOMEM. */
-int options_apply_source(struct dfs_opts *o, const char **mountpoint,
-			 char *err, size_t errlen);
+int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
+			 size_t errlen);
 
 /* Frees what options_parse allocated in o and zeroes it. */
 void options_free(struct dfs_opts *o);

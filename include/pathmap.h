@@ -25,8 +25,8 @@ struct pathmap {
 };
 
 /* The struct of type that holds node ptr as its member (ptr not NULL). */
-#define pathmap_entry(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define pathmap_entry(ptr, type, member)                                       \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Makes an empty map of n_buckets (> 0) buckets. Returns 0, or -ENOMEM
  * (the map is then zeroed, and pathmap_free of it is fine). */

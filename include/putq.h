@@ -12,7 +12,7 @@
  * wire at once; callers beyond that wait and are sent together. An
  * adaptive queue starts at PUTQ_IN_FLIGHT and moves between that and
  * PUTQ_IN_FLIGHT_MAX (see putq_new). */
-#define PUTQ_IN_FLIGHT 2
+#define PUTQ_IN_FLIGHT	   2
 #define PUTQ_IN_FLIGHT_MAX 8
 /* An adaptive queue's latency floor is the lowest latency of the
  * previous full window of this many requests and of the window so far:
@@ -27,11 +27,14 @@
 struct putq_slots {
 	unsigned n; /* requests allowed on the wire */
 	bool has_base;
-	long long base_us;	/* the latency floor */
+	long long base_us;	 /* the latency floor */
 	long long window_min_us; /* the lowest of the window so far */
 	unsigned window_n;
 };
-#define PUTQ_SLOTS_INIT { .n = PUTQ_IN_FLIGHT }
+#define PUTQ_SLOTS_INIT                                                        \
+	{                                                                      \
+		.n = PUTQ_IN_FLIGHT                                            \
+	}
 
 /* Takes one clean round trip of us microseconds (a request that the
  * server answered in full, nothing re-sent) into s: one slot more when it
@@ -70,11 +73,11 @@ void putq_free(struct putq *q);
  * the server leaves unprocessed (found by key: the echo's text may differ)
  * are sent again alone (PutItem, with its retries); an unprocessed entry
  * that matches no put sent sends every put of the batch again alone, since
- * 0 is returned only for a put known stored. When a batch is refused for a reason that may be one item's
- * (validation, a missing table, size), each of its items is sent again
- * alone so that every caller gets its own answer; a server that cannot be
- * reached, throttling after the retries or missing credentials fail them
- * all. Thread-safe. */
+ * 0 is returned only for a put known stored. When a batch is refused for a
+ * reason that may be one item's (validation, a missing table, size), each of
+ * its items is sent again alone so that every caller gets its own answer; a
+ * server that cannot be reached, throttling after the retries or missing
+ * credentials fail them all. Thread-safe. */
 int putq_put(struct putq *q, const char *table, const char *hash_name,
 	     const char *range_name, json_t *item, const char *id,
 	     struct ddb_error *err);

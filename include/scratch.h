@@ -69,8 +69,7 @@ void scratch_remove_tree(struct scratch_store *s, const char *dir);
 
 /* Reads up to size bytes at off into buf. Returns the byte count (0 at or
  * past the end), -EINVAL for a negative off. Thread-safe. */
-ssize_t scratch_read(struct scratch_node *n, char *buf, size_t size,
-		     off_t off);
+ssize_t scratch_read(struct scratch_node *n, char *buf, size_t size, off_t off);
 
 /* Writes size bytes at off (a gap past the end reads as zeros) and sets the
  * mtime to now; size 0 changes nothing, as write(2). Returns size, or

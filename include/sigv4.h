@@ -13,8 +13,8 @@ struct sigv4_header {
 
 struct sigv4_request {
 	const char *method; /* "POST" */
-	const char *path;   /* as on the request line, e.g. "/" (raw UTF-8 ok) */
-	const char *query;  /* without '?', may be NULL or "" */
+	const char *path;  /* as on the request line, e.g. "/" (raw UTF-8 ok) */
+	const char *query; /* without '?', may be NULL or "" */
 	/* Every header that will be sent and signed, "host" included, in any
 	 * order; repeated names are joined with ',' in the order given. */
 	const struct sigv4_header *headers;

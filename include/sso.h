@@ -16,15 +16,15 @@
  * sso_start_url + sso_region in the profile; both need sso_account_id and
  * sso_role_name. */
 struct sso_config {
-	char *profile;      /* for the "aws sso login --profile P" hint */
+	char *profile;	    /* for the "aws sso login --profile P" hint */
 	char *session_name; /* NULL for the legacy form */
 	char *start_url;
-	char *region;       /* sso_region: where the portal and OIDC are */
+	char *region; /* sso_region: where the portal and OIDC are */
 	char *account_id;
 	char *role_name;
-	char *cache_file;   /* ~/.aws/sso/cache/<sha1 hex>.json */
-	char *portal_url;   /* e.g. https://portal.sso.eu-west-1.amazonaws.com */
-	char *oidc_url;     /* e.g. https://oidc.eu-west-1.amazonaws.com */
+	char *cache_file; /* ~/.aws/sso/cache/<sha1 hex>.json */
+	char *portal_url; /* e.g. https://portal.sso.eu-west-1.amazonaws.com */
+	char *oidc_url;	  /* e.g. https://oidc.eu-west-1.amazonaws.com */
 };
 
 /* The cached token document (~/.aws/sso/cache/X.json); strings NULL when
@@ -93,9 +93,9 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
  * minutes (as botocore) and the cache has a refresh token and an unexpired
  * client registration, writing the new token back to the cache file as
  * botocore does (temporary file in the same directory, mode 0600, renamed
- * over it; startUrl and region set from c, every other field kept); then calls the portal's
- * GetRoleCredentials with the token. A failed refresh of a token still
- * valid is logged and the old token used. http is borrowed. Fills *out
+ * over it; startUrl and region set from c, every other field kept); then calls
+ * the portal's GetRoleCredentials with the token. A failed refresh of a token
+ * still valid is logged and the old token used. http is borrowed. Fills *out
  * (caller frees with creds_clear). Returns 0, or:
  *   -EACCES  no cached token, or it expired and could not be refreshed, or
  *            the portal refused it (401): err is one line ending in
@@ -107,8 +107,8 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
  *   -ENOMEM
  * err never holds a token, secret or key. Thread-safe if calls for the same
  * cache file are not concurrent (the caller's refresh runs in one thread). */
-int sso_fetch(const struct sso_config *c, struct http_client *http,
-	      time_t now, struct creds *out, char *err, size_t errlen);
+int sso_fetch(const struct sso_config *c, struct http_client *http, time_t now,
+	      struct creds *out, char *err, size_t errlen);
 
 /* When the token in c's cache file expires, for --check (read again: a
  * refresh in sso_fetch may have rewritten it). Sets *expires_at. Returns 0,

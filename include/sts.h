@@ -12,10 +12,10 @@
 
 /* What an STS answer said: credentials, or an <ErrorResponse>. */
 struct sts_answer {
-	struct creds creds;     /* set for a credentials answer */
+	struct creds creds;	/* set for a credentials answer */
 	char *assumed_role_arn; /* AssumedRoleUser/Arn, or NULL */
-	char *error_code;       /* ErrorResponse/Error/Code, or NULL */
-	char *error_message;    /* ErrorResponse/Error/Message, or NULL */
+	char *error_code;	/* ErrorResponse/Error/Code, or NULL */
+	char *error_message;	/* ErrorResponse/Error/Message, or NULL */
 };
 
 /* Parses len bytes of an STS answer to action ("AssumeRole",
@@ -52,27 +52,23 @@ int sts_endpoint(const struct config *cfg, const char *region, char **url,
 void sts_default_session_name(time_t now, char out[40]);
 
 struct sts_assume_role {
-	const char *role_arn;     /* required */
+	const char *role_arn;	  /* required */
 	const char *session_name; /* NULL: sts_default_session_name(now) */
 	const char *external_id;  /* NULL: none */
-	int duration_seconds;     /* 0: STS's default (one hour) */
-	const char *mfa_serial;   /* SerialNumber, with mfa_code; NULL: none */
-	const char *mfa_code;     /* TokenCode (never logged) */
+	int duration_seconds;	  /* 0: STS's default (one hour) */
+	const char *mfa_serial;	  /* SerialNumber, with mfa_code; NULL: none */
+	const char *mfa_code;	  /* TokenCode (never logged) */
 };
 
 /* Calls AssumeRole at endpoint (a URL from sts_endpoint) for region, signed
  * with source (the credentials of the source profile) at time now. Retries
  * twice (after 200 and 400 ms) on a transport error, an HTTP 5xx, a
- * throttling code or IDPCommunicationError. http is borrowed. Fills *out (caller frees with
- * creds_clear). Returns 0, or
- *   -EACCES  STS refused (err: "STS AssumeRole of role R refused:
- *            CODE: MESSAGE")
- *   -EIO     STS unreachable or failing after the retries, or an answer
- *            that is not STS's XML (err says which)
- *   -EINVAL  a bad argument or endpoint URL
- *   -ENOMEM
- * err (may be NULL) gets one line that never holds a secret, token or
- * MFA code. Thread-safe. */
+ * throttling code or IDPCommunicationError. http is borrowed. Fills *out
+ * (caller frees with creds_clear). Returns 0, or -EACCES  STS refused (err:
+ * "STS AssumeRole of role R refused: CODE: MESSAGE") -EIO     STS unreachable
+ * or failing after the retries, or an answer that is not STS's XML (err says
+ * which) -EINVAL  a bad argument or endpoint URL -ENOMEM err (may be NULL) gets
+ * one line that never holds a secret, token or MFA code. Thread-safe. */
 int sts_assume_role(struct http_client *http, const char *endpoint,
 		    const char *region, const struct sigv4_credentials *source,
 		    const struct sts_assume_role *req, time_t now,
@@ -83,12 +79,9 @@ int sts_assume_role(struct http_client *http, const char *endpoint,
  * rotated token is used), role_arn, session_name (NULL: default) and
  * duration_seconds (0: default). Retries, results and errors as
  * sts_assume_role (err names "AssumeRoleWithWebIdentity"). */
-int sts_assume_role_with_web_identity(struct http_client *http,
-				      const char *endpoint,
-				      const char *role_arn,
-				      const char *session_name,
-				      const char *token, int duration_seconds,
-				      time_t now, struct creds *out, char *err,
-				      size_t errlen);
+int sts_assume_role_with_web_identity(
+    struct http_client *http, const char *endpoint, const char *role_arn,
+    const char *session_name, const char *token, int duration_seconds,
+    time_t now, struct creds *out, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,6 @@
 /* cache.c - rendered items and directory listings kept for cache_ttl in a
- * byte-bounded hash table with one LRU list; modification times outlive text. */
+ * byte-bounded hash table with one LRU list; modification times outlive text.
+ */
 #include "cache.h"
 #include "monotime.h"
 #include "pathmap.h"
@@ -11,7 +12,7 @@
 
 struct entry {
 	struct pathmap_node key; /* the path (the entry's), in c->map */
-	struct entry *lru_prev; /* towards the most recently used */
+	struct entry *lru_prev;	 /* towards the most recently used */
 	struct entry *lru_next;
 	/* item */
 	struct cache_blob *text;
@@ -41,11 +42,12 @@ struct cache_name_block {
 
 struct cache {
 	pthread_mutex_t lock;
-	struct pathmap map; /* path -> entry */
+	struct pathmap map;	/* path -> entry */
 	struct entry *lru_head; /* most recently used */
 	struct entry *lru_tail;
-	size_t bytes;      /* everything held */
-	size_t meta_bytes; /* the entries themselves, without text or listings */
+	size_t bytes; /* everything held */
+	size_t
+	    meta_bytes; /* the entries themselves, without text or listings */
 	size_t max_bytes;
 	double ttl;
 };
@@ -326,8 +328,8 @@ void cache_free(struct cache *c)
 	free(c);
 }
 
-static int item_get(struct cache *c, const char *path,
-		    struct cache_item *out, bool stale)
+static int item_get(struct cache *c, const char *path, struct cache_item *out,
+		    bool stale)
 {
 	size_t len = strlen(path);
 	struct entry *e;
@@ -338,7 +340,7 @@ static int item_get(struct cache *c, const char *path,
 	e = find(c, path, len, pathmap_hash(path, len));
 	if (e && (stale ? e->text != NULL
 			: (e->text || e->negative) &&
-				  e->item_expires > monotime_s())) {
+			      e->item_expires > monotime_s())) {
 		lru_unlink(c, e);
 		lru_push_front(c, e);
 		out->negative = e->negative;

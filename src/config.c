@@ -15,12 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
 
 /* A [services NAME] section's "SERVICE = / endpoint_url = URL" value. */
 struct config_service {
-	char *name;    /* the section's NAME */
-	char *service; /* the sub-section's key, lower-case: "dynamodb", "sts" */
+	char *name; /* the section's NAME */
+	char
+	    *service; /* the sub-section's key, lower-case: "dynamodb", "sts" */
 	char *endpoint_url;
 };
 
@@ -44,7 +46,7 @@ struct config_parse {
 	char *long_value; /* the value of the current over-long line */
 	bool in_profile;  /* the section is the selected profile */
 	char *service_name; /* set in a [services NAME] section */
-	char *sub;          /* the "SERVICE =" we are inside, lower-case */
+	char *sub;	    /* the "SERVICE =" we are inside, lower-case */
 	struct config_service *services;
 	size_t n_services;
 	bool found; /* the selected profile's section exists */
@@ -62,7 +64,6 @@ const char *config_env(const char *name)
 
 	return v && *v ? v : NULL;
 }
-
 
 static char *lskip(char *s)
 {
@@ -187,9 +188,9 @@ static int enter_section(struct config_parse *ps, const char *name, size_t len)
 		prof = config_section_profile(ps->section, buf, sizeof(buf));
 		ps->in_profile = prof && strcmp(prof, ps->cfg->profile) == 0;
 		if (ps->want_kind)
-			ps->in_profile = section_is(ps->section, ps->want_kind,
-						    ps->want_name, buf,
-						    sizeof(buf));
+			ps->in_profile =
+			    section_is(ps->section, ps->want_kind,
+				       ps->want_name, buf, sizeof(buf));
 		svc = config_section_services(ps->section);
 		if (svc) {
 			ps->service_name = strdup(svc);
@@ -436,7 +437,7 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		errbuf_printf(err, errlen, "cannot read %s: %s", ps->path,
-			strerror(errno));
+			      strerror(errno));
 		return -EINVAL;
 	}
 	line = ini_parse_stream(read_line, ps, on_value, ps);
@@ -447,8 +448,8 @@ static int parse_file(struct config_parse *ps, char *err, size_t errlen)
 		ret = -EINVAL;
 	} else if (line > 0) {
 		errbuf_printf(err, errlen,
-			"%s line %d: expected [section] or name = value",
-			ps->path, line);
+			      "%s line %d: expected [section] or name = value",
+			      ps->path, line);
 		ret = -EINVAL;
 	} else if (line < 0) {
 		ret = -ENOMEM;
@@ -487,74 +488,42 @@ static char *file_path(const char *var, const char *leaf)
 	return n < 0 ? NULL : path;
 }
 
-/* Checks url is http(s)://HOST[:PORT][/...]. Returns 0 or -EINVAL with
- * err naming where it came from. */
+/* Checks url is http(s)://HOST[:PORT][/...] as libcurl reads it
+ * (http_url_parse). Returns 0, -ENOMEM, or -EINVAL with err naming where
+ * it came from. */
 static int check_url(const char *url, const char *source, char *err,
 		     size_t errlen)
 {
-	const char *p, *auth, *end, *host, *port = NULL, *at;
+	struct http_url u;
+	const char *p;
+	int ret;
 
 	for (p = url; *p; p++) {
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			errbuf_printf(err, errlen,
-				"bad endpoint URL \"%s\" (from %s): it holds a "
-				"space or control character",
-				url, source);
+			errbuf_printf(
+			    err, errlen,
+			    "bad endpoint URL \"%s\" (from %s): it holds a "
+			    "space or control character",
+			    url, source);
 			return -EINVAL;
 		}
 	}
-	if (strncasecmp(url, "http://", 7) == 0)
-		auth = url + 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		auth = url + 8;
-	else {
-		errbuf_printf(err, errlen,
-			"bad endpoint URL \"%s\" (from %s): it must start with "
-			"http:// or https://",
-			url, source);
+	ret = http_url_parse(url, &u);
+	http_url_free(&u);
+	if (ret == -EPROTONOSUPPORT) {
+		errbuf_printf(
+		    err, errlen,
+		    "bad endpoint URL \"%s\" (from %s): it must start "
+		    "with http:// or https://",
+		    url, source);
 		return -EINVAL;
 	}
-	end = auth + strcspn(auth, "/?#");
-	host = auth;
-	for (at = auth; at < end; at++)
-		if (*at == '@')
-			host = at + 1;
-	if (host < end && *host == '[') {
-		p = memchr(host, ']', end - host);
-		if (!p || p == host + 1)
-			goto bad_host;
-		if (p + 1 < end) {
-			if (p[1] != ':')
-				goto bad_host;
-			port = p + 2;
-		}
-	} else {
-		p = memchr(host, ':', end - host);
-		if (p == host || host == end)
-			goto bad_host;
-		if (p)
-			port = p + 1;
-	}
-	if (port) {
-		long n = 0;
-
-		if (port == end)
-			goto bad_host;
-		for (p = port; p < end; p++) {
-			if (!isdigit((unsigned char)*p) || n > 65535)
-				goto bad_host;
-			n = n * 10 + (*p - '0');
-		}
-		if (n < 1 || n > 65535)
-			goto bad_host;
-	}
-	return 0;
-bad_host:
-	errbuf_printf(err, errlen,
-		"bad endpoint URL \"%s\" (from %s): expected "
-		"http(s)://HOST[:PORT]",
-		url, source);
-	return -EINVAL;
+	if (ret == -EINVAL)
+		errbuf_printf(err, errlen,
+			      "bad endpoint URL \"%s\" (from %s): expected "
+			      "http(s)://HOST[:PORT]",
+			      url, source);
+	return ret;
 }
 
 /* Takes a copy of url without trailing slashes (DynamoDB is always
@@ -585,10 +554,11 @@ static int check_region(const char *region, const char *source, char *err,
 			n = 0;
 	}
 	if (n == 0 || n > 64) {
-		errbuf_printf(err, errlen,
-			"bad region \"%s\" (from %s): expected a name such as "
-			"us-east-1",
-			region, source);
+		errbuf_printf(
+		    err, errlen,
+		    "bad region \"%s\" (from %s): expected a name such as "
+		    "us-east-1",
+		    region, source);
 		return -EINVAL;
 	}
 	return 0;
@@ -624,11 +594,11 @@ bool config_ignore_endpoints(const struct config *cfg)
 
 	if (env)
 		return is_true(env);
-	return is_true(config_get(cfg, "ignore_configured_endpoint_urls", NULL));
+	return is_true(
+	    config_get(cfg, "ignore_configured_endpoint_urls", NULL));
 }
 
-const char *config_services_entry(const struct config *cfg,
-				  const char *service)
+const char *config_services_entry(const struct config *cfg, const char *service)
 {
 	const char *svc;
 
@@ -643,15 +613,16 @@ const char *config_services_entry(const struct config *cfg,
 	return NULL;
 }
 
-static int region_resolve(struct config *cfg, const char *opt, bool explicit,
-			  char *err, size_t errlen)
+static int region_resolve(struct config *cfg, const char *opt,
+			  const char *opt_from, bool explicit, char *err,
+			  size_t errlen)
 {
 	enum config_file file;
 	const char *v;
 
 	if (opt && *opt)
-		return set_pair(&cfg->region, &cfg->region_source, opt,
-				"option region=");
+		return set_pair(&cfg->region, &cfg->region_source, opt, "%s",
+				opt_from ? opt_from : "option region=");
 	v = config_env("AWS_REGION");
 	if (v)
 		return set_pair(&cfg->region, &cfg->region_source, v,
@@ -684,10 +655,10 @@ static bool holds_pem_certificate(FILE *fp)
 	while (!found && getline(&line, &cap, fp) > 0) {
 		if (strncmp(line, "-----BEGIN ", 11) != 0)
 			continue;
-		found = strncmp(line + 11, "CERTIFICATE-----", 16) == 0 ||
-			strncmp(line + 11, "TRUSTED CERTIFICATE-----", 24) ==
-			    0 ||
-			strncmp(line + 11, "X509 CERTIFICATE-----", 21) == 0;
+		found =
+		    strncmp(line + 11, "CERTIFICATE-----", 16) == 0 ||
+		    strncmp(line + 11, "TRUSTED CERTIFICATE-----", 24) == 0 ||
+		    strncmp(line + 11, "X509 CERTIFICATE-----", 21) == 0;
 	}
 	free(line);
 	return found;
@@ -803,9 +774,9 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 	cfg->profile_found = ps.found;
 	if (cfg->profile_named && !cfg->profile_found) {
 		errbuf_printf(err, errlen,
-			"profile \"%s\" (from %s) not found in %s or %s",
-			cfg->profile, cfg->profile_source,
-			cfg->credentials_file, cfg->config_file);
+			      "profile \"%s\" (from %s) not found in %s or %s",
+			      cfg->profile, cfg->profile_source,
+			      cfg->credentials_file, cfg->config_file);
 		ret = -ENOENT;
 		goto out;
 	}
@@ -820,11 +791,13 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 		goto out;
 	if (opts->endpoint && *opts->endpoint)
 		ret = set_pair(&cfg->endpoint, &cfg->endpoint_source,
-			       opts->endpoint, "option endpoint=");
+			       opts->endpoint, "%s",
+			       opts->endpoint_from ? opts->endpoint_from
+						   : "option endpoint=");
 	else
-		ret = config_service_endpoint(cfg, "DynamoDB", &cfg->endpoint,
-					      &cfg->endpoint_source, err,
-					      errlen);
+		ret =
+		    config_service_endpoint(cfg, "DynamoDB", &cfg->endpoint,
+					    &cfg->endpoint_source, err, errlen);
 	if (ret)
 		goto out;
 	if (cfg->endpoint) {
@@ -834,8 +807,8 @@ int config_resolve(const struct config_options *opts, struct config *cfg,
 			goto out;
 	}
 
-	ret = region_resolve(cfg, opts->region, cfg->endpoint != NULL, err,
-			     errlen);
+	ret = region_resolve(cfg, opts->region, opts->region_from,
+			     cfg->endpoint != NULL, err, errlen);
 	if (ret)
 		goto out;
 	ret = check_region(cfg->region, cfg->region_source, err, errlen);
@@ -947,9 +920,8 @@ const char *config_kv_find(const struct config_kv *kv, size_t n,
 	return NULL;
 }
 
-int config_section(const struct config *cfg, const char *kind,
-		   const char *name, struct config_kv **kv, size_t *n,
-		   char *err, size_t errlen)
+int config_section(const struct config *cfg, const char *kind, const char *name,
+		   struct config_kv **kv, size_t *n, char *err, size_t errlen)
 {
 	/* A throw-away config collects the section's keys through the same
 	 * reader (long lines, continuation lines) as the profile's; its
@@ -977,8 +949,7 @@ int config_section(const struct config *cfg, const char *kind,
 }
 
 int config_service_endpoint(const struct config *cfg, const char *service_id,
-			    char **url, char **source, char *err,
-			    size_t errlen)
+			    char **url, char **source, char *err, size_t errlen)
 {
 	char var[96], key[64];
 	enum config_file file;

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "log.h"
 #include "monotime.h"
 #include "sso.h"
@@ -41,13 +42,13 @@
 #define CREDS_IMDS_ROLE_PATH  "/latest/meta-data/iam/security-credentials/"
 
 enum creds_kind {
-	CREDS_STATIC,	 /* environment or profile keys: never refreshed */
-	CREDS_PROCESS,	 /* credential_process */
-	CREDS_CONTAINER, /* ECS / EKS container endpoint */
-	CREDS_IMDS,	 /* EC2 instance metadata */
-	CREDS_ROLE,	 /* STS AssumeRole with the credentials of src */
+	CREDS_STATIC,	    /* environment or profile keys: never refreshed */
+	CREDS_PROCESS,	    /* credential_process */
+	CREDS_CONTAINER,    /* ECS / EKS container endpoint */
+	CREDS_IMDS,	    /* EC2 instance metadata */
+	CREDS_ROLE,	    /* STS AssumeRole with the credentials of src */
 	CREDS_WEB_IDENTITY, /* STS AssumeRoleWithWebIdentity */
-	CREDS_SSO,	 /* IAM Identity Center: cached token, portal */
+	CREDS_SSO,	    /* IAM Identity Center: cached token, portal */
 };
 
 /* A web identity token file is a JWT of a few KiB; refuse anything huge. */
@@ -73,12 +74,12 @@ struct creds_provider {
 	/* CREDS_ROLE and CREDS_WEB_IDENTITY */
 	struct creds_provider *src; /* CREDS_ROLE: the source credentials */
 	char *role_arn;
-	char *session_name;  /* fixed at start, as botocore does */
-	char *external_id;   /* NULL: none */
-	int duration;	     /* 0: STS's default */
+	char *session_name; /* fixed at start, as botocore does */
+	char *external_id;  /* NULL: none */
+	int duration;	    /* 0: STS's default */
 	char *sts_url;
-	char *sts_region;    /* the signing region */
-	char *web_token_file; /* CREDS_WEB_IDENTITY: re-read at each fetch */
+	char *sts_region;      /* the signing region */
+	char *web_token_file;  /* CREDS_WEB_IDENTITY: re-read at each fetch */
 	struct sso_config sso; /* CREDS_SSO: the token cache is re-read at
 				* each fetch (aws sso login rewrites it) */
 	/* CREDS_ROLE with mfa_serial: the code is asked for once, through
@@ -86,7 +87,6 @@ struct creds_provider {
 	char *mfa_serial;
 	struct creds_prompt prompt; /* set only inside creds_provider_new */
 };
-
 
 static void wipe_free(char *s)
 {
@@ -208,19 +208,20 @@ int creds_parse_json(const char *body, size_t len, const char *what,
 	root = json_loadb(body, len, 0, &jerr);
 	if (!root || !json_is_object(root)) {
 		if (root)
-			errbuf_printf(err, errlen, "%s: output is not a JSON object",
-				what);
-		else
 			errbuf_printf(err, errlen,
-				"%s: output is not JSON (line %d, column %d)",
-				what, jerr.line, jerr.column);
+				      "%s: output is not a JSON object", what);
+		else
+			errbuf_printf(
+			    err, errlen,
+			    "%s: output is not JSON (line %d, column %d)", what,
+			    jerr.line, jerr.column);
 		goto out;
 	}
 	if (want_version) {
 		v = json_object_get(root, "Version");
 		if (!json_is_integer(v) || json_integer_value(v) != 1) {
-			errbuf_printf(err, errlen, "%s: output needs \"Version\": 1",
-				what);
+			errbuf_printf(err, errlen,
+				      "%s: output needs \"Version\": 1", what);
 			goto out;
 		}
 	}
@@ -229,13 +230,14 @@ int creds_parse_json(const char *body, size_t len, const char *what,
 	token = json_string_value(json_object_get(root, token_key));
 	exp = json_string_value(json_object_get(root, "Expiration"));
 	if (!akid || !*akid || !secret || !*secret) {
-		errbuf_printf(err, errlen, "%s: output lacks a string \"%s\"", what,
-			!akid || !*akid ? "AccessKeyId" : "SecretAccessKey");
+		errbuf_printf(
+		    err, errlen, "%s: output lacks a string \"%s\"", what,
+		    !akid || !*akid ? "AccessKeyId" : "SecretAccessKey");
 		goto out;
 	}
 	if (exp && creds_parse_time(exp, &expiration)) {
-		errbuf_printf(err, errlen, "%s: bad \"Expiration\": \"%.40s\"", what,
-			exp);
+		errbuf_printf(err, errlen, "%s: bad \"Expiration\": \"%.40s\"",
+			      what, exp);
 		goto out;
 	}
 	ret = creds_set(out, akid, secret, token, expiration);
@@ -365,7 +367,7 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 	if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
 		ret = -errno;
 		errbuf_printf(err, errlen, "credential_process: pipe: %s",
-			strerror(-ret));
+			      strerror(-ret));
 		ret = ret == -ENOMEM ? -ENOMEM : -EIO;
 		goto out;
 	}
@@ -422,38 +424,40 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 		;
 	pid = -1;
 	if (ret == -ETIMEDOUT) {
-		errbuf_printf(err, errlen,
-			"credential_process timed out after %ld s (killed)",
-			timeout_ms / 1000);
+		errbuf_printf(
+		    err, errlen,
+		    "credential_process timed out after %ld s (killed)",
+		    timeout_ms / 1000);
 		ret = -EIO;
 		goto out;
 	}
 	if (ret == -EFBIG) {
 		errbuf_printf(err, errlen,
-			"credential_process: output larger than %d bytes",
-			CREDS_MAX_OUTPUT);
+			      "credential_process: output larger than %d bytes",
+			      CREDS_MAX_OUTPUT);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (ret) {
-		errbuf_printf(err, errlen, "credential_process: reading output: %s",
-			strerror(-ret));
+		errbuf_printf(err, errlen,
+			      "credential_process: reading output: %s",
+			      strerror(-ret));
 		ret = ret == -ENOMEM ? -ENOMEM : -EIO;
 		goto out;
 	}
 	first_line(&e, line, sizeof(line));
 	if (WIFSIGNALED(status)) {
 		errbuf_printf(err, errlen,
-			"credential_process was killed by signal %d%s%s",
-			WTERMSIG(status), *line ? ": " : "", line);
+			      "credential_process was killed by signal %d%s%s",
+			      WTERMSIG(status), *line ? ": " : "", line);
 		ret = -EIO;
 		goto out;
 	}
 	if (WEXITSTATUS(status) != 0) {
 		errbuf_printf(err, errlen,
-			"credential_process exited with status %d%s%s",
-			WEXITSTATUS(status), *line ? ": " : "",
-			*line ? line : " (no message on stderr)");
+			      "credential_process exited with status %d%s%s",
+			      WEXITSTATUS(status), *line ? ": " : "",
+			      *line ? line : " (no message on stderr)");
 		ret = -EIO;
 		goto out;
 	}
@@ -463,8 +467,9 @@ int creds_process_run(const char *command, long timeout_ms, struct creds *out,
 	goto out;
 
 spawn_failed:
-	errbuf_printf(err, errlen, "credential_process: cannot start /bin/sh: %s",
-		strerror(ret));
+	errbuf_printf(err, errlen,
+		      "credential_process: cannot start /bin/sh: %s",
+		      strerror(ret));
 	ret = ret == ENOMEM ? -ENOMEM : -EIO;
 out:
 	if (pid > 0) {
@@ -490,19 +495,18 @@ out:
 	return ret;
 }
 
-/* Whether host (from an http:// URL) is one botocore lets container
- * credentials come from over plain HTTP. */
-static bool container_host_allowed(const char *host, size_t len)
+/* Whether host (of an http:// URL, from http_url_parse) is one botocore
+ * lets container credentials come from over plain HTTP. */
+static bool container_host_allowed(const char *host)
 {
 	static const char *const allowed[] = {
 	    "localhost",      "[::1]",		"169.254.170.2",
 	    "169.254.170.23", "[fd00:ec2::23]",
 	};
-	size_t i;
+	size_t i, len = strlen(host);
 
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		if (strlen(allowed[i]) == len &&
-		    strncasecmp(host, allowed[i], len) == 0)
+		if (strcasecmp(host, allowed[i]) == 0)
 			return true;
 	/* 127.0.0.0/8 */
 	if (len < 9 || strncmp(host, "127.", 4) != 0)
@@ -516,8 +520,8 @@ static bool container_host_allowed(const char *host, size_t len)
 int creds_container_url(const char *relative_uri, const char *full_uri,
 			char **url, char *err, size_t errlen)
 {
-	const char *host;
-	size_t len;
+	struct http_url u;
+	int ret;
 
 	*url = NULL;
 	if (relative_uri && *relative_uri) {
@@ -531,29 +535,28 @@ int creds_container_url(const char *relative_uri, const char *full_uri,
 	}
 	if (!full_uri || !*full_uri)
 		return -ENOENT;
-	if (strncasecmp(full_uri, "https://", 8) == 0 && full_uri[8])
-		goto ok;
-	if (strncasecmp(full_uri, "http://", 7) != 0) {
-		errbuf_printf(err, errlen,
-			"AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an "
-			"http(s) URL",
-			full_uri);
+	ret = http_url_parse(full_uri, &u);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret) {
+		errbuf_printf(
+		    err, errlen,
+		    "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\" is not an "
+		    "http(s) URL",
+		    full_uri);
 		return -EINVAL;
 	}
-	host = full_uri + 7;
-	if (*host == '[')
-		len = strcspn(host, "]") + 1;
-	else
-		len = strcspn(host, ":/?#");
-	if (!container_host_allowed(host, len)) {
-		errbuf_printf(err, errlen,
-			"AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http "
-			"is allowed only to a loopback address or the "
-			"container credentials host; use https",
-			full_uri);
+	if (!u.https && !container_host_allowed(u.host)) {
+		errbuf_printf(
+		    err, errlen,
+		    "AWS_CONTAINER_CREDENTIALS_FULL_URI \"%s\": plain http "
+		    "is allowed only to a loopback address or the "
+		    "container credentials host; use https",
+		    full_uri);
+		http_url_free(&u);
 		return -EINVAL;
 	}
-ok:
+	http_url_free(&u);
 	*url = strdup(full_uri);
 	return *url ? 0 : -ENOMEM;
 }
@@ -571,9 +574,10 @@ static int container_token(const struct creds_provider *p, char **token,
 	if (p->token_file) {
 		fp = fopen(p->token_file, "r");
 		if (!fp) {
-			errbuf_printf(err, errlen,
-				"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
-				p->token_file, strerror(errno));
+			errbuf_printf(
+			    err, errlen,
+			    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
+			    p->token_file, strerror(errno));
 			return -EIO;
 		}
 		t = calloc(1, 16385);
@@ -597,9 +601,10 @@ static int container_token(const struct creds_provider *p, char **token,
 	n = strcspn(t, "\r\n");
 	if (n != len || strlen(t) != len) {
 		wipe_free(t);
-		errbuf_printf(err, errlen,
-			"the container authorization token holds a line break "
-			"or NUL: not a legal header value");
+		errbuf_printf(
+		    err, errlen,
+		    "the container authorization token holds a line break "
+		    "or NUL: not a legal header value");
 		return -EINVAL;
 	}
 	*token = t;
@@ -631,7 +636,8 @@ static int fetch_container(struct creds_provider *p, struct creds *out,
 	int ret;
 
 	if (!p->http) {
-		errbuf_printf(err, errlen, "container credentials: no HTTP client");
+		errbuf_printf(err, errlen,
+			      "container credentials: no HTTP client");
 		return -EINVAL;
 	}
 	ret = container_token(p, &token, err, errlen);
@@ -651,15 +657,17 @@ static int fetch_container(struct creds_provider *p, struct creds *out,
 			break;
 	}
 	if (ret) {
-		errbuf_printf(err, errlen, "container credentials endpoint %s: %s",
-			p->url, http_strerror(ret));
+		errbuf_printf(err, errlen,
+			      "container credentials endpoint %s: %s", p->url,
+			      http_strerror(ret));
 		ret = -EIO;
 		goto out;
 	}
 	if (resp.status != 200) {
-		errbuf_printf(err, errlen,
-			"container credentials endpoint %s answered HTTP %ld",
-			p->url, resp.status);
+		errbuf_printf(
+		    err, errlen,
+		    "container credentials endpoint %s answered HTTP %ld",
+		    p->url, resp.status);
 		ret = -EIO;
 		goto out;
 	}
@@ -719,11 +727,11 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	    strcspn(resp.body, "\r\n") != resp.body_len) {
 		if (ret)
 			errbuf_printf(err, errlen, "%s: %s", p->imds_base,
-				http_strerror(ret));
+				      http_strerror(ret));
 		else
 			errbuf_printf(err, errlen,
-				"%s: token request answered HTTP %ld",
-				p->imds_base, resp.status);
+				      "%s: token request answered HTTP %ld",
+				      p->imds_base, resp.status);
 		ret = -ENOENT;
 		goto out;
 	}
@@ -741,10 +749,12 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 			goto out;
 		if (ret || resp.status != 200) {
 			if (ret)
-				errbuf_printf(err, errlen, "%s", http_strerror(ret));
+				errbuf_printf(err, errlen, "%s",
+					      http_strerror(ret));
 			else
-				errbuf_printf(err, errlen, "no IAM role (HTTP %ld)",
-					resp.status);
+				errbuf_printf(err, errlen,
+					      "no IAM role (HTTP %ld)",
+					      resp.status);
 			ret = resp.status == 404 ? -ENOENT : -EIO;
 			goto out;
 		}
@@ -773,9 +783,10 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 		if (ret)
 			errbuf_printf(err, errlen, "%s", http_strerror(ret));
 		else
-			errbuf_printf(err, errlen,
-				"credentials of role %s answered HTTP %ld",
-				p->role ? p->role : role, resp.status);
+			errbuf_printf(
+			    err, errlen,
+			    "credentials of role %s answered HTTP %ld",
+			    p->role ? p->role : role, resp.status);
 		ret = -EIO;
 		goto out;
 	}
@@ -783,7 +794,7 @@ static int fetch_imds(struct creds_provider *p, struct creds *out, char *err,
 	code = json_string_value(json_object_get(root, "Code"));
 	if (code && strcmp(code, "Success") != 0) {
 		errbuf_printf(err, errlen, "credentials of role %s: Code %.60s",
-			p->role ? p->role : role, code);
+			      p->role ? p->role : role, code);
 		json_decref(root);
 		ret = -EIO;
 		goto out;
@@ -838,34 +849,36 @@ static int fetch_role_mfa(struct creds_provider *p, time_t now,
 
 	memset(out, 0, sizeof(*out));
 	if (p->mfa_serial && !mfa_code) {
-		errbuf_printf(err, errlen,
-			"role %s needs an MFA code (mfa_serial %s); remount "
-			"from a terminal to enter a new one",
-			p->role_arn, p->mfa_serial);
+		errbuf_printf(
+		    err, errlen,
+		    "role %s needs an MFA code (mfa_serial %s); remount "
+		    "from a terminal to enter a new one",
+		    p->role_arn, p->mfa_serial);
 		return -EACCES;
 	}
 	ret = creds_provider_get(p->src, now, &src);
 	if (ret == -EACCES) {
 		m = mfa_step(p->src);
 		if (m)
-			errbuf_printf(err, errlen,
-				"the source credentials of role %s have "
-				"expired and cannot be renewed: role %s needs "
-				"an MFA code (mfa_serial %s); remount from a "
-				"terminal to enter a new one",
-				p->role_arn, m->role_arn, m->mfa_serial);
+			errbuf_printf(
+			    err, errlen,
+			    "the source credentials of role %s have "
+			    "expired and cannot be renewed: role %s needs "
+			    "an MFA code (mfa_serial %s); remount from a "
+			    "terminal to enter a new one",
+			    p->role_arn, m->role_arn, m->mfa_serial);
 		else
-			errbuf_printf(err, errlen,
-				"the source credentials of role %s (%s) have "
-				"expired and could not be renewed",
-				p->role_arn, p->src->source);
+			errbuf_printf(
+			    err, errlen,
+			    "the source credentials of role %s (%s) have "
+			    "expired and could not be renewed",
+			    p->role_arn, p->src->source);
 		goto out;
 	}
 	if (ret)
 		goto out;
-	sc = (struct sigv4_credentials){src.access_key_id,
-					src.secret_access_key,
-					src.session_token};
+	sc = (struct sigv4_credentials){
+	    src.access_key_id, src.secret_access_key, src.session_token};
 	/* signed at the wall clock: now only decides about expiry */
 	ret = sts_assume_role(p->http, p->sts_url, p->sts_region, &sc, &req,
 			      time(NULL), out, err, errlen);
@@ -894,8 +907,8 @@ static int read_web_token(const char *path, char **token, char *err,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errbuf_printf(err, errlen,
-			"cannot read web identity token file %s: %s", path,
-			strerror(errno));
+			      "cannot read web identity token file %s: %s",
+			      path, strerror(errno));
 		return -EIO;
 	}
 	while ((ret = outbuf_read(fd, &b)) > 0 && !b.over)
@@ -903,12 +916,12 @@ static int read_web_token(const char *path, char **token, char *err,
 	close(fd);
 	if (ret < 0 && ret != -ENOMEM) {
 		errbuf_printf(err, errlen,
-			"cannot read web identity token file %s: %s", path,
-			strerror(-ret));
+			      "cannot read web identity token file %s: %s",
+			      path, strerror(-ret));
 		ret = -EIO;
 	} else if (ret >= 0 && (b.over || !b.len)) {
 		errbuf_printf(err, errlen, "web identity token file %s is %s",
-			path, b.over ? "larger than 1 MiB" : "empty");
+			      path, b.over ? "larger than 1 MiB" : "empty");
 		ret = -EINVAL;
 	}
 	if (ret) {
@@ -991,10 +1004,11 @@ static int profile_keys(struct creds_provider *p, const struct config *cfg,
 	if (!akid && !secret)
 		return 1;
 	if (!akid || !secret) {
-		errbuf_printf(err, errlen, "profile \"%s\" in %s has %s but no %s",
-			cfg->profile, path,
-			akid ? "aws_access_key_id" : "aws_secret_access_key",
-			akid ? "aws_secret_access_key" : "aws_access_key_id");
+		errbuf_printf(
+		    err, errlen, "profile \"%s\" in %s has %s but no %s",
+		    cfg->profile, path,
+		    akid ? "aws_access_key_id" : "aws_secret_access_key",
+		    akid ? "aws_secret_access_key" : "aws_access_key_id");
 		return -EINVAL;
 	}
 	p->kind = CREDS_STATIC;
@@ -1045,8 +1059,8 @@ static int chain_profile(struct creds_provider *p, const struct config *cfg,
 		ret = creds_process_run(command, CREDS_PROCESS_TIMEOUT_MS,
 					&p->cur, msg, sizeof(msg));
 		if (ret)
-			errbuf_printf(err, errlen, "profile \"%s\": %s", cfg->profile,
-				msg);
+			errbuf_printf(err, errlen, "profile \"%s\": %s",
+				      cfg->profile, msg);
 		return ret;
 	}
 	ret = profile_keys(p, cfg, CONFIG_FILE_CONFIG, err, errlen);
@@ -1056,12 +1070,13 @@ static int chain_profile(struct creds_provider *p, const struct config *cfg,
 	     i++) {
 		if (!config_get(cfg, unsupported[i].key, NULL))
 			continue;
-		errbuf_printf(err, errlen,
-			"profile \"%s\" uses %s, which dynamofs does not "
-			"support; use a profile with credential_process = aws "
-			"configure export-credentials --profile %s --format "
-			"process",
-			cfg->profile, unsupported[i].what, cfg->profile);
+		errbuf_printf(
+		    err, errlen,
+		    "profile \"%s\" uses %s, which dynamofs does not "
+		    "support; use a profile with credential_process = aws "
+		    "configure export-credentials --profile %s --format "
+		    "process",
+		    cfg->profile, unsupported[i].what, cfg->profile);
 		return -EINVAL;
 	}
 	snprintf(tried, triedlen,
@@ -1087,10 +1102,11 @@ static int chain_sso(struct creds_provider *p, const struct config *cfg,
 		return 1;
 	ret = sso_config_from_profile(cfg, &p->sso, msg, sizeof(msg));
 	if (ret == -ENOENT) {
-		errbuf_printf(err, errlen,
-			"SSO profile \"%s\" lacks sso_session (or the legacy "
-			"sso_start_url and sso_region)",
-			cfg->profile);
+		errbuf_printf(
+		    err, errlen,
+		    "SSO profile \"%s\" lacks sso_session (or the legacy "
+		    "sso_start_url and sso_region)",
+		    cfg->profile);
 		return -EINVAL;
 	}
 	if (ret) {
@@ -1108,17 +1124,18 @@ static int chain_sso(struct creds_provider *p, const struct config *cfg,
 		strftime(until, sizeof(until),
 			 ", token cached until %Y-%m-%dT%H:%MZ", &tm);
 	if (p->sso.session_name)
-		ret = asprintf(&p->source,
-			       "SSO session \"%s\" (profile \"%s\"), account %s, "
-			       "role %s%s",
-			       p->sso.session_name, cfg->profile,
-			       p->sso.account_id, p->sso.role_name, until);
+		ret =
+		    asprintf(&p->source,
+			     "SSO session \"%s\" (profile \"%s\"), account %s, "
+			     "role %s%s",
+			     p->sso.session_name, cfg->profile,
+			     p->sso.account_id, p->sso.role_name, until);
 	else
 		ret = asprintf(&p->source,
 			       "SSO start URL %s (profile \"%s\"), account %s, "
 			       "role %s%s",
-			       p->sso.start_url, cfg->profile, p->sso.account_id,
-			       p->sso.role_name, until);
+			       p->sso.start_url, cfg->profile,
+			       p->sso.account_id, p->sso.role_name, until);
 	if (ret < 0) {
 		p->source = NULL;
 		return -ENOMEM;
@@ -1134,9 +1151,10 @@ static int chain_container(struct creds_provider *p, char *tried,
 	char msg[512] = "";
 	int ret;
 
-	ret = creds_container_url(config_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
-				  config_env("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-				  &p->url, err, errlen);
+	ret = creds_container_url(
+	    config_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+	    config_env("AWS_CONTAINER_CREDENTIALS_FULL_URI"), &p->url, err,
+	    errlen);
 	if (ret == -ENOENT) {
 		snprintf(tried, triedlen,
 			 "container credentials "
@@ -1152,7 +1170,8 @@ static int chain_container(struct creds_provider *p, char *tried,
 		if (!p->token_file)
 			return -ENOMEM;
 	} else if (config_env("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
-		p->token = strdup(config_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
+		p->token =
+		    strdup(config_env("AWS_CONTAINER_AUTHORIZATION_TOKEN"));
 		if (!p->token)
 			return -ENOMEM;
 	}
@@ -1235,31 +1254,35 @@ static int chain_env(struct creds_provider *p, char *err, size_t errlen)
 		 * (the environment does not change), so the mount refuses
 		 * requests with EACCES from then on */
 		if (exp && creds_parse_time(exp, &until) != 0) {
-			errbuf_printf(err, errlen,
-				"AWS_CREDENTIAL_EXPIRATION \"%.40s\" is not an "
-				"ISO 8601 time such as 2026-12-02T12:00:00Z",
-				exp);
+			errbuf_printf(
+			    err, errlen,
+			    "AWS_CREDENTIAL_EXPIRATION \"%.40s\" is not an "
+			    "ISO 8601 time such as 2026-12-02T12:00:00Z",
+			    exp);
 			return -EINVAL;
 		}
 		if (exp && until <= monotime_wall_s()) {
-			errbuf_printf(err, errlen,
-				"the credentials in AWS_ACCESS_KEY_ID expired at "
-				"%s (AWS_CREDENTIAL_EXPIRATION)",
-				exp);
+			errbuf_printf(
+			    err, errlen,
+			    "the credentials in AWS_ACCESS_KEY_ID expired at "
+			    "%s (AWS_CREDENTIAL_EXPIRATION)",
+			    exp);
 			return -EACCES;
 		}
 		p->kind = CREDS_STATIC;
-		p->source = strdup(exp ? "environment (AWS_ACCESS_KEY_ID, until "
-					 "AWS_CREDENTIAL_EXPIRATION)"
-				       : "environment (AWS_ACCESS_KEY_ID)");
+		p->source =
+		    strdup(exp ? "environment (AWS_ACCESS_KEY_ID, until "
+				 "AWS_CREDENTIAL_EXPIRATION)"
+			       : "environment (AWS_ACCESS_KEY_ID)");
 		if (!p->source)
 			return -ENOMEM;
 		return creds_set(&p->cur, akid, secret, token, until);
 	}
 	if (akid || secret) {
-		errbuf_printf(err, errlen, "%s is set but %s is not",
-			akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-			akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
+		errbuf_printf(
+		    err, errlen, "%s is set but %s is not",
+		    akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
+		    akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 		return -EINVAL;
 	}
 	return 1;
@@ -1340,10 +1363,11 @@ static int role_params(struct creds_provider *p, const struct config *top,
 		errno = 0;
 		d = strtol(v, &end, 10);
 		if (errno || end == v || *end || d <= 0 || d > 86400) {
-			errbuf_printf(err, errlen,
-				"profile \"%s\": duration_seconds \"%.40s\" is "
-				"not a number of seconds",
-				cfg->profile, v);
+			errbuf_printf(
+			    err, errlen,
+			    "profile \"%s\": duration_seconds \"%.40s\" is "
+			    "not a number of seconds",
+			    cfg->profile, v);
 			return -EINVAL;
 		}
 		p->duration = (int)d;
@@ -1358,8 +1382,8 @@ static int role_params(struct creds_provider *p, const struct config *top,
  * profile. Returns 0, 1 (no token file configured) or an error. */
 static int chain_web_identity(struct creds_provider *p,
 			      const struct config *top,
-			      const struct config *cfg, bool use_env,
-			      char *err, size_t errlen)
+			      const struct config *cfg, bool use_env, char *err,
+			      size_t errlen)
 {
 	const char *file = NULL, *arn = NULL, *session = NULL, *from;
 	char msg[512] = "";
@@ -1382,10 +1406,11 @@ static int chain_web_identity(struct creds_provider *p,
 	if (!file)
 		return 1;
 	if (!arn) {
-		errbuf_printf(err, errlen,
-			"web identity token file %s is set but no role: set "
-			"AWS_ROLE_ARN or role_arn in profile \"%s\"",
-			file, cfg->profile);
+		errbuf_printf(
+		    err, errlen,
+		    "web identity token file %s is set but no role: set "
+		    "AWS_ROLE_ARN or role_arn in profile \"%s\"",
+		    file, cfg->profile);
 		return -EINVAL;
 	}
 	p->kind = CREDS_WEB_IDENTITY;
@@ -1440,17 +1465,19 @@ static int chain_credential_source(struct creds_provider *p,
 	} else if (strcmp(cs, "Ec2InstanceMetadata") == 0) {
 		ret = chain_imds(p, top, tried, sizeof(tried), err, errlen);
 	} else {
-		errbuf_printf(err, errlen,
-			"profile \"%s\": credential_source \"%.40s\" is not "
-			"Environment, Ec2InstanceMetadata or EcsContainer",
-			cfg->profile, cs);
+		errbuf_printf(
+		    err, errlen,
+		    "profile \"%s\": credential_source \"%.40s\" is not "
+		    "Environment, Ec2InstanceMetadata or EcsContainer",
+		    cfg->profile, cs);
 		return -EINVAL;
 	}
 	if (ret == 1) {
-		errbuf_printf(err, errlen,
-			"profile \"%s\": no credentials from credential_source "
-			"%s: %s",
-			cfg->profile, cs, tried);
+		errbuf_printf(
+		    err, errlen,
+		    "profile \"%s\": no credentials from credential_source "
+		    "%s: %s",
+		    cfg->profile, cs, tried);
 		return -ENOENT;
 	}
 	return ret;
@@ -1463,9 +1490,8 @@ static int chain_source_profile(struct creds_provider *p,
 				const struct visit *here, char *err,
 				size_t errlen)
 {
-	struct config_options opts = {.endpoint = top->endpoint,
-				      .region = top->region,
-				      .profile = name};
+	struct config_options opts = {
+	    .endpoint = top->endpoint, .region = top->region, .profile = name};
 	struct config scfg = {0};
 	const struct config *src = cfg;
 	const struct visit *v;
@@ -1478,19 +1504,21 @@ static int chain_source_profile(struct creds_provider *p,
 			break;
 	if (v && !(self && has_static_keys(cfg))) {
 		visit_path(here, path, sizeof(path));
-		errbuf_printf(err, errlen,
-			"profile \"%s\": source_profile makes a loop: %s%s",
-			cfg->profile, path, name);
+		errbuf_printf(
+		    err, errlen,
+		    "profile \"%s\": source_profile makes a loop: %s%s",
+		    cfg->profile, path, name);
 		return -EINVAL;
 	}
 	if (!self) {
 		ret = config_resolve(&opts, &scfg, msg, sizeof(msg));
 		if (ret == -ENOENT) {
-			errbuf_printf(err, errlen,
-				"profile \"%s\": source_profile \"%s\" is not "
-				"in %s or %s",
-				cfg->profile, name, cfg->credentials_file,
-				cfg->config_file);
+			errbuf_printf(
+			    err, errlen,
+			    "profile \"%s\": source_profile \"%s\" is not "
+			    "in %s or %s",
+			    cfg->profile, name, cfg->credentials_file,
+			    cfg->config_file);
 			return -EINVAL;
 		}
 		if (ret) {
@@ -1508,10 +1536,11 @@ static int chain_source_profile(struct creds_provider *p,
 			ret = chain_profile(p, src, tried, sizeof(tried), err,
 					    errlen);
 		if (ret == 1) {
-			errbuf_printf(err, errlen,
-				"profile \"%s\": source_profile \"%s\" has no "
-				"credentials: %s",
-				cfg->profile, name, tried);
+			errbuf_printf(
+			    err, errlen,
+			    "profile \"%s\": source_profile \"%s\" has no "
+			    "credentials: %s",
+			    cfg->profile, name, tried);
 			ret = -EINVAL;
 		}
 	} else {
@@ -1534,8 +1563,8 @@ static int ask_mfa_code(const struct creds_provider *p,
 
 	code[0] = '\0';
 	if (p->prompt.mfa_code)
-		ret = p->prompt.mfa_code(p->prompt.ctx, p->mfa_serial, code, len,
-					 msg, sizeof(msg));
+		ret = p->prompt.mfa_code(p->prompt.ctx, p->mfa_serial, code,
+					 len, msg, sizeof(msg));
 	if (ret == 0 && !code[0])
 		ret = -ECANCELED;
 	if (ret == 0)
@@ -1544,23 +1573,25 @@ static int ask_mfa_code(const struct creds_provider *p,
 	if (ret == -ENOMEM)
 		return ret;
 	if (ret == -ENXIO)
-		errbuf_printf(err, errlen,
-			"profile \"%s\": role %s needs an MFA code "
-			"(mfa_serial %s) but there is no terminal to ask for "
-			"it; mount from a terminal, or for unattended mounts "
-			"use a profile with credential_process instead of "
-			"\"%s\"",
-			cfg->profile, p->role_arn, p->mfa_serial, top->profile);
+		errbuf_printf(
+		    err, errlen,
+		    "profile \"%s\": role %s needs an MFA code "
+		    "(mfa_serial %s) but there is no terminal to ask for "
+		    "it; mount from a terminal, or for unattended mounts "
+		    "use a profile with credential_process instead of "
+		    "\"%s\"",
+		    cfg->profile, p->role_arn, p->mfa_serial, top->profile);
 	else if (ret == -ECANCELED)
-		errbuf_printf(err, errlen,
-			"profile \"%s\": no MFA code entered for mfa_serial %s",
-			cfg->profile, p->mfa_serial);
+		errbuf_printf(
+		    err, errlen,
+		    "profile \"%s\": no MFA code entered for mfa_serial %s",
+		    cfg->profile, p->mfa_serial);
 	else
 		errbuf_printf(err, errlen,
-			"profile \"%s\": cannot ask for the MFA code of "
-			"mfa_serial %s: %s",
-			cfg->profile, p->mfa_serial,
-			msg[0] ? msg : strerror(-ret));
+			      "profile \"%s\": cannot ask for the MFA code of "
+			      "mfa_serial %s: %s",
+			      cfg->profile, p->mfa_serial,
+			      msg[0] ? msg : strerror(-ret));
 	return -EACCES;
 }
 
@@ -1581,16 +1612,16 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 
 	if (sp && cs) {
 		errbuf_printf(err, errlen,
-			"profile \"%s\" has both source_profile and "
-			"credential_source; a role needs exactly one",
-			cfg->profile);
+			      "profile \"%s\" has both source_profile and "
+			      "credential_source; a role needs exactly one",
+			      cfg->profile);
 		return -EINVAL;
 	}
 	if (!sp && !cs) {
 		errbuf_printf(err, errlen,
-			"profile \"%s\" has role_arn but neither "
-			"source_profile nor credential_source",
-			cfg->profile);
+			      "profile \"%s\" has role_arn but neither "
+			      "source_profile nor credential_source",
+			      cfg->profile);
 		return -EINVAL;
 	}
 	ret = role_params(p, top, cfg, arn,
@@ -1612,8 +1643,8 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 		return -ENOMEM;
 	p->src->prompt = p->prompt;
 	if (cs)
-		ret = chain_credential_source(p->src, top, cfg, cs, err,
-					      errlen);
+		ret =
+		    chain_credential_source(p->src, top, cfg, cs, err, errlen);
 	else
 		ret = chain_source_profile(p->src, top, cfg, sp, &here, err,
 					   errlen);
@@ -1628,8 +1659,8 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 	}
 	/* asked now, after the source, so the code is fresh when sent */
 	if (p->mfa_serial) {
-		ret = ask_mfa_code(p, top, cfg, code, sizeof(code), err,
-				   errlen);
+		ret =
+		    ask_mfa_code(p, top, cfg, code, sizeof(code), err, errlen);
 		if (ret)
 			return ret;
 	}
@@ -1638,7 +1669,7 @@ static int chain_role(struct creds_provider *p, const struct config *top,
 	explicit_bzero(code, sizeof(code));
 	if (ret)
 		errbuf_printf(err, errlen, "profile \"%s\": %s", cfg->profile,
-			msg);
+			      msg);
 	return ret;
 }
 
@@ -1681,11 +1712,12 @@ static int chain(struct creds_provider *p, const struct config *cfg, char *err,
 	ret = chain_imds(p, cfg, t_imds, sizeof(t_imds), err, errlen);
 	if (ret <= 0)
 		return ret;
-	errbuf_printf(err, errlen,
-		"no credentials found; tried environment (%s), %s, %s, %s",
-		explicit ? "not used with option profile="
-			 : "AWS_ACCESS_KEY_ID not set",
-		t_profile, t_container, t_imds);
+	errbuf_printf(
+	    err, errlen,
+	    "no credentials found; tried environment (%s), %s, %s, %s",
+	    explicit ? "not used with option profile="
+		     : "AWS_ACCESS_KEY_ID not set",
+	    t_profile, t_container, t_imds);
 	return -ENOENT;
 }
 
@@ -1785,8 +1817,7 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c)
 				p->source);
 		}
 		ret = -EACCES;
-	}
-	else
+	} else
 		ret =
 		    creds_set(c, p->cur.access_key_id, p->cur.secret_access_key,
 			      p->cur.session_token, p->cur.expiration);

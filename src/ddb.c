@@ -254,124 +254,34 @@ static void sleep_ms(unsigned ms)
 /* --- client -------------------------------------------------------------- */
 
 /* Declared in ddb.h; also used by the STS client (sts.c). */
-int ddb_parse_endpoint(const char *url, char **host, char **path,
-		       char **query)
+int ddb_parse_endpoint(const char *url, char **host, char **path, char **query)
 {
-	const char *p, *auth, *auth_end, *at, *h, *h_end, *port = NULL;
-	const char *port_end = NULL, *q;
-	size_t slen;
-	bool https;
-	long num;
-	char *out = NULL;
-	int rc = 0;
+	struct http_url u;
+	int rc;
 
 	*host = *path = *query = NULL;
-	p = strstr(url, "://");
-	if (!p) {
-		rc = -EINVAL;
-		goto out;
-	}
-	slen = (size_t)(p - url);
-	if (slen == 4 && strncasecmp(url, "http", 4) == 0) {
-		https = false;
-	} else if (slen == 5 && strncasecmp(url, "https", 5) == 0) {
-		https = true;
+	rc = http_url_parse(url, &u);
+	if (rc)
+		return rc == -ENOMEM ? -ENOMEM : -EINVAL;
+	/* The port only when it is not the scheme's default, as botocore. */
+	if (u.port && u.port != (u.https ? 443 : 80)) {
+		if (asprintf(host, "%s:%ld", u.host, u.port) < 0)
+			*host = NULL;
 	} else {
-		rc = -EINVAL;
-		goto out;
+		*host = u.host;
+		u.host = NULL;
 	}
-	auth = p + 3;
-	auth_end = auth + strcspn(auth, "/?#");
-	/* user:password@ is not part of the host */
-	at = NULL;
-	for (const char *s = auth; s < auth_end; s++)
-		if (*s == '@')
-			at = s;
-	h = at ? at + 1 : auth;
-	if (*h == '[') {
-		h_end = memchr(h, ']', (size_t)(auth_end - h));
-		if (!h_end) {
-			rc = -EINVAL;
-			goto out;
-		}
-		h_end++;
-		if (h_end < auth_end && *h_end != ':') {
-			rc = -EINVAL;
-			goto out;
-		}
-	} else {
-		h_end = memchr(h, ':', (size_t)(auth_end - h));
-		if (!h_end)
-			h_end = auth_end;
+	if (!*host) {
+		http_url_free(&u);
+		return -ENOMEM;
 	}
-	if (h_end == h) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if (h_end < auth_end) {
-		port = h_end + 1;
-		port_end = auth_end;
-	}
-	num = https ? 443 : 80;
-	if (port && port < port_end) {
-		char buf[8];
-		size_t n = (size_t)(port_end - port);
-
-		if (n >= sizeof(buf)) {
-			rc = -EINVAL;
-			goto out;
-		}
-		memcpy(buf, port, n);
-		buf[n] = '\0';
-		for (size_t i = 0; i < n; i++)
-			if (!isdigit((unsigned char)buf[i])) {
-				rc = -EINVAL;
-				goto out;
-			}
-		num = strtol(buf, NULL, 10);
-		if (num <= 0 || num > 65535) {
-			rc = -EINVAL;
-			goto out;
-		}
-	}
-	if (num != (https ? 443 : 80)) {
-		if (asprintf(&out, "%.*s:%ld", (int)(h_end - h), h, num) < 0)
-			out = NULL;
-	} else {
-		out = strndup(h, (size_t)(h_end - h));
-	}
-	if (!out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (char *s = out; *s; s++)
+	for (char *s = *host; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
-	*host = out;
-	out = NULL;
-
-	p = auth_end;
-	q = p + strcspn(p, "?#");
-	*path = *p == '/' ? strndup(p, (size_t)(q - p)) : strdup("/");
-	if (!*path) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (*q == '?') {
-		*query = strndup(q + 1, strcspn(q + 1, "#"));
-		if (!*query) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-out:
-	if (rc) {
-		free(*host);
-		free(*path);
-		free(*query);
-		*host = *path = *query = NULL;
-	}
-	free(out);
-	return rc;
+	*path = u.path;
+	*query = u.query;
+	u.path = u.query = NULL;
+	http_url_free(&u);
+	return 0;
 }
 
 struct ddb_client *ddb_client_new(const struct ddb_config *cfg)
@@ -619,7 +529,8 @@ static int attempt_once(struct ddb_client *c, const char *target,
 				   resp.body[end - 1] == '\r' ||
 				   resp.body[end - 1] == '\t'))
 			end--;
-		if (!resp.had_crc32 && (end == 0 || resp.body[end - 1] != '}')) {
+		if (!resp.had_crc32 &&
+		    (end == 0 || resp.body[end - 1] != '}')) {
 			err->transport = -EBADMSG;
 			set_message(err, "malformed response body");
 			rc = ATTEMPT_FAILED;
@@ -711,10 +622,11 @@ static int call_common(struct ddb_client *c, const char *op, json_t *request,
 	if (log_enabled(LOG_DEBUG) &&
 	    json_is_integer(json_object_get(request, "TotalSegments"))) {
 		/* Which parallel Scan segment, so a log shows the fan-out. */
-		if (asprintf(&segment, " segment=%lld/%lld",
-			     json_integer_value(json_object_get(request, "Segment")),
-			     json_integer_value(json_object_get(request,
-								"TotalSegments"))) < 0)
+		if (asprintf(
+			&segment, " segment=%lld/%lld",
+			json_integer_value(json_object_get(request, "Segment")),
+			json_integer_value(
+			    json_object_get(request, "TotalSegments"))) < 0)
 			segment = NULL;
 	}
 	for (int attempt = 1;; attempt++) {
@@ -731,9 +643,8 @@ static int call_common(struct ddb_client *c, const char *op, json_t *request,
 			"request op=%s table=%s status=%ld ms=%lld attempt=%d"
 			"%s%s%s%s%s%s%s",
 			op, table, err->http_status, ms, attempt,
-			segment ? segment : "",
-			key ? " key=" : "", key ? key : "",
-			err->code[0] ? " code=" : "", err->code,
+			segment ? segment : "", key ? " key=" : "",
+			key ? key : "", err->code[0] ? " code=" : "", err->code,
 			err->transport ? " error=" : "",
 			err->transport ? err->message : "");
 		if (r == ATTEMPT_OK)
@@ -760,8 +671,8 @@ out:
 		 * table, a condition that did not hold, no transactions on
 		 * this server) are information; the rest are warnings. */
 		log_msg(rc == -ENOENT || rc == -EEXIST || rc == -ENOSYS
-				? LOG_INFO
-				: LOG_WARNING,
+			    ? LOG_INFO
+			    : LOG_WARNING,
 			"%s table=%s failed after %d attempt%s: %s%s",
 			op ? op : "(null)", table, err->attempts,
 			err->attempts == 1 ? "" : "s",
@@ -804,8 +715,8 @@ int ddb_call_raw(struct ddb_client *c, const char *op, json_t *request,
 
 static size_t skip_space(const char *p, size_t i, size_t len)
 {
-	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-			   p[i] == '\r'))
+	while (i < len &&
+	       (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
 		i++;
 	return i;
 }
@@ -814,13 +725,13 @@ static size_t skip_space(const char *p, size_t i, size_t len)
 static json_t *load_one(const char *body, size_t len, size_t *i)
 {
 	json_error_t jerr;
-	json_t *v = json_loadb(body + *i, len - *i,
-			       JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY |
-				   JSON_ALLOW_NUL,
-			       &jerr);
+	json_t *v = json_loadb(
+	    body + *i, len - *i,
+	    JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 
 	/* jansson ends a number at a raw NUL byte and steps over it ({"u":0
-	 * then NUL); a raw NUL is never JSON, so what it read must hold none. */
+	 * then NUL); a raw NUL is never JSON, so what it read must hold none.
+	 */
 	if (v && memchr(body + *i, '\0', (size_t)jerr.position)) {
 		json_decref(v);
 		return NULL;
@@ -852,7 +763,8 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 	}
 	for (;;) {
 		i = skip_space(body, i, len);
-		key = i < len && body[i] == '"' ? load_one(body, len, &i) : NULL;
+		key =
+		    i < len && body[i] == '"' ? load_one(body, len, &i) : NULL;
 		/* A key with a NUL in it is refused, as json_loadb does. */
 		if (!json_is_string(key) ||
 		    strlen(json_string_value(key)) != json_string_length(key))
@@ -885,7 +797,8 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 					rc = -EBADMSG;
 					i = skip_space(body, i, len);
 					if (i < len && body[i] == ',') {
-						i = skip_space(body, i + 1, len);
+						i = skip_space(body, i + 1,
+							       len);
 						continue;
 					}
 					if (i < len && body[i] == ']') {

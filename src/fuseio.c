@@ -41,12 +41,12 @@ static ssize_t fuseio_writev(int fd, struct iovec *iov, int count,
 
 	/* libfuse writes a reply as [header, argument]: the INIT reply's
 	 * argument is struct fuse_init_out. */
-	if (init_seen == 1 && count >= 2 &&
-	    iov[0].iov_len >= sizeof(*out) && out->unique == init_unique) {
+	if (init_seen == 1 && count >= 2 && iov[0].iov_len >= sizeof(*out) &&
+	    out->unique == init_unique) {
 		init_seen = 2;
 		if (out->error == 0 && init_offers_parallel &&
 		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) +
-					      sizeof(uint32_t)) {
+					  sizeof(uint32_t)) {
 			struct fuse_init_out *arg = iov[1].iov_base;
 
 			arg->flags |= FUSE_PARALLEL_DIROPS;
@@ -60,8 +60,8 @@ static ssize_t fuseio_writev(int fd, struct iovec *iov, int count,
 int fuseio_install(struct fuse_session *se)
 {
 	static const struct fuse_custom_io io = {
-		.read = fuseio_read,
-		.writev = fuseio_writev,
+	    .read = fuseio_read,
+	    .writev = fuseio_writev,
 	};
 	int fd = fuse_session_fd(se);
 

@@ -298,15 +298,13 @@ static void describe_tls_failure(const struct http_client *client, CURL *h,
 {
 	static const char prefix[] = "SSL certificate problem: ";
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-	char host[256] = "the server", *hp = NULL;
-	CURLU *u = curl_url();
+	char host[256] = "the server";
+	struct http_url u;
 	long vr = 0;
 
-	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &hp, 0) == CURLUE_OK)
-		snprintf(host, sizeof(host), "%s", hp);
-	curl_free(hp);
-	curl_url_cleanup(u);
+	if (http_url_parse(url, &u) == 0)
+		snprintf(host, sizeof(host), "%s", u.host);
+	http_url_free(&u);
 	if (strncmp(detail, prefix, sizeof(prefix) - 1) == 0)
 		detail += sizeof(prefix) - 1;
 	if (cc == CURLE_SSL_CACERT_BADFILE) {
@@ -342,6 +340,114 @@ static void describe_tls_failure(const struct http_client *client, CURL *h,
 			 "TLS certificate of %s refused (%s)", host, detail);
 		break;
 	}
+}
+
+/* A copy of a part of u (caller frees with free), NULL with *rc set when
+ * libcurl fails; *rc stays as it was when the part is absent. */
+static char *url_part(CURLU *u, CURLUPart what, int *rc)
+{
+	char *part = NULL, *copy;
+	CURLUcode uc = curl_url_get(u, what, &part, 0);
+
+	if (uc == CURLUE_OUT_OF_MEMORY)
+		*rc = -ENOMEM;
+	if (uc != CURLUE_OK)
+		return NULL;
+	copy = strdup(part);
+	curl_free(part);
+	if (!copy)
+		*rc = -ENOMEM;
+	return copy;
+}
+
+int http_url_parse(const char *url, struct http_url *out)
+{
+	CURLU *u = curl_url();
+	CURLUcode uc;
+	char *scheme = NULL, *port = NULL;
+	size_t n;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!u)
+		return -ENOMEM;
+	/* The path as written: a signed request names the path it sends. */
+	uc = curl_url_set(u, CURLUPART_URL, url, CURLU_PATH_AS_IS);
+	switch (uc) {
+	case CURLUE_OK:
+		break;
+	case CURLUE_OUT_OF_MEMORY:
+		rc = -ENOMEM;
+		goto out;
+	case CURLUE_BAD_SCHEME:		/* none, or not a scheme */
+	case CURLUE_BAD_SLASHES:	/* "localhost:8000", "http:h" */
+	case CURLUE_UNSUPPORTED_SCHEME: /* one libcurl does not know */
+		rc = -EPROTONOSUPPORT;
+		goto out;
+	default:
+		rc = -EINVAL;
+		goto out;
+	}
+	scheme = url_part(u, CURLUPART_SCHEME, &rc);
+	if (rc)
+		goto out;
+	if (scheme && strcasecmp(scheme, "https") == 0)
+		out->https = true;
+	else if (!scheme || strcasecmp(scheme, "http") != 0) {
+		rc = -EPROTONOSUPPORT;
+		goto out;
+	}
+	/* libcurl also reads "http:/h" and "http:///h" as http://h; a URL
+	 * written that way is a typo, and was refused before libcurl read
+	 * them, so it still is. */
+	n = strlen(scheme);
+	if (strncmp(url + n, "://", 3) != 0) {
+		rc = -EPROTONOSUPPORT;
+		goto out;
+	}
+	if (url[n + 3] == '/') {
+		rc = -EINVAL;
+		goto out;
+	}
+	out->host = url_part(u, CURLUPART_HOST, &rc);
+	port = url_part(u, CURLUPART_PORT, &rc);
+	out->path = url_part(u, CURLUPART_PATH, &rc);
+	out->query = url_part(u, CURLUPART_QUERY, &rc);
+	if (!rc && (!out->host || !*out->host))
+		rc = -EINVAL;
+	if (rc)
+		goto out;
+	if (port) {
+		/* libcurl takes 0, which no server listens on */
+		out->port = strtol(port, NULL, 10);
+		if (out->port < 1 || out->port > 65535) {
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	if (!out->path || !*out->path) {
+		free(out->path);
+		out->path = strdup("/");
+		if (!out->path)
+			rc = -ENOMEM;
+	}
+out:
+	if (rc)
+		http_url_free(out);
+	free(scheme);
+	free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+void http_url_free(struct http_url *u)
+{
+	if (!u)
+		return;
+	free(u->host);
+	free(u->path);
+	free(u->query);
+	memset(u, 0, sizeof(*u));
 }
 
 /* True when s holds a byte that would end a header line early. */

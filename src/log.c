@@ -74,9 +74,8 @@ int log_level_parse(const char *name)
 		const char *name;
 		int level;
 	} levels[] = {
-		{ "error", LOG_ERR },	  { "err", LOG_ERR },
-		{ "warning", LOG_WARNING }, { "warn", LOG_WARNING },
-		{ "info", LOG_INFO },	  { "debug", LOG_DEBUG },
+	    {"error", LOG_ERR},	   {"err", LOG_ERR},   {"warning", LOG_WARNING},
+	    {"warn", LOG_WARNING}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
 	};
 
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)

@@ -28,40 +28,40 @@
 static void usage(const char *prog)
 {
 	printf(
-"usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]\n"
-"       %s --check [SOURCE] [-o OPT[,OPT...]]\n"
-"\n"
-"Shows Amazon DynamoDB tables as directories and items as JSON files.\n"
-"SOURCE is an endpoint URL, a region name, or the word \"dynamodb\".\n"
-"\n"
-"dynamofs options:\n"
-"    -o endpoint=URL        DynamoDB endpoint (also --endpoint-url URL)\n"
-"    -o region=NAME         AWS region (also --region NAME)\n"
-"    -o profile=NAME        profile in ~/.aws/credentials and ~/.aws/config (also --profile NAME)\n"
-"    -o ro                  read-only mount: every write fails with EROFS\n"
-"    -o format=plain|ddb    item files as plain JSON (default) or DynamoDB JSON\n"
-"    -o hash_key=NAME[:T]   partition key plain mkdir gives a new table (default pk:S)\n"
-"    -o range_key=NAME[:T]  sort key plain mkdir gives a new table (default sk:S; empty for none)\n"
-"    -o cache_ttl=SECONDS   how long listings and items are cached (default 5)\n"
-"    -o cache_size=MIB      cache size bound in MiB (default 64)\n"
-"    -o consistent_read     every read is strongly consistent\n"
-"    -o tables=A:B:C        show only these tables\n"
-"    -o retries=N           retries of a failed request (default 10)\n"
-"    -o timeout=SECONDS     time-out of one request (default 30)\n"
-"    -o log=LEVEL           error, warning (default), info or debug\n"
-"    --check                resolve settings and credentials, call ListTables, report, exit\n"
-"    -f                     stay in the foreground, log to stderr\n"
-"    -d                     debug: foreground, log every request (-o log=debug)\n"
-"    -h, --help             print this help and exit\n"
-"    -V, --version          print the version and exit\n"
-"    (long options also take their value after '=': --profile=NAME)\n"
-"    -o allow_other         let other local users read (never write): brings\n"
-"                           default_permissions, which makes the kernel check\n"
-"                           the modes shown (0644/0755, owned by the mounting user)\n"
-"    -o _netdev,auto,noauto,user,nofail  fstab words, accepted and ignored\n"
-"\n"
-"FUSE options:\n",
-	       prog, prog);
+	    "usage: %s [SOURCE] MOUNTPOINT [-f] [-d] [-o OPT[,OPT...]]\n"
+	    "       %s --check [SOURCE] [-o OPT[,OPT...]]\n"
+	    "\n"
+	    "Shows Amazon DynamoDB tables as directories and items as JSON files.\n"
+	    "SOURCE is an endpoint URL, a region name, or the word \"dynamodb\".\n"
+	    "\n"
+	    "dynamofs options:\n"
+	    "    -o endpoint=URL        DynamoDB endpoint (also --endpoint-url URL)\n"
+	    "    -o region=NAME         AWS region (also --region NAME)\n"
+	    "    -o profile=NAME        profile in ~/.aws/credentials and ~/.aws/config (also --profile NAME)\n"
+	    "    -o ro                  read-only mount: every write fails with EROFS\n"
+	    "    -o format=plain|ddb    item files as plain JSON (default) or DynamoDB JSON\n"
+	    "    -o hash_key=NAME[:T]   partition key plain mkdir gives a new table (default pk:S)\n"
+	    "    -o range_key=NAME[:T]  sort key plain mkdir gives a new table (default sk:S; empty for none)\n"
+	    "    -o cache_ttl=SECONDS   how long listings and items are cached (default 5)\n"
+	    "    -o cache_size=MIB      cache size bound in MiB (default 64)\n"
+	    "    -o consistent_read     every read is strongly consistent\n"
+	    "    -o tables=A:B:C        show only these tables\n"
+	    "    -o retries=N           retries of a failed request (default 10)\n"
+	    "    -o timeout=SECONDS     time-out of one request (default 30)\n"
+	    "    -o log=LEVEL           error, warning (default), info or debug\n"
+	    "    --check                resolve settings and credentials, call ListTables, report, exit\n"
+	    "    -f                     stay in the foreground, log to stderr\n"
+	    "    -d                     debug: foreground, log every request (-o log=debug)\n"
+	    "    -h, --help             print this help and exit\n"
+	    "    -V, --version          print the version and exit\n"
+	    "    (long options also take their value after '=': --profile=NAME)\n"
+	    "    -o allow_other         let other local users read (never write): brings\n"
+	    "                           default_permissions, which makes the kernel check\n"
+	    "                           the modes shown (0644/0755, owned by the mounting user)\n"
+	    "    -o _netdev,auto,noauto,user,nofail  fstab words, accepted and ignored\n"
+	    "\n"
+	    "FUSE options:\n",
+	    prog, prog);
 	fflush(stdout);
 }
 
@@ -102,7 +102,8 @@ static int tty_mfa_code(void *ctx, const char *serial, char *code, size_t len,
 		return -ENXIO;
 	if (dprintf(fd, "Enter MFA code for %s: ", serial) < 0) {
 		ret = -errno;
-		snprintf(err, errlen, "writing to /dev/tty: %s", strerror(-ret));
+		snprintf(err, errlen, "writing to /dev/tty: %s",
+			 strerror(-ret));
 		goto out;
 	}
 	/* one line; what does not fit is read and dropped */
@@ -144,12 +145,14 @@ static int client_open(const struct dfs_opts *o, const struct dfs_settings *s,
 		       int retries, struct dfs_client *c)
 {
 	struct config_options copts = {
-		.endpoint = o->endpoint,
-		.region = o->region,
-		.profile = o->profile,
+	    .endpoint = o->endpoint,
+	    .region = o->region,
+	    .profile = o->profile,
+	    .endpoint_from = o->endpoint_from,
+	    .region_from = o->region_from,
 	};
-	struct ddb_config dcfg = { 0 };
-	const struct creds_prompt prompt = { .mfa_code = tty_mfa_code };
+	struct ddb_config dcfg = {0};
+	const struct creds_prompt prompt = {.mfa_code = tty_mfa_code};
 	char err[512] = "";
 	int rc, tty;
 
@@ -217,7 +220,7 @@ static long elapsed_ms(const struct timespec *t0)
 static int probe_dynamodb(struct dfs_client *c, int saved_level,
 			  size_t *n_tables)
 {
-	struct ddb_error derr = { 0 };
+	struct ddb_error derr = {0};
 	json_t *resp = NULL;
 	char buf[768];
 	int rc;
@@ -230,19 +233,22 @@ static int probe_dynamodb(struct dfs_client *c, int saved_level,
 	if (!log_enabled(LOG_DEBUG))
 		log_setup(saved_level, false);
 	if (rc == 0) {
-		*n_tables = json_array_size(json_object_get(resp, "TableNames"));
+		*n_tables =
+		    json_array_size(json_object_get(resp, "TableNames"));
 		json_decref(resp);
 		return 0;
 	}
 	ddb_strerror(&derr, buf, sizeof(buf));
 	if (rc == -EACCES)
-		fprintf(stderr, "dynamofs: %s rejected the credentials from %s: %s\n",
+		fprintf(stderr,
+			"dynamofs: %s rejected the credentials from %s: %s\n",
 			c->cfg.endpoint, creds_provider_source(c->creds), buf);
 	else if (derr.http_status == 0)
 		fprintf(stderr, "dynamofs: cannot reach %s: %s\n",
 			c->cfg.endpoint, buf);
 	else
-		fprintf(stderr, "dynamofs: %s answered ListTables with an error: %s\n",
+		fprintf(stderr,
+			"dynamofs: %s answered ListTables with an error: %s\n",
 			c->cfg.endpoint, buf);
 	return rc;
 }
@@ -316,13 +322,13 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 		     const struct fuse_cmdline_opts *cmdline,
 		     const char *mountpoint)
 {
-	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 16 };
-	struct fs_settings fss = { 0 };
-	struct ddb_config dcfg = { 0 };
+	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
+	struct fs_settings fss = {0};
+	struct ddb_config dcfg = {0};
 	struct ddb_client *ddb = NULL;
 	struct fuse *fuse = NULL;
 	struct fs *fs = NULL;
-	struct dfs_client c = { 0 };
+	struct dfs_client c = {0};
 	char *mnt = NULL;
 	char *raw = NULL;
 	char *fsname = NULL;
@@ -336,8 +342,8 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	 * needs the absolute path; a relative one would leave a dead mount. */
 	mnt = realpath(mountpoint, NULL);
 	if (!mnt) {
-		fprintf(stderr, "dynamofs: bad mount point %s: %s\n", mountpoint,
-			strerror(errno));
+		fprintf(stderr, "dynamofs: bad mount point %s: %s\n",
+			mountpoint, strerror(errno));
 		return 1;
 	}
 	/* The same start-up check as --check: a mount that cannot work fails
@@ -359,7 +365,7 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	}
 	fss.ddb = ddb;
 	fss.format = o->format && strcmp(o->format, "ddb") == 0 ? CODEC_DDB
-								 : CODEC_PLAIN;
+								: CODEC_PLAIN;
 	fss.cache_ttl = s->cache_ttl;
 	fss.cache_bytes = (size_t)(s->cache_size_mib * 1024 * 1024);
 	fss.consistent_read = o->consistent_read;
@@ -402,7 +408,8 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 		goto out;
 	mounted = true;
 	if (fuseio_install(fuse_get_session(fuse)) != 0)
-		log_msg(LOG_WARNING, "lookups in one directory will be serialized");
+		log_msg(LOG_WARNING,
+			"lookups in one directory will be serialized");
 	if (fuse_daemonize(cmdline->foreground) != 0)
 		goto out;
 	/* From here on a daemon has no terminal (fuse_daemonize pointed
@@ -485,8 +492,8 @@ static void malloc_setup(void)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct dfs_opts opts = { 0 };
-	struct fuse_cmdline_opts cmdline = { 0 };
+	struct dfs_opts opts = {0};
+	struct fuse_cmdline_opts cmdline = {0};
 	struct dfs_settings settings;
 	const char *mountpoint;
 	char err[512];
@@ -513,7 +520,8 @@ int main(int argc, char *argv[])
 	}
 	if (options_validate(&opts, &settings, err, sizeof(err)) ||
 	    options_apply_source(&opts, &mountpoint, err, sizeof(err))) {
-		fprintf(stderr, "dynamofs: %s\n", err[0] ? err : strerror(ENOMEM));
+		fprintf(stderr, "dynamofs: %s\n",
+			err[0] ? err : strerror(ENOMEM));
 		goto out;
 	}
 	log_setup(settings.log_level, false);
@@ -532,7 +540,9 @@ int main(int argc, char *argv[])
 		goto out_http;
 	}
 	if (!mountpoint) {
-		fprintf(stderr, "dynamofs: no mount point given (see dynamofs --help)\n");
+		fprintf(
+		    stderr,
+		    "dynamofs: no mount point given (see dynamofs --help)\n");
 		goto out_http;
 	}
 	status = run_mount(&opts, &settings, &args, &cmdline, mountpoint);

@@ -29,53 +29,38 @@ enum {
 	KEY_UMASK,
 };
 
-#define DFS_OPT(t, p) { t, offsetof(struct dfs_opts, p), 1 }
+#define DFS_OPT(t, p)                                                          \
+	{                                                                      \
+		t, offsetof(struct dfs_opts, p), 1                             \
+	}
 
 static const struct fuse_opt dfs_opt_spec[] = {
-	/* Only -o forms: fuse_opt matches "--profile %s" on any argument
-	 * that starts with "--profile" and keeps what follows, '=' included
-	 * ("--profile=dev" became the profile "=dev"), so the long options
-	 * are turned into these by expand_long_opts first. */
-	DFS_OPT("endpoint=%s", endpoint),
-	DFS_OPT("region=%s", region),
-	DFS_OPT("profile=%s", profile),
-	DFS_OPT("format=%s", format),
-	DFS_OPT("hash_key=%s", hash_key),
-	DFS_OPT("range_key=%s", range_key),
-	DFS_OPT("cache_ttl=%s", cache_ttl),
-	DFS_OPT("cache_size=%s", cache_size),
-	DFS_OPT("tables=%s", tables),
-	DFS_OPT("retries=%s", retries),
-	DFS_OPT("timeout=%s", timeout),
-	DFS_OPT("log=%s", log),
-	DFS_OPT("consistent_read", consistent_read),
-	FUSE_OPT_KEY("ro", KEY_RO),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_KEY("--check", KEY_CHECK),
-	FUSE_OPT_KEY("-d", KEY_DEBUG),
-	FUSE_OPT_KEY("debug", KEY_DEBUG),
-	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
-	/* libfuse's own, which decide who may write: seen, and kept */
-	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
-	FUSE_OPT_KEY("allow_root", KEY_ALLOW_ROOT),
-	FUSE_OPT_KEY("uid=", KEY_UID),
-	FUSE_OPT_KEY("gid=", KEY_GID),
-	FUSE_OPT_KEY("umask=", KEY_UMASK),
-	/* Words mount(8) and fstab pass along that mean nothing to a FUSE
-	 * daemon; libfuse would reject them, so they are dropped here. */
-	FUSE_OPT_KEY("_netdev", KEY_IGNORE),
-	FUSE_OPT_KEY("auto", KEY_IGNORE),
-	FUSE_OPT_KEY("noauto", KEY_IGNORE),
-	FUSE_OPT_KEY("user", KEY_IGNORE),
-	FUSE_OPT_KEY("nouser", KEY_IGNORE),
-	FUSE_OPT_KEY("users", KEY_IGNORE),
-	FUSE_OPT_KEY("nofail", KEY_IGNORE),
-	FUSE_OPT_KEY("defaults", KEY_IGNORE),
-	FUSE_OPT_END
-};
+    /* Only -o forms: fuse_opt matches "--profile %s" on any argument
+     * that starts with "--profile" and keeps what follows, '=' included
+     * ("--profile=dev" became the profile "=dev"), so the long options
+     * are turned into these by expand_long_opts first. */
+    DFS_OPT("endpoint=%s", endpoint), DFS_OPT("region=%s", region),
+    DFS_OPT("profile=%s", profile), DFS_OPT("format=%s", format),
+    DFS_OPT("hash_key=%s", hash_key), DFS_OPT("range_key=%s", range_key),
+    DFS_OPT("cache_ttl=%s", cache_ttl), DFS_OPT("cache_size=%s", cache_size),
+    DFS_OPT("tables=%s", tables), DFS_OPT("retries=%s", retries),
+    DFS_OPT("timeout=%s", timeout), DFS_OPT("log=%s", log),
+    DFS_OPT("consistent_read", consistent_read), FUSE_OPT_KEY("ro", KEY_RO),
+    FUSE_OPT_KEY("-h", KEY_HELP), FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION), FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_KEY("--check", KEY_CHECK), FUSE_OPT_KEY("-d", KEY_DEBUG),
+    FUSE_OPT_KEY("debug", KEY_DEBUG), FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+    /* libfuse's own, which decide who may write: seen, and kept */
+    FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+    FUSE_OPT_KEY("allow_root", KEY_ALLOW_ROOT), FUSE_OPT_KEY("uid=", KEY_UID),
+    FUSE_OPT_KEY("gid=", KEY_GID), FUSE_OPT_KEY("umask=", KEY_UMASK),
+    /* Words mount(8) and fstab pass along that mean nothing to a FUSE
+     * daemon; libfuse would reject them, so they are dropped here. */
+    FUSE_OPT_KEY("_netdev", KEY_IGNORE), FUSE_OPT_KEY("auto", KEY_IGNORE),
+    FUSE_OPT_KEY("noauto", KEY_IGNORE), FUSE_OPT_KEY("user", KEY_IGNORE),
+    FUSE_OPT_KEY("nouser", KEY_IGNORE), FUSE_OPT_KEY("users", KEY_IGNORE),
+    FUSE_OPT_KEY("nofail", KEY_IGNORE), FUSE_OPT_KEY("defaults", KEY_IGNORE),
+    FUSE_OPT_END};
 
 /* Keeps a copy of the value of "name=value" in *dst (the last one wins,
  * as libfuse takes the last). Returns 1 (keep arg for libfuse) or -1. */
@@ -98,8 +83,8 @@ static int dfs_opt_proc(void *data, const char *arg, int key,
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
 		if (o->n_args >= 2) {
-			errbuf_printf(o->err, o->errlen, "too many arguments: %s",
-				arg);
+			errbuf_printf(o->err, o->errlen,
+				      "too many arguments: %s", arg);
 			return -1;
 		}
 		o->args[o->n_args] = strdup(arg);
@@ -133,8 +118,8 @@ static int dfs_opt_proc(void *data, const char *arg, int key,
 	case KEY_ALLOW_OTHER:
 	case KEY_ALLOW_ROOT:
 		o->allow_others = 1;
-		o->allow_others_name = key == KEY_ALLOW_ROOT ? "allow_root"
-							     : "allow_other";
+		o->allow_others_name =
+		    key == KEY_ALLOW_ROOT ? "allow_root" : "allow_other";
 		return 1;
 	case KEY_UID:
 		return keep_value(&o->fuse_uid, arg);
@@ -152,15 +137,15 @@ static int dfs_opt_proc(void *data, const char *arg, int key,
  * of "--profile a" and "-o profile=b" wins whichever form each has. */
 static const struct {
 	const char *name;
-	const char *opt;     /* the -o option, NULL: no value */
+	const char *opt; /* the -o option, NULL: no value */
 	const char *metavar;
 } long_opts[] = {
-	{ "endpoint-url", "endpoint", "URL" },
-	{ "region", "region", "NAME" },
-	{ "profile", "profile", "NAME" },
-	{ "help", NULL, NULL },
-	{ "version", NULL, NULL },
-	{ "check", NULL, NULL },
+    {"endpoint-url", "endpoint", "URL"},
+    {"region", "region", "NAME"},
+    {"profile", "profile", "NAME"},
+    {"help", NULL, NULL},
+    {"version", NULL, NULL},
+    {"check", NULL, NULL},
 };
 
 /* Adds "-o" and "opt=value" escaped for fuse_opt to out. */
@@ -201,7 +186,8 @@ static int expand_long_opts(const struct fuse_args *in, struct fuse_args *out,
 			rest = rest || strcmp(arg, "--") == 0;
 			if (fuse_opt_add_arg(out, arg))
 				return -ENOMEM;
-			if (!rest && strcmp(arg, "-o") == 0 && i + 1 < in->argc &&
+			if (!rest && strcmp(arg, "-o") == 0 &&
+			    i + 1 < in->argc &&
 			    fuse_opt_add_arg(out, in->argv[++i]))
 				return -ENOMEM;
 			continue;
@@ -214,14 +200,15 @@ static int expand_long_opts(const struct fuse_args *in, struct fuse_args *out,
 				break;
 		if (k == n) {
 			errbuf_printf(err, errlen,
-				"unknown option %s (see dynamofs --help)", arg);
+				      "unknown option %s (see dynamofs --help)",
+				      arg);
 			return -EINVAL;
 		}
 		if (!long_opts[k].opt) {
 			if (eq) {
 				errbuf_printf(err, errlen,
-					"option --%s takes no value",
-					long_opts[k].name);
+					      "option --%s takes no value",
+					      long_opts[k].name);
 				return -EINVAL;
 			}
 			if (fuse_opt_add_arg(out, arg))
@@ -233,11 +220,12 @@ static int expand_long_opts(const struct fuse_args *in, struct fuse_args *out,
 		} else if (i + 1 < in->argc) {
 			value = in->argv[++i];
 		} else {
-			errbuf_printf(err, errlen,
-				"option --%s needs a value: --%s %s or --%s=%s",
-				long_opts[k].name, long_opts[k].name,
-				long_opts[k].metavar, long_opts[k].name,
-				long_opts[k].metavar);
+			errbuf_printf(
+			    err, errlen,
+			    "option --%s needs a value: --%s %s or --%s=%s",
+			    long_opts[k].name, long_opts[k].name,
+			    long_opts[k].metavar, long_opts[k].name,
+			    long_opts[k].metavar);
 			return -EINVAL;
 		}
 		if (add_escaped_opt(out, long_opts[k].opt, value))
@@ -279,7 +267,7 @@ out:
 /* Checks a "NAME[:T]" key spec (T one of S, N, B); empty when allowed. */
 static bool key_spec_valid(const char *spec, bool allow_empty)
 {
-	struct keyname_attr attr = { 0 };
+	struct keyname_attr attr = {0};
 	int rc;
 
 	if (!*spec)
@@ -334,7 +322,8 @@ static int check_not_empty(const char *name, const char *value,
 			   const char *what, char *err, size_t errlen)
 {
 	if (value && !*value) {
-		errbuf_printf(err, errlen, "bad option %s=: give %s", name, what);
+		errbuf_printf(err, errlen, "bad option %s=: give %s", name,
+			      what);
 		return -EINVAL;
 	}
 	return 0;
@@ -344,7 +333,7 @@ static int check_not_empty(const char *name, const char *value,
  * have it as both keys, and CreateTable would fail only at mkdir. */
 static int check_key_names(const struct dfs_opts *o, char *err, size_t errlen)
 {
-	struct keyname_attr h = { 0 }, r = { 0 };
+	struct keyname_attr h = {0}, r = {0};
 	const char *hash = o->hash_key ? o->hash_key : "pk:S";
 	const char *range = o->range_key ? o->range_key : "sk:S";
 	int rc = 0;
@@ -360,11 +349,15 @@ static int check_key_names(const struct dfs_opts *o, char *err, size_t errlen)
 		goto out;
 	rc = -EINVAL;
 	if (o->range_key)
-		errbuf_printf(err, errlen, "bad option range_key=%s: the sort key needs a name other than the partition key's (%s)",
-			o->range_key, h.name);
+		errbuf_printf(
+		    err, errlen,
+		    "bad option range_key=%s: the sort key needs a name other than the partition key's (%s)",
+		    o->range_key, h.name);
 	else
-		errbuf_printf(err, errlen, "bad option hash_key=%s: the partition key needs a name other than the sort key's (default sk; set range_key=)",
-			o->hash_key);
+		errbuf_printf(
+		    err, errlen,
+		    "bad option hash_key=%s: the partition key needs a name other than the sort key's (default sk; set range_key=)",
+		    o->hash_key);
 out:
 	keyname_attr_free(&h);
 	keyname_attr_free(&r);
@@ -382,17 +375,22 @@ static int check_fuse_modes(const struct dfs_opts *o, char *err, size_t errlen)
 		errno = 0;
 		umask_v = strtoul(o->fuse_umask, &end, 8);
 		if (!*o->fuse_umask || *end || errno || umask_v > 0777 ||
-		    strspn(o->fuse_umask, "01234567") != strlen(o->fuse_umask)) {
-			errbuf_printf(err, errlen, "bad option umask=%s: use an octal mask such as 022",
-				o->fuse_umask);
+		    strspn(o->fuse_umask, "01234567") !=
+			strlen(o->fuse_umask)) {
+			errbuf_printf(
+			    err, errlen,
+			    "bad option umask=%s: use an octal mask such as 022",
+			    o->fuse_umask);
 			return -EINVAL;
 		}
 	}
 	if (!o->allow_others)
 		return 0;
 	if (o->fuse_umask && (umask_v & 022) != 022) {
-		errbuf_printf(err, errlen, "option umask=%s with %s would let other users write with the mount owner's AWS rights: keep 022 in the mask",
-			o->fuse_umask, o->allow_others_name);
+		errbuf_printf(
+		    err, errlen,
+		    "option umask=%s with %s would let other users write with the mount owner's AWS rights: keep 022 in the mask",
+		    o->fuse_umask, o->allow_others_name);
 		return -EINVAL;
 	}
 	if (o->fuse_uid) {
@@ -400,9 +398,12 @@ static int check_fuse_modes(const struct dfs_opts *o, char *err, size_t errlen)
 
 		errno = 0;
 		uid = strtoul(o->fuse_uid, &end, 10);
-		if (!*o->fuse_uid || *end || errno || uid != (unsigned long)getuid()) {
-			errbuf_printf(err, errlen, "option uid=%s with %s would let another user write with the mount owner's AWS rights",
-				o->fuse_uid, o->allow_others_name);
+		if (!*o->fuse_uid || *end || errno ||
+		    uid != (unsigned long)getuid()) {
+			errbuf_printf(
+			    err, errlen,
+			    "option uid=%s with %s would let another user write with the mount owner's AWS rights",
+			    o->fuse_uid, o->allow_others_name);
 			return -EINVAL;
 		}
 	}
@@ -420,57 +421,75 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	s->timeout_ms = 30000;
 	s->log_level = LOG_WARNING;
 
-	if (check_not_empty("endpoint", o->endpoint, "an endpoint URL", err, errlen) ||
-	    check_not_empty("region", o->region, "a region name", err, errlen) ||
-	    check_not_empty("profile", o->profile, "a profile name", err, errlen) ||
-	    check_not_empty("tables", o->tables, "one or more table names separated by ':'", err, errlen))
+	if (check_not_empty("endpoint", o->endpoint, "an endpoint URL", err,
+			    errlen) ||
+	    check_not_empty("region", o->region, "a region name", err,
+			    errlen) ||
+	    check_not_empty("profile", o->profile, "a profile name", err,
+			    errlen) ||
+	    check_not_empty("tables", o->tables,
+			    "one or more table names separated by ':'", err,
+			    errlen))
 		return -EINVAL;
 	if (o->format && strcmp(o->format, "plain") != 0 &&
 	    strcmp(o->format, "ddb") != 0) {
-		errbuf_printf(err, errlen, "bad option format=%s: use plain or ddb",
-			o->format);
+		errbuf_printf(err, errlen,
+			      "bad option format=%s: use plain or ddb",
+			      o->format);
 		return -EINVAL;
 	}
 	if (o->hash_key && !key_spec_valid(o->hash_key, false)) {
-		errbuf_printf(err, errlen, "bad option hash_key=%s: use NAME or NAME:T with T one of S, N, B",
-			o->hash_key);
+		errbuf_printf(
+		    err, errlen,
+		    "bad option hash_key=%s: use NAME or NAME:T with T one of S, N, B",
+		    o->hash_key);
 		return -EINVAL;
 	}
 	if (o->range_key && !key_spec_valid(o->range_key, true)) {
-		errbuf_printf(err, errlen, "bad option range_key=%s: use NAME, NAME:T with T one of S, N, B, or nothing",
-			o->range_key);
+		errbuf_printf(
+		    err, errlen,
+		    "bad option range_key=%s: use NAME, NAME:T with T one of S, N, B, or nothing",
+		    o->range_key);
 		return -EINVAL;
 	}
 	if (check_key_names(o, err, errlen))
 		return -EINVAL;
 	if (o->cache_ttl) {
 		if (parse_number(o->cache_ttl, 0, 86400 * 365, false, &v)) {
-			errbuf_printf(err, errlen, "bad option cache_ttl=%s: use a number of seconds from 0 to 31536000",
-				o->cache_ttl);
+			errbuf_printf(
+			    err, errlen,
+			    "bad option cache_ttl=%s: use a number of seconds from 0 to 31536000",
+			    o->cache_ttl);
 			return -EINVAL;
 		}
 		s->cache_ttl = v;
 	}
 	if (o->cache_size) {
 		if (parse_number(o->cache_size, 1, 1024 * 1024, false, &v)) {
-			errbuf_printf(err, errlen, "bad option cache_size=%s: use a number of MiB from 1 to 1048576",
-				o->cache_size);
+			errbuf_printf(
+			    err, errlen,
+			    "bad option cache_size=%s: use a number of MiB from 1 to 1048576",
+			    o->cache_size);
 			return -EINVAL;
 		}
 		s->cache_size_mib = v;
 	}
 	if (o->retries) {
 		if (parse_number(o->retries, 0, 100, true, &v)) {
-			errbuf_printf(err, errlen, "bad option retries=%s: use a whole number from 0 to 100",
-				o->retries);
+			errbuf_printf(
+			    err, errlen,
+			    "bad option retries=%s: use a whole number from 0 to 100",
+			    o->retries);
 			return -EINVAL;
 		}
 		s->retries = (int)v;
 	}
 	if (o->timeout) {
 		if (parse_number(o->timeout, 0.001, 3600, false, &v)) {
-			errbuf_printf(err, errlen, "bad option timeout=%s: use a number of seconds from 0.001 to 3600",
-				o->timeout);
+			errbuf_printf(
+			    err, errlen,
+			    "bad option timeout=%s: use a number of seconds from 0.001 to 3600",
+			    o->timeout);
 			return -EINVAL;
 		}
 		s->timeout_ms = (long)(v * 1000);
@@ -478,15 +497,18 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	if (o->log) {
 		s->log_level = log_level_parse(o->log);
 		if (s->log_level < 0) {
-			errbuf_printf(err, errlen, "bad option log=%s: use error, warning, info or debug",
-				o->log);
+			errbuf_printf(
+			    err, errlen,
+			    "bad option log=%s: use error, warning, info or debug",
+			    o->log);
 			return -EINVAL;
 		}
 	}
 	if (o->debug)
 		s->log_level = LOG_DEBUG;
 	/* A strongly consistent read served from memory would not be one:
-	 * unless the user asked for a cache time, consistent_read keeps none. */
+	 * unless the user asked for a cache time, consistent_read keeps none.
+	 */
 	if (o->consistent_read && !o->cache_ttl)
 		s->cache_ttl = 0;
 	if (o->tables) {
@@ -499,9 +521,12 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 			char name[256] = "";
 			if (len < sizeof(name))
 				memcpy(name, p, len);
-			if (len >= sizeof(name) || !keyname_table_name_valid(name)) {
-				errbuf_printf(err, errlen, "bad option tables=%s: table names are 3-255 characters of a-z A-Z 0-9 _ . -, separated by ':'",
-					o->tables);
+			if (len >= sizeof(name) ||
+			    !keyname_table_name_valid(name)) {
+				errbuf_printf(
+				    err, errlen,
+				    "bad option tables=%s: table names are 3-255 characters of a-z A-Z 0-9 _ . -, separated by ':'",
+				    o->tables);
 				return -EINVAL;
 			}
 			p += len;
@@ -516,29 +541,34 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 /* SOURCE is the option name= unless that is given too: then they must
  * agree, or the mount would name (mount, df, fstab) one endpoint or region
  * and talk to another. */
-static int fold_source(char **opt, const char *name, const char *source,
-		       char *err, size_t errlen)
+static int fold_source(char **opt, const char **from, const char *name,
+		       const char *source, char *err, size_t errlen)
 {
 	if (*opt) {
 		if (strcmp(*opt, source) == 0)
 			return 0;
-		errbuf_printf(err, errlen, "SOURCE %s and %s=%s disagree: give one of them",
-			source, name, *opt);
+		errbuf_printf(err, errlen,
+			      "SOURCE %s and %s=%s disagree: give one of them",
+			      source, name, *opt);
 		return -EINVAL;
 	}
 	*opt = strdup(source);
-	return *opt ? 0 : -ENOMEM;
+	if (!*opt)
+		return -ENOMEM;
+	*from = SOURCE_ARGUMENT;
+	return 0;
 }
 
-int options_apply_source(struct dfs_opts *o, const char **mountpoint,
-			 char *err, size_t errlen)
+int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
+			 size_t errlen)
 {
 	const char *source = NULL;
 
 	*mountpoint = NULL;
 	if (o->check) {
 		if (o->n_args > 1) {
-			errbuf_printf(err, errlen, "--check takes no mount point");
+			errbuf_printf(err, errlen,
+				      "--check takes no mount point");
 			return -EINVAL;
 		}
 		source = o->n_args ? o->args[0] : NULL;
@@ -551,26 +581,29 @@ int options_apply_source(struct dfs_opts *o, const char **mountpoint,
 	if (!source || strcmp(source, "dynamodb") == 0)
 		return 0;
 	if (strstr(source, "://"))
-		return fold_source(&o->endpoint, "endpoint", source, err,
-				   errlen);
+		return fold_source(&o->endpoint, &o->endpoint_from, "endpoint",
+				   source, err, errlen);
 	for (const char *p = source; *p; p++) {
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 		      *p == '-')) {
-			errbuf_printf(err, errlen, "bad SOURCE \"%s\": use an endpoint URL, a region name or \"dynamodb\"",
-				source);
+			errbuf_printf(
+			    err, errlen,
+			    "bad SOURCE \"%s\": use an endpoint URL, a region name or \"dynamodb\"",
+			    source);
 			return -EINVAL;
 		}
 	}
-	return fold_source(&o->region, "region", source, err, errlen);
+	return fold_source(&o->region, &o->region_from, "region", source, err,
+			   errlen);
 }
 
 void options_free(struct dfs_opts *o)
 {
-	char **strs[] = { &o->endpoint, &o->region,   &o->profile,
-			  &o->format,	&o->hash_key, &o->range_key,
-			  &o->cache_ttl, &o->cache_size, &o->tables,
-			  &o->retries,	&o->timeout,  &o->log,
-			  &o->fuse_uid, &o->fuse_gid, &o->fuse_umask };
+	char **strs[] = {&o->endpoint,	&o->region,	&o->profile,
+			 &o->format,	&o->hash_key,	&o->range_key,
+			 &o->cache_ttl, &o->cache_size, &o->tables,
+			 &o->retries,	&o->timeout,	&o->log,
+			 &o->fuse_uid,	&o->fuse_gid,	&o->fuse_umask};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);

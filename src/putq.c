@@ -1,5 +1,6 @@
 /* putq.c - group commit for unconditional puts: whoever finds a free slot
- * sends what has queued up (one PutItem, or one BatchWriteItem), the rest wait. */
+ * sends what has queued up (one PutItem, or one BatchWriteItem), the rest wait.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -21,13 +22,13 @@ struct putq_req {
 	bool done;
 	int rc;
 	struct ddb_error err;
-	struct putq_req *next;	 /* q->head, or q->flying once taken */
+	struct putq_req *next; /* q->head, or q->flying once taken */
 };
 
 struct putq {
 	struct ddb_client *ddb;
 	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a request finished: results, a free slot */
+	pthread_cond_t cond;   /* a request finished: results, a free slot */
 	struct putq_req *head; /* waiting, not taken, in arrival order */
 	struct putq_req **tail;
 	struct putq_req *flying; /* taken, not yet done */
@@ -84,8 +85,7 @@ static size_t take_batch(struct putq *q, struct putq_req **batch)
 	const char *table = NULL;
 	size_t n = 0, n_left = 0;
 
-	while ((r = *pp) && n < PUTQ_BATCH_MAX &&
-	       n_left < PUTQ_BATCH_MAX * 2) {
+	while ((r = *pp) && n < PUTQ_BATCH_MAX && n_left < PUTQ_BATCH_MAX * 2) {
 		/* Taken puts, this batch's too, are on q->flying. */
 		bool wait = id_in(left, n_left, r->id) ||
 			    (table && strcmp(r->table, table) != 0);
@@ -111,15 +111,15 @@ static size_t take_batch(struct putq *q, struct putq_req **batch)
 
 static void put_alone(struct putq *q, struct putq_req *r)
 {
-	r->rc = ddb_put_item(q->ddb, r->table, r->item, NULL, NULL, NULL,
-			     &r->err);
+	r->rc =
+	    ddb_put_item(q->ddb, r->table, r->item, NULL, NULL, NULL, &r->err);
 }
 
 /* Whether attribute name has the same key value in a and b, compared as
  * DynamoDB does: numbers by value ("1.50" is "1.5"), binaries by bytes. */
 static bool key_attr_equal(const json_t *a, const json_t *b, const char *name)
 {
-	struct keyname_key ka = { 0 }, kb = { 0 };
+	struct keyname_key ka = {0}, kb = {0};
 	bool eq;
 
 	eq = keyname_key_from_json(json_object_get(a, name), &ka) == 0 &&
@@ -151,24 +151,32 @@ static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
 	if (!unprocessed || json_is_null(unprocessed))
 		return true;
 	if (!json_is_object(unprocessed)) {
-		log_msg(LOG_WARNING, "putq: UnprocessedItems of %s is not an object; sending the %zu puts again",
-			table, n);
+		log_msg(
+		    LOG_WARNING,
+		    "putq: UnprocessedItems of %s is not an object; sending the %zu puts again",
+		    table, n);
 		return false;
 	}
-	json_object_foreach(unprocessed, name, list) {
+	json_object_foreach(unprocessed, name, list)
+	{
 		if (strcmp(name, table) != 0) {
-			log_msg(LOG_WARNING, "putq: UnprocessedItems names table %s, not %s; sending the %zu puts again",
-				name, table, n);
+			log_msg(
+			    LOG_WARNING,
+			    "putq: UnprocessedItems names table %s, not %s; sending the %zu puts again",
+			    name, table, n);
 			ok = false;
 			continue;
 		}
 		if (!json_is_array(list)) {
-			log_msg(LOG_WARNING, "putq: UnprocessedItems of %s is not a list; sending the %zu puts again",
-				table, n);
+			log_msg(
+			    LOG_WARNING,
+			    "putq: UnprocessedItems of %s is not a list; sending the %zu puts again",
+			    table, n);
 			ok = false;
 			continue;
 		}
-		json_array_foreach(list, i, entry) {
+		json_array_foreach(list, i, entry)
+		{
 			json_t *item = json_object_get(
 			    json_object_get(entry, "PutRequest"), "Item");
 			bool found = false;
@@ -184,8 +192,10 @@ static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
 						    batch[k]->range_name)))
 					found = left[k] = true;
 			if (!found) {
-				log_msg(LOG_WARNING, "putq: an unprocessed request of %s matches no put sent; sending the %zu puts again",
-					table, n);
+				log_msg(
+				    LOG_WARNING,
+				    "putq: an unprocessed request of %s matches no put sent; sending the %zu puts again",
+				    table, n);
 				ok = false;
 			}
 		}
@@ -198,9 +208,9 @@ static bool mark_unprocessed(json_t *unprocessed, struct putq_req **batch,
  * re-sent, so its time is the server's (see putq_slots_observe). */
 static bool send_batch(struct putq *q, struct putq_req **batch, size_t n)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *requests, *req = NULL, *resp = NULL;
-	bool clean = true, all_again, left[PUTQ_BATCH_MAX] = { false };
+	bool clean = true, all_again, left[PUTQ_BATCH_MAX] = {false};
 	int rc;
 
 	if (n == 1) {
@@ -246,7 +256,8 @@ static bool send_batch(struct putq *q, struct putq_req **batch, size_t n)
 		/* Perhaps one item's fault (ValidationException names none):
 		 * each learns its own answer. Nothing of a refused batch was
 		 * written. */
-		log_msg(LOG_DEBUG, "putq: batch of %zu refused (%s), sending each alone",
+		log_msg(LOG_DEBUG,
+			"putq: batch of %zu refused (%s), sending each alone",
 			n, strerror(-rc));
 		for (size_t i = 0; i < n; i++)
 			put_alone(q, batch[i]);
@@ -286,11 +297,11 @@ int putq_put(struct putq *q, const char *table, const char *hash_name,
 	     const char *range_name, json_t *item, const char *id,
 	     struct ddb_error *err)
 {
-	struct putq_req me = { .table = table,
-			       .hash_name = hash_name,
-			       .range_name = range_name,
-			       .item = item,
-			       .id = id };
+	struct putq_req me = {.table = table,
+			      .hash_name = hash_name,
+			      .range_name = range_name,
+			      .item = item,
+			      .id = id};
 	struct putq_req *batch[PUTQ_BATCH_MAX];
 	size_t n;
 	long long t0;

@@ -620,8 +620,8 @@ int scratch_set(struct scratch_store *s, struct scratch_node *n,
 	 * reservation below, under the lock, is the one that counts). */
 	if (len > __atomic_load_n(&n->len, __ATOMIC_RELAXED) &&
 	    len - __atomic_load_n(&n->len, __ATOMIC_RELAXED) >
-		    n->store->max_bytes -
-			    __atomic_load_n(&n->store->bytes, __ATOMIC_RELAXED))
+		n->store->max_bytes -
+		    __atomic_load_n(&n->store->bytes, __ATOMIC_RELAXED))
 		return -ENOSPC;
 	/* Copy before taking the node's lock, so readers wait less. */
 	if (len) {

@@ -93,8 +93,8 @@ static void push_newest(struct shortname_map *m, struct shortname *s)
 static struct shortname *find(struct shortname_map *m, const char *path)
 {
 	size_t len = strlen(path);
-	struct pathmap_node *n = pathmap_find(&m->map, path, len,
-					      pathmap_hash(path, len));
+	struct pathmap_node *n =
+	    pathmap_find(&m->map, path, len, pathmap_hash(path, len));
 
 	return n ? pathmap_entry(n, struct shortname, node) : NULL;
 }

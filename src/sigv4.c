@@ -498,9 +498,8 @@ out:
  * bytes); the caller wipes key. Everything derived from the secret here is
  * wiped before returning. Returns 0, -EINVAL, -ENOMEM. */
 static int signing_key(EVP_MD_CTX *ctx, const char *secret,
-		       const char *scope_date,
-		       const char *region, const char *service,
-		       unsigned char key[SHA256_LEN])
+		       const char *scope_date, const char *region,
+		       const char *service, unsigned char key[SHA256_LEN])
 {
 	unsigned char k1[SHA256_LEN], k2[SHA256_LEN];
 	size_t secret_len = strlen(secret);
@@ -516,9 +515,11 @@ static int signing_key(EVP_MD_CTX *ctx, const char *secret,
 	memcpy(secret4 + 4, secret, secret_len + 1);
 	rc = hmac_sha256(ctx, secret4, len, scope_date, strlen(scope_date), k1);
 	if (!rc)
-		rc = hmac_sha256(ctx, k1, sizeof(k1), region, strlen(region), k2);
+		rc = hmac_sha256(ctx, k1, sizeof(k1), region, strlen(region),
+				 k2);
 	if (!rc)
-		rc = hmac_sha256(ctx, k2, sizeof(k2), service, strlen(service), k1);
+		rc = hmac_sha256(ctx, k2, sizeof(k2), service, strlen(service),
+				 k1);
 	if (!rc)
 		rc = hmac_sha256(ctx, k1, sizeof(k1), SIGV4_TERMINATOR,
 				 strlen(SIGV4_TERMINATOR), key);

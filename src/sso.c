@@ -1,5 +1,6 @@
 /* sso.c - IAM Identity Center (SSO) role credentials: the cached token of
- * `aws sso login`, its sso-oidc refresh, and the portal's GetRoleCredentials. */
+ * `aws sso login`, its sso-oidc refresh, and the portal's GetRoleCredentials.
+ */
 #include "sso.h"
 
 #include <errno.h>
@@ -82,8 +83,8 @@ static int endpoint(const struct config *cfg, const char *service_id,
 	char *source = NULL;
 	int ret;
 
-	ret = config_service_endpoint(cfg, service_id, url, &source, err,
-				      errlen);
+	ret =
+	    config_service_endpoint(cfg, service_id, url, &source, err, errlen);
 	free(source);
 	if (ret || *url)
 		return ret;
@@ -114,11 +115,11 @@ int sso_config_from_profile(const struct config *cfg, struct sso_config *out,
 		ret = config_section(cfg, "sso-session", session, &kv, &n, err,
 				     errlen);
 		if (ret == -ENOENT) {
-			errbuf_printf(err, errlen,
-				"profile \"%s\": sso_session \"%s\" has no "
-				"[sso-session %s] section in %s",
-				cfg->profile, session, session,
-				cfg->config_file);
+			errbuf_printf(
+			    err, errlen,
+			    "profile \"%s\": sso_session \"%s\" has no "
+			    "[sso-session %s] section in %s",
+			    cfg->profile, session, session, cfg->config_file);
 			ret = -EINVAL;
 		}
 		if (ret)
@@ -128,17 +129,19 @@ int sso_config_from_profile(const struct config *cfg, struct sso_config *out,
 		/* botocore refuses a profile that contradicts its session */
 		ret = -EINVAL;
 		if (p_url && url && strcmp(p_url, url) != 0) {
-			errbuf_printf(err, errlen,
-				"profile \"%s\": sso_start_url differs from "
-				"the one of [sso-session %s]",
-				cfg->profile, session);
+			errbuf_printf(
+			    err, errlen,
+			    "profile \"%s\": sso_start_url differs from "
+			    "the one of [sso-session %s]",
+			    cfg->profile, session);
 			goto out;
 		}
 		if (p_region && region && strcmp(p_region, region) != 0) {
-			errbuf_printf(err, errlen,
-				"profile \"%s\": sso_region differs from the "
-				"one of [sso-session %s]",
-				cfg->profile, session);
+			errbuf_printf(
+			    err, errlen,
+			    "profile \"%s\": sso_region differs from the "
+			    "one of [sso-session %s]",
+			    cfg->profile, session);
 			goto out;
 		}
 	}
@@ -148,7 +151,7 @@ int sso_config_from_profile(const struct config *cfg, struct sso_config *out,
 		missing = "sso_region";
 	if (missing && session) {
 		errbuf_printf(err, errlen, "[sso-session %s] in %s lacks %s",
-			session, cfg->config_file, missing);
+			      session, cfg->config_file, missing);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -158,7 +161,7 @@ int sso_config_from_profile(const struct config *cfg, struct sso_config *out,
 		missing = "sso_role_name";
 	if (missing) {
 		errbuf_printf(err, errlen, "SSO profile \"%s\" lacks %s",
-			cfg->profile, missing);
+			      cfg->profile, missing);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -214,12 +217,12 @@ int sso_token_parse(const char *text, size_t len, struct sso_token *out,
 		const char *key;
 		size_t off;
 	} strs[] = {
-		{"accessToken", offsetof(struct sso_token, access_token)},
-		{"refreshToken", offsetof(struct sso_token, refresh_token)},
-		{"clientId", offsetof(struct sso_token, client_id)},
-		{"clientSecret", offsetof(struct sso_token, client_secret)},
-		{"region", offsetof(struct sso_token, region)},
-		{"startUrl", offsetof(struct sso_token, start_url)},
+	    {"accessToken", offsetof(struct sso_token, access_token)},
+	    {"refreshToken", offsetof(struct sso_token, refresh_token)},
+	    {"clientId", offsetof(struct sso_token, client_id)},
+	    {"clientSecret", offsetof(struct sso_token, client_secret)},
+	    {"region", offsetof(struct sso_token, region)},
+	    {"startUrl", offsetof(struct sso_token, start_url)},
 	};
 	json_t *root;
 	const char *exp, *reg;
@@ -274,8 +277,9 @@ int sso_role_creds_parse(const char *body, size_t len, struct creds *out,
 	root = json_loadb(body, len, 0, NULL);
 	rc = json_object_get(root, "roleCredentials");
 	if (!json_is_object(rc)) {
-		errbuf_printf(err, errlen,
-			"GetRoleCredentials: answer lacks \"roleCredentials\"");
+		errbuf_printf(
+		    err, errlen,
+		    "GetRoleCredentials: answer lacks \"roleCredentials\"");
 		goto out;
 	}
 	akid = json_string_value(json_object_get(rc, "accessKeyId"));
@@ -284,10 +288,10 @@ int sso_role_creds_parse(const char *body, size_t len, struct creds *out,
 	exp = json_object_get(rc, "expiration");
 	if (!akid || !*akid || !secret || !*secret || !token || !*token) {
 		errbuf_printf(err, errlen,
-			"GetRoleCredentials: answer lacks \"%s\"",
-			!akid || !*akid		? "accessKeyId"
-			: !secret || !*secret ? "secretAccessKey"
-					      : "sessionToken");
+			      "GetRoleCredentials: answer lacks \"%s\"",
+			      !akid || !*akid	    ? "accessKeyId"
+			      : !secret || !*secret ? "secretAccessKey"
+						    : "sessionToken");
 		goto out;
 	}
 	/* epoch milliseconds; a JSON real is allowed (some SDKs write 1.7e12).
@@ -295,8 +299,9 @@ int sso_role_creds_parse(const char *body, size_t len, struct creds *out,
 	 * time_t's conversion (found by fuzz_sso). */
 	if (!json_is_number(exp) || !(json_number_value(exp) > 0) ||
 	    json_number_value(exp) > 253402300799999.0) {
-		errbuf_printf(err, errlen,
-			"GetRoleCredentials: answer lacks \"expiration\"");
+		errbuf_printf(
+		    err, errlen,
+		    "GetRoleCredentials: answer lacks \"expiration\"");
 		goto out;
 	}
 	ret = -ENOMEM;
@@ -332,10 +337,9 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
 		goto out;
 	}
 	exp = json_object_get(root, "expiresIn");
-	if (take_string(root, "accessToken", access_token) ||
-	    !*access_token) {
+	if (take_string(root, "accessToken", access_token) || !*access_token) {
 		errbuf_printf(err, errlen,
-			"CreateToken: answer lacks \"accessToken\"");
+			      "CreateToken: answer lacks \"accessToken\"");
 		goto out;
 	}
 	/* seconds; more than ten years is no token anyone issues, and now +
@@ -343,7 +347,7 @@ int sso_create_token_parse(const char *body, size_t len, char **access_token,
 	if (!json_is_integer(exp) || json_integer_value(exp) <= 0 ||
 	    json_integer_value(exp) > 315360000) {
 		errbuf_printf(err, errlen,
-			"CreateToken: answer lacks \"expiresIn\"");
+			      "CreateToken: answer lacks \"expiresIn\"");
 		goto out;
 	}
 	*expires_in = (long)json_integer_value(exp);
@@ -362,19 +366,19 @@ out:
 }
 
 /* The one line every "log in again" case ends with. */
-static int login_error(const struct sso_config *c, const char *why,
-		       char *err, size_t errlen)
+static int login_error(const struct sso_config *c, const char *why, char *err,
+		       size_t errlen)
 {
 	if (c->session_name)
 		errbuf_printf(err, errlen,
-			"SSO session \"%s\": %s; run: aws sso login "
-			"--profile %s",
-			c->session_name, why, c->profile);
+			      "SSO session \"%s\": %s; run: aws sso login "
+			      "--profile %s",
+			      c->session_name, why, c->profile);
 	else
 		errbuf_printf(err, errlen,
-			"SSO profile \"%s\": %s; run: aws sso login "
-			"--profile %s",
-			c->profile, why, c->profile);
+			      "SSO profile \"%s\": %s; run: aws sso login "
+			      "--profile %s",
+			      c->profile, why, c->profile);
 	return -EACCES;
 }
 
@@ -487,8 +491,8 @@ static int refresh_token(const struct sso_config *c, struct http_client *http,
 			 size_t len, char *err, size_t errlen)
 {
 	struct http_header hdr[] = {
-		{"Content-Type", "application/json"},
-		{"Accept", "application/json"},
+	    {"Content-Type", "application/json"},
+	    {"Accept", "application/json"},
 	};
 	struct http_request req = {0};
 	struct http_response resp = {0};
@@ -498,10 +502,10 @@ static int refresh_token(const struct sso_config *c, struct http_client *http,
 	long expires_in = 0;
 	int ret = -ENOMEM;
 
-	req_json = json_pack("{s:s, s:s, s:s, s:s}", "grantType",
-			     "refresh_token", "clientId", tok->client_id,
-			     "clientSecret", tok->client_secret,
-			     "refreshToken", tok->refresh_token);
+	req_json =
+	    json_pack("{s:s, s:s, s:s, s:s}", "grantType", "refresh_token",
+		      "clientId", tok->client_id, "clientSecret",
+		      tok->client_secret, "refreshToken", tok->refresh_token);
 	if (!req_json)
 		goto out;
 	body = json_dumps(req_json, JSON_COMPACT);
@@ -518,20 +522,21 @@ static int refresh_token(const struct sso_config *c, struct http_client *http,
 	ret = http_request(http, &req, &resp);
 	if (ret) {
 		errbuf_printf(err, errlen, "SSO token refresh (%s): %s",
-			c->oidc_url, http_strerror(ret));
+			      c->oidc_url, http_strerror(ret));
 		ret = -EIO;
 		goto out;
 	}
 	if (resp.status >= 400 && resp.status < 500) {
-		/* invalid_grant, expired registration: only a new login helps */
+		/* invalid_grant, expired registration: only a new login helps
+		 */
 		errbuf_printf(err, errlen, "token refresh refused (HTTP %ld)",
-			resp.status);
+			      resp.status);
 		ret = -EACCES;
 		goto out;
 	}
 	if (resp.status != 200) {
 		errbuf_printf(err, errlen, "SSO token refresh (%s): HTTP %ld",
-			c->oidc_url, resp.status);
+			      c->oidc_url, resp.status);
 		ret = -EIO;
 		goto out;
 	}
@@ -552,8 +557,8 @@ static int refresh_token(const struct sso_config *c, struct http_client *http,
 	    json_object_set_new(root, "region", json_string(c->region)) ||
 	    json_object_set_new(root, "accessToken", json_string(access)) ||
 	    json_object_set_new(root, "expiresAt", json_string(when)) ||
-	    (refresh && json_object_set_new(root, "refreshToken",
-					    json_string(refresh))))
+	    (refresh &&
+	     json_object_set_new(root, "refreshToken", json_string(refresh))))
 		goto out;
 	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!out)
@@ -616,8 +621,8 @@ static int role_credentials(const struct sso_config *c,
 			    struct creds *out, char *err, size_t errlen)
 {
 	struct http_header hdr[] = {
-		{"x-amz-sso_bearer_token", token},
-		{"Accept", "application/json"},
+	    {"x-amz-sso_bearer_token", token},
+	    {"Accept", "application/json"},
 	};
 	struct http_request req = {0};
 	struct http_response resp = {0};
@@ -627,7 +632,8 @@ static int role_credentials(const struct sso_config *c,
 	int ret = -ENOMEM;
 
 	if (!role || !account ||
-	    asprintf(&url, "%s/federation/credentials?role_name=%s&account_id=%s",
+	    asprintf(&url,
+		     "%s/federation/credentials?role_name=%s&account_id=%s",
 		     c->portal_url, role, account) < 0) {
 		url = NULL;
 		goto out;
@@ -639,7 +645,7 @@ static int role_credentials(const struct sso_config *c,
 	ret = http_request(http, &req, &resp);
 	if (ret) {
 		errbuf_printf(err, errlen, "SSO GetRoleCredentials (%s): %s",
-			c->portal_url, http_strerror(ret));
+			      c->portal_url, http_strerror(ret));
 		ret = -EIO;
 		goto out;
 	}
@@ -657,17 +663,18 @@ static int role_credentials(const struct sso_config *c,
 	if (resp.status == 403) {
 		/* ForbiddenException: the user may not take this role; a new
 		 * login would not change that */
-		errbuf_printf(err, errlen,
-			"SSO profile \"%s\": no access to account %s role %s "
-			"(HTTP 403): check sso_account_id and sso_role_name",
-			c->profile, c->account_id, c->role_name);
+		errbuf_printf(
+		    err, errlen,
+		    "SSO profile \"%s\": no access to account %s role %s "
+		    "(HTTP 403): check sso_account_id and sso_role_name",
+		    c->profile, c->account_id, c->role_name);
 		ret = -EACCES;
 		goto out;
 	}
 	if (resp.status != 200) {
 		errbuf_printf(err, errlen,
-			"SSO GetRoleCredentials (%s): HTTP %ld",
-			c->portal_url, resp.status);
+			      "SSO GetRoleCredentials (%s): HTTP %ld",
+			      c->portal_url, resp.status);
 		ret = -EIO;
 		goto out;
 	}
@@ -680,8 +687,8 @@ out:
 	return ret;
 }
 
-int sso_fetch(const struct sso_config *c, struct http_client *http,
-	      time_t now, struct creds *out, char *err, size_t errlen)
+int sso_fetch(const struct sso_config *c, struct http_client *http, time_t now,
+	      struct creds *out, char *err, size_t errlen)
 {
 	struct sso_token tok = {0};
 	char *text = NULL, perr[128];
@@ -696,7 +703,7 @@ int sso_fetch(const struct sso_config *c, struct http_client *http,
 	}
 	if (ret == -EINVAL) {
 		errbuf_printf(err, errlen, "cannot read SSO token cache %s",
-			c->cache_file);
+			      c->cache_file);
 		goto out;
 	}
 	if (ret)
@@ -704,7 +711,7 @@ int sso_fetch(const struct sso_config *c, struct http_client *http,
 	ret = sso_token_parse(text, len, &tok, perr, sizeof(perr));
 	if (ret) {
 		errbuf_printf(err, errlen, "SSO token cache %s: %s",
-			c->cache_file, perr);
+			      c->cache_file, perr);
 		goto out;
 	}
 	/* Only sso_session tokens are refreshed (botocore: the legacy form
@@ -728,13 +735,13 @@ int sso_fetch(const struct sso_config *c, struct http_client *http,
 			/* a network or server failure: logging in again
 			 * would not help */
 			errbuf_printf(err, errlen, "SSO session \"%s\": %s",
-				c->session_name, perr);
+				      c->session_name, perr);
 			goto out;
 		}
 	}
 	if (tok.expires_at <= now) {
-		ret = login_error(c, "the cached token has expired", err,
-				  errlen);
+		ret =
+		    login_error(c, "the cached token has expired", err, errlen);
 		goto out;
 	}
 	ret = role_credentials(c, http, tok.access_token, out, err, errlen);

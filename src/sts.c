@@ -21,10 +21,10 @@
  * wants xmlInitParser before threads), and Debian's libexpat1 is already on
  * every machine that has Python or git. */
 
-#define STS_MAX_ANSWER (1024 * 1024)
-#define STS_MAX_FIELD (64 * 1024)
+#define STS_MAX_ANSWER	 (1024 * 1024)
+#define STS_MAX_FIELD	 (64 * 1024)
 #define STS_CONTENT_TYPE "application/x-www-form-urlencoded; charset=utf-8"
-#define STS_ATTEMPTS 3
+#define STS_ATTEMPTS	 3
 
 /* The fields we keep; each is the text of one element at one path. */
 enum sts_field {
@@ -40,8 +40,8 @@ enum sts_field {
 };
 
 static const char *const field_names[F_COUNT] = {
-    "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration",
-    "Arn",	   "Code",	      "Message",
+    "AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration", "Arn",
+    "Code",	   "Message",
 };
 
 struct sts_parse {
@@ -51,7 +51,7 @@ struct sts_parse {
 	bool is_error; /* the root is <ErrorResponse> */
 	bool bad;      /* wrong shape or a DOCTYPE: stop */
 	bool nomem;
-	const char *why;  /* for bad */
+	const char *why;   /* for bad */
 	char where[3][32]; /* local names of the elements at depth 1..3 */
 	enum sts_field cur;
 	struct dynbuf text[F_COUNT];
@@ -179,8 +179,8 @@ static void XMLCALL on_doctype(void *user, const XML_Char *name,
 }
 
 /* Moves field f's text to *dst; -EINVAL (naming it) when absent or empty. */
-static int take(struct sts_parse *ps, enum sts_field f, char **dst,
-		char *err, size_t errlen)
+static int take(struct sts_parse *ps, enum sts_field f, char **dst, char *err,
+		size_t errlen)
 {
 	if (!ps->seen[f] || ps->text[f].len == 0) {
 		errbuf_printf(err, errlen, "STS answer without %s",
@@ -223,11 +223,11 @@ int sts_parse_response(const char *body, size_t len, const char *action,
 			errbuf_printf(err, errlen, "STS answer has %s", ps.why);
 			rc = -EINVAL;
 		} else {
-			errbuf_printf(err, errlen,
-				      "STS answer is not XML: %s at line %lu",
-				      XML_ErrorString(XML_GetErrorCode(ps.xp)),
-				      (unsigned long)XML_GetCurrentLineNumber(
-					  ps.xp));
+			errbuf_printf(
+			    err, errlen,
+			    "STS answer is not XML: %s at line %lu",
+			    XML_ErrorString(XML_GetErrorCode(ps.xp)),
+			    (unsigned long)XML_GetCurrentLineNumber(ps.xp));
 			rc = -EINVAL;
 		}
 		goto out;
@@ -293,8 +293,8 @@ int sts_endpoint(const struct config *cfg, const char *region, char **url,
 	static const struct config none; /* no profile: the variables only */
 	int rc;
 
-	rc = config_service_endpoint(cfg ? cfg : &none, "STS", url, source,
-				     err, errlen);
+	rc = config_service_endpoint(cfg ? cfg : &none, "STS", url, source, err,
+				     errlen);
 	if (rc || *url)
 		return rc;
 	if (!region || !*region) {
@@ -330,8 +330,11 @@ void sts_default_session_name(time_t now, char out[40])
 static bool retryable_code(const char *code)
 {
 	static const char *const codes[] = {
-	    "Throttling", "ThrottlingException", "RequestThrottled",
-	    "RequestLimitExceeded", "TooManyRequestsException",
+	    "Throttling",
+	    "ThrottlingException",
+	    "RequestThrottled",
+	    "RequestLimitExceeded",
+	    "TooManyRequestsException",
 	    "IDPCommunicationError",
 	};
 
@@ -372,9 +375,9 @@ static int form_add(struct dynbuf *b, const char *name, const char *value)
 struct sts_call {
 	const char *action;
 	const char *endpoint;
-	const char *region;                   /* for signing */
+	const char *region;		      /* for signing */
 	const struct sigv4_credentials *sign; /* NULL: unsigned */
-	const char *role_arn;                 /* for messages */
+	const char *role_arn;		      /* for messages */
 	const char *body;
 	size_t body_len;
 	time_t now;
@@ -406,20 +409,19 @@ static int send_once(struct http_client *http, const struct sts_call *call,
 	for (size_t i = 0; i < n; i++)
 		hh[i] = (struct http_header){sh[i].name, sh[i].value};
 	if (call->sign) {
-		rc = sigv4_sign(&(struct sigv4_request){.method = "POST",
-							.path = path,
-							.query = query,
-							.headers = sh,
-							.n_headers = n,
-							.body = call->body,
-							.body_len =
-							    call->body_len},
-				call->sign, call->region, "sts", call->now,
-				&sig);
+		rc = sigv4_sign(
+		    &(struct sigv4_request){.method = "POST",
+					    .path = path,
+					    .query = query,
+					    .headers = sh,
+					    .n_headers = n,
+					    .body = call->body,
+					    .body_len = call->body_len},
+		    call->sign, call->region, "sts", call->now, &sig);
 		if (rc)
 			goto out;
-		hh[n++] = (struct http_header){"authorization",
-					       sig.authorization};
+		hh[n++] =
+		    (struct http_header){"authorization", sig.authorization};
 	}
 	rc = http_request(http,
 			  &(struct http_request){.method = "POST",
@@ -502,10 +504,9 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 				(prc == 0 && ans.error_code &&
 				 retryable_code(ans.error_code));
 			if (!retry) {
-				errbuf_printf(err, errlen,
-					      "STS %s of role %s: %s",
-					      call->action, call->role_arn,
-					      why);
+				errbuf_printf(
+				    err, errlen, "STS %s of role %s: %s",
+				    call->action, call->role_arn, why);
 				rc = -EIO;
 				goto out;
 			}
@@ -574,8 +575,8 @@ int sts_assume_role(struct http_client *http, const char *endpoint,
 
 	memset(out, 0, sizeof(*out));
 	if (!req->role_arn || !*req->role_arn || !source ||
-	    !source->access_key_id || !source->secret_access_key ||
-	    !region || !*region || !req->mfa_serial != !req->mfa_code) {
+	    !source->access_key_id || !source->secret_access_key || !region ||
+	    !*region || !req->mfa_serial != !req->mfa_code) {
 		errbuf_printf(err, errlen, "STS AssumeRole: bad arguments");
 		rc = -EINVAL;
 		goto out;
@@ -607,13 +608,10 @@ out:
 	return rc;
 }
 
-int sts_assume_role_with_web_identity(struct http_client *http,
-				      const char *endpoint,
-				      const char *role_arn,
-				      const char *session_name,
-				      const char *token, int duration_seconds,
-				      time_t now, struct creds *out, char *err,
-				      size_t errlen)
+int sts_assume_role_with_web_identity(
+    struct http_client *http, const char *endpoint, const char *role_arn,
+    const char *session_name, const char *token, int duration_seconds,
+    time_t now, struct creds *out, char *err, size_t errlen)
 {
 	struct dynbuf body = {0};
 	int rc;

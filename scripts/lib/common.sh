@@ -15,7 +15,7 @@ DYNAMOFS_DEBS=(gcc meson ninja-build pkg-config libfuse3-dev fuse3
 	jq tmux vim nano valgrind curl iproute2 procps psmisc attr
 	scdoc man-db groff-base bsdextrautils
 	dpkg-dev debhelper build-essential rpm systemd
-	clang libclang-rt-14-dev)
+	clang libclang-rt-14-dev clang-format)
 
 say() { printf '%s\n' "$*" >&2; }
 

@@ -97,8 +97,20 @@ start_sigcheck_proxy() {
 	write_profile default
 	run "$DYNAMOFS" --check "$DYNAMOFS_ENDPOINT"
 	assert_success
-	assert_line "endpoint:    $DYNAMOFS_ENDPOINT (option endpoint=)"
+	assert_line "endpoint:    $DYNAMOFS_ENDPOINT (SOURCE argument)"
 	assert_line --regexp '^credentials: environment'
+}
+
+@test "--check names SOURCE as where a region came from, and the option as where the endpoint did" {
+	local_creds
+	run "$DYNAMOFS" --check ap-south-1 --endpoint-url "$DYNAMOFS_ENDPOINT"
+	assert_success
+	assert_line --regexp '^region: +ap-south-1 \(SOURCE argument\)$'
+	assert_line "endpoint:    $DYNAMOFS_ENDPOINT (option endpoint=)"
+	# SOURCE and the same option: the option is named
+	run "$DYNAMOFS" --check "$DYNAMOFS_ENDPOINT" -o endpoint="$DYNAMOFS_ENDPOINT"
+	assert_success
+	assert_line "endpoint:    $DYNAMOFS_ENDPOINT (option endpoint=)"
 }
 
 @test "--check sees a table made by the AWS CLI" {

@@ -45,8 +45,7 @@ static void walk(const json_t *v, int top)
 	size_t i;
 
 	if (top) {
-		json_object_foreach((json_t *)v, k, m)
-			walk(m, 0);
+		json_object_foreach((json_t *)v, k, m) walk(m, 0);
 		return;
 	}
 	if ((m = json_object_get(v, "N")))
@@ -152,8 +151,8 @@ static char *round_trip(const json_t *item, const struct codec_schema *s,
 	rc = codec_parse(t1, l1, f, &again, &err);
 	if (rc == -ENOMEM)
 		goto out;
-	FUZZ_CHECK(rc == 0, "rendered text does not parse (%d): %s\n%.400s",
-		   rc, err.message, t1);
+	FUZZ_CHECK(rc == 0, "rendered text does not parse (%d): %s\n%.400s", rc,
+		   err.message, t1);
 	rc = codec_render(again, s, f, &t2, &l2);
 	if (rc == -ENOMEM)
 		goto out;
@@ -224,8 +223,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == -ENOMEM)
 		goto out;
 	FUZZ_CHECK(rc == 0 && vl == tl && memcmp(t, v, tl) == 0,
-		   "format %d -> %d changed the item:\n%.400s\n---\n%.400s",
-		   f, g, t, v ? v : "");
+		   "format %d -> %d changed the item:\n%.400s\n---\n%.400s", f,
+		   g, t, v ? v : "");
 out:
 	free(t);
 	free(u);

@@ -64,7 +64,8 @@ static void put(int fd, const uint8_t *p, size_t n)
  * over inih's 200-byte buffer go through config.c's own reader. */
 static void try_key_value(const uint8_t *data, size_t size)
 {
-	static const char name_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+	static const char name_chars[] =
+	    "abcdefghijklmnopqrstuvwxyz0123456789_";
 	/* a region, so that the file need not give one */
 	struct config_options opts = {.region = "us-east-1"};
 	char *file, *name, *value, err[256];

@@ -33,8 +33,8 @@ static void try_json(const char *body, size_t n, int which)
 		FUZZ_CHECK(rc == -ENOMEM || err[0], "no reason");
 		return;
 	}
-	FUZZ_CHECK(c.access_key_id && *c.access_key_id &&
-		       c.secret_access_key && *c.secret_access_key,
+	FUZZ_CHECK(c.access_key_id && *c.access_key_id && c.secret_access_key &&
+		       *c.secret_access_key,
 		   "empty key taken");
 	/* The reason never quotes the secret. */
 	FUZZ_CHECK(!strstr(err, c.secret_access_key) || strlen(err) == 0 ||
@@ -62,8 +62,8 @@ static void try_time(const char *s)
 		/* no offset, no fraction, no leap second: the same fields */
 		FUZZ_CHECK(gmtime_r(&t, &tm), "gmtime");
 		strftime(back, sizeof(back), "%Y-%m-%d", &tm);
-		FUZZ_CHECK(strncmp(back, s, 10) == 0,
-			   "\"%.60s\" taken as %s", s, back);
+		FUZZ_CHECK(strncmp(back, s, 10) == 0, "\"%.60s\" taken as %s",
+			   s, back);
 	}
 	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
 		return;

@@ -33,8 +33,8 @@ static void try_decode(const char *name, enum keyname_kind kind,
 
 	if (rc == 0) {
 		rc = keyname_encode(kind, type, k.value, k.len, &back);
-		FUZZ_CHECK(rc == 0 || rc == -ENOMEM, "decoded key re-encodes %d",
-			   rc);
+		FUZZ_CHECK(rc == 0 || rc == -ENOMEM,
+			   "decoded key re-encodes %d", rc);
 		FUZZ_CHECK(!back || strcmp(back, name) == 0,
 			   "name \"%.300s\" decodes to a key named \"%.300s\"",
 			   name, back);
@@ -166,13 +166,14 @@ static void try_mkdir(const char *spec)
 			FUZZ_CHECK(n == 0 || n == -ENOMEM,
 				   "\"%.300s\" parsed, \"%.300s\" not (%d)",
 				   spec, full, n);
-			FUZZ_CHECK(n || (!strcmp(t.table, s.table) &&
-					 !strcmp(t.hash.name, s.hash.name) &&
-					 t.hash.type == s.hash.type &&
-					 !t.range.name == !s.range.name &&
-					 (!s.range.name ||
-					  (!strcmp(t.range.name, s.range.name) &&
-					   t.range.type == s.range.type))),
+			FUZZ_CHECK(n ||
+				       (!strcmp(t.table, s.table) &&
+					!strcmp(t.hash.name, s.hash.name) &&
+					t.hash.type == s.hash.type &&
+					!t.range.name == !s.range.name &&
+					(!s.range.name ||
+					 (!strcmp(t.range.name, s.range.name) &&
+					  t.range.type == s.range.type))),
 				   "\"%.300s\" reads differently", full);
 			free(full);
 		}
@@ -181,8 +182,8 @@ static void try_mkdir(const char *spec)
 	keyname_schema_free(&s);
 	keyname_schema_free(&s);
 	if (keyname_parse_key_spec(spec, &a) == 0)
-		FUZZ_CHECK(a.name && *a.name && strlen(a.name) <=
-						     KEYNAME_ATTR_NAME_MAX,
+		FUZZ_CHECK(a.name && *a.name &&
+			       strlen(a.name) <= KEYNAME_ATTR_NAME_MAX,
 			   "key spec name");
 	keyname_attr_free(&a);
 }
@@ -206,8 +207,8 @@ static void try_base64(const uint8_t *v, size_t n, bool url)
 		int rc = keyname_base64_decode(text, strlen(text), url, &back,
 					       &back_len);
 
-		FUZZ_CHECK(rc == -ENOMEM ||
-			       (rc == 0 && back_len == n && !memcmp(back, v, n)),
+		FUZZ_CHECK(rc == -ENOMEM || (rc == 0 && back_len == n &&
+					     !memcmp(back, v, n)),
 			   "base64 round trip %d", rc);
 	}
 	free(text);

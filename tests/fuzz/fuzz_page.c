@@ -9,7 +9,7 @@
 #include <string.h>
 
 struct seen {
-	json_t *items; /* what ddb_page_items handed over, in order */
+	json_t *items;	/* what ddb_page_items handed over, in order */
 	size_t stop_at; /* the callback fails at this item (0: never) */
 };
 

@@ -37,8 +37,7 @@ static void try_role(const char *s, size_t n)
 			   "failed parse left creds");
 		return;
 	}
-	FUZZ_CHECK(*c.access_key_id && *c.secret_access_key &&
-		       *c.session_token,
+	FUZZ_CHECK(*c.access_key_id && *c.secret_access_key && *c.session_token,
 		   "empty field taken");
 	FUZZ_CHECK(!err[0], "message on success");
 	creds_clear(&c);

@@ -1,5 +1,6 @@
-/* sso_fetch.c - a front end to sso_fetch for tests/e2e/offline/sso-botocore.bats:
- * resolves one SSO profile as dynamofs does and prints the role's key id. */
+/* sso_fetch.c - a front end to sso_fetch for
+ * tests/e2e/offline/sso-botocore.bats: resolves one SSO profile as dynamofs
+ * does and prints the role's key id. */
 #include <stdio.h>
 #include <time.h>
 

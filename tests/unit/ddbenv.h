@@ -1,5 +1,6 @@
 /* ddbenv.h - for unit tests of the DynamoDB client and what sits on it: a
- * fakehttp server and the whole client stack (config, creds, http, ddb) in front. */
+ * fakehttp server and the whole client stack (config, creds, http, ddb) in
+ * front. */
 #ifndef DYNAMOFS_DDBENV_H
 #define DYNAMOFS_DDBENV_H
 
@@ -65,9 +66,8 @@ static inline int env_start_url(struct env *e, const char *script,
 		return -1;
 	}
 	e->http = http_client_new(2000, 5000);
-	if (!e->http ||
-	    creds_provider_new(&e->cfg, e->http, NULL, &e->creds, msg,
-			       sizeof(msg))) {
+	if (!e->http || creds_provider_new(&e->cfg, e->http, NULL, &e->creds,
+					   msg, sizeof(msg))) {
 		printf("# creds_provider_new: %s\n", msg);
 		return -1;
 	}

@@ -15,10 +15,10 @@
 
 struct fakehttp {
 	pid_t pid;
-	int stdin_fd;  /* closing it stops the server */
+	int stdin_fd; /* closing it stops the server */
 	int port;
-	char url[64];  /* "http://127.0.0.1:PORT" */
-	char dir[64];  /* temporary folder with script.json and log.jsonl */
+	char url[64]; /* "http://127.0.0.1:PORT" */
+	char dir[64]; /* temporary folder with script.json and log.jsonl */
 	char log[128];
 };
 
@@ -29,7 +29,7 @@ struct fakehttp {
 static inline int fakehttp_start_tool(struct fakehttp *f, const char *toolname,
 				      const char *script)
 {
-	char path[160], tool[512], portbuf[32] = { 0 };
+	char path[160], tool[512], portbuf[32] = {0};
 	const char *tools = getenv("DYNAMOFS_TOOLS");
 	int in[2], out[2];
 	FILE *fp;
@@ -101,7 +101,8 @@ static inline void fakehttp_stop(struct fakehttp *f)
 	if (f->dir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 		if (system(cmd) != 0)
-			fprintf(stderr, "fakehttp: could not remove %s\n", f->dir);
+			fprintf(stderr, "fakehttp: could not remove %s\n",
+				f->dir);
 		f->dir[0] = 0;
 	}
 }

@@ -16,36 +16,36 @@ static int tap_failed_checks;
 
 /* Records a failed check with its place; the test goes on so that one run
  * shows every failure. */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			tap_failed_checks++;                                 \
-			printf("#   %s:%d: check failed: %s\n", __FILE__,    \
-			       __LINE__, #cond);                             \
-		}                                                            \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			tap_failed_checks++;                                   \
+			printf("#   %s:%d: check failed: %s\n", __FILE__,      \
+			       __LINE__, #cond);                               \
+		}                                                              \
 	} while (0)
 
-#define CHECK_INT(a, b)                                                      \
-	do {                                                                 \
-		long long tap_a_ = (long long)(a), tap_b_ = (long long)(b);  \
-		if (tap_a_ != tap_b_) {                                      \
-			tap_failed_checks++;                                 \
+#define CHECK_INT(a, b)                                                        \
+	do {                                                                   \
+		long long tap_a_ = (long long)(a), tap_b_ = (long long)(b);    \
+		if (tap_a_ != tap_b_) {                                        \
+			tap_failed_checks++;                                   \
 			printf("#   %s:%d: %s == %lld, expected %s == %lld\n", \
-			       __FILE__, __LINE__, #a, tap_a_, #b, tap_b_);  \
-		}                                                            \
+			       __FILE__, __LINE__, #a, tap_a_, #b, tap_b_);    \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                      \
-	do {                                                                 \
-		const char *tap_a_ = (a), *tap_b_ = (b);                     \
-		if (!tap_a_ || !tap_b_ || strcmp(tap_a_, tap_b_) != 0) {     \
-			tap_failed_checks++;                                 \
-			printf("#   %s:%d: %s\n#     got:      %s\n"         \
-			       "#     expected: %s\n",                       \
-			       __FILE__, __LINE__, #a,                       \
-			       tap_a_ ? tap_a_ : "(null)",                   \
-			       tap_b_ ? tap_b_ : "(null)");                  \
-		}                                                            \
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *tap_a_ = (a), *tap_b_ = (b);                       \
+		if (!tap_a_ || !tap_b_ || strcmp(tap_a_, tap_b_) != 0) {       \
+			tap_failed_checks++;                                   \
+			printf("#   %s:%d: %s\n#     got:      %s\n"           \
+			       "#     expected: %s\n",                         \
+			       __FILE__, __LINE__, #a,                         \
+			       tap_a_ ? tap_a_ : "(null)",                     \
+			       tap_b_ ? tap_b_ : "(null)");                    \
+		}                                                              \
 	} while (0)
 
 /* Runs every test of the NULL-terminated table, prints one TAP line each
@@ -70,12 +70,12 @@ static inline int tap_run(const struct tap_test *tests)
 	return failed ? 1 : 0;
 }
 
-#define TAP_MAIN(...)                                                        \
-	int main(void)                                                       \
-	{                                                                    \
-		static const struct tap_test tap_tests_[] = { __VA_ARGS__,   \
-							      { 0, 0 } };    \
-		return tap_run(tap_tests_);                                  \
+#define TAP_MAIN(...)                                                          \
+	int main(void)                                                         \
+	{                                                                      \
+		static const struct tap_test tap_tests_[] = {__VA_ARGS__,      \
+							     {0, 0}};          \
+		return tap_run(tap_tests_);                                    \
 	}
 
 #endif

@@ -67,7 +67,8 @@ static void test_stale(void)
 	monotime_advance_s(120);
 	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
 	CHECK_INT(cache_item_get_stale(c, "/t/a.json", &ci), 0);
-	CHECK(ci.text && ci.text->len == 2 && memcmp(ci.text->data, "xy", 2) == 0);
+	CHECK(ci.text && ci.text->len == 2 &&
+	      memcmp(ci.text->data, "xy", 2) == 0);
 	CHECK(!ci.negative);
 	cache_blob_unref(ci.text);
 	CHECK_INT(cache_item_get(c, "/t/gone.json", &ci), -ENOENT);
@@ -217,8 +218,8 @@ static void test_counts_heap(void)
 	CHECK_INT(failed, 0);
 	/* the array (rounded up to 131,072 entries) and the names */
 	CHECK(l->bytes >= 131072 * sizeof(struct cache_dirent) + names);
-	CHECK(l->bytes <= 131072 * sizeof(struct cache_dirent) + names +
-			      128 * 1024);
+	CHECK(l->bytes <=
+	      131072 * sizeof(struct cache_dirent) + names + 128 * 1024);
 	cache_dir_put(c, "/t", l);
 	/* and its entry */
 	CHECK(cache_bytes(c) >= empty + one + l->bytes + 32);
@@ -257,15 +258,14 @@ static void test_forget_tree(void)
 	cache_free(c);
 }
 
-TAP_MAIN({ "put then get", test_put_get },
-	 { "negative entries", test_negative },
-	 { "entries expire after the ttl", test_expiry },
-	 { "stale entries for when the server cannot be asked", test_stale },
-	 { "ttl 0 serves nothing but keeps mtimes", test_ttl_zero_keeps_mtime_only },
-	 { "mtime moves only when content changes", test_mtime_moves_with_content },
-	 { "byte bound and LRU order", test_bound_and_lru },
-	 { "entries themselves are bounded", test_many_entries },
-	 { "directory listings", test_listing },
-	 { "heap block sizes", test_heap_size },
-	 { "the bound counts the heap held", test_counts_heap },
-	 { "forget and forget_tree", test_forget_tree })
+TAP_MAIN(
+    {"put then get", test_put_get}, {"negative entries", test_negative},
+    {"entries expire after the ttl", test_expiry},
+    {"stale entries for when the server cannot be asked", test_stale},
+    {"ttl 0 serves nothing but keeps mtimes", test_ttl_zero_keeps_mtime_only},
+    {"mtime moves only when content changes", test_mtime_moves_with_content},
+    {"byte bound and LRU order", test_bound_and_lru},
+    {"entries themselves are bounded", test_many_entries},
+    {"directory listings", test_listing}, {"heap block sizes", test_heap_size},
+    {"the bound counts the heap held", test_counts_heap},
+    {"forget and forget_tree", test_forget_tree})

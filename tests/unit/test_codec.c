@@ -51,16 +51,14 @@ static char *slurp(const char *path, size_t *len)
 	return p;
 }
 
-/* tests/data/codec, found from DYNAMOFS_SOURCE_ROOT or DYNAMOFS_TOOLS. */
+/* tests/data/codec, from DYNAMOFS_TESTDATA (meson test and scripts/test
+ * set it); by hand, from the top of the source tree. */
 static void data_dir(char *out, size_t size)
 {
-	const char *root = getenv("DYNAMOFS_SOURCE_ROOT");
-	const char *tools = getenv("DYNAMOFS_TOOLS");
+	const char *data = getenv("DYNAMOFS_TESTDATA");
 
-	if (root && *root)
-		snprintf(out, size, "%s/tests/data/codec", root);
-	else if (tools && *tools)
-		snprintf(out, size, "%s/../data/codec", tools);
+	if (data && *data)
+		snprintf(out, size, "%s/codec", data);
 	else
 		snprintf(out, size, "tests/data/codec");
 }

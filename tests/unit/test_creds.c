@@ -163,15 +163,15 @@ static int provider_new(const char *profile, struct creds_provider **p,
 	"[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n" \
 	"sso_region = eu-west-1\n"
 #define SSO_CORP_SHA1 "ee0bfd2552fbd840c02cc48b6e823320543c450f"
-#define SSO_URL_SHA1 "a51746d4aa793ae07b25e90c3a5db96fc7832bd7"
+#define SSO_URL_SHA1  "a51746d4aa793ae07b25e90c3a5db96fc7832bd7"
 #define SSO_TOKEN_2030                                                         \
 	"{\"accessToken\": \"TOKSSO\", \"expiresAt\": \"2030-01-01T00:00:00Z\"}"
-#define SSO_SCRIPT                                                             \
+#define SSO_SCRIPT                                                              \
 	"[{\"method\": \"GET\", \"path\": \"/federation/credentials?role_name=" \
-	"ReadOnly&account_id=111122223333\", \"require_header\": "             \
-	"{\"x-amz-sso_bearer_token\": \"TOKSSO\"}, \"body\": "                 \
-	"{\"roleCredentials\": {\"accessKeyId\": \"ASIASSO\", "                \
-	"\"secretAccessKey\": \"" SECRET_MARK "SSO\", \"sessionToken\": "      \
+	"ReadOnly&account_id=111122223333\", \"require_header\": "              \
+	"{\"x-amz-sso_bearer_token\": \"TOKSSO\"}, \"body\": "                  \
+	"{\"roleCredentials\": {\"accessKeyId\": \"ASIASSO\", "                 \
+	"\"secretAccessKey\": \"" SECRET_MARK "SSO\", \"sessionToken\": "       \
 	"\"TOKSSOROLE\", \"expiration\": 1893456000000}}}]"
 
 #define IMDS_OK_SCRIPT                                                         \
@@ -1288,6 +1288,16 @@ static const struct {
     {NULL, "http://creds.example.com/c", -EINVAL, NULL},
     {NULL, "http://127.0.0.1.evil.com/c", -EINVAL, NULL},
     {NULL, "ftp://127.0.0.1/c", -EINVAL, NULL},
+    /* libcurl's URL API reads them since issue 13: user info is not the
+     * host (botocore's urlparse().hostname), a malformed https URL is
+     * refused (it was taken before), IPv6 and upper case as before */
+    {NULL, "http://u:p@127.0.0.1/c", 0, "http://u:p@127.0.0.1/c"},
+    {NULL, "http://127.0.0.1@evil.com/c", -EINVAL, NULL},
+    {NULL, "https://creds example/c", -EINVAL, NULL},
+    {NULL, "https://h:99999/c", -EINVAL, NULL},
+    {NULL, "http://[fd00:ec2::23]/c", 0, "http://[fd00:ec2::23]/c"},
+    {NULL, "HTTP://LOCALHOST/c", 0, "HTTP://LOCALHOST/c"},
+    {NULL, "localhost:8080/c", -EINVAL, NULL},
     {NULL, NULL, -ENOENT, NULL},
     {"", "", -ENOENT, NULL},
 };
@@ -1358,9 +1368,9 @@ struct role_case {
 	const char *source, *err;
 	/* per STS request in order: "ACTION ROLE-NAME [SESSION]" */
 	const char *calls[4];
-	const char *param; /* "Name=value" the last request must carry */
-	bool chained; /* each request after the first is signed with the
-			 credentials issued by the one before */
+	const char *param;  /* "Name=value" the last request must carry */
+	bool chained;	    /* each request after the first is signed with the
+			       credentials issued by the one before */
 	const char *script; /* a fakehttp script for container or IMDS
 			       credentials ($U is its URL), or NULL */
 };
@@ -1410,8 +1420,9 @@ static const struct role_case role_cases[] = {
      NULL,
      "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = p\n"
      "[profile p]\ncredential_process = $H/p.sh\n",
-     {{"$H/p.sh", "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": "
-		  "\"AKBASE\", \"SecretAccessKey\": \"" SECRET_MARK "base\"}'\n"}},
+     {{"$H/p.sh",
+       "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": "
+       "\"AKBASE\", \"SecretAccessKey\": \"" SECRET_MARK "base\"}'\n"}},
      {},
      "dev",
      0,
@@ -1442,8 +1453,9 @@ static const struct role_case role_cases[] = {
      "role " ACCT "dev (profile \"dev\") via container endpoint $U/creds",
      NULL,
      {"AssumeRole dev"},
-     .script = "[{\"method\": \"GET\", \"path\": \"/creds\", \"body\": "
-	       CONTAINER_BODY("AKCONT") "}]"},
+     .script =
+	 "[{\"method\": \"GET\", \"path\": \"/creds\", \"body\": " CONTAINER_BODY(
+	     "AKCONT") "}]"},
     {"role: credential_source = Ec2InstanceMetadata",
      NULL,
      "[profile dev]\nrole_arn = " ACCT "dev\n"
@@ -1690,7 +1702,8 @@ static void run_role_case(const struct role_case *c)
 	else
 		CHECK_STR(cr.access_key_id, "AKENV");
 	for (int i = 1; c->chained && i < n; i++) {
-		json_t *prev = fakehttp_log_line(&f, i - 1), *j = fakehttp_log_line(&f, i);
+		json_t *prev = fakehttp_log_line(&f, i - 1),
+		       *j = fakehttp_log_line(&f, i);
 		const char *auth = jget(j, "headers", "authorization");
 		const char *akid = jget(prev, "issued", "AccessKeyId");
 
@@ -1740,11 +1753,12 @@ static void test_role_refresh(void)
 	}
 	setenv("AWS_ENDPOINT_URL_STS", f.url, 1);
 	write_file("$H/.aws/credentials", "[base]\n" BASE_KEYS);
-	write_file("$H/.aws/config",
-		   "[profile dev]\nrole_arn = " ACCT "dev\nsource_profile = mid\n"
-		   "[profile mid]\nrole_arn = " ACCT "mid\nsource_profile = base\n"
-		   "[profile w]\nrole_arn = " ACCT "web\n"
-		   "web_identity_token_file = $H/tok\n");
+	write_file("$H/.aws/config", "[profile dev]\nrole_arn = " ACCT
+				     "dev\nsource_profile = mid\n"
+				     "[profile mid]\nrole_arn = " ACCT
+				     "mid\nsource_profile = base\n"
+				     "[profile w]\nrole_arn = " ACCT "web\n"
+				     "web_identity_token_file = $H/tok\n");
 	write_file("$H/tok", "eyJ.web.tok\n");
 	CHECK_INT(provider_new("dev", &p, err, sizeof(err)), 0);
 	if (!p)
@@ -1829,13 +1843,13 @@ struct fake_prompt {
 	const char *answer; /* the code typed */
 	int ret;	    /* or this error */
 	int calls;
-	char serial[128];	   /* the serial asked for last */
+	char serial[128];	    /* the serial asked for last */
 	const struct fakehttp *sts; /* to count requests made before it */
 	int requests_before;
 };
 
-static int fake_mfa_code(void *ctx, const char *serial, char *code,
-			 size_t len, char *err, size_t errlen)
+static int fake_mfa_code(void *ctx, const char *serial, char *code, size_t len,
+			 char *err, size_t errlen)
 {
 	struct fake_prompt *fp = ctx;
 
@@ -1844,7 +1858,8 @@ static int fake_mfa_code(void *ctx, const char *serial, char *code,
 	if (fp->sts)
 		fp->requests_before = fakehttp_count(fp->sts);
 	if (fp->ret) {
-		snprintf(err, errlen, "reading /dev/tty: %s", strerror(-fp->ret));
+		snprintf(err, errlen, "reading /dev/tty: %s",
+			 strerror(-fp->ret));
 		return fp->ret;
 	}
 	snprintf(code, len, "%s", fp->answer ? fp->answer : "");
@@ -1895,7 +1910,8 @@ static void test_mfa(void)
 	setenv("AWS_ENDPOINT_URL_STS", f.url, 1);
 	write_file("$H/.aws/credentials", "[base]\n" BASE_KEYS);
 	write_file("$H/.aws/config",
-		   "[profile m]\nrole_arn = " ACCT "mfa\nsource_profile = base\n"
+		   "[profile m]\nrole_arn = " ACCT
+		   "mfa\nsource_profile = base\n"
 		   "mfa_serial = " MFA_SERIAL "\nduration_seconds = 900\n"
 		   "[profile outer]\nrole_arn = " ACCT "dev\n"
 		   "source_profile = m\n"
@@ -1959,22 +1975,25 @@ static void test_mfa(void)
 	 * request */
 	fp.ret = -ENXIO;
 	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
-	CHECK_STR(err, "profile \"m\": role " ACCT "mfa needs an MFA code "
-		       "(mfa_serial " MFA_SERIAL ") but there is no terminal to "
-		       "ask for it; mount from a terminal, or for unattended "
-		       "mounts use a profile with credential_process instead "
-		       "of \"m\"");
+	CHECK_STR(err,
+		  "profile \"m\": role " ACCT "mfa needs an MFA code "
+		  "(mfa_serial " MFA_SERIAL ") but there is no terminal to "
+		  "ask for it; mount from a terminal, or for unattended "
+		  "mounts use a profile with credential_process instead "
+		  "of \"m\"");
 	CHECK_INT(fakehttp_count(&f), 2);
 	/* nothing entered (Enter alone, Ctrl-D) */
 	fp.ret = 0;
 	fp.answer = "";
 	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
-	CHECK_STR(err, "profile \"m\": no MFA code entered for mfa_serial "
-		       MFA_SERIAL);
+	CHECK_STR(
+	    err,
+	    "profile \"m\": no MFA code entered for mfa_serial " MFA_SERIAL);
 	fp.ret = -ECANCELED;
 	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
-	CHECK_STR(err, "profile \"m\": no MFA code entered for mfa_serial "
-		       MFA_SERIAL);
+	CHECK_STR(
+	    err,
+	    "profile \"m\": no MFA code entered for mfa_serial " MFA_SERIAL);
 	/* the terminal failing */
 	fp.ret = -EIO;
 	CHECK_INT(provider_new("m", &p, err, sizeof(err)), -EACCES);
@@ -2045,10 +2064,12 @@ out:
 	log_setup(LOG_WARNING, false);
 	logtext = read_home_file("stderr.log");
 	/* the why, for the role itself and for the role above it */
-	CHECK(strstr(logtext, "could not refresh credentials from role " ACCT
-			      "mfa (profile \"m\", MFA " MFA_SERIAL ")") != NULL);
-	CHECK(strstr(logtext, "role " ACCT "mfa needs an MFA code (mfa_serial "
-			      MFA_SERIAL "); remount from a terminal to enter "
+	CHECK(strstr(logtext,
+		     "could not refresh credentials from role " ACCT
+		     "mfa (profile \"m\", MFA " MFA_SERIAL ")") != NULL);
+	CHECK(strstr(logtext, "role " ACCT
+			      "mfa needs an MFA code (mfa_serial " MFA_SERIAL
+			      "); remount from a terminal to enter "
 			      "a new one; they have expired") != NULL);
 	CHECK(strstr(logtext, "the source credentials of role " ACCT "dev have "
 			      "expired and cannot be renewed: role " ACCT
@@ -2109,8 +2130,8 @@ int main(void)
 		tests[n++] = (struct tap_test){chain_cases[i].name,
 					       test_next_chain_case};
 	for (size_t i = 0; i < N_ROLE_CASES; i++)
-		tests[n++] = (struct tap_test){role_cases[i].name,
-					       test_next_role_case};
+		tests[n++] =
+		    (struct tap_test){role_cases[i].name, test_next_role_case};
 	tests[n++] = (struct tap_test){"role and web identity: refresh near "
 				       "expiry re-runs the chain, re-reads "
 				       "the token file",

@@ -18,7 +18,6 @@
 #include "sigv4.h"
 #include "tap.h"
 
-
 /* The server's request log as a JSON array (caller decrefs). */
 static json_t *log_entries(const struct fakehttp *f)
 {
@@ -1284,6 +1283,64 @@ static void test_debug_log(void)
 	env_stop(&e);
 }
 
+/* The Host header, path and query the signer gets from an endpoint URL
+ * (libcurl's URL API underneath, http_url_parse). */
+static const struct {
+	const char *url;
+	int ret;
+	const char *host, *path, *query;
+} endpoint_rows[] = {
+    {"http://127.0.0.1:8000", 0, "127.0.0.1:8000", "/", NULL},
+    {"https://dynamodb.eu-west-1.amazonaws.com", 0,
+     "dynamodb.eu-west-1.amazonaws.com", "/", NULL},
+    {"HTTPS://DynamoDB.Example:443/", 0, "dynamodb.example", "/", NULL},
+    {"http://h:80/x", 0, "h", "/x", NULL},
+    {"http://h:443", 0, "h:443", "/", NULL},
+    {"https://h:80", 0, "h:80", "/", NULL},
+    {"http://[::1]:8000/", 0, "[::1]:8000", "/", NULL},
+    {"http://[FD00::1]", 0, "[fd00::1]", "/", NULL},
+    {"http://u:p@h:1/p/../q?a=1&b=2#frag", 0, "h:1", "/p/../q", "a=1&b=2"},
+    {"http://h/?", 0, "h", "/", ""},
+    {"http://h:", 0, "h", "/", NULL},
+    {"ftp://h", -EINVAL, NULL, NULL, NULL},
+    {"h:8000", -EINVAL, NULL, NULL, NULL},
+    {"http://", -EINVAL, NULL, NULL, NULL},
+    {"http://:80", -EINVAL, NULL, NULL, NULL},
+    {"http://h:0", -EINVAL, NULL, NULL, NULL},
+    {"http://h:99999/", -EINVAL, NULL, NULL, NULL},
+    {"http://[::1/", -EINVAL, NULL, NULL, NULL},
+    {"http://h x/", -EINVAL, NULL, NULL, NULL},
+    {"http:/h", -EINVAL, NULL, NULL, NULL},
+    {"https:///h", -EINVAL, NULL, NULL, NULL},
+};
+
+static void test_parse_endpoint(void)
+{
+	for (size_t i = 0; i < sizeof(endpoint_rows) / sizeof(endpoint_rows[0]);
+	     i++) {
+		char *host = NULL, *path = NULL, *query = NULL;
+		int ret = ddb_parse_endpoint(endpoint_rows[i].url, &host, &path,
+					     &query);
+
+		if (ret != endpoint_rows[i].ret)
+			printf("#   %s\n", endpoint_rows[i].url);
+		CHECK_INT(ret, endpoint_rows[i].ret);
+		if (ret) {
+			CHECK(!host && !path && !query);
+		} else {
+			CHECK_STR(host, endpoint_rows[i].host);
+			CHECK_STR(path, endpoint_rows[i].path);
+			if (endpoint_rows[i].query)
+				CHECK_STR(query, endpoint_rows[i].query);
+			else
+				CHECK(query == NULL);
+		}
+		free(host);
+		free(path);
+		free(query);
+	}
+}
+
 static void test_client_arguments(void)
 {
 	struct ddb_config dc = {0};
@@ -1317,7 +1374,7 @@ static void test_client_arguments(void)
 struct page_seen {
 	json_t *items;
 	int calls;
-	int stop_at;	/* the call (from 1) that returns stop_rc; 0: never */
+	int stop_at; /* the call (from 1) that returns stop_rc; 0: never */
 	int stop_rc;
 };
 
@@ -1411,25 +1468,25 @@ static void check_page(const char *name, const char *body, size_t len,
 }
 
 /* A body of 3 items with nested values, and those items. */
-#define NESTED_ITEMS                                                         \
-	"[{\"pk\": {\"S\": \"a\"}, \"m\": {\"M\": {\"x\": {\"L\":"           \
-	" [{\"N\": \"1\"}, {\"SS\": [\"p\", \"q\"]}, {\"M\": {}},"           \
-	" {\"L\": [{\"L\": []}]}]}, \"y\": {\"NS\": [\"1\", \"2.5\"]}}},"   \
-	" \"b\": {\"BOOL\": true}, \"z\": {\"NULL\": true},"                 \
-	" \"bin\": {\"B\": \"AAEC\"}},"                                      \
-	" {\"pk\": {\"S\": \"b\"}, \"ss\": {\"SS\": [\"u\", \"v\", \"w\"]},"  \
-	" \"n\": {\"N\": \"-1e10\"}},"                                       \
-	" {\"pk\": {\"S\": \"c\"}, \"l\": {\"L\": [{\"M\": {\"k\":"          \
+#define NESTED_ITEMS                                                           \
+	"[{\"pk\": {\"S\": \"a\"}, \"m\": {\"M\": {\"x\": {\"L\":"             \
+	" [{\"N\": \"1\"}, {\"SS\": [\"p\", \"q\"]}, {\"M\": {}},"             \
+	" {\"L\": [{\"L\": []}]}]}, \"y\": {\"NS\": [\"1\", \"2.5\"]}}},"      \
+	" \"b\": {\"BOOL\": true}, \"z\": {\"NULL\": true},"                   \
+	" \"bin\": {\"B\": \"AAEC\"}},"                                        \
+	" {\"pk\": {\"S\": \"b\"}, \"ss\": {\"SS\": [\"u\", \"v\", \"w\"]},"   \
+	" \"n\": {\"N\": \"-1e10\"}},"                                         \
+	" {\"pk\": {\"S\": \"c\"}, \"l\": {\"L\": [{\"M\": {\"k\":"            \
 	" {\"S\": \"v\"}}}, {\"BS\": [\"AA==\"]}]}}]"
-#define NESTED_COMPACT                                                       \
-	"[{\"pk\":{\"S\":\"a\"},\"m\":{\"M\":{\"x\":{\"L\":"                 \
-	"[{\"N\":\"1\"},{\"SS\":[\"p\",\"q\"]},{\"M\":{}},"                  \
-	"{\"L\":[{\"L\":[]}]}]},\"y\":{\"NS\":[\"1\",\"2.5\"]}}},"           \
-	"\"b\":{\"BOOL\":true},\"z\":{\"NULL\":true},"                       \
-	"\"bin\":{\"B\":\"AAEC\"}},"                                         \
-	"{\"pk\":{\"S\":\"b\"},\"ss\":{\"SS\":[\"u\",\"v\",\"w\"]},"         \
-	"\"n\":{\"N\":\"-1e10\"}},"                                          \
-	"{\"pk\":{\"S\":\"c\"},\"l\":{\"L\":[{\"M\":{\"k\":"                 \
+#define NESTED_COMPACT                                                         \
+	"[{\"pk\":{\"S\":\"a\"},\"m\":{\"M\":{\"x\":{\"L\":"                   \
+	"[{\"N\":\"1\"},{\"SS\":[\"p\",\"q\"]},{\"M\":{}},"                    \
+	"{\"L\":[{\"L\":[]}]}]},\"y\":{\"NS\":[\"1\",\"2.5\"]}}},"             \
+	"\"b\":{\"BOOL\":true},\"z\":{\"NULL\":true},"                         \
+	"\"bin\":{\"B\":\"AAEC\"}},"                                           \
+	"{\"pk\":{\"S\":\"b\"},\"ss\":{\"SS\":[\"u\",\"v\",\"w\"]},"           \
+	"\"n\":{\"N\":\"-1e10\"}},"                                            \
+	"{\"pk\":{\"S\":\"c\"},\"l\":{\"L\":[{\"M\":{\"k\":"                   \
 	"{\"S\":\"v\"}}},{\"BS\":[\"AA==\"]}]}}]"
 #define ITEM_A "{\"pk\":{\"S\":\"a\"}}"
 #define ITEM_B "{\"pk\":{\"S\":\"b\"}}"
@@ -1440,15 +1497,15 @@ static void check_page(const char *name, const char *body, size_t len,
 static const struct page_case {
 	const char *name;
 	const char *body;
-	size_t len;		/* 0: strlen(body) */
-	const char *items;	/* JSON array: the callback's items, in order */
-	const char *rest;	/* JSON object; NULL: *rest stays NULL */
+	size_t len;	   /* 0: strlen(body) */
+	const char *items; /* JSON array: the callback's items, in order */
+	const char *rest;  /* JSON object; NULL: *rest stays NULL */
 	int rc;
-	int stop_at, stop_rc;	/* the callback fails at this call */
+	int stop_at, stop_rc; /* the callback fails at this call */
 } page_cases[] = {
     /* Well-formed pages. */
-    {"empty Items", "{\"Items\":[],\"Count\":0}", 0, "[]",
-     "{\"Count\":0}", 0, 0, 0},
+    {"empty Items", "{\"Items\":[],\"Count\":0}", 0, "[]", "{\"Count\":0}", 0,
+     0, 0},
     {"empty Items, spaced", "{\"Items\" : [ \n ] , \"Count\" : 0}", 0, "[]",
      "{\"Count\":0}", 0, 0, 0},
     {"empty object", "{}", 0, "[]", "{}", 0, 0, 0},
@@ -1456,18 +1513,16 @@ static const struct page_case {
     {"nested M/L/SS items",
      "{\"Items\": " NESTED_ITEMS ", \"Count\": 3, \"ScannedCount\": 3}", 0,
      NESTED_ITEMS, "{\"Count\":3,\"ScannedCount\":3}", 0, 0, 0},
-    {"compact nested items",
-     "{\"Items\":" NESTED_COMPACT ",\"Count\":3}", 0, NESTED_ITEMS,
-     "{\"Count\":3}", 0, 0, 0},
+    {"compact nested items", "{\"Items\":" NESTED_COMPACT ",\"Count\":3}", 0,
+     NESTED_ITEMS, "{\"Count\":3}", 0, 0, 0},
     {"Items last, LastEvaluatedKey before",
      "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ScannedCount\":9,"
      "\"Items\":[" ITEM_A "," ITEM_B "]}",
      0, "[" ITEM_A "," ITEM_B "]",
-     "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ScannedCount\":9}", 0, 0,
-     0},
+     "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ScannedCount\":9}", 0, 0, 0},
     {"Items in the middle, LastEvaluatedKey after",
-     "{\"Count\":2,\"Items\":[" ITEM_A "," ITEM_B "],\"LastEvaluatedKey\":"
-     LEK ",\"ConsumedCapacity\":{\"TableName\":\"T\","
+     "{\"Count\":2,\"Items\":[" ITEM_A "," ITEM_B "],\"LastEvaluatedKey\":" LEK
+     ",\"ConsumedCapacity\":{\"TableName\":\"T\","
      "\"CapacityUnits\":0.5}}",
      0, "[" ITEM_A "," ITEM_B "]",
      "{\"Count\":2,\"LastEvaluatedKey\":" LEK ",\"ConsumedCapacity\":"
@@ -1480,8 +1535,8 @@ static const struct page_case {
      " \"a\"\n      }\n    }\n    ,\n\t{ \"pk\":{\"S\":\"b\"} }\r\n  ]\n"
      "  ,\n  \"LastEvaluatedKey\"\t:\t{ \"pk\" : { \"S\" : \"z\" } ,"
      " \"sk\" : { \"N\" : \"7\" } }\n  ,\n  \"Count\" : 2\n}\n\n",
-     0, "[" ITEM_A "," ITEM_B "]",
-     "{\"LastEvaluatedKey\":" LEK ",\"Count\":2}", 0, 0, 0},
+     0, "[" ITEM_A "," ITEM_B "]", "{\"LastEvaluatedKey\":" LEK ",\"Count\":2}",
+     0, 0, 0},
     {"an attribute named Items",
      "{\"Items\":[{\"Items\":{\"L\":[{\"S\":\"x\"},{\"M\":{\"Items\":"
      "{\"L\":[]}}}]},\"pk\":{\"S\":\"a\"}}," ITEM_B "],\"Count\":2,"
@@ -1507,14 +1562,14 @@ static const struct page_case {
      "{\"Items\":[{\"s\":{\"S\":\"a\\u0000b\"},\"ss\":{\"SS\":"
      "[\"\\u0000\",\"x\\u0000\"]}}],\"Count\":1,\"LastEvaluatedKey\":"
      "{\"pk\":{\"S\":\"\\u0000z\"}}}",
-     0, "[{\"s\":{\"S\":\"a\\u0000b\"},\"ss\":{\"SS\":[\"\\u0000\","
-        "\"x\\u0000\"]}}]",
-     "{\"Count\":1,\"LastEvaluatedKey\":{\"pk\":{\"S\":\"\\u0000z\"}}}", 0,
-     0, 0},
+     0,
+     "[{\"s\":{\"S\":\"a\\u0000b\"},\"ss\":{\"SS\":[\"\\u0000\","
+     "\"x\\u0000\"]}}]",
+     "{\"Count\":1,\"LastEvaluatedKey\":{\"pk\":{\"S\":\"\\u0000z\"}}}", 0, 0,
+     0},
     {"no Items member",
-     "{\"Count\":0,\"ScannedCount\":10,\"LastEvaluatedKey\":" LEK "}", 0,
-     "[]", "{\"Count\":0,\"ScannedCount\":10,\"LastEvaluatedKey\":" LEK "}",
-     0, 0, 0},
+     "{\"Count\":0,\"ScannedCount\":10,\"LastEvaluatedKey\":" LEK "}", 0, "[]",
+     "{\"Count\":0,\"ScannedCount\":10,\"LastEvaluatedKey\":" LEK "}", 0, 0, 0},
     {"unicode",
      "{\"Items\":[{\"pk\":{\"S\":\"日本語 ☃ 😀\"},\"név\":{\"S\":\"é\"}},"
      "{\"pk\":{\"S\":\"\\u00e9\\ud83d\\ude00\\u2603\"}}],"
@@ -1537,13 +1592,13 @@ static const struct page_case {
      0, 0, 0},
 
     /* Malformed pages: -EBADMSG, with the items before the fault seen. */
-    {"Items a number", "{\"Items\": 5, \"Count\": 0}", 0, "[]", NULL,
-     -EBADMSG, 0, 0},
+    {"Items a number", "{\"Items\": 5, \"Count\": 0}", 0, "[]", NULL, -EBADMSG,
+     0, 0},
     {"Items null", "{\"Items\": null}", 0, "[]", NULL, -EBADMSG, 0, 0},
-    {"Items an object", "{\"Items\": {\"pk\":{\"S\":\"a\"}}}", 0, "[]",
+    {"Items an object", "{\"Items\": {\"pk\":{\"S\":\"a\"}}}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"Items twice", "{\"Items\":[" ITEM_A "],\"Items\":[]}", 0, "[" ITEM_A "]",
      NULL, -EBADMSG, 0, 0},
-    {"Items twice", "{\"Items\":[" ITEM_A "],\"Items\":[]}", 0,
-     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
     {"a key with a NUL", "{\"Items\\u0000x\":[" ITEM_A "]}", 0, "[]", NULL,
      -EBADMSG, 0, 0},
     {"empty input", "", 0, "[]", NULL, -EBADMSG, 0, 0},
@@ -1552,79 +1607,76 @@ static const struct page_case {
     {"cut in a key", "{\"Ite", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"cut after the key", "{\"Items\"", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"cut after [", "{\"Items\":[", 0, "[]", NULL, -EBADMSG, 0, 0},
-    {"cut in the first item", "{\"Items\":[{\"pk\":{\"S\":\"a", 0, "[]",
-     NULL, -EBADMSG, 0, 0},
-    {"cut after the first item", "{\"Items\":[" ITEM_A, 0, "[" ITEM_A "]",
-     NULL, -EBADMSG, 0, 0},
-    {"cut after a comma", "{\"Items\":[" ITEM_A ",", 0, "[" ITEM_A "]",
-     NULL, -EBADMSG, 0, 0},
+    {"cut in the first item", "{\"Items\":[{\"pk\":{\"S\":\"a", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
+    {"cut after the first item", "{\"Items\":[" ITEM_A, 0, "[" ITEM_A "]", NULL,
+     -EBADMSG, 0, 0},
+    {"cut after a comma", "{\"Items\":[" ITEM_A ",", 0, "[" ITEM_A "]", NULL,
+     -EBADMSG, 0, 0},
     {"cut in the second item", "{\"Items\":[" ITEM_A ",{\"pk\":{", 0,
      "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
     {"cut after ]", "{\"Items\":[" ITEM_A "," ITEM_B "]", 0,
      "[" ITEM_A "," ITEM_B "]", NULL, -EBADMSG, 0, 0},
-    {"cut in a number after Items", "{\"Items\":[" ITEM_A "],\"Count\":1",
-     0, "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"cut in a number after Items", "{\"Items\":[" ITEM_A "],\"Count\":1", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
     {"cut in LastEvaluatedKey",
-     "{\"Items\":[],\"LastEvaluatedKey\":{\"pk\":{\"S\":\"z\"}", 0, "[]",
-     NULL, -EBADMSG, 0, 0},
+     "{\"Items\":[],\"LastEvaluatedKey\":{\"pk\":{\"S\":\"z\"}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
     {"cut by len before the last }", "{\"Items\":[" ITEM_A "]}",
-     sizeof("{\"Items\":[" ITEM_A "]}") - 2, "[" ITEM_A "]", NULL, -EBADMSG,
-     0, 0},
+     sizeof("{\"Items\":[" ITEM_A "]}") - 2, "[" ITEM_A "]", NULL, -EBADMSG, 0,
+     0},
     {"missing comma between items",
-     "{\"Items\":[" ITEM_A " " ITEM_B "," ITEM_C "]}", 0, "[" ITEM_A "]",
-     NULL, -EBADMSG, 0, 0},
+     "{\"Items\":[" ITEM_A " " ITEM_B "," ITEM_C "]}", 0, "[" ITEM_A "]", NULL,
+     -EBADMSG, 0, 0},
     {"missing comma between members", "{\"Items\":[] \"Count\":0}", 0, "[]",
      NULL, -EBADMSG, 0, 0},
-    {"missing comma before Items", "{\"Count\":0 \"Items\":[]}", 0, "[]",
-     NULL, -EBADMSG, 0, 0},
+    {"missing comma before Items", "{\"Count\":0 \"Items\":[]}", 0, "[]", NULL,
+     -EBADMSG, 0, 0},
     {"a number for an item", "{\"Items\":[" ITEM_A ",5," ITEM_B "]}", 0,
      "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
-    {"a number for the first item", "{\"Items\":[5]}", 0, "[]", NULL,
-     -EBADMSG, 0, 0},
-    {"a string for an item", "{\"Items\":[\"x\"]}", 0, "[]", NULL, -EBADMSG,
+    {"a number for the first item", "{\"Items\":[5]}", 0, "[]", NULL, -EBADMSG,
      0, 0},
-    {"null for an item", "{\"Items\":[null]}", 0, "[]", NULL, -EBADMSG, 0,
+    {"a string for an item", "{\"Items\":[\"x\"]}", 0, "[]", NULL, -EBADMSG, 0,
      0},
+    {"null for an item", "{\"Items\":[null]}", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"an array for an item", "{\"Items\":[[" ITEM_A "]]}", 0, "[]", NULL,
      -EBADMSG, 0, 0},
-    {"trailing comma in Items", "{\"Items\":[" ITEM_A ",]}", 0,
-     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"trailing comma in Items", "{\"Items\":[" ITEM_A ",]}", 0, "[" ITEM_A "]",
+     NULL, -EBADMSG, 0, 0},
     {"leading comma in Items", "{\"Items\":[," ITEM_A "]}", 0, "[]", NULL,
      -EBADMSG, 0, 0},
-    {"trailing comma in the object", "{\"Items\":[],}", 0, "[]", NULL,
+    {"trailing comma in the object", "{\"Items\":[],}", 0, "[]", NULL, -EBADMSG,
+     0, 0},
+    {"Items closed by }", "{\"Items\":[" ITEM_A "}", 0, "[" ITEM_A "]", NULL,
      -EBADMSG, 0, 0},
-    {"Items closed by }", "{\"Items\":[" ITEM_A "}", 0, "[" ITEM_A "]",
-     NULL, -EBADMSG, 0, 0},
     {"an unquoted key", "{Items:[]}", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"a number for a key", "{1:[]}", 0, "[]", NULL, -EBADMSG, 0, 0},
-    {"missing colon", "{\"Items\" [" ITEM_A "]}", 0, "[]", NULL, -EBADMSG,
-     0, 0},
-    {"missing value", "{\"Count\":,\"Items\":[]}", 0, "[]", NULL, -EBADMSG,
-     0, 0},
-    {"a malformed value in rest", "{\"Items\":[" ITEM_A "],\"Count\":01}",
-     0, "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
+    {"missing colon", "{\"Items\" [" ITEM_A "]}", 0, "[]", NULL, -EBADMSG, 0,
+     0},
+    {"missing value", "{\"Count\":,\"Items\":[]}", 0, "[]", NULL, -EBADMSG, 0,
+     0},
+    {"a malformed value in rest", "{\"Items\":[" ITEM_A "],\"Count\":01}", 0,
+     "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
     {"garbage after }", "{\"Items\":[" ITEM_A "],\"Count\":1}x", 0,
      "[" ITEM_A "]", NULL, -EBADMSG, 0, 0},
-    {"a second } after }", "{\"Items\":[]}}", 0, "[]", NULL, -EBADMSG, 0,
+    {"a second } after }", "{\"Items\":[]}}", 0, "[]", NULL, -EBADMSG, 0, 0},
+    {"a second object after }", "{\"Items\":[]} {}", 0, "[]", NULL, -EBADMSG, 0,
      0},
-    {"a second object after }", "{\"Items\":[]} {}", 0, "[]", NULL,
-     -EBADMSG, 0, 0},
-    {"a NUL byte after }", "{\"Items\":[]}\0", sizeof("{\"Items\":[]}"),
-     "[]", NULL, -EBADMSG, 0, 0},
+    {"a NUL byte after }", "{\"Items\":[]}\0", sizeof("{\"Items\":[]}"), "[]",
+     NULL, -EBADMSG, 0, 0},
     /* jansson takes a NUL after a number as the end of the value (found
      * by fuzz_page): in a member the page reader skips, or in an item. */
     {"a NUL byte after a number in another member",
      "{\"X\":{\"\":1\0},\"Items\":[]}",
-     sizeof("{\"X\":{\"\":1\0},\"Items\":[]}") - 1, "[]", NULL, -EBADMSG, 0,
-     0},
+     sizeof("{\"X\":{\"\":1\0},\"Items\":[]}") - 1, "[]", NULL, -EBADMSG, 0, 0},
     {"a NUL byte after a number in an item",
      "{\"Items\":[{\"n\":{\"N\":1\0}}]}",
-     sizeof("{\"Items\":[{\"n\":{\"N\":1\0}}]}") - 1, "[]", NULL, -EBADMSG,
-     0, 0},
+     sizeof("{\"Items\":[{\"n\":{\"N\":1\0}}]}") - 1, "[]", NULL, -EBADMSG, 0,
+     0},
     {"a NUL byte inside", "{\"Items\":[\0]}", sizeof("{\"Items\":[\0]}") - 1,
      "[]", NULL, -EBADMSG, 0, 0},
-    {"top-level array", "[" ITEM_A "," ITEM_B "]", 0, "[]", NULL, -EBADMSG,
-     0, 0},
+    {"top-level array", "[" ITEM_A "," ITEM_B "]", 0, "[]", NULL, -EBADMSG, 0,
+     0},
     {"top-level string", "\"Items\"", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"top-level number", "0", 0, "[]", NULL, -EBADMSG, 0, 0},
     {"top-level null", "null", 0, "[]", NULL, -EBADMSG, 0, 0},
@@ -1632,22 +1684,21 @@ static const struct page_case {
      "{\"Items\":[" ITEM_A ",{\"pk\":{\"S\":\"\xff\"}}]}", 0, "[" ITEM_A "]",
      NULL, -EBADMSG, 0, 0},
     {"a raw control character in a string",
-     "{\"Items\":[{\"pk\":{\"S\":\"a\nb\"}}]}", 0, "[]", NULL, -EBADMSG, 0,
-     0},
+     "{\"Items\":[{\"pk\":{\"S\":\"a\nb\"}}]}", 0, "[]", NULL, -EBADMSG, 0, 0},
 
     /* The callback's error stops the walk and is returned. */
     {"callback -ENOSPC at the 2nd item",
-     "{\"Items\":[" ITEM_A "," ITEM_B "," ITEM_C "," ITEM_D "],\"Count\":4}",
-     0, "[" ITEM_A "," ITEM_B "]", NULL, -ENOSPC, 2, -ENOSPC},
+     "{\"Items\":[" ITEM_A "," ITEM_B "," ITEM_C "," ITEM_D "],\"Count\":4}", 0,
+     "[" ITEM_A "," ITEM_B "]", NULL, -ENOSPC, 2, -ENOSPC},
     {"callback -EIO at the 1st item",
-     "{\"Items\":[" ITEM_A "," ITEM_B "],\"Count\":2}", 0, "[" ITEM_A "]",
-     NULL, -EIO, 1, -EIO},
+     "{\"Items\":[" ITEM_A "," ITEM_B "],\"Count\":2}", 0, "[" ITEM_A "]", NULL,
+     -EIO, 1, -EIO},
     {"callback -ENOMEM at the last item",
      "{\"Items\":[" ITEM_A "," ITEM_B "],\"LastEvaluatedKey\":" LEK "}", 0,
      "[" ITEM_A "," ITEM_B "]", NULL, -ENOMEM, 2, -ENOMEM},
     {"callback error before a malformed tail",
-     "{\"Items\":[" ITEM_A "," ITEM_B "]x", 0, "[" ITEM_A "]", NULL,
-     -ENOSPC, 1, -ENOSPC},
+     "{\"Items\":[" ITEM_A "," ITEM_B "]x", 0, "[" ITEM_A "]", NULL, -ENOSPC, 1,
+     -ENOSPC},
 };
 
 static void test_page_items_table(void)
@@ -1666,8 +1717,8 @@ static void test_page_items_table(void)
 static void test_page_items_every_cut(void)
 {
 	static const char *const bodies[] = {
-	    "{\"Count\":3,\"Items\":" NESTED_COMPACT ",\"LastEvaluatedKey\":"
-	    LEK ",\"Note\":\"]}\\\"\\u0000\"}",
+	    "{\"Count\":3,\"Items\":" NESTED_COMPACT
+	    ",\"LastEvaluatedKey\":" LEK ",\"Note\":\"]}\\\"\\u0000\"}",
 	    "{\n  \"Items\" : [ " ITEM_A " ,\n " ITEM_B " ] ,\n  \"Count\" :"
 	    " 2\n}",
 	};
@@ -1678,9 +1729,9 @@ static void test_page_items_every_cut(void)
 		json_t *rest = NULL;
 		int bad_cuts = 0;
 
-		CHECK_INT(ddb_page_items(bodies[b], len, page_collect, &all,
-					 &rest),
-			  0);
+		CHECK_INT(
+		    ddb_page_items(bodies[b], len, page_collect, &all, &rest),
+		    0);
 		CHECK(json_array_size(all.items) >= 2);
 		CHECK_INT(json_object_size(rest), b == 0 ? 3 : 1);
 		json_decref(rest);
@@ -1698,8 +1749,8 @@ static void test_page_items_every_cut(void)
 				printf("#   body %zu cut at %zu: rc %d\n", b,
 				       cut, rc);
 			} else {
-				for (size_t i = 0;
-				     i < json_array_size(s.items); i++)
+				for (size_t i = 0; i < json_array_size(s.items);
+				     i++)
 					if (!json_equal(
 						json_array_get(s.items, i),
 						json_array_get(all.items, i)))
@@ -1716,7 +1767,7 @@ static void test_page_items_every_cut(void)
 
 /* What the large page's callback checks as the items come. */
 struct big_seen {
-	int next;	/* the number the next item should carry */
+	int next; /* the number the next item should carry */
 	int wrong;
 };
 
@@ -1836,8 +1887,7 @@ static void test_call_raw(void)
 
 	/* An empty 200 body with a good checksum: an empty string, not
 	 * NULL. */
-	CHECK_INT(env_start(&e, "[{\"crc32\": \"good\", \"body\": \"\"}]",
-			    10),
+	CHECK_INT(env_start(&e, "[{\"crc32\": \"good\", \"body\": \"\"}]", 10),
 		  0);
 	body = (char *)"x";
 	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
@@ -1848,12 +1898,13 @@ static void test_call_raw(void)
 
 	/* Without a checksum, a body cut short (not ending in '}') is
 	 * retried like a transport failure; empty ones until -EIO. */
-	CHECK_INT(env_start(&e,
-			    "[{\"times\": 1, \"crc32\": \"none\","
-			    " \"body\": \"{\\\"Items\\\":[{\"},"
-			    " {\"crc32\": \"none\", \"body\": {\"Items\": []}}]",
-			    10),
-		  0);
+	CHECK_INT(
+	    env_start(&e,
+		      "[{\"times\": 1, \"crc32\": \"none\","
+		      " \"body\": \"{\\\"Items\\\":[{\"},"
+		      " {\"crc32\": \"none\", \"body\": {\"Items\": []}}]",
+		      10),
+	    0);
 	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
 	CHECK_STR(body, "{\"Items\": []}");
 	CHECK_INT(err.attempts, 2);
@@ -1868,12 +1919,13 @@ static void test_call_raw(void)
 	env_stop(&e);
 
 	/* 400 ValidationException: its errno, no body, not retried. */
-	CHECK_INT(env_start(&e,
-			    "[{\"status\": 400, \"body\": {\"__type\": \""
-			    TYPE_PREFIX "ValidationException\", \"message\":"
-			    " \"bad Limit\"}}]",
-			    10),
-		  0);
+	CHECK_INT(
+	    env_start(&e,
+		      "[{\"status\": 400, \"body\": {\"__type\": \"" TYPE_PREFIX
+		      "ValidationException\", \"message\":"
+		      " \"bad Limit\"}}]",
+		      10),
+	    0);
 	body = (char *)"x";
 	len = 99;
 	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err),
@@ -1939,10 +1991,9 @@ static void test_call_raw(void)
 	env_stop(&e);
 
 	/* 5xx every time: the errno of the last, no body. */
-	CHECK_INT(env_start(&e,
-			    "[{\"status\": 502, \"body\": \"bad gateway\"}]",
-			    2),
-		  0);
+	CHECK_INT(
+	    env_start(&e, "[{\"status\": 502, \"body\": \"bad gateway\"}]", 2),
+	    0);
 	body = (char *)"x";
 	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), -EIO);
 	CHECK(body == NULL);
@@ -1998,5 +2049,6 @@ TAP_MAIN({"global init", test_init},
 	  test_page_items_every_cut},
 	 {"page items: 20000 items in order", test_page_items_large},
 	 {"call_raw: body, errors, retries", test_call_raw},
+	 {"endpoint URL: host header, path, query", test_parse_endpoint},
 	 {"client arguments", test_client_arguments},
 	 {"global cleanup", test_cleanup})

@@ -528,5 +528,4 @@ TAP_MAIN({"global init", test_init}, {"GET with headers", test_get_headers},
 	 {"keep-alive connection reused", test_connection_reuse},
 	 {"8 threads in parallel", test_parallel},
 	 {"a CA bundle leaves plain http alone", test_ca_bundle},
-	 {"strerror", test_strerror},
-	 {"global cleanup", test_cleanup})
+	 {"strerror", test_strerror}, {"global cleanup", test_cleanup})

@@ -29,8 +29,8 @@ static void item_set(struct item *it, int id, const char *path)
 static int find_id(const struct pathmap *m, const char *path)
 {
 	size_t len = strlen(path);
-	struct pathmap_node *n = pathmap_find(m, path, len,
-					      pathmap_hash(path, len));
+	struct pathmap_node *n =
+	    pathmap_find(m, path, len, pathmap_hash(path, len));
 
 	return n ? pathmap_entry(n, struct item, key)->id : -1;
 }
@@ -53,9 +53,9 @@ static void test_hash(void)
 		const char *in;
 		uint64_t out;
 	} cases[] = {
-		{ "", 0xcbf29ce484222325ULL },
-		{ "a", 0xaf63dc4c8601ec8cULL },
-		{ "foobar", 0x85944171f73967e8ULL },
+	    {"", 0xcbf29ce484222325ULL},
+	    {"a", 0xaf63dc4c8601ec8cULL},
+	    {"foobar", 0x85944171f73967e8ULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -82,13 +82,13 @@ static void test_empty(void)
 static void test_insert_find_remove(void)
 {
 	static const char *const paths[] = {
-		"/t", "/t/a.json", "/t/b.json", "/u/a.json", "/t/.a.swp",
+	    "/t", "/t/a.json", "/t/b.json", "/u/a.json", "/t/.a.swp",
 	};
 	enum { N = sizeof(paths) / sizeof(paths[0]) };
 	/* Each step removes one path; then every path is looked up. */
-	static const int removals[] = { 1, 4, 0, 3, 2 };
+	static const int removals[] = {1, 4, 0, 3, 2};
 	struct item items[N];
-	bool gone[N] = { false };
+	bool gone[N] = {false};
 	struct pathmap m;
 
 	CHECK_INT(pathmap_init(&m, 64), 0);
@@ -118,7 +118,7 @@ static void test_growth(void)
 {
 	enum { N = 3000 };
 	struct item *items = calloc(N, sizeof(*items));
-	char (*paths)[32] = calloc(N, sizeof(*paths));
+	char(*paths)[32] = calloc(N, sizeof(*paths));
 	struct pathmap m;
 	int missing = 0, wrong = 0, seen_twice = 0, unseen = 0;
 
@@ -180,7 +180,7 @@ out:
 static void test_same_hash(void)
 {
 	static const char *const paths[] = {
-		"/t/x", "/t/y", "/t/xy", "/t/x/", "/t/X", "",
+	    "/t/x", "/t/y", "/t/xy", "/t/x/", "/t/X", "",
 	};
 	enum { N = sizeof(paths) / sizeof(paths[0]) };
 	static const struct {
@@ -188,18 +188,10 @@ static void test_same_hash(void)
 		size_t len; /* of path, the rest not compared */
 		int id;
 	} cases[] = {
-		{ "/t/x", 4, 0 },
-		{ "/t/y", 4, 1 },
-		{ "/t/xy", 5, 2 },
-		{ "/t/x/", 5, 3 },
-		{ "/t/X", 4, 4 },
-		{ "", 0, 5 },
-		{ "/t/z", 4, -1 },
-		{ "/t/", 3, -1 },
-		{ "/t/x/a", 6, -1 },
-		{ "/t/xyz", 3, -1 },
-		{ "/t/xyz", 4, 0 },
-		{ "/t/xyz", 5, 2 },
+	    {"/t/x", 4, 0},    {"/t/y", 4, 1},	 {"/t/xy", 5, 2},
+	    {"/t/x/", 5, 3},   {"/t/X", 4, 4},	 {"", 0, 5},
+	    {"/t/z", 4, -1},   {"/t/", 3, -1},	 {"/t/x/a", 6, -1},
+	    {"/t/xyz", 3, -1}, {"/t/xyz", 4, 0}, {"/t/xyz", 5, 2},
 	};
 	struct item items[N];
 	struct pathmap m;
@@ -214,7 +206,7 @@ static void test_same_hash(void)
 	CHECK_INT(walk_count(&m), N);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pathmap_node *n =
-			pathmap_find(&m, cases[i].path, cases[i].len, 42);
+		    pathmap_find(&m, cases[i].path, cases[i].len, 42);
 		int id = n ? pathmap_entry(n, struct item, key)->id : -1;
 		if (id != cases[i].id)
 			printf("#   \"%.*s\": %d\n", (int)cases[i].len,
@@ -234,11 +226,11 @@ static void test_remove_in_chain(void)
 		const char *name;
 		int remove;
 	} cases[] = {
-		{ "head", 2 },
-		{ "middle", 1 },
-		{ "tail", 0 },
+	    {"head", 2},
+	    {"middle", 1},
+	    {"tail", 0},
 	};
-	static const char *const paths[] = { "/t/a", "/t/b", "/t/c" };
+	static const char *const paths[] = {"/t/a", "/t/b", "/t/c"};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		struct item items[3];
@@ -256,10 +248,10 @@ static void test_remove_in_chain(void)
 		pathmap_remove(&m, &items[cases[c].remove].key);
 		CHECK_INT(m.n, 2);
 		for (int i = 0; i < 3; i++) {
-			struct pathmap_node *n = pathmap_find(&m, paths[i], 4,
-							      5);
-			CHECK(n == (i == cases[c].remove ? NULL
-							 : &items[i].key));
+			struct pathmap_node *n =
+			    pathmap_find(&m, paths[i], 4, 5);
+			CHECK(n ==
+			      (i == cases[c].remove ? NULL : &items[i].key));
 		}
 		/* The chain that is left, in order, skips the removed one. */
 		for (struct pathmap_node *n = m.buckets[5]; n && k < 3;
@@ -281,25 +273,16 @@ static void test_remove_in_chain(void)
 static void test_prefixes(void)
 {
 	static const char *const paths[] = {
-		"/t", "/t/", "/t/a", "/t/ab", "/t/a/b", "/tt", "/t/a/b/c",
+	    "/t", "/t/", "/t/a", "/t/ab", "/t/a/b", "/tt", "/t/a/b/c",
 	};
 	enum { N = sizeof(paths) / sizeof(paths[0]) };
 	static const struct {
 		const char *path;
 		int id;
 	} cases[] = {
-		{ "/t", 0 },
-		{ "/t/", 1 },
-		{ "/t/a", 2 },
-		{ "/t/ab", 3 },
-		{ "/t/a/b", 4 },
-		{ "/tt", 5 },
-		{ "/t/a/b/c", 6 },
-		{ "/", -1 },
-		{ "/t/a/", -1 },
-		{ "/t/abc", -1 },
-		{ "/t/a/b/", -1 },
-		{ "t", -1 },
+	    {"/t", 0},	   {"/t/", 1},	   {"/t/a", 2},	    {"/t/ab", 3},
+	    {"/t/a/b", 4}, {"/tt", 5},	   {"/t/a/b/c", 6}, {"/", -1},
+	    {"/t/a/", -1}, {"/t/abc", -1}, {"/t/a/b/", -1}, {"t", -1},
 	};
 	struct item items[N];
 	struct pathmap m;
@@ -325,10 +308,9 @@ static void test_prefixes(void)
 	pathmap_free(&m);
 }
 
-TAP_MAIN({ "FNV-1a vectors", test_hash },
-	 { "empty map", test_empty },
-	 { "insert, find, remove", test_insert_find_remove },
-	 { "many entries through several growths", test_growth },
-	 { "same hash, different paths", test_same_hash },
-	 { "remove head, middle, tail of a chain", test_remove_in_chain },
-	 { "paths that are prefixes of each other", test_prefixes })
+TAP_MAIN({"FNV-1a vectors", test_hash}, {"empty map", test_empty},
+	 {"insert, find, remove", test_insert_find_remove},
+	 {"many entries through several growths", test_growth},
+	 {"same hash, different paths", test_same_hash},
+	 {"remove head, middle, tail of a chain", test_remove_in_chain},
+	 {"paths that are prefixes of each other", test_prefixes})

@@ -48,7 +48,7 @@ struct job {
 	char key[32];
 	char value[32];
 	json_t *item;
-	const char *range; /* the table's range key attribute, or NULL */
+	const char *range;	 /* the table's range key attribute, or NULL */
 	pthread_barrier_t *gate; /* waited on before putting, or NULL */
 	pthread_t thread;
 	bool started;
@@ -64,8 +64,8 @@ static void *job_run(void *arg)
 	if (j->gate)
 		pthread_barrier_wait(j->gate);
 	__atomic_store_n(&j->ready, 1, __ATOMIC_SEQ_CST);
-	j->rc = putq_put(j->q, j->table, "pk", j->range, j->item, j->key,
-			 &j->err);
+	j->rc =
+	    putq_put(j->q, j->table, "pk", j->range, j->item, j->key, &j->err);
 	return NULL;
 }
 
@@ -385,18 +385,28 @@ static void test_slots(void)
 		int repeat; /* the sequence, this many times */
 		unsigned want;
 	} cases[] = {
-	    {"steady latency opens every slot", {5000}, 1, 20,
+	    {"steady latency opens every slot",
+	     {5000},
+	     1,
+	     20,
 	     PUTQ_IN_FLIGHT_MAX},
-	    {"within 1.5x of the floor counts as steady", {5000, 7500}, 2, 10,
+	    {"within 1.5x of the floor counts as steady",
+	     {5000, 7500},
+	     2,
+	     10,
 	     PUTQ_IN_FLIGHT_MAX},
 	    {"beyond it, as slow", {5000, 7600}, 2, 10, PUTQ_IN_FLIGHT},
 	    {"latency growing with load closes them again",
-	     {300, 300, 300, 300, 1000, 1000, 1000, 1000}, 8, 1,
+	     {300, 300, 300, 300, 1000, 1000, 1000, 1000},
+	     8,
+	     1,
 	     PUTQ_IN_FLIGHT},
-	    {"... one at a time", {300, 300, 300, 300, 1000, 1000}, 6, 1,
+	    {"... one at a time",
+	     {300, 300, 300, 300, 1000, 1000},
+	     6,
+	     1,
 	     PUTQ_IN_FLIGHT + 2},
-	    {"never below PUTQ_IN_FLIGHT", {300, 2000}, 2, 10,
-	     PUTQ_IN_FLIGHT},
+	    {"never below PUTQ_IN_FLIGHT", {300, 2000}, 2, 10, PUTQ_IN_FLIGHT},
 	    {"one slot more, one fewer", {1000, 5000}, 2, 5, PUTQ_IN_FLIGHT},
 	};
 
@@ -454,8 +464,8 @@ static void *series_run(void *arg)
 		json_t *item;
 
 		snprintf(key, sizeof(key), "/dir/t%d-%d", s->thread, i);
-		item = json_pack("{s:{s:s}, s:{s:s}}", "pk", "S", key, "v",
-				 "S", "x");
+		item = json_pack("{s:{s:s}, s:{s:s}}", "pk", "S", key, "v", "S",
+				 "x");
 		if (putq_put(s->q, "T", "pk", NULL, item, key, NULL) != 0)
 			s->failed++;
 		json_decref(item);
@@ -494,11 +504,12 @@ static void test_adaptive(void)
 		q = putq_new(e.ddb, 0);
 		CHECK(q != NULL);
 		for (int i = 0; i < THREADS; i++)
-			s[i] = (struct series){.q = q, .thread = i, .puts = PUTS};
+			s[i] =
+			    (struct series){.q = q, .thread = i, .puts = PUTS};
 		for (int i = 0; i < THREADS; i++)
-			CHECK_INT(pthread_create(&s[i].id, NULL, series_run,
-						 &s[i]),
-				  0);
+			CHECK_INT(
+			    pthread_create(&s[i].id, NULL, series_run, &s[i]),
+			    0);
 		for (int i = 0; i < THREADS; i++) {
 			pthread_join(s[i].id, NULL);
 			CHECK_INT(s[i].failed, 0);
@@ -510,8 +521,8 @@ static void test_adaptive(void)
 			if (reqs[i].inflight > max_inflight)
 				max_inflight = reqs[i].inflight;
 		}
-		printf("#   %d requests (%d batches), at most %ld at once\n",
-		       n, batches, max_inflight);
+		printf("#   %d requests (%d batches), at most %ld at once\n", n,
+		       batches, max_inflight);
 		CHECK_INT(items, THREADS * PUTS);
 		CHECK(max_inflight >= cases[c].min_inflight);
 		CHECK(max_inflight <= cases[c].max_inflight);
@@ -731,7 +742,8 @@ static void test_batch_refused(void)
 	}
 }
 
-/* --- (4b) items the server leaves unprocessed ------------------------------ */
+/* --- (4b) items the server leaves unprocessed ------------------------------
+ */
 
 /* The batch is answered 200 with one item handed back in UnprocessedItems
  * (throttling): that item alone is sent again as a PutItem; the others
@@ -747,17 +759,18 @@ static void test_batch_unprocessed(void)
 	char script[1536];
 	int n, i_batch = -1;
 
-	CHECK_INT(env_start(&e,
-			    hold_script(script, sizeof(script), PUTQ_IN_FLIGHT,
-					"\"body\": {}",
-					"{\"match_body\": \"RequestItems\","
-					" \"body\": {\"UnprocessedItems\": {\"T\":"
-					" [{\"PutRequest\": {\"Item\":"
-					" {\"pk\": {\"S\": \"/k-left\"},"
-					" \"v\": {\"S\": \"v\"}}}}]}}},"
-					" {\"body\": {}}"),
-			    10),
-		  0);
+	CHECK_INT(
+	    env_start(&e,
+		      hold_script(script, sizeof(script), PUTQ_IN_FLIGHT,
+				  "\"body\": {}",
+				  "{\"match_body\": \"RequestItems\","
+				  " \"body\": {\"UnprocessedItems\": {\"T\":"
+				  " [{\"PutRequest\": {\"Item\":"
+				  " {\"pk\": {\"S\": \"/k-left\"},"
+				  " \"v\": {\"S\": \"v\"}}}}]}}},"
+				  " {\"body\": {}}"),
+		      10),
+	    0);
 	q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 	start_holders(&e, q, h, PUTQ_IN_FLIGHT, "T");
 	for (int i = 0; i < N; i++)
@@ -777,7 +790,8 @@ static void test_batch_unprocessed(void)
 		bool left = !strcmp(keys[i], "/k-left");
 
 		CHECK_INT(jobs[i].rc, 0);
-		CHECK_INT(times_sent(reqs, n, keys[i], NULL, NULL), left ? 2 : 1);
+		CHECK_INT(times_sent(reqs, n, keys[i], NULL, NULL),
+			  left ? 2 : 1);
 	}
 	CHECK_INT(n, PUTQ_IN_FLIGHT + 1 + 1);
 	if (tap_failed_checks)
@@ -835,12 +849,12 @@ static void test_batch_unprocessed_echo(void)
 			 " {\"UnprocessedItems\": %s}},"
 			 " {\"body\": {}}",
 			 cases[c].echo);
-		CHECK_INT(env_start(&e,
-				    hold_script(script, sizeof(script),
-						PUTQ_IN_FLIGHT, "\"body\": {}",
-						rest),
-				    10),
-			  0);
+		CHECK_INT(
+		    env_start(&e,
+			      hold_script(script, sizeof(script),
+					  PUTQ_IN_FLIGHT, "\"body\": {}", rest),
+			      10),
+		    0);
 		q = putq_new(e.ddb, PUTQ_IN_FLIGHT);
 		start_holders(&e, q, h, PUTQ_IN_FLIGHT, "T");
 		for (int i = 0; i < N; i++) {
@@ -849,9 +863,9 @@ static void test_batch_unprocessed_echo(void)
 			/* A number key and attributes as a user writes them. */
 			json_decref(jobs[i].item);
 			jobs[i].item = json_pack(
-			    "{s{ss} s{ss} s{ss} s{s[sss]} s{s[ss]}}", "pk",
-			    "S", keys[i], "sk", "N", "1.50", "n", "N", "012",
-			    "ss", "SS", "a", "b", "c", "ns", "NS", "1", "2.0");
+			    "{s{ss} s{ss} s{ss} s{s[sss]} s{s[ss]}}", "pk", "S",
+			    keys[i], "sk", "N", "1.50", "n", "N", "012", "ss",
+			    "SS", "a", "b", "c", "ns", "NS", "1", "2.0");
 		}
 		queue_jobs(jobs, N);
 		release_holders(&e);
@@ -861,8 +875,8 @@ static void test_batch_unprocessed_echo(void)
 			job_join(&jobs[i]);
 		n = read_log(&e.f, reqs);
 		for (int i = 0; i < N; i++) {
-			bool again = cases[c].all_again ||
-				     !strcmp(keys[i], "/k-left");
+			bool again =
+			    cases[c].all_again || !strcmp(keys[i], "/k-left");
 
 			CHECK_INT(jobs[i].rc, 0);
 			CHECK_INT(times_sent(reqs, n, keys[i], NULL, NULL),

@@ -128,7 +128,7 @@ static void test_threads(void)
 
 	CHECK_INT(shortname_map_new(500, &m), 0);
 	for (unsigned i = 0; i < 4; i++) {
-		w[i] = (struct worker){ m, i * 1000, 0 };
+		w[i] = (struct worker){m, i * 1000, 0};
 		pthread_create(&t[i], NULL, work, &w[i]);
 	}
 	for (unsigned i = 0; i < 4; i++) {
@@ -139,6 +139,6 @@ static void test_threads(void)
 	shortname_map_free(m);
 }
 
-TAP_MAIN({ "put, get, replace", test_put_get },
-	 { "the bound keeps the newest and the recently used", test_bound },
-	 { "threads", test_threads })
+TAP_MAIN({"put, get, replace", test_put_get},
+	 {"the bound keeps the newest and the recently used", test_bound},
+	 {"threads", test_threads})

@@ -780,9 +780,9 @@ static void test_secret_lengths(void)
 		for (size_t i = 0; i < n; i++)
 			secret[i] = (char)('!' + (i * 7 + n) % 90);
 		secret[n] = '\0';
-		CHECK_INT(sigv4_sign(&r, &c, "us-east-1", "service",
-				     SUITE_TIME, &s),
-			  0);
+		CHECK_INT(
+		    sigv4_sign(&r, &c, "us-east-1", "service", SUITE_TIME, &s),
+		    0);
 		snprintf(key4, sizeof(key4), "AWS4%s", secret);
 		openssl_hmac(key4, strlen(key4), "20150830", k);
 		openssl_hmac(k, 32, "us-east-1", k);
@@ -822,7 +822,8 @@ int main(void)
 	/* The vectors live in the tree (tests/data/sigv4, with their licence):
 	 * scripts/test and meson test set DYNAMOFS_TESTDATA; by hand, from the
 	 * source root or a build dir in it, they are found relative to it. A
-	 * folder that is missing or holds no vector is a failure, not a skip. */
+	 * folder that is missing or holds no vector is a failure, not a skip.
+	 */
 	if (getenv("DYNAMOFS_TESTDATA")) {
 		dir = xasprintf("%s/sigv4", getenv("DYNAMOFS_TESTDATA"));
 	} else {

@@ -20,13 +20,14 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #define NS "xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\""
-#define CREDS(akid, secret, token, exp)                                      \
-	"<Credentials><AccessKeyId>" akid "</AccessKeyId><SecretAccessKey>"  \
-	secret "</SecretAccessKey><SessionToken>" token                      \
+#define CREDS(akid, secret, token, exp)                                        \
+	"<Credentials><AccessKeyId>" akid                                      \
+	"</AccessKeyId><SecretAccessKey>" secret                               \
+	"</SecretAccessKey><SessionToken>" token                               \
 	"</SessionToken><Expiration>" exp "</Expiration></Credentials>"
 #define GOOD_CREDS CREDS("ASIAX", "SEKRITs", "tok", "2026-05-01T12:00:00Z")
-#define AR(inner)                                                            \
-	"<AssumeRoleResponse " NS "><AssumeRoleResult>" inner                \
+#define AR(inner)                                                              \
+	"<AssumeRoleResponse " NS "><AssumeRoleResult>" inner                  \
 	"</AssumeRoleResult></AssumeRoleResponse>"
 
 static struct http_client *http;
@@ -75,8 +76,8 @@ static const struct parse_case parse_cases[] = {
      "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
      0, "ASIAX", "SEKRITs", "tok", 1777636800LL},
     {"entities and character references decoded", NULL,
-     AR(CREDS("ASIAX", "SEKRIT&amp;&lt;&gt;&#x2F;&#43;&quot;&apos;",
-	      "t&#233;k", "2026-05-01T12:00:00Z")),
+     AR(CREDS("ASIAX", "SEKRIT&amp;&lt;&gt;&#x2F;&#43;&quot;&apos;", "t&#233;k",
+	      "2026-05-01T12:00:00Z")),
      0, "ASIAX", "SEKRIT&<>/+\"'", "t\xc3\xa9k", 1777636800LL},
     {"CDATA and split text joined", NULL,
      AR(CREDS("AS<![CDATA[IA]]>X", "SEKRIT<!-- c -->s", "tok",
@@ -88,14 +89,14 @@ static const struct parse_case parse_cases[] = {
      "<RequestId>r</RequestId></ErrorResponse>",
      0, .code = "AccessDenied", .message = "User: u is not authorized"},
     {"error answer without Message", NULL,
-     "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>",
-     0, .code = "Throttling", .message = ""},
+     "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>", 0,
+     .code = "Throttling", .message = ""},
     {"error answer without Code", NULL,
      "<ErrorResponse><Error><Message>m</Message></Error></ErrorResponse>",
      -EINVAL, .err = "without Code"},
     {"Code outside Error is not taken", NULL,
-     "<ErrorResponse><Code>X</Code><Error></Error></ErrorResponse>",
-     -EINVAL, .err = "without Code"},
+     "<ErrorResponse><Code>X</Code><Error></Error></ErrorResponse>", -EINVAL,
+     .err = "without Code"},
     {"missing SessionToken", NULL,
      AR("<Credentials><AccessKeyId>A</AccessKeyId><SecretAccessKey>SEKRIT"
 	"</SecretAccessKey><Expiration>2026-05-01T12:00:00Z</Expiration>"
@@ -108,15 +109,14 @@ static const struct parse_case parse_cases[] = {
     {"empty AccessKeyId", NULL,
      AR(CREDS("", "SEKRITs", "tok", "2026-05-01T12:00:00Z")), -EINVAL,
      .err = "without AccessKeyId"},
-    {"bad Expiration", NULL,
-     AR(CREDS("A", "SEKRITs", "tok", "tomorrow")), -EINVAL,
-     .err = "bad Expiration"},
+    {"bad Expiration", NULL, AR(CREDS("A", "SEKRITs", "tok", "tomorrow")),
+     -EINVAL, .err = "bad Expiration"},
     {"Credentials at the wrong depth", NULL,
      "<AssumeRoleResponse>" GOOD_CREDS "</AssumeRoleResponse>", -EINVAL,
      .err = "without AccessKeyId"},
     {"answer to another action", NULL,
-     "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
-     GOOD_CREDS "</AssumeRoleWithWebIdentityResult>"
+     "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>" GOOD_CREDS
+     "</AssumeRoleWithWebIdentityResult>"
      "</AssumeRoleWithWebIdentityResponse>",
      -EINVAL, .err = "not an STS answer"},
     {"Result of another action", NULL,
@@ -128,14 +128,14 @@ static const struct parse_case parse_cases[] = {
 	"</AccessKeyId></Credentials>"),
      -EINVAL, .err = "twice"},
     {"an element inside a field", NULL,
-     AR(CREDS("A<b>x</b>", "SEKRITs", "tok", "2026-05-01T12:00:00Z")),
-     -EINVAL, .err = "inside"},
+     AR(CREDS("A<b>x</b>", "SEKRITs", "tok", "2026-05-01T12:00:00Z")), -EINVAL,
+     .err = "inside"},
     {"unclosed element", NULL,
      "<AssumeRoleResponse><AssumeRoleResult>" GOOD_CREDS, -EINVAL,
      .err = "not XML"},
     {"mismatched tag", NULL,
-     AR(CREDS("A", "SEKRITs", "tok", "2026-05-01T12:00:00Z</x>")),
-     -EINVAL, .err = "not XML"},
+     AR(CREDS("A", "SEKRITs", "tok", "2026-05-01T12:00:00Z</x>")), -EINVAL,
+     .err = "not XML"},
     {"empty body", NULL, "", -EINVAL, .err = "not XML"},
     {"JSON, not XML", NULL, "{\"AccessKeyId\": \"A\"}", -EINVAL,
      .err = "not XML"},
@@ -145,10 +145,10 @@ static const struct parse_case parse_cases[] = {
      AR(CREDS("A\xff", "SEKRITs", "tok", "2026-05-01T12:00:00Z")), -EINVAL,
      .err = "not XML"},
     {"undeclared entity", NULL,
-     AR(CREDS("A&foo;", "SEKRITs", "tok", "2026-05-01T12:00:00Z")),
-     -EINVAL, .err = "not XML"},
-    {"undeclared namespace prefix", NULL,
-     "<x:AssumeRoleResponse/>", -EINVAL, .err = "not XML"},
+     AR(CREDS("A&foo;", "SEKRITs", "tok", "2026-05-01T12:00:00Z")), -EINVAL,
+     .err = "not XML"},
+    {"undeclared namespace prefix", NULL, "<x:AssumeRoleResponse/>", -EINVAL,
+     .err = "not XML"},
     {"billion laughs refused at the DOCTYPE", NULL,
      "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaaaaaaaa\">"
      "<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
@@ -158,8 +158,8 @@ static const struct parse_case parse_cases[] = {
      "</AssumeRoleResult></AssumeRoleResponse>",
      -EINVAL, .err = "DOCTYPE"},
     {"external entity refused at the DOCTYPE", NULL,
-     "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>"
-     AR(CREDS("&x;", "SEKRITs", "tok", "2026-05-01T12:00:00Z")),
+     "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>" AR(
+	 CREDS("&x;", "SEKRITs", "tok", "2026-05-01T12:00:00Z")),
      -EINVAL, .err = "DOCTYPE"},
 };
 
@@ -220,14 +220,14 @@ static void test_parse_huge(void)
 	memcpy(big, AR(GOOD_CREDS), strlen(AR(GOOD_CREDS)));
 	big[n] = '\0';
 	/* Valid XML followed by blanks, but over the cap. */
-	CHECK_INT(sts_parse_response(big, n, "AssumeRole", &a, err,
-				     sizeof(err)),
-		  -EINVAL);
+	CHECK_INT(
+	    sts_parse_response(big, n, "AssumeRole", &a, err, sizeof(err)),
+	    -EINVAL);
 	CHECK(strstr(err, "over 1 MiB") != NULL);
 	/* Just under the cap it parses. */
-	CHECK_INT(sts_parse_response(big, n - 1, "AssumeRole", &a, err,
-				     sizeof(err)),
-		  0);
+	CHECK_INT(
+	    sts_parse_response(big, n - 1, "AssumeRole", &a, err, sizeof(err)),
+	    0);
 	sts_answer_free(&a);
 
 	/* A 70 KiB key id. */
@@ -252,8 +252,8 @@ static void test_parse_huge(void)
 	for (size_t i = 0; i < depth; i++)
 		p += sprintf(p, "</a>");
 	p += sprintf(p, "</AssumeRoleResponse>");
-	CHECK_INT(sts_parse_response(deep, (size_t)(p - deep), "AssumeRole",
-				     &a, err, sizeof(err)),
+	CHECK_INT(sts_parse_response(deep, (size_t)(p - deep), "AssumeRole", &a,
+				     err, sizeof(err)),
 		  -EINVAL);
 	CHECK(strstr(err, "without AccessKeyId") != NULL);
 	free(deep);
@@ -263,7 +263,7 @@ static void test_parse_huge(void)
 
 struct endpoint_case {
 	const char *sts, *all, *ignore; /* the three variables */
-	const char *config;             /* ~/.aws/config; NULL: no cfg */
+	const char *config;		/* ~/.aws/config; NULL: no cfg */
 	const char *region;
 	int rc;
 	const char *url, *source;
@@ -271,11 +271,11 @@ struct endpoint_case {
 
 /* A profile "p" with a services section "s" naming sts, sso_oidc and
  * dynamodb endpoints, and a global endpoint_url. */
-#define SVC_CONFIG(extra)                                                    \
-	"[profile p]\nregion = eu-west-1\nservices = s\n" extra              \
-	"[services s]\ndynamodb =\n  endpoint_url = http://ddb:1\n"          \
-	"sts =\n  endpoint_url = http://sts:2/\nsso_oidc =\n"               \
-	"  endpoint_url = http://oidc:3\n[services other]\nsts =\n"          \
+#define SVC_CONFIG(extra)                                                      \
+	"[profile p]\nregion = eu-west-1\nservices = s\n" extra                \
+	"[services s]\ndynamodb =\n  endpoint_url = http://ddb:1\n"            \
+	"sts =\n  endpoint_url = http://sts:2/\nsso_oidc =\n"                  \
+	"  endpoint_url = http://oidc:3\n[services other]\nsts =\n"            \
 	"  endpoint_url = http://wrong:4\n"
 
 static const struct endpoint_case endpoint_cases[] = {
@@ -284,20 +284,19 @@ static const struct endpoint_case endpoint_cases[] = {
     {NULL, NULL, NULL, NULL, "cn-north-1", 0,
      "https://sts.cn-north-1.amazonaws.com.cn",
      "default for region cn-north-1"},
-    {"http://127.0.0.1:1/", "http://x:2", NULL, SVC_CONFIG(""), "eu-west-1",
-     0, "http://127.0.0.1:1", "AWS_ENDPOINT_URL_STS"},
-    {NULL, "http://x:2//", NULL, SVC_CONFIG(""), "eu-west-1", 0,
-     "http://x:2", "AWS_ENDPOINT_URL"},
+    {"http://127.0.0.1:1/", "http://x:2", NULL, SVC_CONFIG(""), "eu-west-1", 0,
+     "http://127.0.0.1:1", "AWS_ENDPOINT_URL_STS"},
+    {NULL, "http://x:2//", NULL, SVC_CONFIG(""), "eu-west-1", 0, "http://x:2",
+     "AWS_ENDPOINT_URL"},
     {NULL, NULL, NULL, SVC_CONFIG("endpoint_url = http://global:5\n"),
      "eu-west-1", 0, "http://sts:2",
      "endpoint_url for sts in [services s] of profile \"p\" in $C"},
     {NULL, NULL, NULL,
      "[profile p]\nregion = eu-west-1\nendpoint_url = http://global:5\n"
      "services = s\n[services s]\ndynamodb =\n  endpoint_url = http://d:1\n",
-     "eu-west-1", 0, "http://global:5",
-     "endpoint_url in profile \"p\" in $C"},
-    {"http://127.0.0.1:1", "http://x:2", "true", SVC_CONFIG(""), "eu-west-1",
-     0, "https://sts.eu-west-1.amazonaws.com", "default for region eu-west-1"},
+     "eu-west-1", 0, "http://global:5", "endpoint_url in profile \"p\" in $C"},
+    {"http://127.0.0.1:1", "http://x:2", "true", SVC_CONFIG(""), "eu-west-1", 0,
+     "https://sts.eu-west-1.amazonaws.com", "default for region eu-west-1"},
     {"http://127.0.0.1:1", NULL, NULL,
      SVC_CONFIG("ignore_configured_endpoint_urls = true\n"), "eu-west-1", 0,
      "https://sts.eu-west-1.amazonaws.com", "default for region eu-west-1"},
@@ -307,8 +306,8 @@ static const struct endpoint_case endpoint_cases[] = {
      "endpoint_url for sts in [services s] of profile \"p\" in $C"},
     {"http://127.0.0.1:1", NULL, "TRUE", NULL, "eu-west-1", 0,
      "https://sts.eu-west-1.amazonaws.com", "default for region eu-west-1"},
-    {"http://127.0.0.1:1", NULL, "false", NULL, NULL, 0,
-     "http://127.0.0.1:1", "AWS_ENDPOINT_URL_STS"},
+    {"http://127.0.0.1:1", NULL, "false", NULL, NULL, 0, "http://127.0.0.1:1",
+     "AWS_ENDPOINT_URL_STS"},
     {NULL, NULL, NULL, NULL, NULL, -EINVAL},
     {NULL, NULL, NULL, NULL, "", -EINVAL},
     {"ftp://x", NULL, NULL, NULL, "eu-west-1", -EINVAL},
@@ -361,9 +360,9 @@ static void test_endpoint(void)
 			 * and the dynamodb endpoint is unchanged */
 			if (!c->ignore && !strstr(c->config, "ignore_") &&
 			    strstr(c->config, "oidc")) {
-				CHECK_STR(config_services_entry(&cfg,
-								  "SSO_OIDC"),
-					  "http://oidc:3");
+				CHECK_STR(
+				    config_services_entry(&cfg, "SSO_OIDC"),
+				    "http://oidc:3");
 				CHECK(config_services_entry(&cfg, "sso") ==
 				      NULL);
 			}
@@ -407,15 +406,15 @@ static void test_session_name(void)
 
 /* --- against fakests.py -------------------------------------------------- */
 
-#define BASE_AKID "AKIABASE"
+#define BASE_AKID   "AKIABASE"
 #define BASE_SECRET "SEKRITbase/+="
-#define ROLE "arn:aws:iam::123456789012:role/dev"
+#define ROLE	    "arn:aws:iam::123456789012:role/dev"
 
 static const struct sigv4_credentials base = {BASE_AKID, BASE_SECRET, NULL};
 
 static const char *fake_config =
-    "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
-    BASE_SECRET "\"}, \"web_identity_token\": \"eyJ.tok+en/=\","
+    "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \"" BASE_SECRET
+    "\"}, \"web_identity_token\": \"eyJ.tok+en/=\","
     " \"deny\": [\"arn:aws:iam::123456789012:role/nope\"],"
     " \"mfa\": {\"arn:aws:iam::123456789012:role/mfa\": {\"serial\":"
     " \"arn:aws:iam::123456789012:mfa/me\", \"code\": \"123456\"}},"
@@ -518,16 +517,17 @@ static void test_assume_role_fields(void)
 		return;
 	rc = sts_assume_role(
 	    http, f.url, "eu-west-1", &base,
-	    &(struct sts_assume_role){
-		.role_arn = "arn:aws:iam::123456789012:role/ext",
-		.session_name = "me",
-		.external_id = "x&y z",
-		.duration_seconds = 900},
+	    &(struct sts_assume_role){.role_arn =
+					  "arn:aws:iam::123456789012:role/ext",
+				      .session_name = "me",
+				      .external_id = "x&y z",
+				      .duration_seconds = 900},
 	    time(NULL), &c, err, sizeof(err));
 	CHECK_INT(rc, 0);
 	check_issued(&f, 0, &c);
 	/* 900 s from the fake's clock, within a minute of ours. */
-	CHECK(c.expiration > time(NULL) + 840 && c.expiration < time(NULL) + 960);
+	CHECK(c.expiration > time(NULL) + 840 &&
+	      c.expiration < time(NULL) + 960);
 	j = fakehttp_log_line(&f, 0);
 	CHECK_STR(jstr(j, "params", "ExternalId"), "x&y z");
 	CHECK_STR(jstr(j, "params", "DurationSeconds"), "900");
@@ -567,9 +567,9 @@ static void test_assume_role_fields(void)
 	/* A wrong external id. */
 	rc = sts_assume_role(
 	    http, f.url, "eu-west-1", &base,
-	    &(struct sts_assume_role){
-		.role_arn = "arn:aws:iam::123456789012:role/ext",
-		.external_id = "other"},
+	    &(struct sts_assume_role){.role_arn =
+					  "arn:aws:iam::123456789012:role/ext",
+				      .external_id = "other"},
 	    time(NULL), &c, err, sizeof(err));
 	CHECK_INT(rc, -EACCES);
 	CHECK_INT(fakehttp_count(&f), 4);
@@ -585,24 +585,33 @@ struct refusal_case {
 
 static const struct refusal_case refusal_cases[] = {
     {"wrong source secret",
-     {BASE_AKID, "SEKRITwrong", NULL}, "eu-west-1", ROLE,
+     {BASE_AKID, "SEKRITwrong", NULL},
+     "eu-west-1",
+     ROLE,
      "STS AssumeRole of role " ROLE " refused: SignatureDoesNotMatch: The "
      "request signature we calculated does not match the signature you "
      "provided. Check your AWS Secret Access Key and signing method."},
     {"unknown source key",
-     {"AKIAOTHER", BASE_SECRET, NULL}, "eu-west-1", ROLE,
+     {"AKIAOTHER", BASE_SECRET, NULL},
+     "eu-west-1",
+     ROLE,
      "STS AssumeRole of role " ROLE " refused: InvalidClientTokenId: The "
      "security token included in the request is invalid."},
     {"a session token the fake never issued",
-     {BASE_AKID, BASE_SECRET, "FwoGforged"}, "eu-west-1", ROLE,
+     {BASE_AKID, BASE_SECRET, "FwoGforged"},
+     "eu-west-1",
+     ROLE,
      "STS AssumeRole of role " ROLE " refused: InvalidClientTokenId: The "
      "security token included in the request is invalid."},
     {"signed for another region",
-     {BASE_AKID, BASE_SECRET, NULL}, "us-east-1", ROLE,
+     {BASE_AKID, BASE_SECRET, NULL},
+     "us-east-1",
+     ROLE,
      "STS AssumeRole of role " ROLE " refused: SignatureDoesNotMatch: "
      "Credential should be scoped to a valid region and service sts."},
     {"role denied",
-     {BASE_AKID, BASE_SECRET, NULL}, "eu-west-1",
+     {BASE_AKID, BASE_SECRET, NULL},
+     "eu-west-1",
      "arn:aws:iam::123456789012:role/nope",
      "STS AssumeRole of role arn:aws:iam::123456789012:role/nope refused: "
      "AccessDenied: User: arn:aws:iam::123456789012:user/base is not "
@@ -616,18 +625,18 @@ static void test_refusals(void)
 
 	if (start_fake(&f, fake_config))
 		return;
-	for (size_t i = 0;
-	     i < sizeof(refusal_cases) / sizeof(refusal_cases[0]); i++) {
+	for (size_t i = 0; i < sizeof(refusal_cases) / sizeof(refusal_cases[0]);
+	     i++) {
 		const struct refusal_case *c = &refusal_cases[i];
 		struct creds cr = {0};
 		char err[512];
 		int rc;
 
 		printf("# %s\n", c->name);
-		rc = sts_assume_role(http, f.url, c->region, &c->source,
-				     &(struct sts_assume_role){.role_arn =
-								   c->role},
-				     time(NULL), &cr, err, sizeof(err));
+		rc = sts_assume_role(
+		    http, f.url, c->region, &c->source,
+		    &(struct sts_assume_role){.role_arn = c->role}, time(NULL),
+		    &cr, err, sizeof(err));
 		CHECK_INT(rc, -EACCES);
 		CHECK_STR(err, c->err);
 		CHECK(!strstr(err, "SEKRIT"));
@@ -662,15 +671,15 @@ static void test_web_identity(void)
 	creds_clear(&c);
 
 	rc = sts_assume_role_with_web_identity(http, f.url, ROLE, NULL,
-					       "eyJ.rotated", 0, time(NULL),
-					       &c, err, sizeof(err));
+					       "eyJ.rotated", 0, time(NULL), &c,
+					       err, sizeof(err));
 	CHECK_INT(rc, -EACCES);
 	CHECK(strstr(err, "STS AssumeRoleWithWebIdentity of role " ROLE
 			  " refused: InvalidIdentityToken: ") == err);
 	CHECK(!strstr(err, "eyJ"));
 	j = fakehttp_log_line(&f, 1);
-	CHECK(strncmp(jstr(j, "params", "RoleSessionName"),
-		      "botocore-session-", 17) == 0);
+	CHECK(strncmp(jstr(j, "params", "RoleSessionName"), "botocore-session-",
+		      17) == 0);
 	json_decref(j);
 	fakehttp_stop(&f);
 }
@@ -684,21 +693,21 @@ struct retry_case {
 
 static const struct retry_case retry_cases[] = {
     {"two 500s, then keys",
-     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
-     BASE_SECRET "\"}, \"fail_first\": 2}",
+     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \"" BASE_SECRET
+     "\"}, \"fail_first\": 2}",
      0, 3},
     {"one Throttling, then keys",
-     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
-     BASE_SECRET "\"}, \"throttle_first\": 1}",
+     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \"" BASE_SECRET
+     "\"}, \"throttle_first\": 1}",
      0, 2},
     {"two IDPCommunicationError, then keys",
-     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
-     BASE_SECRET "\"}, \"throttle_first\": 2,"
+     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \"" BASE_SECRET
+     "\"}, \"throttle_first\": 2,"
      " \"throttle_code\": \"IDPCommunicationError\"}",
      0, 3},
     {"three 500s: -EIO",
-     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \""
-     BASE_SECRET "\"}, \"fail_first\": 3}",
+     "{\"region\": \"eu-west-1\", \"keys\": {\"" BASE_AKID "\": \"" BASE_SECRET
+     "\"}, \"fail_first\": 3}",
      -EIO, 3,
      "STS AssumeRole of role " ROLE " failed after 3 attempts: HTTP 500, "
      "InternalFailure"},
@@ -717,10 +726,10 @@ static void test_retries(void)
 		printf("# %s\n", rc_->name);
 		if (start_fake(&f, rc_->config))
 			return;
-		rc = sts_assume_role(http, f.url, "eu-west-1", &base,
-				     &(struct sts_assume_role){.role_arn =
-								   ROLE},
-				     time(NULL), &c, err, sizeof(err));
+		rc =
+		    sts_assume_role(http, f.url, "eu-west-1", &base,
+				    &(struct sts_assume_role){.role_arn = ROLE},
+				    time(NULL), &c, err, sizeof(err));
 		CHECK_INT(rc, rc_->rc);
 		CHECK_INT(fakehttp_count(&f), rc_->requests);
 		if (rc == 0)
@@ -772,10 +781,10 @@ static void test_not_sts(void)
 	CHECK_INT(rc, -EIO);
 	CHECK(strstr(err, "failed after 3 attempts") != NULL);
 	/* Bad arguments never reach the network. */
-	rc = sts_assume_role(http, "http://127.0.0.1:1", "eu-west-1", &base,
-			     &(struct sts_assume_role){.role_arn = ROLE,
-						       .mfa_serial = "s"},
-			     time(NULL), &c, err, sizeof(err));
+	rc = sts_assume_role(
+	    http, "http://127.0.0.1:1", "eu-west-1", &base,
+	    &(struct sts_assume_role){.role_arn = ROLE, .mfa_serial = "s"},
+	    time(NULL), &c, err, sizeof(err));
 	CHECK_INT(rc, -EINVAL);
 	rc = sts_assume_role(http, "not a url", "eu-west-1", &base,
 			     &(struct sts_assume_role){.role_arn = ROLE},
@@ -801,16 +810,16 @@ int main(void)
 	tests[n++] = (struct tap_test){"parse: huge inputs", test_parse_huge};
 	tests[n++] = (struct tap_test){"endpoint: variables, services, default",
 				       test_endpoint};
-	tests[n++] = (struct tap_test){"default session name",
-				       test_session_name};
+	tests[n++] =
+	    (struct tap_test){"default session name", test_session_name};
 	tests[n++] = (struct tap_test){"AssumeRole: static keys, then a chain",
 				       test_assume_role};
-	tests[n++] = (struct tap_test){
-	    "AssumeRole: external id, duration, MFA", test_assume_role_fields};
+	tests[n++] = (struct tap_test){"AssumeRole: external id, duration, MFA",
+				       test_assume_role_fields};
 	tests[n++] = (struct tap_test){"AssumeRole: refusals are -EACCES",
 				       test_refusals};
-	tests[n++] = (struct tap_test){"AssumeRoleWithWebIdentity",
-				       test_web_identity};
+	tests[n++] =
+	    (struct tap_test){"AssumeRoleWithWebIdentity", test_web_identity};
 	tests[n++] = (struct tap_test){"retries", test_retries};
 	tests[n++] = (struct tap_test){"not STS: -EIO", test_not_sts};
 	tests[n] = (struct tap_test){0, 0};
