@@ -1,7 +1,8 @@
 /* codec.c - the item codec: renders DynamoDB wire items as plain or DynamoDB
  * JSON in Python's json.dumps layout, and parses file text back, checked. */
 #include "codec.h"
-#include "keyname.h"
+#include "ddbvalue.h"
+#include "dynbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -16,8 +17,6 @@
  * item fits and the nicer "32 levels" error names the attribute. */
 #define JSON_DEPTH_MAX 128
 
-#define KEY_HASH_MAX  2048
-#define KEY_RANGE_MAX 1024
 #define NAME_MAX_LEN  65535
 
 /* ------------------------------------------------------------------ */
@@ -103,121 +102,55 @@ err_msg(struct codec_error *err, const char *fmt, ...)
  * The grammar and the limits are keyname_number_parse's, the one that names
  * number keys too, so a file never passes with a number the server refuses. */
 
-/* A number text taken apart (keyname's grammar), and whether it is also a
- * JSON number token. */
-struct num {
-	bool neg;
-	bool zero;
-	bool json;	 /* also a valid JSON number token */
-	const char *ip;	 /* integer digits */
-	size_t il;	 /* their count, may be 0 (".5") */
-	const char *fp;	 /* fraction digits (after '.') */
-	size_t fl;	 /* their count, may be 0 ("5.") */
-	bool dot;	 /* a '.' was written */
-	const char *ep;	 /* exponent part from 'e'/'E', or NULL */
-	size_t el;	 /* its length */
-	size_t first;	 /* digit index of the first non-zero digit */
-	size_t nd;	 /* significant digits (0 for zero) */
-	long long pow10; /* power of ten of the first significant digit */
-	enum keyname_number_fault fault; /* what DynamoDB would refuse */
-};
-
-/* Digit k of il + fl digits, counting across the '.'. */
-static char num_digit(const struct num *x, size_t k)
+/* Whether a number text (parsed as x) is also a JSON number token: no '+',
+ * digits before the point, digits after it, no leading zero. */
+static bool num_is_json(const char *t, const struct ddbvalue_number *x)
 {
-	return k < x->il ? x->ip[k] : x->fp[k - x->il];
+	return t[0] != '+' && x->il > 0 && !(x->dot && x->fl == 0) &&
+	       !(x->il > 1 && x->ip[0] == '0');
 }
 
-/* Takes the n bytes at t apart with the one number grammar that the key
- * names use too (keyname_number_parse), so that the codec never passes a
- * number the server refuses. Returns 0 when the grammar matched (the
- * limits are left to num_check, through x->fault) or -EINVAL. */
-static int num_parse(const char *t, size_t n, struct num *x)
+/* Takes the n bytes at t apart with the one number grammar (ddbvalue.h).
+ * Returns 0 when the grammar matched, the limits aside (x may be NULL), or
+ * -EINVAL. */
+static int num_parse(const char *t, size_t n, struct ddbvalue_number *x)
 {
-	struct keyname_number k;
+	struct ddbvalue_number tmp;
+	enum ddbvalue_number_fault fault;
 
-	memset(x, 0, sizeof(*x));
-	keyname_number_parse(t, n, &k, &x->fault);
-	if (x->fault == KEYNAME_NUMBER_SYNTAX)
-		return -EINVAL;
-	x->neg = k.neg;
-	x->zero = k.zero;
-	x->ip = k.ip;
-	x->il = k.il;
-	x->fp = k.fp;
-	x->fl = k.fl;
-	x->dot = k.dot;
-	x->ep = k.ep;
-	x->el = k.el;
-	x->first = k.first;
-	x->nd = k.nd;
-	x->pow10 = k.pow10;
-	x->json = t[0] != '+' && x->il > 0 && !(x->dot && x->fl == 0) &&
-		  !(x->il > 1 && x->ip[0] == '0');
-	return 0;
-}
-
-/* Exact comparison of two parsed numbers. */
-static int num_cmp(const struct num *a, const struct num *b)
-{
-	int sa = a->zero ? 0 : (a->neg ? -1 : 1);
-	int sb = b->zero ? 0 : (b->neg ? -1 : 1);
-	size_t n;
-
-	if (sa != sb)
-		return sa < sb ? -1 : 1;
-	if (sa == 0)
-		return 0;
-	if (a->pow10 != b->pow10)
-		return a->pow10 > b->pow10 ? sa : -sa;
-	n = a->nd > b->nd ? a->nd : b->nd;
-	for (size_t i = 0; i < n; i++) {
-		char da = i < a->nd ? num_digit(a, a->first + i) : '0';
-		char db = i < b->nd ? num_digit(b, b->first + i) : '0';
-
-		if (da != db)
-			return da > db ? sa : -sa;
-	}
-	return 0;
-}
-
-/* DynamoDB's storage size of a number (see codec_item_size). */
-static size_t num_size(const struct num *x)
-{
-	if (x->zero)
-		return 1;
-	return 1 + (x->nd + 1) / 2 +
-	       (x->nd % 2 == 0 && x->pow10 % 2 == 0 ? 1 : 0) + (x->neg ? 1 : 0);
+	ddbvalue_number_parse(t, n, x ? x : &tmp, &fault);
+	return fault == DDBVALUE_NUMBER_SYNTAX ? -EINVAL : 0;
 }
 
 /* Parses and checks a number against DynamoDB's limits; x may be NULL. */
-static int num_check(const char *t, size_t n, struct num *x,
+static int num_check(const char *t, size_t n, struct ddbvalue_number *x,
 		     struct codec_error *err)
 {
-	struct num tmp;
+	struct ddbvalue_number tmp;
+	enum ddbvalue_number_fault fault;
 	char shown[64];
 
 	if (!x)
 		x = &tmp;
 	disp_copy(shown, sizeof(shown), t, n);
-	if (num_parse(t, n, x) != 0) {
+	ddbvalue_number_parse(t, n, x, &fault);
+	switch (fault) {
+	case DDBVALUE_NUMBER_SYNTAX:
 		err_msg(err, "\"%s\" is not a number DynamoDB can hold", shown);
 		return -EINVAL;
-	}
-	switch (x->fault) {
-	case KEYNAME_NUMBER_DIGITS:
+	case DDBVALUE_NUMBER_DIGITS:
 		err_msg(err,
 			"number has %zu significant digits (DynamoDB keeps "
 			"38)",
 			x->nd);
 		return -EINVAL;
-	case KEYNAME_NUMBER_SMALL:
+	case DDBVALUE_NUMBER_SMALL:
 		err_msg(err,
 			"number %s is too small (DynamoDB's smallest "
 			"magnitude is 1E-130)",
 			shown);
 		return -EINVAL;
-	case KEYNAME_NUMBER_LARGE:
+	case DDBVALUE_NUMBER_LARGE:
 		err_msg(err,
 			"number %s is too large (DynamoDB's largest is "
 			"9.9999999999999999999999999999999999999E+125)",
@@ -237,118 +170,15 @@ int codec_number_check(const char *text, struct codec_error *err)
 
 int codec_number_compare(const char *a, const char *b)
 {
-	struct num x, y;
+	struct ddbvalue_number x, y;
 	bool xa = num_parse(a, strlen(a), &x) == 0;
 	bool yb = num_parse(b, strlen(b), &y) == 0;
 
 	if (xa && yb)
-		return num_cmp(&x, &y);
+		return ddbvalue_number_compare(&x, &y);
 	if (xa != yb)
 		return xa ? -1 : 1;
 	return strcmp(a, b);
-}
-
-/* ------------------------------------------------------------------ */
-/* base64, standard alphabet with padding */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict decode: length a multiple of 4, '=' only as the last one or two
- * characters, unused bits zero (so every byte string has exactly one
- * text and comparing texts would do; we still compare bytes).
- * out may be NULL to validate only. Sets *outlen; *out caller frees.
- * Returns 0, -EINVAL or -ENOMEM. */
-static int b64_decode(const char *s, size_t n, unsigned char **out,
-		      size_t *outlen)
-{
-	size_t pad = 0, o = 0;
-	unsigned char *p = NULL;
-
-	if (n % 4 != 0)
-		return -EINVAL;
-	if (n > 0 && s[n - 1] == '=')
-		pad++;
-	if (n > 1 && s[n - 2] == '=')
-		pad++;
-	if (out) {
-		p = malloc(n / 4 * 3 + 1);
-		if (!p)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		uint32_t w;
-		size_t real = (i + 4 == n) ? 4 - pad : 4;
-
-		for (size_t k = 0; k < 4; k++) {
-			v[k] =
-			    k < real ? b64_value((unsigned char)s[i + k]) : 0;
-			if (v[k] < 0) {
-				free(p);
-				return -EINVAL;
-			}
-		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if ((real == 3 && (w & 0xff)) || (real == 2 && (w & 0xffff))) {
-			free(p);
-			return -EINVAL;
-		}
-		if (p) {
-			p[o] = (unsigned char)(w >> 16);
-			if (real > 2)
-				p[o + 1] = (unsigned char)(w >> 8);
-			if (real > 3)
-				p[o + 2] = (unsigned char)w;
-		}
-		o += real - 1;
-	}
-	if (out)
-		*out = p;
-	*outlen = o;
-	return 0;
-}
-
-/* Returns a new NUL-terminated encoding (caller frees), NULL when out of
- * memory. */
-static char *b64_encode(const unsigned char *p, size_t n, size_t *outlen)
-{
-	size_t o = 0;
-	char *s = malloc((n + 2) / 3 * 4 + 1);
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t w = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			w |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			w |= p[i + 2];
-		s[o++] = b64_alphabet[w >> 18 & 63];
-		s[o++] = b64_alphabet[w >> 12 & 63];
-		s[o++] = i + 1 < n ? b64_alphabet[w >> 6 & 63] : '=';
-		s[o++] = i + 2 < n ? b64_alphabet[w & 63] : '=';
-	}
-	s[o] = '\0';
-	*outlen = o;
-	return s;
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,7 +293,7 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 	enum av_type t = av_split(av, &v);
 	size_t total = 0, i, n;
 	json_t *m;
-	struct num x;
+	struct ddbvalue_number x;
 	int rc;
 
 	if (depth > JSON_DEPTH_MAX)
@@ -476,11 +306,12 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 		if (num_parse(json_string_value(v), json_string_length(v),
 			      &x) != 0)
 			return -EINVAL;
-		*sz = num_size(&x);
+		*sz = ddbvalue_number_size(&x);
 		return 0;
 	case AV_B:
-		return b64_decode(json_string_value(v), json_string_length(v),
-				  NULL, sz);
+		return ddbvalue_base64_decode(json_string_value(v),
+					      json_string_length(v), false,
+					      NULL, sz);
 	case AV_BOOL:
 	case AV_NULL:
 		*sz = 1;
@@ -500,9 +331,10 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 			} else if (t == AV_NS) {
 				if (num_parse(s, n, &x) != 0)
 					return -EINVAL;
-				total += num_size(&x);
+				total += ddbvalue_number_size(&x);
 			} else {
-				rc = b64_decode(s, n, NULL, &n);
+				rc = ddbvalue_base64_decode(s, n, false, NULL,
+							    &n);
 				if (rc)
 					return rc;
 				total += n;
@@ -542,57 +374,43 @@ int codec_item_size(const json_t *item, size_t *size)
 /* ------------------------------------------------------------------ */
 /* output buffer */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom; /* sticky: checked once at the end */
+/* The text being rendered into: a dynbuf whose first failure is kept, so
+ * the writers below need no checks and codec_render looks once at the end. */
+struct render {
+	struct dynbuf b;
+	int rc;
+	enum codec_format f;
 };
 
-static void buf_add(struct buf *b, const void *s, size_t n)
+static void put_add(struct render *r, const void *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 32; /* most strings are short */
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
+	if (!r->rc)
+		r->rc = dynbuf_add(&r->b, s, n);
 }
 
-static void buf_str(struct buf *b, const char *s)
+static void put_str(struct render *r, const char *s)
 {
-	buf_add(b, s, strlen(s));
+	put_add(r, s, strlen(s));
 }
 
 /* A newline and the indentation of depth (2 spaces a level). */
-static void buf_newline(struct buf *b, int depth)
+static void put_newline(struct render *r, int depth)
 {
 	static const char spaces[] = "                                ";
 
-	buf_add(b, "\n", 1);
+	put_add(r, "\n", 1);
 	for (int n = 2 * depth; n > 0; n -= 32)
-		buf_add(b, spaces, n < 32 ? (size_t)n : 32);
+		put_add(r, spaces, n < 32 ? (size_t)n : 32);
 }
 
 /* A JSON string escaped as Python's json.dumps(ensure_ascii=False) does:
  * '"', '\\' and the controls below 0x20 only; \n \r \t \b \f short, the
  * others \u00xx in lower-case hex; DEL and all non-ASCII raw. */
-static void buf_json_string(struct buf *b, const char *s, size_t n)
+static void put_json_string(struct render *r, const char *s, size_t n)
 {
 	size_t run = 0;
 
-	buf_add(b, "\"", 1);
+	put_add(r, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[8];
@@ -628,42 +446,42 @@ static void buf_json_string(struct buf *b, const char *s, size_t n)
 			e = esc;
 			break;
 		}
-		buf_add(b, s + run, i - run);
-		buf_str(b, e);
+		put_add(r, s + run, i - run);
+		put_str(r, e);
 		run = i + 1;
 	}
-	buf_add(b, s + run, n - run);
-	buf_add(b, "\"", 1);
+	put_add(r, s + run, n - run);
+	put_add(r, "\"", 1);
 }
 
 /* A number as a JSON number token with every digit kept: the text itself
  * when it already is one (what both servers send), else rebuilt ("+5" ->
  * 5, ".5" -> 0.5, "5." -> 5, "007.50" -> 7.50). */
-static int buf_number(struct buf *b, const char *t, size_t n)
+static int put_number(struct render *r, const char *t, size_t n)
 {
-	struct num x;
+	struct ddbvalue_number x;
 	size_t k = 0;
 
 	if (num_parse(t, n, &x) != 0)
 		return -EINVAL;
-	if (x.json) {
-		buf_add(b, t, n);
+	if (num_is_json(t, &x)) {
+		put_add(r, t, n);
 		return 0;
 	}
 	if (x.neg)
-		buf_add(b, "-", 1);
+		put_add(r, "-", 1);
 	while (k + 1 < x.il && x.ip[k] == '0')
 		k++;
 	if (x.il == 0)
-		buf_add(b, "0", 1);
+		put_add(r, "0", 1);
 	else
-		buf_add(b, x.ip + k, x.il - k);
+		put_add(r, x.ip + k, x.il - k);
 	if (x.fl) {
-		buf_add(b, ".", 1);
-		buf_add(b, x.fp, x.fl);
+		put_add(r, ".", 1);
+		put_add(r, x.fp, x.fl);
 	}
 	if (x.ep)
-		buf_add(b, x.ep, x.el);
+		put_add(r, x.ep, x.el);
 	return 0;
 }
 
@@ -676,10 +494,10 @@ struct member {
 	size_t n;
 	const json_t *val;
 	int rank;	      /* map keys: 0 hash key, 1 range key, 2 others */
-	unsigned char *bytes; /* BS: decoded; owned */
+	char *bytes;	      /* BS: decoded; owned */
 	size_t blen;
-	struct num num; /* NS */
-	size_t index;	/* position in the input, to break ties */
+	struct ddbvalue_number num; /* NS */
+	size_t index;		    /* position in the input, to break ties */
 };
 
 static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
@@ -713,7 +531,7 @@ static int member_cmp_ss(const void *pa, const void *pb)
 static int member_cmp_ns(const void *pa, const void *pb)
 {
 	const struct member *a = pa, *b = pb;
-	int c = num_cmp(&a->num, &b->num);
+	int c = ddbvalue_number_compare(&a->num, &b->num);
 
 	if (c)
 		return c;
@@ -728,6 +546,22 @@ static int member_cmp_bs(const void *pa, const void *pb)
 	if (c)
 		return c;
 	return a->index < b->index ? -1 : (a->index > b->index ? 1 : 0);
+}
+
+/* Decodes standard base64 into *bytes (caller frees with free()) and
+ * *blen. Returns 0, -EINVAL, -ENOMEM. */
+static int b64_bytes(const char *s, size_t n, char **bytes, size_t *blen)
+{
+	struct dynbuf b = {0};
+	int rc = ddbvalue_base64_decode(s, n, false, &b, blen);
+
+	if (rc == 0) {
+		*bytes = dynbuf_take(&b);
+		if (!*bytes)
+			rc = -ENOMEM;
+	}
+	dynbuf_free(&b);
+	return rc;
 }
 
 static void members_free(struct member *m, size_t n)
@@ -800,8 +634,8 @@ static int set_sorted(const json_t *arr, enum av_type t, struct member **out,
 			goto out;
 		}
 		if (t == AV_BS) {
-			rc =
-			    b64_decode(m[i].s, m[i].n, &m[i].bytes, &m[i].blen);
+			rc = b64_bytes(m[i].s, m[i].n, &m[i].bytes,
+				       &m[i].blen);
 			if (rc)
 				goto out;
 		}
@@ -817,10 +651,6 @@ out:
 	return rc;
 }
 
-struct render {
-	struct buf b;
-	enum codec_format f;
-};
 
 static int render_map(struct render *r, const json_t *obj,
 		      const struct codec_schema *sc, int depth);
@@ -829,22 +659,17 @@ static int render_av(struct render *r, const json_t *av, int depth);
 /* A B value or BS member: validated and written canonically. */
 static int render_b64(struct render *r, const char *s, size_t n)
 {
-	unsigned char *bytes = NULL;
-	char *enc = NULL;
-	size_t blen, elen;
-	int rc = b64_decode(s, n, &bytes, &blen);
+	struct dynbuf bytes = {0};
+	int rc = ddbvalue_base64_decode(s, n, false, &bytes, NULL);
 
-	if (rc)
-		goto out;
-	enc = b64_encode(bytes, blen, &elen);
-	if (!enc) {
-		rc = -ENOMEM;
-		goto out;
+	if (rc == 0) {
+		put_add(r, "\"", 1);
+		if (!r->rc)
+			r->rc = ddbvalue_base64_encode(bytes.p, bytes.len, false,
+						       &r->b);
+		put_add(r, "\"", 1);
 	}
-	buf_json_string(&r->b, enc, elen);
-out:
-	free(bytes);
-	free(enc);
+	dynbuf_free(&bytes);
 	return rc;
 }
 
@@ -858,23 +683,23 @@ static int render_set(struct render *r, const json_t *arr, enum av_type t,
 	if (rc)
 		goto out;
 	if (n == 0) {
-		buf_str(&r->b, "[]");
+		put_str(r, "[]");
 		goto out;
 	}
-	buf_add(&r->b, "[", 1);
+	put_add(r, "[", 1);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (i)
-			buf_add(&r->b, ",", 1);
-		buf_newline(&r->b, depth + 1);
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
 		if (t == AV_SS || (t == AV_NS && r->f == CODEC_DDB))
-			buf_json_string(&r->b, m[i].s, m[i].n);
+			put_json_string(r, m[i].s, m[i].n);
 		else if (t == AV_NS)
-			rc = buf_number(&r->b, m[i].s, m[i].n);
+			rc = put_number(r, m[i].s, m[i].n);
 		else
 			rc = render_b64(r, m[i].s, m[i].n);
 	}
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "]", 1);
+	put_newline(r, depth);
+	put_add(r, "]", 1);
 out:
 	members_free(m, n);
 	return rc;
@@ -887,21 +712,21 @@ static int render_list(struct render *r, const json_t *arr, int depth)
 	int rc = 0;
 
 	if (json_array_size(arr) == 0) {
-		buf_str(&r->b, "[]");
+		put_str(r, "[]");
 		return 0;
 	}
-	buf_add(&r->b, "[", 1);
+	put_add(r, "[", 1);
 	json_array_foreach(arr, i, v)
 	{
 		if (i)
-			buf_add(&r->b, ",", 1);
-		buf_newline(&r->b, depth + 1);
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
 		rc = render_av(r, v, depth + 1);
 		if (rc)
 			return rc;
 	}
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "]", 1);
+	put_newline(r, depth);
+	put_add(r, "]", 1);
 	return 0;
 }
 
@@ -909,16 +734,16 @@ static int render_list(struct render *r, const json_t *arr, int depth)
  * with render_close. */
 static void render_open(struct render *r, const char *tag, int depth)
 {
-	buf_add(&r->b, "{", 1);
-	buf_newline(&r->b, depth + 1);
-	buf_json_string(&r->b, tag, strlen(tag));
-	buf_add(&r->b, ": ", 2);
+	put_add(r, "{", 1);
+	put_newline(r, depth + 1);
+	put_json_string(r, tag, strlen(tag));
+	put_add(r, ": ", 2);
 }
 
 static void render_close(struct render *r, int depth)
 {
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "}", 1);
+	put_newline(r, depth);
+	put_add(r, "}", 1);
 }
 
 /* Whether a map must be escaped as {"$M": ...} in the plain format: its
@@ -951,17 +776,17 @@ static int render_payload(struct render *r, enum av_type t, const json_t *v,
 
 	switch (t) {
 	case AV_S:
-		buf_json_string(&r->b, json_string_value(v),
+		put_json_string(r, json_string_value(v),
 				json_string_length(v));
 		return 0;
 	case AV_N:
 		if (plain)
-			return buf_number(&r->b, json_string_value(v),
+			return put_number(r, json_string_value(v),
 					  json_string_length(v));
 		if (num_parse(json_string_value(v), json_string_length(v),
-			      &(struct num){0}) != 0)
+			      NULL) != 0)
 			return -EINVAL;
-		buf_json_string(&r->b, json_string_value(v),
+		put_json_string(r, json_string_value(v),
 				json_string_length(v));
 		return 0;
 	case AV_B:
@@ -973,10 +798,10 @@ static int render_payload(struct render *r, enum av_type t, const json_t *v,
 		render_close(r, depth);
 		return rc;
 	case AV_BOOL:
-		buf_str(&r->b, json_is_true(v) ? "true" : "false");
+		put_str(r, json_is_true(v) ? "true" : "false");
 		return 0;
 	case AV_NULL:
-		buf_str(&r->b,
+		put_str(r,
 			plain ? "null" : (json_is_true(v) ? "true" : "false"));
 		return 0;
 	case AV_SS:
@@ -1030,22 +855,22 @@ static int render_map(struct render *r, const json_t *obj,
 	if (rc)
 		goto out;
 	if (n == 0) {
-		buf_str(&r->b, "{}");
+		put_str(r, "{}");
 		goto out;
 	}
-	buf_add(&r->b, "{", 1);
+	put_add(r, "{", 1);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			buf_add(&r->b, ",", 1);
-		buf_newline(&r->b, depth + 1);
-		buf_json_string(&r->b, m[i].s, m[i].n);
-		buf_add(&r->b, ": ", 2);
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
+		put_json_string(r, m[i].s, m[i].n);
+		put_add(r, ": ", 2);
 		rc = render_av(r, m[i].val, depth + 1);
 		if (rc)
 			goto out;
 	}
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "}", 1);
+	put_newline(r, depth);
+	put_add(r, "}", 1);
 out:
 	free(m);
 	return rc;
@@ -1066,17 +891,14 @@ int codec_render(const json_t *item, const struct codec_schema *s,
 	rc = render_map(&r, item, s, 0);
 	if (rc)
 		goto out;
-	buf_add(&r.b, "\n", 1);
-	if (r.b.oom) {
-		rc = -ENOMEM;
+	put_add(&r, "\n", 1);
+	rc = r.rc;
+	if (rc)
 		goto out;
-	}
-	r.b.p[r.b.len] = '\0';
-	*text = r.b.p;
 	*len = r.b.len;
-	r.b.p = NULL;
+	*text = dynbuf_take(&r.b);
 out:
-	free(r.b.p);
+	dynbuf_free(&r.b);
 	return rc;
 }
 
@@ -1229,41 +1051,6 @@ static int jnode_push(struct jnode *j, struct jnode *kid, struct jkey *key)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return need;
-}
-
 static int hex4(const char *s, size_t n, uint32_t *v)
 {
 	*v = 0;
@@ -1316,7 +1103,7 @@ static size_t utf8_put(char *o, uint32_t cp)
  * that is quadratic over many strings: grow instead. */
 static int rd_string(struct reader *rd, char **s, size_t *n)
 {
-	struct buf b = {0};
+	struct dynbuf b = {0};
 	const unsigned char *p = (const unsigned char *)rd->p;
 	int rc = 0;
 
@@ -1329,7 +1116,9 @@ static int rd_string(struct reader *rd, char **s, size_t *n)
 		       p[rd->pos] < 0x80 && p[rd->pos] != '"' &&
 		       p[rd->pos] != '\\')
 			rd->pos++;
-		buf_add(&b, rd->p + run, rd->pos - run);
+		rc = dynbuf_add(&b, rd->p + run, rd->pos - run);
+		if (rc)
+			goto out;
 		if (rd->pos >= rd->len) {
 			rc = rd_fail(rd, rd->pos,
 				     "unterminated string (missing '\"')");
@@ -1354,13 +1143,16 @@ static int rd_string(struct reader *rd, char **s, size_t *n)
 			goto out;
 		}
 		if (c >= 0x80) {
-			l = utf8_len(p + rd->pos, rd->len - rd->pos);
+			l = ddbvalue_utf8_char_len(p + rd->pos,
+						   rd->len - rd->pos);
 			if (l == 0) {
 				rc = rd_fail(rd, rd->pos,
 					     "invalid UTF-8 (byte 0x%02X)", c);
 				goto out;
 			}
-			buf_add(&b, rd->p + rd->pos, l);
+			rc = dynbuf_add(&b, rd->p + rd->pos, l);
+			if (rc)
+				goto out;
 			rd->pos += l;
 			continue;
 		}
@@ -1408,7 +1200,9 @@ static int rd_string(struct reader *rd, char **s, size_t *n)
 				cp = 0x10000 + ((cp - 0xd800) << 10) +
 				     (lo - 0xdc00);
 			}
-			buf_add(&b, utf, utf8_put(utf, cp));
+			rc = dynbuf_add(&b, utf, utf8_put(utf, cp));
+			if (rc)
+				goto out;
 			continue;
 		}
 		switch (c) {
@@ -1436,26 +1230,17 @@ static int rd_string(struct reader *rd, char **s, size_t *n)
 				     c >= 0x20 && c < 0x7f ? c : '?');
 			goto out;
 		}
-		buf_add(&b, &c, 1);
+		rc = dynbuf_add(&b, &c, 1);
+		if (rc)
+			goto out;
 		rd->pos += 2;
 	}
-	if (b.oom) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (!b.p) {
-		b.p = malloc(1);
-		if (!b.p) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	b.p[b.len] = '\0';
-	*s = b.p;
 	*n = b.len;
-	b.p = NULL;
+	*s = dynbuf_take(&b);
+	if (!*s)
+		rc = -ENOMEM;
 out:
-	free(b.p);
+	dynbuf_free(&b);
 	return rc;
 }
 
@@ -1874,7 +1659,7 @@ static int conv_b64(struct conv *c, const struct jnode *j,
 				 "binary must be a base64 string, "
 				 "not %s",
 				 jtype_name(j->t));
-	if (b64_decode(j->s, j->n, NULL, &n) != 0)
+	if (ddbvalue_base64_decode(j->s, j->n, false, NULL, &n) != 0)
 		return conv_fail(c, path,
 				 "invalid base64 (standard alphabet, '=' "
 				 "padding to a multiple of 4)");
@@ -1942,7 +1727,7 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 			}
 		}
 		if (t == AV_BS) {
-			rc = b64_decode(k->s, k->n, &m[i].bytes, &m[i].blen);
+			rc = b64_bytes(k->s, k->n, &m[i].bytes, &m[i].blen);
 			if (rc == -EINVAL)
 				rc = conv_fail(c, &seg,
 					       "invalid base64 (standard "
@@ -1961,7 +1746,8 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 	      t == AV_NS ? member_cmp_ns
 			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
 	for (size_t i = 1, run = 0; i < j->cnt; i++) {
-		int eq = t == AV_NS   ? num_cmp(&m[i].num, &m[i - 1].num)
+		int eq = t == AV_NS   ? ddbvalue_number_compare(&m[i].num,
+								  &m[i - 1].num)
 			 : t == AV_BS ? bytes_cmp(m[i].bytes, m[i].blen,
 						  m[i - 1].bytes, m[i - 1].blen)
 				      : bytes_cmp(m[i].s, m[i].n, m[i - 1].s,
@@ -2357,24 +2143,16 @@ static char type_of(enum av_type t)
 	return t == AV_S ? 'S' : t == AV_N ? 'N' : t == AV_B ? 'B' : '?';
 }
 
-static const char *type_words(char t)
-{
-	return t == 'S'	  ? "a string (S)"
-	       : t == 'N' ? "a number (N)"
-	       : t == 'B' ? "a binary (B)"
-			  : "another type";
-}
-
 /* The key value's bytes: S as is, B decoded (into *tmp, caller frees). */
 static int key_bytes(enum av_type t, const json_t *v, const char **p, size_t *n,
-		     unsigned char **tmp)
+		     char **tmp)
 {
 	*tmp = NULL;
 	if (t == AV_B) {
-		int rc = b64_decode(json_string_value(v), json_string_length(v),
-				    tmp, n);
+		int rc = b64_bytes(json_string_value(v), json_string_length(v),
+				   tmp, n);
 
-		*p = (const char *)*tmp;
+		*p = *tmp;
 		return rc;
 	}
 	*p = json_string_value(v);
@@ -2382,14 +2160,16 @@ static int key_bytes(enum av_type t, const json_t *v, const char **p, size_t *n,
 	return 0;
 }
 
-/* Checks one key attribute of item against the path's key, or adds it. */
-static int apply_one(json_t *item, const char *name, char type, size_t max,
+/* Checks one key attribute of item (the sort key when range) against the
+ * path's key, or adds it. */
+static int apply_one(json_t *item, const char *name, char type, bool range,
 		     const json_t *path_key, struct codec_error *err)
 {
 	json_t *pv, *iv, *pval = NULL, *ival = NULL, *copy = NULL;
-	unsigned char *ptmp = NULL, *itmp = NULL;
+	char *ptmp = NULL, *itmp = NULL;
 	const char *pp = NULL, *ip = NULL;
 	size_t pn = 0, in = 0, nlen = strlen(name);
+	size_t max = ddbvalue_key_max(range);
 	enum av_type pt, it;
 	char pshown[64], ishown[64];
 	bool same;
@@ -2399,7 +2179,7 @@ static int apply_one(json_t *item, const char *name, char type, size_t max,
 	pt = pv ? av_split(pv, &pval) : AV_BAD;
 	if (type_of(pt) != type) {
 		err_msg(err, "the path's key has no %s attribute \"%s\"",
-			type_words(type), name);
+			ddbvalue_key_type_words(type), name);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -2416,7 +2196,7 @@ static int apply_one(json_t *item, const char *name, char type, size_t max,
 	it = av_split(iv, &ival);
 	if (type_of(it) != type) {
 		err_msg(err, "a key attribute must be %s, not %s",
-			type_words(type),
+			ddbvalue_key_type_words(type),
 			it == AV_BAD ? "a malformed value" : av_tags[it]);
 		rc = -EINVAL;
 		goto out;
@@ -2449,7 +2229,7 @@ static int apply_one(json_t *item, const char *name, char type, size_t max,
 			err_msg(err,
 				"a %s key value is at most %zu bytes, this one "
 				"is %zu",
-				max == KEY_HASH_MAX ? "partition" : "sort", max,
+				range ? "sort" : "partition", max,
 				in);
 			rc = -EINVAL;
 			goto out;
@@ -2479,11 +2259,10 @@ int codec_apply_key(json_t *item, const struct codec_schema *s,
 		err_msg(err, "no item or no key");
 		return -EINVAL;
 	}
-	rc = apply_one(item, s->hash_name, s->hash_type, KEY_HASH_MAX, path_key,
-		       err);
+	rc = apply_one(item, s->hash_name, s->hash_type, false, path_key, err);
 	if (rc == 0 && s->range_name)
-		rc = apply_one(item, s->range_name, s->range_type,
-			       KEY_RANGE_MAX, path_key, err);
+		rc = apply_one(item, s->range_name, s->range_type, true,
+			       path_key, err);
 	if (rc == 0)
 		rc = check_size(item, err);
 	return rc;

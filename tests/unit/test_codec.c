@@ -587,6 +587,18 @@ static const struct parse_bad parse_bads[] = {
     {"10E+125", P, "{\"n\": 10E+125}", E, 0, 0, "n", "too large"},
     {"huge exponent", P, "{\"n\": 1e99999999999999999999999}", E, 0, 0, "n",
      "too large"},
+    /* zeros that DynamoDB Local refuses (exponent or scale past a Java
+     * int): refused here, before anything is sent */
+    {"zero, exponent past an int", P, "{\"n\": 0e99999999999}", E, 0, 0, "n",
+     "\"0e99999999999\" is not a number DynamoDB can hold"},
+    {"zero, scale past an int", P, "{\"n\": [0.0e-2147483647]}", E, 0, 0,
+     "n[0]", "\"0.0e-2147483647\" is not a number DynamoDB can hold"},
+    {"ddb zero, exponent past an int", D,
+     "{\"n\": {\"N\": \"0e99999999999\"}}", E, 0, 0, "n",
+     "is not a number DynamoDB can hold"},
+    {"ddb NS zero, scale past an int", D,
+     "{\"n\": {\"NS\": [\"1\", \"0.0e-2147483647\"]}}", E, 0, 0, "n[1]",
+     "is not a number DynamoDB can hold"},
     {"NaN", P, "{\"n\": NaN}", E, 0, 0, "n",
      "\"NaN\" is not a number DynamoDB can hold"},
     {"Infinity", P, "{\"n\": Infinity}", E, 0, 0, "n", "Infinity"},
@@ -948,8 +960,9 @@ static const struct check_case check_cases[] = {
     {"100000000000000000000000000000000000000000000", 0},
     {"000000000000000000000000000000000000000000001", 0},
     {"1.0000000000000000000000000000000000000000", 0},
-    /* One grammar with keyname_number_canonical (DynamoDB Local's: the
-     * exponent and the scale inside a Java int, zero included). */
+    /* One grammar with the key names (ddbvalue_number_parse, DynamoDB
+     * Local's: the exponent and the scale inside a Java int, zero
+     * included); the codec took the next two once. */
     {"0e99999999999999999999999", -EINVAL},
     {"0e99999999999", -EINVAL},
     {"0.0e-2147483647", -EINVAL},
