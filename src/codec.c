@@ -3,6 +3,7 @@
 #include "codec.h"
 #include "ddbvalue.h"
 #include "dynbuf.h"
+#include "jsontext.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,52 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Past this many nested JSON containers the reader stops, before the stack
- * could: a DynamoDB JSON file of 32 levels is about 66 deep, so any real
- * item fits and the nicer "32 levels" error names the attribute. */
-#define JSON_DEPTH_MAX 128
-
-#define NAME_MAX_LEN  65535
+#define NAME_MAX_LEN 65535
 
 /* ------------------------------------------------------------------ */
 /* errors */
-
-/* Copies n bytes of s into dst (size >= 4 bytes, NUL-terminated), cutting
- * with "..." at a UTF-8 character boundary when it does not fit, and showing
- * control characters and DEL as \u00XX so a message always stays one line. */
-static void disp_copy(char *dst, size_t size, const char *s, size_t n)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char tmp[8];
-		size_t tl = 1;
-
-		if (c < 0x20 || c == 0x7f) {
-			snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-			tl = 6;
-		} else {
-			tmp[0] = (char)c;
-		}
-		if (o + tl + 4 > size) {
-			/* drop a character cut in the middle */
-			if ((c & 0xc0) == 0x80) {
-				while (o > 0 && ((unsigned char)dst[o - 1] &
-						 0xc0) == 0x80)
-					o--;
-				if (o > 0)
-					o--;
-			}
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(dst + o, tmp, tl);
-		o += tl;
-	}
-	dst[o] = '\0';
-}
 
 static void err_clear(struct codec_error *err)
 {
@@ -132,7 +91,7 @@ static int num_check(const char *t, size_t n, struct ddbvalue_number *x,
 
 	if (!x)
 		x = &tmp;
-	disp_copy(shown, sizeof(shown), t, n);
+	jsontext_show(shown, sizeof(shown), t, n);
 	ddbvalue_number_parse(t, n, x, &fault);
 	switch (fault) {
 	case DDBVALUE_NUMBER_SYNTAX:
@@ -296,7 +255,7 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 	struct ddbvalue_number x;
 	int rc;
 
-	if (depth > JSON_DEPTH_MAX)
+	if (depth > JSONTEXT_DEPTH_MAX)
 		return -EINVAL;
 	switch (t) {
 	case AV_S:
@@ -835,7 +794,7 @@ static int render_av(struct render *r, const json_t *av, int depth)
 	enum av_type t = av_split(av, &v);
 	int rc;
 
-	if (t == AV_BAD || depth > JSON_DEPTH_MAX)
+	if (t == AV_BAD || depth > JSONTEXT_DEPTH_MAX)
 		return -EINVAL;
 	if (r->f == CODEC_PLAIN)
 		return render_payload(r, t, v, depth);
@@ -903,652 +862,6 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON reader: strict RFC 8259, numbers kept as text, positions kept */
-
-enum jtype { J_NULL, J_TRUE, J_FALSE, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jnode;
-
-struct jkey {
-	char *s;
-	size_t n;
-	size_t off; /* byte offset of the key's '"' in the text */
-};
-
-struct jnode {
-	enum jtype t;
-	size_t off; /* byte offset of the value */
-	char *s;    /* J_NUM text, J_STR bytes; NUL-terminated */
-	size_t n;
-	struct jnode **kids; /* J_ARR, J_OBJ */
-	struct jkey *keys;   /* J_OBJ, parallel to kids */
-	size_t cnt, cap;
-};
-
-struct reader {
-	const char *p;
-	size_t len;
-	size_t pos;
-	size_t base; /* where the text starts (after a BOM) */
-	struct codec_error *err;
-};
-
-static void jnode_free(struct jnode *j)
-{
-	if (!j)
-		return;
-	for (size_t i = 0; i < j->cnt; i++) {
-		jnode_free(j->kids[i]);
-		if (j->keys)
-			free(j->keys[i].s);
-	}
-	free(j->kids);
-	free(j->keys);
-	free(j->s);
-	free(j);
-}
-
-/* Fills line and column (1-based, characters) of byte offset off. */
-static void rd_where(const struct reader *rd, size_t off, unsigned *line,
-		     unsigned *col)
-{
-	unsigned l = 1, c = 1;
-
-	for (size_t i = rd->base; i < off && i < rd->len; i++) {
-		unsigned char ch = (unsigned char)rd->p[i];
-
-		if (ch == '\n') {
-			l++;
-			c = 1;
-		} else if ((ch & 0xc0) != 0x80) {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
-}
-
-__attribute__((format(printf, 3, 4))) static int
-rd_fail(struct reader *rd, size_t off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!rd->err)
-		return -EINVAL;
-	rd_where(rd, off, &rd->err->line, &rd->err->column);
-	va_start(ap, fmt);
-	n = vsnprintf(rd->err->message, sizeof(rd->err->message), fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof(rd->err->message))
-		memcpy(rd->err->message + sizeof(rd->err->message) - 4, "...",
-		       4);
-	return -EINVAL;
-}
-
-static void rd_ws(struct reader *rd)
-{
-	while (rd->pos < rd->len) {
-		char c = rd->p[rd->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		rd->pos++;
-	}
-}
-
-/* "unexpected 'x'" or "unexpected end of text" for the byte at pos. */
-static const char *rd_what(const struct reader *rd, char *tmp, size_t size)
-{
-	unsigned char c;
-
-	if (rd->pos >= rd->len)
-		return "end of text";
-	c = (unsigned char)rd->p[rd->pos];
-	if (c > 0x20 && c < 0x7f)
-		snprintf(tmp, size, "'%c'", c);
-	else
-		snprintf(tmp, size, "byte 0x%02X", c);
-	return tmp;
-}
-
-static int rd_value(struct reader *rd, int depth, struct jnode **out);
-
-static struct jnode *jnode_new(enum jtype t, size_t off)
-{
-	struct jnode *j = calloc(1, sizeof(*j));
-
-	if (j) {
-		j->t = t;
-		j->off = off;
-	}
-	return j;
-}
-
-static int jnode_push(struct jnode *j, struct jnode *kid, struct jkey *key)
-{
-	if (j->cnt == j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 8;
-		struct jnode **kids = realloc(j->kids, cap * sizeof(*kids));
-
-		if (!kids)
-			return -ENOMEM;
-		j->kids = kids;
-		if (key) {
-			struct jkey *keys =
-			    realloc(j->keys, cap * sizeof(*keys));
-
-			if (!keys)
-				return -ENOMEM;
-			j->keys = keys;
-		}
-		j->cap = cap;
-	}
-	j->kids[j->cnt] = kid;
-	if (key)
-		j->keys[j->cnt] = *key;
-	j->cnt++;
-	return 0;
-}
-
-static int hex4(const char *s, size_t n, uint32_t *v)
-{
-	*v = 0;
-	if (n < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-		int d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		*v = *v << 4 | (uint32_t)d;
-	}
-	return 0;
-}
-
-static size_t utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* Reads the string at pos (on its '"'). *s is NUL-terminated, may hold
- * NUL bytes; caller frees. The decoded text is never longer than the
- * escaped one, so one allocation of the remaining length would do, but
- * that is quadratic over many strings: grow instead. */
-static int rd_string(struct reader *rd, char **s, size_t *n)
-{
-	struct dynbuf b = {0};
-	const unsigned char *p = (const unsigned char *)rd->p;
-	int rc = 0;
-
-	rd->pos++;
-	for (;;) {
-		size_t run = rd->pos, l;
-		unsigned char c;
-
-		while (rd->pos < rd->len && p[rd->pos] >= 0x20 &&
-		       p[rd->pos] < 0x80 && p[rd->pos] != '"' &&
-		       p[rd->pos] != '\\')
-			rd->pos++;
-		rc = dynbuf_add(&b, rd->p + run, rd->pos - run);
-		if (rc)
-			goto out;
-		if (rd->pos >= rd->len) {
-			rc = rd_fail(rd, rd->pos,
-				     "unterminated string (missing '\"')");
-			goto out;
-		}
-		c = p[rd->pos];
-		if (c == '"') {
-			rd->pos++;
-			break;
-		}
-		if (c == '\n') {
-			rc = rd_fail(rd, rd->pos,
-				     "unterminated string (a line break "
-				     "inside a string must be written \\n)");
-			goto out;
-		}
-		if (c < 0x20) {
-			rc = rd_fail(rd, rd->pos,
-				     "control character U+%04X in a string "
-				     "(write it as \\u%04x)",
-				     c, c);
-			goto out;
-		}
-		if (c >= 0x80) {
-			l = ddbvalue_utf8_char_len(p + rd->pos,
-						   rd->len - rd->pos);
-			if (l == 0) {
-				rc = rd_fail(rd, rd->pos,
-					     "invalid UTF-8 (byte 0x%02X)", c);
-				goto out;
-			}
-			rc = dynbuf_add(&b, rd->p + rd->pos, l);
-			if (rc)
-				goto out;
-			rd->pos += l;
-			continue;
-		}
-		/* a backslash */
-		if (rd->pos + 1 >= rd->len) {
-			rc = rd_fail(rd, rd->pos, "unterminated string");
-			goto out;
-		}
-		c = p[rd->pos + 1];
-		if (c == 'u') {
-			uint32_t cp, lo;
-			char utf[4];
-			size_t at = rd->pos;
-
-			if (hex4(rd->p + at + 2, rd->len - at - 2, &cp) != 0) {
-				rc = rd_fail(rd, at,
-					     "invalid \\u escape (needs 4 hex "
-					     "digits)");
-				goto out;
-			}
-			rd->pos += 6;
-			if (cp >= 0xdc00 && cp <= 0xdfff) {
-				rc = rd_fail(rd, at,
-					     "lone surrogate \\u%04X (a low "
-					     "surrogate without a high one)",
-					     cp);
-				goto out;
-			}
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (rd->pos + 1 >= rd->len ||
-				    rd->p[rd->pos] != '\\' ||
-				    rd->p[rd->pos + 1] != 'u' ||
-				    hex4(rd->p + rd->pos + 2,
-					 rd->len - rd->pos - 2, &lo) != 0 ||
-				    lo < 0xdc00 || lo > 0xdfff) {
-					rc =
-					    rd_fail(rd, at,
-						    "lone surrogate \\u%04X (a "
-						    "high surrogate must be "
-						    "followed by a low one)",
-						    cp);
-					goto out;
-				}
-				rd->pos += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     (lo - 0xdc00);
-			}
-			rc = dynbuf_add(&b, utf, utf8_put(utf, cp));
-			if (rc)
-				goto out;
-			continue;
-		}
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			break;
-		case 'b':
-			c = '\b';
-			break;
-		case 'f':
-			c = '\f';
-			break;
-		case 'n':
-			c = '\n';
-			break;
-		case 'r':
-			c = '\r';
-			break;
-		case 't':
-			c = '\t';
-			break;
-		default:
-			rc = rd_fail(rd, rd->pos, "invalid escape '\\%c'",
-				     c >= 0x20 && c < 0x7f ? c : '?');
-			goto out;
-		}
-		rc = dynbuf_add(&b, &c, 1);
-		if (rc)
-			goto out;
-		rd->pos += 2;
-	}
-	*n = b.len;
-	*s = dynbuf_take(&b);
-	if (!*s)
-		rc = -ENOMEM;
-out:
-	dynbuf_free(&b);
-	return rc;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Scans the JSON number grammar from *end, moving *end past it. */
-static int rd_number_scan(struct reader *rd, size_t *end)
-{
-	const char *p = rd->p;
-	size_t i = *end;
-	char tmp[16];
-
-	if (p[i] == '-') {
-		i++;
-		if (i >= rd->len || !is_digit(p[i]))
-			return rd_fail(rd, i, "expected a digit after '-'");
-	}
-	if (!is_digit(p[i]))
-		return rd_fail(rd, i, "expected a value, found %s",
-			       rd_what(rd, tmp, sizeof(tmp)));
-	if (p[i] == '0') {
-		i++;
-		if (i < rd->len && is_digit(p[i]))
-			return rd_fail(rd, i,
-				       "a number cannot have leading zeros");
-	} else {
-		while (i < rd->len && is_digit(p[i]))
-			i++;
-	}
-	if (i < rd->len && p[i] == '.') {
-		i++;
-		if (i >= rd->len || !is_digit(p[i]))
-			return rd_fail(rd, i, "expected a digit after '.'");
-		while (i < rd->len && is_digit(p[i]))
-			i++;
-	}
-	if (i < rd->len && (p[i] == 'e' || p[i] == 'E')) {
-		i++;
-		if (i < rd->len && (p[i] == '+' || p[i] == '-'))
-			i++;
-		if (i >= rd->len || !is_digit(p[i]))
-			return rd_fail(rd, i,
-				       "expected a digit in the exponent");
-		while (i < rd->len && is_digit(p[i]))
-			i++;
-	}
-	*end = i;
-	return 0;
-}
-
-/* A JSON number token, kept as text. NaN and (-)Infinity, which Python's
- * json writes, are taken as number tokens here so that the error about
- * them names the attribute; the number check refuses them. */
-static int rd_number(struct reader *rd, struct jnode *j)
-{
-	static const char *const words[] = {"NaN", "Infinity", "-Infinity"};
-	size_t start = rd->pos, end = rd->pos;
-	int rc = -EAGAIN;
-
-	for (size_t w = 0; w < 3 && rc; w++) {
-		size_t l = strlen(words[w]);
-
-		if (rd->len - start >= l &&
-		    memcmp(rd->p + start, words[w], l) == 0) {
-			end = start + l;
-			rc = 0;
-		}
-	}
-	if (rc)
-		rc = rd_number_scan(rd, &end);
-	if (rc)
-		return rc;
-	j->s = strndup(rd->p + start, end - start);
-	if (!j->s)
-		return -ENOMEM;
-	j->n = end - start;
-	rd->pos = end;
-	return 0;
-}
-
-static int key_entry_cmp(const void *pa, const void *pb)
-{
-	const struct member *a = pa, *b = pb;
-
-	return member_cmp_ss(a, b);
-}
-
-/* Refuses an object with a key twice, at the first repeat in the text. */
-static int rd_dups(struct reader *rd, const struct jnode *j)
-{
-	struct member *m;
-	size_t best = SIZE_MAX, orig = 0;
-	char shown[80];
-	int rc = 0;
-
-	if (j->cnt < 2)
-		return 0;
-	m = calloc(j->cnt, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	for (size_t i = 0; i < j->cnt; i++) {
-		m[i].s = j->keys[i].s;
-		m[i].n = j->keys[i].n;
-		m[i].index = i;
-	}
-	qsort(m, j->cnt, sizeof(*m), key_entry_cmp);
-	for (size_t i = 1, run = 0; i < j->cnt; i++) {
-		if (bytes_cmp(m[i].s, m[i].n, m[i - 1].s, m[i - 1].n) != 0) {
-			run = i;
-			continue;
-		}
-		if (m[i].index < best) {
-			best = m[i].index;
-			orig = m[run].index;
-		}
-	}
-	if (best != SIZE_MAX) {
-		unsigned l, c;
-
-		rd_where(rd, j->keys[orig].off, &l, &c);
-		disp_copy(shown, sizeof(shown), j->keys[best].s,
-			  j->keys[best].n);
-		rc = rd_fail(rd, j->keys[best].off,
-			     "duplicate key \"%s\" (first at line %u, "
-			     "column %u)",
-			     shown, l, c);
-	}
-	free(m);
-	return rc;
-}
-
-static int rd_object(struct reader *rd, int depth, struct jnode *j)
-{
-	char tmp[16];
-	int rc;
-
-	rd->pos++;
-	rd_ws(rd);
-	if (rd->pos < rd->len && rd->p[rd->pos] == '}') {
-		rd->pos++;
-		return 0;
-	}
-	for (;;) {
-		struct jkey key = {.off = rd->pos};
-		struct jnode *kid = NULL;
-
-		if (rd->pos >= rd->len || rd->p[rd->pos] != '"') {
-			if (rd->pos < rd->len && rd->p[rd->pos] == '}')
-				return rd_fail(rd, rd->pos,
-					       "trailing comma before '}'");
-			return rd_fail(rd, rd->pos,
-				       "expected a key in double quotes, "
-				       "found %s",
-				       rd_what(rd, tmp, sizeof(tmp)));
-		}
-		rc = rd_string(rd, &key.s, &key.n);
-		if (rc)
-			return rc;
-		rd_ws(rd);
-		if (rd->pos >= rd->len || rd->p[rd->pos] != ':') {
-			free(key.s);
-			return rd_fail(rd, rd->pos,
-				       "expected ':' after the key, found %s",
-				       rd_what(rd, tmp, sizeof(tmp)));
-		}
-		rd->pos++;
-		rd_ws(rd);
-		rc = rd_value(rd, depth + 1, &kid);
-		if (rc == 0)
-			rc = jnode_push(j, kid, &key);
-		if (rc) {
-			jnode_free(kid);
-			free(key.s);
-			return rc;
-		}
-		rd_ws(rd);
-		if (rd->pos < rd->len && rd->p[rd->pos] == ',') {
-			rd->pos++;
-			rd_ws(rd);
-			continue;
-		}
-		if (rd->pos < rd->len && rd->p[rd->pos] == '}') {
-			rd->pos++;
-			break;
-		}
-		return rd_fail(rd, rd->pos, "expected ',' or '}', found %s",
-			       rd_what(rd, tmp, sizeof(tmp)));
-	}
-	return rd_dups(rd, j);
-}
-
-static int rd_array(struct reader *rd, int depth, struct jnode *j)
-{
-	char tmp[16];
-	int rc;
-
-	rd->pos++;
-	rd_ws(rd);
-	if (rd->pos < rd->len && rd->p[rd->pos] == ']') {
-		rd->pos++;
-		return 0;
-	}
-	for (;;) {
-		struct jnode *kid = NULL;
-
-		if (rd->pos < rd->len && rd->p[rd->pos] == ']')
-			return rd_fail(rd, rd->pos,
-				       "trailing comma before ']'");
-		rc = rd_value(rd, depth + 1, &kid);
-		if (rc == 0)
-			rc = jnode_push(j, kid, NULL);
-		if (rc) {
-			jnode_free(kid);
-			return rc;
-		}
-		rd_ws(rd);
-		if (rd->pos < rd->len && rd->p[rd->pos] == ',') {
-			rd->pos++;
-			rd_ws(rd);
-			continue;
-		}
-		if (rd->pos < rd->len && rd->p[rd->pos] == ']') {
-			rd->pos++;
-			return 0;
-		}
-		return rd_fail(rd, rd->pos, "expected ',' or ']', found %s",
-			       rd_what(rd, tmp, sizeof(tmp)));
-	}
-}
-
-static int rd_literal(struct reader *rd, const char *word)
-{
-	size_t l = strlen(word);
-
-	if (rd->len - rd->pos < l || memcmp(rd->p + rd->pos, word, l) != 0)
-		return rd_fail(rd, rd->pos, "invalid literal, expected %s",
-			       word);
-	rd->pos += l;
-	return 0;
-}
-
-/* Reads the value at pos (whitespace already skipped). *out caller frees
- * with jnode_free. */
-static int rd_value(struct reader *rd, int depth, struct jnode **out)
-{
-	struct jnode *j = NULL;
-	char tmp[16];
-	char c;
-	int rc = 0;
-
-	*out = NULL;
-	if (rd->pos >= rd->len)
-		return rd_fail(rd, rd->pos,
-			       "unexpected end of text, expected a value");
-	if (depth > JSON_DEPTH_MAX)
-		return rd_fail(rd, rd->pos, "JSON nested deeper than %d levels",
-			       JSON_DEPTH_MAX);
-	c = rd->p[rd->pos];
-	j = jnode_new(J_NULL, rd->pos);
-	if (!j)
-		return -ENOMEM;
-	switch (c) {
-	case '{':
-		j->t = J_OBJ;
-		rc = rd_object(rd, depth, j);
-		break;
-	case '[':
-		j->t = J_ARR;
-		rc = rd_array(rd, depth, j);
-		break;
-	case '"':
-		j->t = J_STR;
-		rc = rd_string(rd, &j->s, &j->n);
-		break;
-	case 't':
-		j->t = J_TRUE;
-		rc = rd_literal(rd, "true");
-		break;
-	case 'f':
-		j->t = J_FALSE;
-		rc = rd_literal(rd, "false");
-		break;
-	case 'n':
-		j->t = J_NULL;
-		rc = rd_literal(rd, "null");
-		break;
-	default:
-		if (c == '-' || is_digit(c) || c == 'N' || c == 'I') {
-			j->t = J_NUM;
-			rc = rd_number(rd, j);
-			break;
-		}
-		rc = rd_fail(rd, rd->pos, "expected a value, found %s",
-			     rd_what(rd, tmp, sizeof(tmp)));
-		break;
-	}
-	if (rc) {
-		jnode_free(j);
-		return rc;
-	}
-	*out = j;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* conversion of the JSON tree to a wire item, with DynamoDB's checks */
 
 /* One step of an attribute path, on the stack; formatted only on error. */
@@ -1568,7 +881,7 @@ static void path_put(char *dst, size_t size, size_t *o, const char *s, size_t n)
 {
 	if (*o + 4 > size)
 		return;
-	disp_copy(dst + *o, size - *o, s, n);
+	jsontext_show(dst + *o, size - *o, s, n);
 	*o += strlen(dst + *o);
 }
 
@@ -1608,9 +921,9 @@ conv_fail(struct conv *c, const struct pseg *path, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int conv_map(struct conv *c, const struct jnode *j,
+static int conv_map(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, int level, json_t **out);
-static int conv_value(struct conv *c, const struct jnode *j,
+static int conv_value(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out);
 
 static int conv_level(struct conv *c, const struct pseg *path, int level)
@@ -1622,16 +935,7 @@ static int conv_level(struct conv *c, const struct pseg *path, int level)
 			 "is level 1, each list or map inside one more)");
 }
 
-static const char *jtype_name(enum jtype t)
-{
-	static const char *const names[] = {"null",	"true",	    "false",
-					    "a number", "a string", "an array",
-					    "an object"};
-
-	return names[t];
-}
-
-static int conv_number(struct conv *c, const struct jnode *j,
+static int conv_number(struct conv *c, const struct jsontext_node *j,
 		       const struct pseg *path, json_t **out)
 {
 	int rc = num_check(j->s, j->n, NULL, c->err);
@@ -1649,16 +953,16 @@ static int conv_number(struct conv *c, const struct jnode *j,
 	return *out ? 0 : -ENOMEM;
 }
 
-static int conv_b64(struct conv *c, const struct jnode *j,
+static int conv_b64(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, json_t **out)
 {
 	size_t n;
 
-	if (j->t != J_STR)
+	if (j->t != JSONTEXT_STRING)
 		return conv_fail(c, path,
 				 "binary must be a base64 string, "
 				 "not %s",
-				 jtype_name(j->t));
+				 jsontext_type_name(j->t));
 	if (ddbvalue_base64_decode(j->s, j->n, false, NULL, &n) != 0)
 		return conv_fail(c, path,
 				 "invalid base64 (standard alphabet, '=' "
@@ -1669,8 +973,8 @@ static int conv_b64(struct conv *c, const struct jnode *j,
 
 /* A set: non-empty, members of the right type, no two equal (NS by value,
  * BS by decoded bytes). Members stay in file order and text. */
-static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
-		    const struct pseg *path, json_t **out)
+static int conv_set(struct conv *c, const struct jsontext_node *j,
+		    enum av_type t, const struct pseg *path, json_t **out)
 {
 	static const char *const what[] = {
 	    [AV_SS] = "string", [AV_NS] = "number", [AV_BS] = "binary"};
@@ -1680,9 +984,9 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 	int rc = 0;
 
 	*out = NULL;
-	if (j->t != J_ARR) {
+	if (j->t != JSONTEXT_ARRAY) {
 		rc = conv_fail(c, path, "a %s set must be an array, not %s",
-			       what[t], jtype_name(j->t));
+			       what[t], jsontext_type_name(j->t));
 		goto out;
 	}
 	if (j->cnt == 0) {
@@ -1698,17 +1002,17 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 		goto out;
 	}
 	for (size_t i = 0; i < j->cnt; i++) {
-		const struct jnode *k = j->kids[i];
+		const struct jsontext_node *k = j->kids[i];
 		struct pseg seg = {.up = path, .index = i};
 		bool want_str = t != AV_NS || c->f == CODEC_DDB;
 		json_t *s;
 
-		if ((want_str && k->t != J_STR) ||
-		    (!want_str && k->t != J_NUM)) {
+		if ((want_str && k->t != JSONTEXT_STRING) ||
+		    (!want_str && k->t != JSONTEXT_NUMBER)) {
 			rc = conv_fail(
 			    c, &seg, "a %s set member must be %s, not %s",
 			    what[t], want_str ? "a string" : "a number",
-			    jtype_name(k->t));
+			    jsontext_type_name(k->t));
 			goto out;
 		}
 		m[i].s = k->s;
@@ -1781,7 +1085,7 @@ out:
 	return rc;
 }
 
-static int conv_list(struct conv *c, const struct jnode *j,
+static int conv_list(struct conv *c, const struct jsontext_node *j,
 		     const struct pseg *path, int level, json_t **out)
 {
 	json_t *arr = NULL;
@@ -1816,7 +1120,7 @@ out:
 	return rc;
 }
 
-static int conv_mapav(struct conv *c, const struct jnode *j,
+static int conv_mapav(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out)
 {
 	json_t *map = NULL;
@@ -1832,8 +1136,8 @@ static int conv_mapav(struct conv *c, const struct jnode *j,
 }
 
 /* The plain format's tagged objects {"$B": ...} and friends. */
-static int conv_tagged(struct conv *c, const struct jkey *tag,
-		       const struct jnode *v, const struct pseg *path,
+static int conv_tagged(struct conv *c, const struct jsontext_key *tag,
+		       const struct jsontext_node *v, const struct pseg *path,
 		       int level, json_t **out)
 {
 	json_t *s = NULL;
@@ -1854,13 +1158,13 @@ static int conv_tagged(struct conv *c, const struct jkey *tag,
 	if (name_is("$BS", tag->s, tag->n))
 		return conv_set(c, v, AV_BS, path, out);
 	/* "$M" */
-	if (v->t != J_OBJ)
+	if (v->t != JSONTEXT_OBJECT)
 		return conv_fail(c, path, "\"$M\" must hold an object, not %s",
-				 jtype_name(v->t));
+				 jsontext_type_name(v->t));
 	return conv_mapav(c, v, path, level, out);
 }
 
-static bool is_tag(const struct jkey *k)
+static bool is_tag(const struct jsontext_key *k)
 {
 	return name_is("$B", k->s, k->n) || name_is("$SS", k->s, k->n) ||
 	       name_is("$NS", k->s, k->n) || name_is("$BS", k->s, k->n) ||
@@ -1869,26 +1173,26 @@ static bool is_tag(const struct jkey *k)
 
 /* A value of the plain format; level is that of the enclosing map or
  * list, so a list or map here is level + 1. */
-static int conv_plain(struct conv *c, const struct jnode *j,
+static int conv_plain(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out)
 {
 	*out = NULL;
 	switch (j->t) {
-	case J_STR:
+	case JSONTEXT_STRING:
 		*out = av_make("S", json_stringn_nocheck(j->s, j->n));
 		return *out ? 0 : -ENOMEM;
-	case J_NUM:
+	case JSONTEXT_NUMBER:
 		return conv_number(c, j, path, out);
-	case J_TRUE:
-	case J_FALSE:
-		*out = av_make("BOOL", json_boolean(j->t == J_TRUE));
+	case JSONTEXT_TRUE:
+	case JSONTEXT_FALSE:
+		*out = av_make("BOOL", json_boolean(j->t == JSONTEXT_TRUE));
 		return *out ? 0 : -ENOMEM;
-	case J_NULL:
+	case JSONTEXT_NULL:
 		*out = av_make("NULL", json_true());
 		return *out ? 0 : -ENOMEM;
-	case J_ARR:
+	case JSONTEXT_ARRAY:
 		return conv_list(c, j, path, level + 1, out);
-	case J_OBJ:
+	case JSONTEXT_OBJECT:
 		if (j->cnt == 1 && is_tag(&j->keys[0]))
 			return conv_tagged(c, &j->keys[0], j->kids[0], path,
 					   level + 1, out);
@@ -1898,21 +1202,21 @@ static int conv_plain(struct conv *c, const struct jnode *j,
 }
 
 /* A DynamoDB JSON attribute value {"T": v}. */
-static int conv_ddb(struct conv *c, const struct jnode *j,
+static int conv_ddb(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, int level, json_t **out)
 {
-	const struct jnode *v;
+	const struct jsontext_node *v;
 	enum av_type t;
 	char shown[40];
 	json_t *s = NULL;
 	int rc;
 
 	*out = NULL;
-	if (j->t != J_OBJ)
+	if (j->t != JSONTEXT_OBJECT)
 		return conv_fail(c, path,
 				 "an attribute value must be an object with "
 				 "one type tag, as in {\"S\": \"x\"}, not %s",
-				 jtype_name(j->t));
+				 jsontext_type_name(j->t));
 	if (j->cnt != 1)
 		return conv_fail(c, path,
 				 "an attribute value has exactly one type tag "
@@ -1923,19 +1227,19 @@ static int conv_ddb(struct conv *c, const struct jnode *j,
 	t = tag_type(j->keys[0].s, j->keys[0].n);
 	switch (t) {
 	case AV_S:
-		if (v->t != J_STR)
+		if (v->t != JSONTEXT_STRING)
 			break;
 		*out = av_make("S", json_stringn_nocheck(v->s, v->n));
 		return *out ? 0 : -ENOMEM;
 	case AV_N:
-		if (v->t != J_STR)
+		if (v->t != JSONTEXT_STRING)
 			return conv_fail(c, path,
 					 "\"N\" takes the number as a string "
 					 "(as in {\"N\": \"1.5\"}), not %s",
-					 jtype_name(v->t));
+					 jsontext_type_name(v->t));
 		return conv_number(c, v, path, out);
 	case AV_B:
-		if (v->t != J_STR)
+		if (v->t != JSONTEXT_STRING)
 			break;
 		rc = conv_b64(c, v, path, &s);
 		if (rc)
@@ -1943,12 +1247,12 @@ static int conv_ddb(struct conv *c, const struct jnode *j,
 		*out = av_make("B", s);
 		return *out ? 0 : -ENOMEM;
 	case AV_BOOL:
-		if (v->t != J_TRUE && v->t != J_FALSE)
+		if (v->t != JSONTEXT_TRUE && v->t != JSONTEXT_FALSE)
 			break;
-		*out = av_make("BOOL", json_boolean(v->t == J_TRUE));
+		*out = av_make("BOOL", json_boolean(v->t == JSONTEXT_TRUE));
 		return *out ? 0 : -ENOMEM;
 	case AV_NULL:
-		if (v->t != J_TRUE)
+		if (v->t != JSONTEXT_TRUE)
 			return conv_fail(c, path, "\"NULL\" must be true");
 		*out = av_make("NULL", json_true());
 		return *out ? 0 : -ENOMEM;
@@ -1957,25 +1261,25 @@ static int conv_ddb(struct conv *c, const struct jnode *j,
 	case AV_BS:
 		return conv_set(c, v, t, path, out);
 	case AV_L:
-		if (v->t != J_ARR)
+		if (v->t != JSONTEXT_ARRAY)
 			break;
 		return conv_list(c, v, path, level + 1, out);
 	case AV_M:
-		if (v->t != J_OBJ)
+		if (v->t != JSONTEXT_OBJECT)
 			break;
 		return conv_mapav(c, v, path, level + 1, out);
 	default:
-		disp_copy(shown, sizeof(shown), j->keys[0].s, j->keys[0].n);
+		jsontext_show(shown, sizeof(shown), j->keys[0].s, j->keys[0].n);
 		return conv_fail(c, path,
 				 "unknown type tag \"%s\" (expected S, N, B, "
 				 "BOOL, NULL, M, L, SS, NS or BS)",
 				 shown);
 	}
 	return conv_fail(c, path, "\"%s\" cannot hold %s", av_tags[t],
-			 jtype_name(v->t));
+			 jsontext_type_name(v->t));
 }
 
-static int conv_value(struct conv *c, const struct jnode *j,
+static int conv_value(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out)
 {
 	if (c->f == CODEC_DDB)
@@ -1984,7 +1288,7 @@ static int conv_value(struct conv *c, const struct jnode *j,
 }
 
 /* The members of a JSON object as a map of level `level` (the item is 1). */
-static int conv_map(struct conv *c, const struct jnode *j,
+static int conv_map(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, int level, json_t **out)
 {
 	json_t *map = json_object();
@@ -1994,7 +1298,7 @@ static int conv_map(struct conv *c, const struct jnode *j,
 	if (!map)
 		return -ENOMEM;
 	for (size_t i = 0; i < j->cnt; i++) {
-		const struct jkey *k = &j->keys[i];
+		const struct jsontext_key *k = &j->keys[i];
 		struct pseg seg = {.up = path, .key = k->s, .klen = k->n};
 		json_t *v = NULL;
 
@@ -2045,14 +1349,15 @@ static int check_size(const json_t *item, struct codec_error *err)
 }
 
 /* Reads the one JSON object at rd->pos (not at the end) and converts it. */
-static int parse_text(struct reader *rd, struct conv *c, json_t **out)
+static int parse_text(struct jsontext_reader *rd, struct conv *c,
+		      json_t **out)
 {
 	static const char *const kinds[] = {['['] = "an array",
 					    ['"'] = "a string",
 					    ['t'] = "true",
 					    ['f'] = "false",
 					    ['n'] = "null"};
-	struct jnode *root = NULL;
+	struct jsontext_node *root = NULL;
 	unsigned char ch = (unsigned char)rd->p[rd->pos];
 	const char *kind = NULL;
 	char tmp[16];
@@ -2060,46 +1365,48 @@ static int parse_text(struct reader *rd, struct conv *c, json_t **out)
 
 	if (ch < sizeof(kinds) / sizeof(kinds[0]))
 		kind = kinds[ch];
-	if (ch == '-' || is_digit((char)ch))
+	if (ch == '-' || (ch >= '0' && ch <= '9'))
 		kind = "a number";
 	if (kind) {
-		rc = rd_fail(rd, rd->pos,
-			     "expected '{': an item file holds one JSON "
-			     "object, not %s",
-			     kind);
+		rc = jsontext_fail(rd, rd->pos,
+				   "expected '{': an item file holds one JSON "
+				   "object, not %s",
+				   kind);
 		goto out;
 	}
 	if (ch != '{') {
-		rc = rd_fail(rd, rd->pos,
-			     "expected '{' to start the item, found %s",
-			     rd_what(rd, tmp, sizeof(tmp)));
+		rc = jsontext_fail(rd, rd->pos,
+				   "expected '{' to start the item, found %s",
+				   jsontext_what(rd, tmp, sizeof(tmp)));
 		goto out;
 	}
-	rc = rd_value(rd, 1, &root);
+	rc = jsontext_read_value(rd, &root);
 	if (rc)
 		goto out;
-	rd_ws(rd);
+	jsontext_skip_ws(rd);
 	if (rd->pos < rd->len && rd->p[rd->pos] == '{') {
-		rc = rd_fail(rd, rd->pos,
-			     "a second JSON object; an item file holds "
-			     "exactly one");
+		rc = jsontext_fail(rd, rd->pos,
+				   "a second JSON object; an item file holds "
+				   "exactly one");
 		goto out;
 	}
 	if (rd->pos < rd->len) {
-		rc = rd_fail(rd, rd->pos, "unexpected %s after the JSON object",
-			     rd_what(rd, tmp, sizeof(tmp)));
+		rc = jsontext_fail(rd, rd->pos,
+				   "unexpected %s after the JSON object",
+				   jsontext_what(rd, tmp, sizeof(tmp)));
 		goto out;
 	}
 	rc = conv_map(c, root, NULL, 1, out);
 out:
-	jnode_free(root);
+	jsontext_free(root);
 	return rc;
 }
 
 int codec_parse(const char *text, size_t len, enum codec_format f,
 		json_t **item, struct codec_error *err)
 {
-	struct reader rd = {.p = text, .len = len, .err = err};
+	struct jsontext_error jerr = {0};
+	struct jsontext_reader rd;
 	struct conv c = {.f = f, .err = err};
 	json_t *out = NULL;
 	int rc = 0;
@@ -2110,11 +1417,17 @@ int codec_parse(const char *text, size_t len, enum codec_format f,
 		rc = -EINVAL;
 		goto out;
 	}
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		rd.pos = rd.base = 3;
-	rd_ws(&rd);
+	jsontext_init(&rd, text, len, err ? &jerr : NULL);
+	jsontext_skip_ws(&rd);
 	if (rd.pos < rd.len) {
 		rc = parse_text(&rd, &c, &out);
+		if (rc && err && jerr.line) {
+			/* a syntax error: the reader's place and message */
+			err->line = jerr.line;
+			err->column = jerr.column;
+			memcpy(err->message, jerr.message,
+			       sizeof(err->message));
+		}
 		if (rc)
 			goto out;
 	} else {
@@ -2192,7 +1505,7 @@ static int apply_one(json_t *item, const char *name, char type, bool range,
 		goto out;
 	}
 	if (err)
-		disp_copy(err->path, sizeof(err->path), name, nlen);
+		jsontext_show(err->path, sizeof(err->path), name, nlen);
 	it = av_split(iv, &ival);
 	if (type_of(it) != type) {
 		err_msg(err, "a key attribute must be %s, not %s",
@@ -2201,10 +1514,10 @@ static int apply_one(json_t *item, const char *name, char type, bool range,
 		rc = -EINVAL;
 		goto out;
 	}
-	disp_copy(pshown, sizeof(pshown), json_string_value(pval),
-		  json_string_length(pval));
-	disp_copy(ishown, sizeof(ishown), json_string_value(ival),
-		  json_string_length(ival));
+	jsontext_show(pshown, sizeof(pshown), json_string_value(pval),
+		      json_string_length(pval));
+	jsontext_show(ishown, sizeof(ishown), json_string_value(ival),
+		      json_string_length(ival));
 	if (type == 'N') {
 		rc = num_check(json_string_value(ival),
 			       json_string_length(ival), NULL, err);
