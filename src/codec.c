@@ -58,7 +58,7 @@ err_msg(struct codec_error *err, const char *fmt, ...)
  *   exponent and scale), taken by dynalite; we refuse them as the former.
  * So a server's N text is always a valid JSON number token without exponent;
  * the plain renderer still rewrites any other text it might get losslessly.
- * The grammar and the limits are keyname_number_parse's, the one that names
+ * The grammar and the limits are ddbvalue_number_parse's, the one that names
  * number keys too, so a file never passes with a number the server refuses. */
 
 /* Whether a number text (parsed as x) is also a JSON number token: no '+',
