@@ -25,32 +25,6 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-/* Returns a NUL-terminated copy of the file (caller frees), NULL if none. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *p = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0) {
-		n = ftell(f);
-		rewind(f);
-		p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p[n] = '\0';
-			*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return p;
-}
-
 /* tests/data/codec, found from DYNAMOFS_SOURCE_ROOT or DYNAMOFS_TOOLS. */
 static void data_dir(char *out, size_t size)
 {
@@ -179,9 +153,9 @@ static int check_case(const char *dir, const char *name)
 	int bad = 0;
 
 	snprintf(path, sizeof(path), "%s/%s/ddb.json", dir, name);
-	ddb = slurp(path, &dl);
+	ddb = tap_slurp(path, &dl);
 	snprintf(path, sizeof(path), "%s/%s/plain.json", dir, name);
-	plain = slurp(path, &pl);
+	plain = tap_slurp(path, &pl);
 	item = ddb ? wire(ddb) : NULL;
 	if (!ddb || !plain || !item) {
 		printf("#   case %s: missing or unreadable files\n", name);

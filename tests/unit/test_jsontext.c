@@ -1,7 +1,8 @@
 /* test_jsontext.c - the JSON reader against the folders of tests/data/json
  * (as jansson keeps its suites: one folder a case, input.json with
  * expected-error "LINE:COLUMN: message" or expected-output, the value
- * written back compactly), one TAP line a folder, then a few tables. */
+ * written back compactly; a "# ok"/"# FAILED" line a folder), then a few
+ * tables. */
 #include "tap.h"
 #include "dynbuf.h"
 #include "jsontext.h"
@@ -18,33 +19,13 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* The file's bytes, NUL-terminated (caller frees), or NULL when it cannot
- * be read. */
+/* dir/name read whole (tap_slurp), or NULL. */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
 	char path[4096];
-	FILE *f;
-	char *p = NULL;
-	long n;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0) {
-		rewind(f);
-		p = malloc((size_t)n + 1);
-		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p[n] = '\0';
-			*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return p;
+	return tap_slurp(path, len);
 }
 
 /* A string as the expected-output files write it: '"', '\\' and bytes
@@ -276,59 +257,38 @@ static void test_no_err(void)
 	jsontext_free(NULL);
 }
 
-static const struct tap_test table_tests[] = {
-    {"what stands at a place", test_what},
-    {"texts shown in messages", test_show},
-    {"no error struct, places of values", test_no_err},
-    {NULL, NULL},
-};
-
-int main(void)
+/* The folders of tests/data/json, found through DYNAMOFS_TESTDATA (which
+ * scripts/test and meson test set; by hand, from the source root or a build
+ * dir in it). A missing or empty folder is a failure, not a skip. */
+static void test_folders(void)
 {
 	const char *root = getenv("DYNAMOFS_TESTDATA");
-	char *dir = NULL;
+	char dir[4096];
 	char **cases;
-	size_t n_cases = 0, n_table = 0, k = 0;
-	int failed = 0;
+	size_t n = 0;
 
-	/* scripts/test and meson test set DYNAMOFS_TESTDATA; by hand, from
-	 * the source root or a build dir in it. A missing or empty folder is
-	 * one failure, not a skip and not a crash. */
-	if (root && *root) {
-		if (asprintf(&dir, "%s/json", root) < 0)
-			dir = NULL;
-	} else {
-		dir = strdup(is_dir("tests/data/json") ? "tests/data/json"
-						       : "../tests/data/json");
-	}
-	cases = dir ? case_dirs(dir, &n_cases) : NULL;
-	if (n_cases == 0) {
-		printf("1..1\nnot ok 1 - no JSON cases in %s\n",
-		       dir ? dir : "tests/data/json (set DYNAMOFS_TESTDATA)");
-		free(dir);
-		return 1;
-	}
-	while (table_tests[n_table].name)
-		n_table++;
-	printf("1..%zu\n", n_cases + n_table);
-	for (size_t i = 0; i < n_cases; i++) {
-		tap_failed_checks = 0;
+	if (root && *root)
+		snprintf(dir, sizeof(dir), "%s/json", root);
+	else
+		snprintf(dir, sizeof(dir), "%s",
+			 is_dir("tests/data/json") ? "tests/data/json"
+						   : "../tests/data/json");
+	cases = case_dirs(dir, &n);
+	if (n == 0)
+		printf("#   no JSON cases in %s\n", dir);
+	CHECK(n > 0);
+	for (size_t i = 0; i < n; i++) {
+		int before = tap_failed_checks;
+
 		run_case(cases[i]);
-		failed += tap_failed_checks != 0;
-		printf("%s %zu - %s\n", tap_failed_checks ? "not ok" : "ok",
-		       ++k, strrchr(cases[i], '/') + 1);
-		fflush(stdout);
+		printf("# %s %s\n", tap_failed_checks > before ? "FAILED" : "ok",
+		       strrchr(cases[i], '/') + 1);
 		free(cases[i]);
 	}
 	free(cases);
-	for (size_t i = 0; i < n_table; i++) {
-		tap_failed_checks = 0;
-		table_tests[i].fn();
-		failed += tap_failed_checks != 0;
-		printf("%s %zu - %s\n", tap_failed_checks ? "not ok" : "ok",
-		       ++k, table_tests[i].name);
-		fflush(stdout);
-	}
-	free(dir);
-	return failed ? 1 : 0;
 }
+
+TAP_MAIN({"data folders (tests/data/json)", test_folders},
+	 {"what stands at a place", test_what},
+	 {"texts shown in messages", test_show},
+	 {"no error struct, places of values", test_no_err})

@@ -3,6 +3,7 @@
 #include "codec.h"
 #include "ddbvalue.h"
 #include "keyname.h"
+#include "numtext.h"
 #include "tap.h"
 
 #include <errno.h>
@@ -50,17 +51,6 @@ void *calloc(size_t n, size_t size)
 	return alloc_refused() ? NULL : __libc_calloc(n, size);
 }
 #endif
-
-/* Runs of zeros and nines, to write DynamoDB's long number texts. */
-#define Z10 "0000000000"
-#define Z50 Z10 Z10 Z10 Z10 Z10
-#define N10 "9999999999"
-/* 0.(129 zeros)1 = 1E-130, the smallest magnitude DynamoDB holds. */
-#define TINY                                                                   \
-	"0." Z50 Z50 Z10 Z10 "000000000"                                       \
-	"1"
-/* 38 nines and 88 zeros = 9.99...E+125, the largest. */
-#define HUGE N10 N10 N10 "99999999" Z50 Z10 Z10 Z10 "00000000"
 
 /* An explicit length lets a value hold NUL and invalid bytes. */
 struct s_case {
