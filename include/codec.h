@@ -115,8 +115,8 @@ int codec_item_size(const json_t *item, size_t *size);
  * [e[+-]digits] (".5" and "5." too, as DynamoDB takes them), at most 38
  * significant digits, zero or magnitude within 1E-130 .. 9.99..9E+125;
  * exponent and scale inside a Java int even for zero ("0e99999999999" is
- * refused). The same grammar as keyname_number_canonical (both use
- * keyname_number_parse).
+ * refused). The same grammar as the key names (both use
+ * ddbvalue_number_parse).
  * Returns 0, or -EINVAL with err->message set (path and line untouched).
  * err may be NULL. */
 int codec_number_check(const char *text, struct codec_error *err);

@@ -1,5 +1,6 @@
-/* keyname.h - key values <-> file names (SPEC §3 "Names"), DynamoDB number
- * canonical text, table names and mkdir key specs; pure, no FUSE, no I/O. */
+/* keyname.h - key values <-> file names (SPEC §3 "Names"), table names and
+ * mkdir key specs; pure, no FUSE, no I/O. Numbers, base64, UTF-8 and the key
+ * limits are ddbvalue.h's. */
 #ifndef DYNAMOFS_KEYNAME_H
 #define DYNAMOFS_KEYNAME_H
 
@@ -14,8 +15,6 @@
 #define KEYNAME_NAME_MAX      255  /* NAME_MAX */
 #define KEYNAME_PREFIX_MAX    200  /* encoding bytes kept in a short name */
 #define KEYNAME_HASH_LEN      16   /* lower-case hex digits after the '~' */
-#define KEYNAME_HASH_KEY_MAX  2048 /* partition key value, bytes */
-#define KEYNAME_RANGE_KEY_MAX 1024 /* sort key value, bytes */
 #define KEYNAME_ATTR_NAME_MAX 255  /* key attribute name, bytes */
 #define KEYNAME_SUFFIX	      ".json"
 
@@ -44,90 +43,6 @@ struct keyname_key {
 /* Frees k->value and zeroes k; safe on a zeroed struct and twice. */
 void keyname_key_free(struct keyname_key *k);
 
-/* ---- Numbers ---- */
-
-/* Why a text is not a number DynamoDB holds (keyname_number_parse). */
-enum keyname_number_fault {
-	KEYNAME_NUMBER_OK = 0,
-	KEYNAME_NUMBER_SYNTAX, /* not the grammar, or exponent/scale beyond
-				  a Java int */
-	KEYNAME_NUMBER_DIGITS, /* more than 38 significant digits */
-	KEYNAME_NUMBER_SMALL,  /* non-zero magnitude under 1E-130 */
-	KEYNAME_NUMBER_LARGE,  /* magnitude over 9.99..9E+125 */
-};
-
-/* A number text taken apart; the pointers point into the text. */
-struct keyname_number {
-	bool neg;	 /* written with '-' (a zero too: "-0") */
-	bool zero;	 /* every mantissa digit is 0 */
-	const char *ip;	 /* integer digits */
-	size_t il;	 /* their count, may be 0 (".5") */
-	bool dot;	 /* a '.' was written */
-	const char *fp;	 /* fraction digits, after the '.' */
-	size_t fl;	 /* their count, may be 0 ("5.") */
-	const char *ep;	 /* the exponent part from 'e'/'E', or NULL */
-	size_t el;	 /* its length */
-	long long exp;	 /* its value (within a Java int) */
-	size_t first;	 /* index of the first non-zero digit in ip then fp */
-	size_t nd;	 /* significant digits, 0 for zero */
-	long long pow10; /* power of ten of the first significant digit */
-};
-
-/* THE number grammar of dynamofs, shared by the codec (file checks) and
- * the key names, so that a file never passes validation with a number the
- * server then refuses. DynamoDB Local parses with Java's
- * BigDecimal(String): [+-]? (D+ | D+ '.' D* | '.' D+) ([eE] [+-]? D+)?,
- * ASCII digits only, the exponent (leading zeros aside, at most 10 digits)
- * and the scale (fraction digits minus exponent) each inside a Java int.
- * Then, unless zero: at most 38 significant digits and the leading digit's
- * power of ten within -130..125. A zero takes any exponent inside those int
- * limits ("0e-2147483647" is 0, "0e99999999999" and "0.0e-2147483647" are
- * refused), exactly as DynamoDB Local 2.x does (checked with boto3);
- * dynalite takes a zero with any exponent.
- * Fills *x when the grammar matched (whatever the limits say; else *x is
- * unspecified) and *fault (may be NULL). Returns 0 when DynamoDB takes
- * the number, -EINVAL otherwise. */
-int keyname_number_parse(const char *text, size_t len,
-			 struct keyname_number *x,
-			 enum keyname_number_fault *fault);
-
-/* Puts text, a number as a client may send it ("007.500", "1E+2", "-0",
- * "+5"), in the form DynamoDB Local returns it: plain notation (never an
- * exponent), no leading zeros, no trailing fraction zeros and no trailing
- * '.', '-' only for non-zero values, zero as "0" ("7.5", "100", "0", "5").
- * Accepts what Java's BigDecimal(String) accepts with ASCII digits only,
- * i.e. [+-]? (D+ | D+ '.' D* | '.' D+) ([eE] [+-]? D+)?, with the exponent
- * and resulting scale inside a Java int; then at most 38 significant digits
- * and, unless zero, magnitude between 1E-130 and
- * 9.9999999999999999999999999999999999999E+125.
- * Checked against DynamoDB Local 1.25.1 (2,000 random inputs, no
- * difference). dynalite 4.0.0 returns the same text for what it accepts but
- * rejects a '+' sign and takes a zero with any exponent ("0e99999999999" is
- * "0"); DynamoDB Local also takes non-ASCII digits ("\u0661" is 1), which
- * this function rejects.
- * Returns 0 and sets *out (caller frees with free()), -EINVAL when DynamoDB
- * would reject the text, -ENOMEM. */
-int keyname_number_canonical(const char *text, char **out);
-
-/* True when text is already keyname_number_canonical's output (false also
- * when memory runs out). */
-bool keyname_number_is_canonical(const char *text);
-
-/* ---- Base64 ---- */
-
-/* Encodes len bytes as base64: url=false the standard alphabet with '='
- * padding (the DynamoDB wire), url=true base64url without padding (names).
- * Returns 0 and sets *out, a C string (caller frees with free()), -ENOMEM. */
-int keyname_base64_encode(const void *data, size_t len, bool url, char **out);
-
-/* Decodes len characters of base64 in the form keyname_base64_encode makes
- * (url=false: length a multiple of 4 with '=' padding; url=true: no
- * padding, length % 4 != 1, unused low bits zero so each value has one
- * text). Sets *out (len bytes plus a NUL not counted; caller frees with
- * free()) and *out_len. Returns 0, -EINVAL for anything else, -ENOMEM. */
-int keyname_base64_decode(const char *text, size_t len, bool url, char **out,
-			  size_t *out_len);
-
 /* ---- Names ---- */
 
 /* The full encoding of a key value, without suffix and never shortened:
@@ -135,7 +50,7 @@ int keyname_base64_decode(const char *text, size_t len, bool url, char **out,
  * that is not part of a valid UTF-8 character (so the mapping stays exact
  * for any bytes, although DynamoDB only holds UTF-8) written as %XX,
  * upper-case hex; all other UTF-8 kept as is. N: the canonical text of the
- * number (value may be any text keyname_number_canonical accepts, e.g. what
+ * number (value may be any text ddbvalue_number_canonical accepts, e.g. what
  * a server returned). B: base64url without padding of the raw bytes.
  * Returns 0 and sets *out (a C string; caller frees with free()) and, when
  * out_len is not NULL, *out_len; -EINVAL for an empty value or an N value

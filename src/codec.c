@@ -1,7 +1,9 @@
 /* codec.c - the item codec: renders DynamoDB wire items as plain or DynamoDB
  * JSON in Python's json.dumps layout, and parses file text back, checked. */
 #include "codec.h"
-#include "keyname.h"
+#include "ddbvalue.h"
+#include "dynbuf.h"
+#include "jsontext.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -11,54 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Past this many nested JSON containers the reader stops, before the stack
- * could: a DynamoDB JSON file of 32 levels is about 66 deep, so any real
- * item fits and the nicer "32 levels" error names the attribute. */
-#define JSON_DEPTH_MAX 128
-
-#define KEY_HASH_MAX  2048
-#define KEY_RANGE_MAX 1024
-#define NAME_MAX_LEN  65535
+#define NAME_MAX_LEN 65535
 
 /* ------------------------------------------------------------------ */
 /* errors */
-
-/* Copies n bytes of s into dst (size >= 4 bytes, NUL-terminated), cutting
- * with "..." at a UTF-8 character boundary when it does not fit, and showing
- * control characters and DEL as \u00XX so a message always stays one line. */
-static void disp_copy(char *dst, size_t size, const char *s, size_t n)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char tmp[8];
-		size_t tl = 1;
-
-		if (c < 0x20 || c == 0x7f) {
-			snprintf(tmp, sizeof(tmp), "\\u%04x", c);
-			tl = 6;
-		} else {
-			tmp[0] = (char)c;
-		}
-		if (o + tl + 4 > size) {
-			/* drop a character cut in the middle */
-			if ((c & 0xc0) == 0x80) {
-				while (o > 0 && ((unsigned char)dst[o - 1] &
-						 0xc0) == 0x80)
-					o--;
-				if (o > 0)
-					o--;
-			}
-			memcpy(dst + o, "...", 3);
-			o += 3;
-			break;
-		}
-		memcpy(dst + o, tmp, tl);
-		o += tl;
-	}
-	dst[o] = '\0';
-}
 
 static void err_clear(struct codec_error *err)
 {
@@ -100,124 +58,58 @@ err_msg(struct codec_error *err, const char *fmt, ...)
  *   exponent and scale), taken by dynalite; we refuse them as the former.
  * So a server's N text is always a valid JSON number token without exponent;
  * the plain renderer still rewrites any other text it might get losslessly.
- * The grammar and the limits are keyname_number_parse's, the one that names
+ * The grammar and the limits are ddbvalue_number_parse's, the one that names
  * number keys too, so a file never passes with a number the server refuses. */
 
-/* A number text taken apart (keyname's grammar), and whether it is also a
- * JSON number token. */
-struct num {
-	bool neg;
-	bool zero;
-	bool json;	 /* also a valid JSON number token */
-	const char *ip;	 /* integer digits */
-	size_t il;	 /* their count, may be 0 (".5") */
-	const char *fp;	 /* fraction digits (after '.') */
-	size_t fl;	 /* their count, may be 0 ("5.") */
-	bool dot;	 /* a '.' was written */
-	const char *ep;	 /* exponent part from 'e'/'E', or NULL */
-	size_t el;	 /* its length */
-	size_t first;	 /* digit index of the first non-zero digit */
-	size_t nd;	 /* significant digits (0 for zero) */
-	long long pow10; /* power of ten of the first significant digit */
-	enum keyname_number_fault fault; /* what DynamoDB would refuse */
-};
-
-/* Digit k of il + fl digits, counting across the '.'. */
-static char num_digit(const struct num *x, size_t k)
+/* Whether a number text (parsed as x) is also a JSON number token: no '+',
+ * digits before the point, digits after it, no leading zero. */
+static bool num_is_json(const char *t, const struct ddbvalue_number *x)
 {
-	return k < x->il ? x->ip[k] : x->fp[k - x->il];
+	return t[0] != '+' && x->il > 0 && !(x->dot && x->fl == 0) &&
+	       !(x->il > 1 && x->ip[0] == '0');
 }
 
-/* Takes the n bytes at t apart with the one number grammar that the key
- * names use too (keyname_number_parse), so that the codec never passes a
- * number the server refuses. Returns 0 when the grammar matched (the
- * limits are left to num_check, through x->fault) or -EINVAL. */
-static int num_parse(const char *t, size_t n, struct num *x)
+/* Takes the n bytes at t apart with the one number grammar (ddbvalue.h).
+ * Returns 0 when the grammar matched, the limits aside (x may be NULL), or
+ * -EINVAL. */
+static int num_parse(const char *t, size_t n, struct ddbvalue_number *x)
 {
-	struct keyname_number k;
+	struct ddbvalue_number tmp;
+	enum ddbvalue_number_fault fault;
 
-	memset(x, 0, sizeof(*x));
-	keyname_number_parse(t, n, &k, &x->fault);
-	if (x->fault == KEYNAME_NUMBER_SYNTAX)
-		return -EINVAL;
-	x->neg = k.neg;
-	x->zero = k.zero;
-	x->ip = k.ip;
-	x->il = k.il;
-	x->fp = k.fp;
-	x->fl = k.fl;
-	x->dot = k.dot;
-	x->ep = k.ep;
-	x->el = k.el;
-	x->first = k.first;
-	x->nd = k.nd;
-	x->pow10 = k.pow10;
-	x->json = t[0] != '+' && x->il > 0 && !(x->dot && x->fl == 0) &&
-		  !(x->il > 1 && x->ip[0] == '0');
-	return 0;
-}
-
-/* Exact comparison of two parsed numbers. */
-static int num_cmp(const struct num *a, const struct num *b)
-{
-	int sa = a->zero ? 0 : (a->neg ? -1 : 1);
-	int sb = b->zero ? 0 : (b->neg ? -1 : 1);
-	size_t n;
-
-	if (sa != sb)
-		return sa < sb ? -1 : 1;
-	if (sa == 0)
-		return 0;
-	if (a->pow10 != b->pow10)
-		return a->pow10 > b->pow10 ? sa : -sa;
-	n = a->nd > b->nd ? a->nd : b->nd;
-	for (size_t i = 0; i < n; i++) {
-		char da = i < a->nd ? num_digit(a, a->first + i) : '0';
-		char db = i < b->nd ? num_digit(b, b->first + i) : '0';
-
-		if (da != db)
-			return da > db ? sa : -sa;
-	}
-	return 0;
-}
-
-/* DynamoDB's storage size of a number (see codec_item_size). */
-static size_t num_size(const struct num *x)
-{
-	if (x->zero)
-		return 1;
-	return 1 + (x->nd + 1) / 2 +
-	       (x->nd % 2 == 0 && x->pow10 % 2 == 0 ? 1 : 0) + (x->neg ? 1 : 0);
+	ddbvalue_number_parse(t, n, x ? x : &tmp, &fault);
+	return fault == DDBVALUE_NUMBER_SYNTAX ? -EINVAL : 0;
 }
 
 /* Parses and checks a number against DynamoDB's limits; x may be NULL. */
-static int num_check(const char *t, size_t n, struct num *x,
+static int num_check(const char *t, size_t n, struct ddbvalue_number *x,
 		     struct codec_error *err)
 {
-	struct num tmp;
+	struct ddbvalue_number tmp;
+	enum ddbvalue_number_fault fault;
 	char shown[64];
 
 	if (!x)
 		x = &tmp;
-	disp_copy(shown, sizeof(shown), t, n);
-	if (num_parse(t, n, x) != 0) {
+	jsontext_show(shown, sizeof(shown), t, n);
+	ddbvalue_number_parse(t, n, x, &fault);
+	switch (fault) {
+	case DDBVALUE_NUMBER_SYNTAX:
 		err_msg(err, "\"%s\" is not a number DynamoDB can hold", shown);
 		return -EINVAL;
-	}
-	switch (x->fault) {
-	case KEYNAME_NUMBER_DIGITS:
+	case DDBVALUE_NUMBER_DIGITS:
 		err_msg(err,
 			"number has %zu significant digits (DynamoDB keeps "
 			"38)",
 			x->nd);
 		return -EINVAL;
-	case KEYNAME_NUMBER_SMALL:
+	case DDBVALUE_NUMBER_SMALL:
 		err_msg(err,
 			"number %s is too small (DynamoDB's smallest "
 			"magnitude is 1E-130)",
 			shown);
 		return -EINVAL;
-	case KEYNAME_NUMBER_LARGE:
+	case DDBVALUE_NUMBER_LARGE:
 		err_msg(err,
 			"number %s is too large (DynamoDB's largest is "
 			"9.9999999999999999999999999999999999999E+125)",
@@ -237,118 +129,15 @@ int codec_number_check(const char *text, struct codec_error *err)
 
 int codec_number_compare(const char *a, const char *b)
 {
-	struct num x, y;
+	struct ddbvalue_number x, y;
 	bool xa = num_parse(a, strlen(a), &x) == 0;
 	bool yb = num_parse(b, strlen(b), &y) == 0;
 
 	if (xa && yb)
-		return num_cmp(&x, &y);
+		return ddbvalue_number_compare(&x, &y);
 	if (xa != yb)
 		return xa ? -1 : 1;
 	return strcmp(a, b);
-}
-
-/* ------------------------------------------------------------------ */
-/* base64, standard alphabet with padding */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict decode: length a multiple of 4, '=' only as the last one or two
- * characters, unused bits zero (so every byte string has exactly one
- * text and comparing texts would do; we still compare bytes).
- * out may be NULL to validate only. Sets *outlen; *out caller frees.
- * Returns 0, -EINVAL or -ENOMEM. */
-static int b64_decode(const char *s, size_t n, unsigned char **out,
-		      size_t *outlen)
-{
-	size_t pad = 0, o = 0;
-	unsigned char *p = NULL;
-
-	if (n % 4 != 0)
-		return -EINVAL;
-	if (n > 0 && s[n - 1] == '=')
-		pad++;
-	if (n > 1 && s[n - 2] == '=')
-		pad++;
-	if (out) {
-		p = malloc(n / 4 * 3 + 1);
-		if (!p)
-			return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4];
-		uint32_t w;
-		size_t real = (i + 4 == n) ? 4 - pad : 4;
-
-		for (size_t k = 0; k < 4; k++) {
-			v[k] =
-			    k < real ? b64_value((unsigned char)s[i + k]) : 0;
-			if (v[k] < 0) {
-				free(p);
-				return -EINVAL;
-			}
-		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if ((real == 3 && (w & 0xff)) || (real == 2 && (w & 0xffff))) {
-			free(p);
-			return -EINVAL;
-		}
-		if (p) {
-			p[o] = (unsigned char)(w >> 16);
-			if (real > 2)
-				p[o + 1] = (unsigned char)(w >> 8);
-			if (real > 3)
-				p[o + 2] = (unsigned char)w;
-		}
-		o += real - 1;
-	}
-	if (out)
-		*out = p;
-	*outlen = o;
-	return 0;
-}
-
-/* Returns a new NUL-terminated encoding (caller frees), NULL when out of
- * memory. */
-static char *b64_encode(const unsigned char *p, size_t n, size_t *outlen)
-{
-	size_t o = 0;
-	char *s = malloc((n + 2) / 3 * 4 + 1);
-
-	if (!s)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t w = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			w |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			w |= p[i + 2];
-		s[o++] = b64_alphabet[w >> 18 & 63];
-		s[o++] = b64_alphabet[w >> 12 & 63];
-		s[o++] = i + 1 < n ? b64_alphabet[w >> 6 & 63] : '=';
-		s[o++] = i + 2 < n ? b64_alphabet[w & 63] : '=';
-	}
-	s[o] = '\0';
-	*outlen = o;
-	return s;
 }
 
 /* ------------------------------------------------------------------ */
@@ -463,10 +252,10 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 	enum av_type t = av_split(av, &v);
 	size_t total = 0, i, n;
 	json_t *m;
-	struct num x;
+	struct ddbvalue_number x;
 	int rc;
 
-	if (depth > JSON_DEPTH_MAX)
+	if (depth > JSONTEXT_DEPTH_MAX)
 		return -EINVAL;
 	switch (t) {
 	case AV_S:
@@ -476,11 +265,12 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 		if (num_parse(json_string_value(v), json_string_length(v),
 			      &x) != 0)
 			return -EINVAL;
-		*sz = num_size(&x);
+		*sz = ddbvalue_number_size(&x);
 		return 0;
 	case AV_B:
-		return b64_decode(json_string_value(v), json_string_length(v),
-				  NULL, sz);
+		return ddbvalue_base64_decode(json_string_value(v),
+					      json_string_length(v), false,
+					      NULL, sz);
 	case AV_BOOL:
 	case AV_NULL:
 		*sz = 1;
@@ -500,9 +290,10 @@ static int av_size(const json_t *av, int depth, size_t *sz)
 			} else if (t == AV_NS) {
 				if (num_parse(s, n, &x) != 0)
 					return -EINVAL;
-				total += num_size(&x);
+				total += ddbvalue_number_size(&x);
 			} else {
-				rc = b64_decode(s, n, NULL, &n);
+				rc = ddbvalue_base64_decode(s, n, false, NULL,
+							    &n);
 				if (rc)
 					return rc;
 				total += n;
@@ -542,57 +333,43 @@ int codec_item_size(const json_t *item, size_t *size)
 /* ------------------------------------------------------------------ */
 /* output buffer */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom; /* sticky: checked once at the end */
+/* The text being rendered into: a dynbuf whose first failure is kept, so
+ * the writers below need no checks and codec_render looks once at the end. */
+struct render {
+	struct dynbuf b;
+	int rc;
+	enum codec_format f;
 };
 
-static void buf_add(struct buf *b, const void *s, size_t n)
+static void put_add(struct render *r, const void *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 32; /* most strings are short */
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
+	if (!r->rc)
+		r->rc = dynbuf_add(&r->b, s, n);
 }
 
-static void buf_str(struct buf *b, const char *s)
+static void put_str(struct render *r, const char *s)
 {
-	buf_add(b, s, strlen(s));
+	put_add(r, s, strlen(s));
 }
 
 /* A newline and the indentation of depth (2 spaces a level). */
-static void buf_newline(struct buf *b, int depth)
+static void put_newline(struct render *r, int depth)
 {
 	static const char spaces[] = "                                ";
 
-	buf_add(b, "\n", 1);
+	put_add(r, "\n", 1);
 	for (int n = 2 * depth; n > 0; n -= 32)
-		buf_add(b, spaces, n < 32 ? (size_t)n : 32);
+		put_add(r, spaces, n < 32 ? (size_t)n : 32);
 }
 
 /* A JSON string escaped as Python's json.dumps(ensure_ascii=False) does:
  * '"', '\\' and the controls below 0x20 only; \n \r \t \b \f short, the
  * others \u00xx in lower-case hex; DEL and all non-ASCII raw. */
-static void buf_json_string(struct buf *b, const char *s, size_t n)
+static void put_json_string(struct render *r, const char *s, size_t n)
 {
 	size_t run = 0;
 
-	buf_add(b, "\"", 1);
+	put_add(r, "\"", 1);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[8];
@@ -628,42 +405,42 @@ static void buf_json_string(struct buf *b, const char *s, size_t n)
 			e = esc;
 			break;
 		}
-		buf_add(b, s + run, i - run);
-		buf_str(b, e);
+		put_add(r, s + run, i - run);
+		put_str(r, e);
 		run = i + 1;
 	}
-	buf_add(b, s + run, n - run);
-	buf_add(b, "\"", 1);
+	put_add(r, s + run, n - run);
+	put_add(r, "\"", 1);
 }
 
 /* A number as a JSON number token with every digit kept: the text itself
  * when it already is one (what both servers send), else rebuilt ("+5" ->
  * 5, ".5" -> 0.5, "5." -> 5, "007.50" -> 7.50). */
-static int buf_number(struct buf *b, const char *t, size_t n)
+static int put_number(struct render *r, const char *t, size_t n)
 {
-	struct num x;
+	struct ddbvalue_number x;
 	size_t k = 0;
 
 	if (num_parse(t, n, &x) != 0)
 		return -EINVAL;
-	if (x.json) {
-		buf_add(b, t, n);
+	if (num_is_json(t, &x)) {
+		put_add(r, t, n);
 		return 0;
 	}
 	if (x.neg)
-		buf_add(b, "-", 1);
+		put_add(r, "-", 1);
 	while (k + 1 < x.il && x.ip[k] == '0')
 		k++;
 	if (x.il == 0)
-		buf_add(b, "0", 1);
+		put_add(r, "0", 1);
 	else
-		buf_add(b, x.ip + k, x.il - k);
+		put_add(r, x.ip + k, x.il - k);
 	if (x.fl) {
-		buf_add(b, ".", 1);
-		buf_add(b, x.fp, x.fl);
+		put_add(r, ".", 1);
+		put_add(r, x.fp, x.fl);
 	}
 	if (x.ep)
-		buf_add(b, x.ep, x.el);
+		put_add(r, x.ep, x.el);
 	return 0;
 }
 
@@ -676,10 +453,10 @@ struct member {
 	size_t n;
 	const json_t *val;
 	int rank;	      /* map keys: 0 hash key, 1 range key, 2 others */
-	unsigned char *bytes; /* BS: decoded; owned */
+	char *bytes;	      /* BS: decoded; owned */
 	size_t blen;
-	struct num num; /* NS */
-	size_t index;	/* position in the input, to break ties */
+	struct ddbvalue_number num; /* NS */
+	size_t index;		    /* position in the input, to break ties */
 };
 
 static int bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
@@ -713,7 +490,7 @@ static int member_cmp_ss(const void *pa, const void *pb)
 static int member_cmp_ns(const void *pa, const void *pb)
 {
 	const struct member *a = pa, *b = pb;
-	int c = num_cmp(&a->num, &b->num);
+	int c = ddbvalue_number_compare(&a->num, &b->num);
 
 	if (c)
 		return c;
@@ -728,6 +505,22 @@ static int member_cmp_bs(const void *pa, const void *pb)
 	if (c)
 		return c;
 	return a->index < b->index ? -1 : (a->index > b->index ? 1 : 0);
+}
+
+/* Decodes standard base64 into *bytes (caller frees with free()) and
+ * *blen. Returns 0, -EINVAL, -ENOMEM. */
+static int b64_bytes(const char *s, size_t n, char **bytes, size_t *blen)
+{
+	struct dynbuf b = {0};
+	int rc = ddbvalue_base64_decode(s, n, false, &b, blen);
+
+	if (rc == 0) {
+		*bytes = dynbuf_take(&b);
+		if (!*bytes)
+			rc = -ENOMEM;
+	}
+	dynbuf_free(&b);
+	return rc;
 }
 
 static void members_free(struct member *m, size_t n)
@@ -800,8 +593,8 @@ static int set_sorted(const json_t *arr, enum av_type t, struct member **out,
 			goto out;
 		}
 		if (t == AV_BS) {
-			rc =
-			    b64_decode(m[i].s, m[i].n, &m[i].bytes, &m[i].blen);
+			rc = b64_bytes(m[i].s, m[i].n, &m[i].bytes,
+				       &m[i].blen);
 			if (rc)
 				goto out;
 		}
@@ -817,10 +610,6 @@ out:
 	return rc;
 }
 
-struct render {
-	struct buf b;
-	enum codec_format f;
-};
 
 static int render_map(struct render *r, const json_t *obj,
 		      const struct codec_schema *sc, int depth);
@@ -829,22 +618,17 @@ static int render_av(struct render *r, const json_t *av, int depth);
 /* A B value or BS member: validated and written canonically. */
 static int render_b64(struct render *r, const char *s, size_t n)
 {
-	unsigned char *bytes = NULL;
-	char *enc = NULL;
-	size_t blen, elen;
-	int rc = b64_decode(s, n, &bytes, &blen);
+	struct dynbuf bytes = {0};
+	int rc = ddbvalue_base64_decode(s, n, false, &bytes, NULL);
 
-	if (rc)
-		goto out;
-	enc = b64_encode(bytes, blen, &elen);
-	if (!enc) {
-		rc = -ENOMEM;
-		goto out;
+	if (rc == 0) {
+		put_add(r, "\"", 1);
+		if (!r->rc)
+			r->rc = ddbvalue_base64_encode(bytes.p, bytes.len, false,
+						       &r->b);
+		put_add(r, "\"", 1);
 	}
-	buf_json_string(&r->b, enc, elen);
-out:
-	free(bytes);
-	free(enc);
+	dynbuf_free(&bytes);
 	return rc;
 }
 
@@ -858,23 +642,23 @@ static int render_set(struct render *r, const json_t *arr, enum av_type t,
 	if (rc)
 		goto out;
 	if (n == 0) {
-		buf_str(&r->b, "[]");
+		put_str(r, "[]");
 		goto out;
 	}
-	buf_add(&r->b, "[", 1);
+	put_add(r, "[", 1);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (i)
-			buf_add(&r->b, ",", 1);
-		buf_newline(&r->b, depth + 1);
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
 		if (t == AV_SS || (t == AV_NS && r->f == CODEC_DDB))
-			buf_json_string(&r->b, m[i].s, m[i].n);
+			put_json_string(r, m[i].s, m[i].n);
 		else if (t == AV_NS)
-			rc = buf_number(&r->b, m[i].s, m[i].n);
+			rc = put_number(r, m[i].s, m[i].n);
 		else
 			rc = render_b64(r, m[i].s, m[i].n);
 	}
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "]", 1);
+	put_newline(r, depth);
+	put_add(r, "]", 1);
 out:
 	members_free(m, n);
 	return rc;
@@ -887,21 +671,21 @@ static int render_list(struct render *r, const json_t *arr, int depth)
 	int rc = 0;
 
 	if (json_array_size(arr) == 0) {
-		buf_str(&r->b, "[]");
+		put_str(r, "[]");
 		return 0;
 	}
-	buf_add(&r->b, "[", 1);
+	put_add(r, "[", 1);
 	json_array_foreach(arr, i, v)
 	{
 		if (i)
-			buf_add(&r->b, ",", 1);
-		buf_newline(&r->b, depth + 1);
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
 		rc = render_av(r, v, depth + 1);
 		if (rc)
 			return rc;
 	}
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "]", 1);
+	put_newline(r, depth);
+	put_add(r, "]", 1);
 	return 0;
 }
 
@@ -909,16 +693,16 @@ static int render_list(struct render *r, const json_t *arr, int depth)
  * with render_close. */
 static void render_open(struct render *r, const char *tag, int depth)
 {
-	buf_add(&r->b, "{", 1);
-	buf_newline(&r->b, depth + 1);
-	buf_json_string(&r->b, tag, strlen(tag));
-	buf_add(&r->b, ": ", 2);
+	put_add(r, "{", 1);
+	put_newline(r, depth + 1);
+	put_json_string(r, tag, strlen(tag));
+	put_add(r, ": ", 2);
 }
 
 static void render_close(struct render *r, int depth)
 {
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "}", 1);
+	put_newline(r, depth);
+	put_add(r, "}", 1);
 }
 
 /* Whether a map must be escaped as {"$M": ...} in the plain format: its
@@ -951,17 +735,17 @@ static int render_payload(struct render *r, enum av_type t, const json_t *v,
 
 	switch (t) {
 	case AV_S:
-		buf_json_string(&r->b, json_string_value(v),
+		put_json_string(r, json_string_value(v),
 				json_string_length(v));
 		return 0;
 	case AV_N:
 		if (plain)
-			return buf_number(&r->b, json_string_value(v),
+			return put_number(r, json_string_value(v),
 					  json_string_length(v));
 		if (num_parse(json_string_value(v), json_string_length(v),
-			      &(struct num){0}) != 0)
+			      NULL) != 0)
 			return -EINVAL;
-		buf_json_string(&r->b, json_string_value(v),
+		put_json_string(r, json_string_value(v),
 				json_string_length(v));
 		return 0;
 	case AV_B:
@@ -973,10 +757,10 @@ static int render_payload(struct render *r, enum av_type t, const json_t *v,
 		render_close(r, depth);
 		return rc;
 	case AV_BOOL:
-		buf_str(&r->b, json_is_true(v) ? "true" : "false");
+		put_str(r, json_is_true(v) ? "true" : "false");
 		return 0;
 	case AV_NULL:
-		buf_str(&r->b,
+		put_str(r,
 			plain ? "null" : (json_is_true(v) ? "true" : "false"));
 		return 0;
 	case AV_SS:
@@ -1010,7 +794,7 @@ static int render_av(struct render *r, const json_t *av, int depth)
 	enum av_type t = av_split(av, &v);
 	int rc;
 
-	if (t == AV_BAD || depth > JSON_DEPTH_MAX)
+	if (t == AV_BAD || depth > JSONTEXT_DEPTH_MAX)
 		return -EINVAL;
 	if (r->f == CODEC_PLAIN)
 		return render_payload(r, t, v, depth);
@@ -1030,22 +814,22 @@ static int render_map(struct render *r, const json_t *obj,
 	if (rc)
 		goto out;
 	if (n == 0) {
-		buf_str(&r->b, "{}");
+		put_str(r, "{}");
 		goto out;
 	}
-	buf_add(&r->b, "{", 1);
+	put_add(r, "{", 1);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
-			buf_add(&r->b, ",", 1);
-		buf_newline(&r->b, depth + 1);
-		buf_json_string(&r->b, m[i].s, m[i].n);
-		buf_add(&r->b, ": ", 2);
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
+		put_json_string(r, m[i].s, m[i].n);
+		put_add(r, ": ", 2);
 		rc = render_av(r, m[i].val, depth + 1);
 		if (rc)
 			goto out;
 	}
-	buf_newline(&r->b, depth);
-	buf_add(&r->b, "}", 1);
+	put_newline(r, depth);
+	put_add(r, "}", 1);
 out:
 	free(m);
 	return rc;
@@ -1066,701 +850,15 @@ int codec_render(const json_t *item, const struct codec_schema *s,
 	rc = render_map(&r, item, s, 0);
 	if (rc)
 		goto out;
-	buf_add(&r.b, "\n", 1);
-	if (r.b.oom) {
-		rc = -ENOMEM;
+	put_add(&r, "\n", 1);
+	rc = r.rc;
+	if (rc)
 		goto out;
-	}
-	r.b.p[r.b.len] = '\0';
-	*text = r.b.p;
 	*len = r.b.len;
-	r.b.p = NULL;
+	*text = dynbuf_take(&r.b);
 out:
-	free(r.b.p);
+	dynbuf_free(&r.b);
 	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* JSON reader: strict RFC 8259, numbers kept as text, positions kept */
-
-enum jtype { J_NULL, J_TRUE, J_FALSE, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jnode;
-
-struct jkey {
-	char *s;
-	size_t n;
-	size_t off; /* byte offset of the key's '"' in the text */
-};
-
-struct jnode {
-	enum jtype t;
-	size_t off; /* byte offset of the value */
-	char *s;    /* J_NUM text, J_STR bytes; NUL-terminated */
-	size_t n;
-	struct jnode **kids; /* J_ARR, J_OBJ */
-	struct jkey *keys;   /* J_OBJ, parallel to kids */
-	size_t cnt, cap;
-};
-
-struct reader {
-	const char *p;
-	size_t len;
-	size_t pos;
-	size_t base; /* where the text starts (after a BOM) */
-	struct codec_error *err;
-};
-
-static void jnode_free(struct jnode *j)
-{
-	if (!j)
-		return;
-	for (size_t i = 0; i < j->cnt; i++) {
-		jnode_free(j->kids[i]);
-		if (j->keys)
-			free(j->keys[i].s);
-	}
-	free(j->kids);
-	free(j->keys);
-	free(j->s);
-	free(j);
-}
-
-/* Fills line and column (1-based, characters) of byte offset off. */
-static void rd_where(const struct reader *rd, size_t off, unsigned *line,
-		     unsigned *col)
-{
-	unsigned l = 1, c = 1;
-
-	for (size_t i = rd->base; i < off && i < rd->len; i++) {
-		unsigned char ch = (unsigned char)rd->p[i];
-
-		if (ch == '\n') {
-			l++;
-			c = 1;
-		} else if ((ch & 0xc0) != 0x80) {
-			c++;
-		}
-	}
-	*line = l;
-	*col = c;
-}
-
-__attribute__((format(printf, 3, 4))) static int
-rd_fail(struct reader *rd, size_t off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (!rd->err)
-		return -EINVAL;
-	rd_where(rd, off, &rd->err->line, &rd->err->column);
-	va_start(ap, fmt);
-	n = vsnprintf(rd->err->message, sizeof(rd->err->message), fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof(rd->err->message))
-		memcpy(rd->err->message + sizeof(rd->err->message) - 4, "...",
-		       4);
-	return -EINVAL;
-}
-
-static void rd_ws(struct reader *rd)
-{
-	while (rd->pos < rd->len) {
-		char c = rd->p[rd->pos];
-
-		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-			break;
-		rd->pos++;
-	}
-}
-
-/* "unexpected 'x'" or "unexpected end of text" for the byte at pos. */
-static const char *rd_what(const struct reader *rd, char *tmp, size_t size)
-{
-	unsigned char c;
-
-	if (rd->pos >= rd->len)
-		return "end of text";
-	c = (unsigned char)rd->p[rd->pos];
-	if (c > 0x20 && c < 0x7f)
-		snprintf(tmp, size, "'%c'", c);
-	else
-		snprintf(tmp, size, "byte 0x%02X", c);
-	return tmp;
-}
-
-static int rd_value(struct reader *rd, int depth, struct jnode **out);
-
-static struct jnode *jnode_new(enum jtype t, size_t off)
-{
-	struct jnode *j = calloc(1, sizeof(*j));
-
-	if (j) {
-		j->t = t;
-		j->off = off;
-	}
-	return j;
-}
-
-static int jnode_push(struct jnode *j, struct jnode *kid, struct jkey *key)
-{
-	if (j->cnt == j->cap) {
-		size_t cap = j->cap ? j->cap * 2 : 8;
-		struct jnode **kids = realloc(j->kids, cap * sizeof(*kids));
-
-		if (!kids)
-			return -ENOMEM;
-		j->kids = kids;
-		if (key) {
-			struct jkey *keys =
-			    realloc(j->keys, cap * sizeof(*keys));
-
-			if (!keys)
-				return -ENOMEM;
-			j->keys = keys;
-		}
-		j->cap = cap;
-	}
-	j->kids[j->cnt] = kid;
-	if (key)
-		j->keys[j->cnt] = *key;
-	j->cnt++;
-	return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * no overlong forms, no surrogates, nothing past U+10FFFF. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t need;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return need;
-}
-
-static int hex4(const char *s, size_t n, uint32_t *v)
-{
-	*v = 0;
-	if (n < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = s[i];
-		int d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			d = c - 'A' + 10;
-		else
-			return -1;
-		*v = *v << 4 | (uint32_t)d;
-	}
-	return 0;
-}
-
-static size_t utf8_put(char *o, uint32_t cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* Reads the string at pos (on its '"'). *s is NUL-terminated, may hold
- * NUL bytes; caller frees. The decoded text is never longer than the
- * escaped one, so one allocation of the remaining length would do, but
- * that is quadratic over many strings: grow instead. */
-static int rd_string(struct reader *rd, char **s, size_t *n)
-{
-	struct buf b = {0};
-	const unsigned char *p = (const unsigned char *)rd->p;
-	int rc = 0;
-
-	rd->pos++;
-	for (;;) {
-		size_t run = rd->pos, l;
-		unsigned char c;
-
-		while (rd->pos < rd->len && p[rd->pos] >= 0x20 &&
-		       p[rd->pos] < 0x80 && p[rd->pos] != '"' &&
-		       p[rd->pos] != '\\')
-			rd->pos++;
-		buf_add(&b, rd->p + run, rd->pos - run);
-		if (rd->pos >= rd->len) {
-			rc = rd_fail(rd, rd->pos,
-				     "unterminated string (missing '\"')");
-			goto out;
-		}
-		c = p[rd->pos];
-		if (c == '"') {
-			rd->pos++;
-			break;
-		}
-		if (c == '\n') {
-			rc = rd_fail(rd, rd->pos,
-				     "unterminated string (a line break "
-				     "inside a string must be written \\n)");
-			goto out;
-		}
-		if (c < 0x20) {
-			rc = rd_fail(rd, rd->pos,
-				     "control character U+%04X in a string "
-				     "(write it as \\u%04x)",
-				     c, c);
-			goto out;
-		}
-		if (c >= 0x80) {
-			l = utf8_len(p + rd->pos, rd->len - rd->pos);
-			if (l == 0) {
-				rc = rd_fail(rd, rd->pos,
-					     "invalid UTF-8 (byte 0x%02X)", c);
-				goto out;
-			}
-			buf_add(&b, rd->p + rd->pos, l);
-			rd->pos += l;
-			continue;
-		}
-		/* a backslash */
-		if (rd->pos + 1 >= rd->len) {
-			rc = rd_fail(rd, rd->pos, "unterminated string");
-			goto out;
-		}
-		c = p[rd->pos + 1];
-		if (c == 'u') {
-			uint32_t cp, lo;
-			char utf[4];
-			size_t at = rd->pos;
-
-			if (hex4(rd->p + at + 2, rd->len - at - 2, &cp) != 0) {
-				rc = rd_fail(rd, at,
-					     "invalid \\u escape (needs 4 hex "
-					     "digits)");
-				goto out;
-			}
-			rd->pos += 6;
-			if (cp >= 0xdc00 && cp <= 0xdfff) {
-				rc = rd_fail(rd, at,
-					     "lone surrogate \\u%04X (a low "
-					     "surrogate without a high one)",
-					     cp);
-				goto out;
-			}
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (rd->pos + 1 >= rd->len ||
-				    rd->p[rd->pos] != '\\' ||
-				    rd->p[rd->pos + 1] != 'u' ||
-				    hex4(rd->p + rd->pos + 2,
-					 rd->len - rd->pos - 2, &lo) != 0 ||
-				    lo < 0xdc00 || lo > 0xdfff) {
-					rc =
-					    rd_fail(rd, at,
-						    "lone surrogate \\u%04X (a "
-						    "high surrogate must be "
-						    "followed by a low one)",
-						    cp);
-					goto out;
-				}
-				rd->pos += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     (lo - 0xdc00);
-			}
-			buf_add(&b, utf, utf8_put(utf, cp));
-			continue;
-		}
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			break;
-		case 'b':
-			c = '\b';
-			break;
-		case 'f':
-			c = '\f';
-			break;
-		case 'n':
-			c = '\n';
-			break;
-		case 'r':
-			c = '\r';
-			break;
-		case 't':
-			c = '\t';
-			break;
-		default:
-			rc = rd_fail(rd, rd->pos, "invalid escape '\\%c'",
-				     c >= 0x20 && c < 0x7f ? c : '?');
-			goto out;
-		}
-		buf_add(&b, &c, 1);
-		rd->pos += 2;
-	}
-	if (b.oom) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (!b.p) {
-		b.p = malloc(1);
-		if (!b.p) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	b.p[b.len] = '\0';
-	*s = b.p;
-	*n = b.len;
-	b.p = NULL;
-out:
-	free(b.p);
-	return rc;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Scans the JSON number grammar from *end, moving *end past it. */
-static int rd_number_scan(struct reader *rd, size_t *end)
-{
-	const char *p = rd->p;
-	size_t i = *end;
-	char tmp[16];
-
-	if (p[i] == '-') {
-		i++;
-		if (i >= rd->len || !is_digit(p[i]))
-			return rd_fail(rd, i, "expected a digit after '-'");
-	}
-	if (!is_digit(p[i]))
-		return rd_fail(rd, i, "expected a value, found %s",
-			       rd_what(rd, tmp, sizeof(tmp)));
-	if (p[i] == '0') {
-		i++;
-		if (i < rd->len && is_digit(p[i]))
-			return rd_fail(rd, i,
-				       "a number cannot have leading zeros");
-	} else {
-		while (i < rd->len && is_digit(p[i]))
-			i++;
-	}
-	if (i < rd->len && p[i] == '.') {
-		i++;
-		if (i >= rd->len || !is_digit(p[i]))
-			return rd_fail(rd, i, "expected a digit after '.'");
-		while (i < rd->len && is_digit(p[i]))
-			i++;
-	}
-	if (i < rd->len && (p[i] == 'e' || p[i] == 'E')) {
-		i++;
-		if (i < rd->len && (p[i] == '+' || p[i] == '-'))
-			i++;
-		if (i >= rd->len || !is_digit(p[i]))
-			return rd_fail(rd, i,
-				       "expected a digit in the exponent");
-		while (i < rd->len && is_digit(p[i]))
-			i++;
-	}
-	*end = i;
-	return 0;
-}
-
-/* A JSON number token, kept as text. NaN and (-)Infinity, which Python's
- * json writes, are taken as number tokens here so that the error about
- * them names the attribute; the number check refuses them. */
-static int rd_number(struct reader *rd, struct jnode *j)
-{
-	static const char *const words[] = {"NaN", "Infinity", "-Infinity"};
-	size_t start = rd->pos, end = rd->pos;
-	int rc = -EAGAIN;
-
-	for (size_t w = 0; w < 3 && rc; w++) {
-		size_t l = strlen(words[w]);
-
-		if (rd->len - start >= l &&
-		    memcmp(rd->p + start, words[w], l) == 0) {
-			end = start + l;
-			rc = 0;
-		}
-	}
-	if (rc)
-		rc = rd_number_scan(rd, &end);
-	if (rc)
-		return rc;
-	j->s = strndup(rd->p + start, end - start);
-	if (!j->s)
-		return -ENOMEM;
-	j->n = end - start;
-	rd->pos = end;
-	return 0;
-}
-
-static int key_entry_cmp(const void *pa, const void *pb)
-{
-	const struct member *a = pa, *b = pb;
-
-	return member_cmp_ss(a, b);
-}
-
-/* Refuses an object with a key twice, at the first repeat in the text. */
-static int rd_dups(struct reader *rd, const struct jnode *j)
-{
-	struct member *m;
-	size_t best = SIZE_MAX, orig = 0;
-	char shown[80];
-	int rc = 0;
-
-	if (j->cnt < 2)
-		return 0;
-	m = calloc(j->cnt, sizeof(*m));
-	if (!m)
-		return -ENOMEM;
-	for (size_t i = 0; i < j->cnt; i++) {
-		m[i].s = j->keys[i].s;
-		m[i].n = j->keys[i].n;
-		m[i].index = i;
-	}
-	qsort(m, j->cnt, sizeof(*m), key_entry_cmp);
-	for (size_t i = 1, run = 0; i < j->cnt; i++) {
-		if (bytes_cmp(m[i].s, m[i].n, m[i - 1].s, m[i - 1].n) != 0) {
-			run = i;
-			continue;
-		}
-		if (m[i].index < best) {
-			best = m[i].index;
-			orig = m[run].index;
-		}
-	}
-	if (best != SIZE_MAX) {
-		unsigned l, c;
-
-		rd_where(rd, j->keys[orig].off, &l, &c);
-		disp_copy(shown, sizeof(shown), j->keys[best].s,
-			  j->keys[best].n);
-		rc = rd_fail(rd, j->keys[best].off,
-			     "duplicate key \"%s\" (first at line %u, "
-			     "column %u)",
-			     shown, l, c);
-	}
-	free(m);
-	return rc;
-}
-
-static int rd_object(struct reader *rd, int depth, struct jnode *j)
-{
-	char tmp[16];
-	int rc;
-
-	rd->pos++;
-	rd_ws(rd);
-	if (rd->pos < rd->len && rd->p[rd->pos] == '}') {
-		rd->pos++;
-		return 0;
-	}
-	for (;;) {
-		struct jkey key = {.off = rd->pos};
-		struct jnode *kid = NULL;
-
-		if (rd->pos >= rd->len || rd->p[rd->pos] != '"') {
-			if (rd->pos < rd->len && rd->p[rd->pos] == '}')
-				return rd_fail(rd, rd->pos,
-					       "trailing comma before '}'");
-			return rd_fail(rd, rd->pos,
-				       "expected a key in double quotes, "
-				       "found %s",
-				       rd_what(rd, tmp, sizeof(tmp)));
-		}
-		rc = rd_string(rd, &key.s, &key.n);
-		if (rc)
-			return rc;
-		rd_ws(rd);
-		if (rd->pos >= rd->len || rd->p[rd->pos] != ':') {
-			free(key.s);
-			return rd_fail(rd, rd->pos,
-				       "expected ':' after the key, found %s",
-				       rd_what(rd, tmp, sizeof(tmp)));
-		}
-		rd->pos++;
-		rd_ws(rd);
-		rc = rd_value(rd, depth + 1, &kid);
-		if (rc == 0)
-			rc = jnode_push(j, kid, &key);
-		if (rc) {
-			jnode_free(kid);
-			free(key.s);
-			return rc;
-		}
-		rd_ws(rd);
-		if (rd->pos < rd->len && rd->p[rd->pos] == ',') {
-			rd->pos++;
-			rd_ws(rd);
-			continue;
-		}
-		if (rd->pos < rd->len && rd->p[rd->pos] == '}') {
-			rd->pos++;
-			break;
-		}
-		return rd_fail(rd, rd->pos, "expected ',' or '}', found %s",
-			       rd_what(rd, tmp, sizeof(tmp)));
-	}
-	return rd_dups(rd, j);
-}
-
-static int rd_array(struct reader *rd, int depth, struct jnode *j)
-{
-	char tmp[16];
-	int rc;
-
-	rd->pos++;
-	rd_ws(rd);
-	if (rd->pos < rd->len && rd->p[rd->pos] == ']') {
-		rd->pos++;
-		return 0;
-	}
-	for (;;) {
-		struct jnode *kid = NULL;
-
-		if (rd->pos < rd->len && rd->p[rd->pos] == ']')
-			return rd_fail(rd, rd->pos,
-				       "trailing comma before ']'");
-		rc = rd_value(rd, depth + 1, &kid);
-		if (rc == 0)
-			rc = jnode_push(j, kid, NULL);
-		if (rc) {
-			jnode_free(kid);
-			return rc;
-		}
-		rd_ws(rd);
-		if (rd->pos < rd->len && rd->p[rd->pos] == ',') {
-			rd->pos++;
-			rd_ws(rd);
-			continue;
-		}
-		if (rd->pos < rd->len && rd->p[rd->pos] == ']') {
-			rd->pos++;
-			return 0;
-		}
-		return rd_fail(rd, rd->pos, "expected ',' or ']', found %s",
-			       rd_what(rd, tmp, sizeof(tmp)));
-	}
-}
-
-static int rd_literal(struct reader *rd, const char *word)
-{
-	size_t l = strlen(word);
-
-	if (rd->len - rd->pos < l || memcmp(rd->p + rd->pos, word, l) != 0)
-		return rd_fail(rd, rd->pos, "invalid literal, expected %s",
-			       word);
-	rd->pos += l;
-	return 0;
-}
-
-/* Reads the value at pos (whitespace already skipped). *out caller frees
- * with jnode_free. */
-static int rd_value(struct reader *rd, int depth, struct jnode **out)
-{
-	struct jnode *j = NULL;
-	char tmp[16];
-	char c;
-	int rc = 0;
-
-	*out = NULL;
-	if (rd->pos >= rd->len)
-		return rd_fail(rd, rd->pos,
-			       "unexpected end of text, expected a value");
-	if (depth > JSON_DEPTH_MAX)
-		return rd_fail(rd, rd->pos, "JSON nested deeper than %d levels",
-			       JSON_DEPTH_MAX);
-	c = rd->p[rd->pos];
-	j = jnode_new(J_NULL, rd->pos);
-	if (!j)
-		return -ENOMEM;
-	switch (c) {
-	case '{':
-		j->t = J_OBJ;
-		rc = rd_object(rd, depth, j);
-		break;
-	case '[':
-		j->t = J_ARR;
-		rc = rd_array(rd, depth, j);
-		break;
-	case '"':
-		j->t = J_STR;
-		rc = rd_string(rd, &j->s, &j->n);
-		break;
-	case 't':
-		j->t = J_TRUE;
-		rc = rd_literal(rd, "true");
-		break;
-	case 'f':
-		j->t = J_FALSE;
-		rc = rd_literal(rd, "false");
-		break;
-	case 'n':
-		j->t = J_NULL;
-		rc = rd_literal(rd, "null");
-		break;
-	default:
-		if (c == '-' || is_digit(c) || c == 'N' || c == 'I') {
-			j->t = J_NUM;
-			rc = rd_number(rd, j);
-			break;
-		}
-		rc = rd_fail(rd, rd->pos, "expected a value, found %s",
-			     rd_what(rd, tmp, sizeof(tmp)));
-		break;
-	}
-	if (rc) {
-		jnode_free(j);
-		return rc;
-	}
-	*out = j;
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1783,7 +881,7 @@ static void path_put(char *dst, size_t size, size_t *o, const char *s, size_t n)
 {
 	if (*o + 4 > size)
 		return;
-	disp_copy(dst + *o, size - *o, s, n);
+	jsontext_show(dst + *o, size - *o, s, n);
 	*o += strlen(dst + *o);
 }
 
@@ -1823,9 +921,9 @@ conv_fail(struct conv *c, const struct pseg *path, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int conv_map(struct conv *c, const struct jnode *j,
+static int conv_map(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, int level, json_t **out);
-static int conv_value(struct conv *c, const struct jnode *j,
+static int conv_value(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out);
 
 static int conv_level(struct conv *c, const struct pseg *path, int level)
@@ -1837,16 +935,7 @@ static int conv_level(struct conv *c, const struct pseg *path, int level)
 			 "is level 1, each list or map inside one more)");
 }
 
-static const char *jtype_name(enum jtype t)
-{
-	static const char *const names[] = {"null",	"true",	    "false",
-					    "a number", "a string", "an array",
-					    "an object"};
-
-	return names[t];
-}
-
-static int conv_number(struct conv *c, const struct jnode *j,
+static int conv_number(struct conv *c, const struct jsontext_node *j,
 		       const struct pseg *path, json_t **out)
 {
 	int rc = num_check(j->s, j->n, NULL, c->err);
@@ -1864,17 +953,17 @@ static int conv_number(struct conv *c, const struct jnode *j,
 	return *out ? 0 : -ENOMEM;
 }
 
-static int conv_b64(struct conv *c, const struct jnode *j,
+static int conv_b64(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, json_t **out)
 {
 	size_t n;
 
-	if (j->t != J_STR)
+	if (j->t != JSONTEXT_STRING)
 		return conv_fail(c, path,
 				 "binary must be a base64 string, "
 				 "not %s",
-				 jtype_name(j->t));
-	if (b64_decode(j->s, j->n, NULL, &n) != 0)
+				 jsontext_type_name(j->t));
+	if (ddbvalue_base64_decode(j->s, j->n, false, NULL, &n) != 0)
 		return conv_fail(c, path,
 				 "invalid base64 (standard alphabet, '=' "
 				 "padding to a multiple of 4)");
@@ -1884,8 +973,8 @@ static int conv_b64(struct conv *c, const struct jnode *j,
 
 /* A set: non-empty, members of the right type, no two equal (NS by value,
  * BS by decoded bytes). Members stay in file order and text. */
-static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
-		    const struct pseg *path, json_t **out)
+static int conv_set(struct conv *c, const struct jsontext_node *j,
+		    enum av_type t, const struct pseg *path, json_t **out)
 {
 	static const char *const what[] = {
 	    [AV_SS] = "string", [AV_NS] = "number", [AV_BS] = "binary"};
@@ -1895,9 +984,9 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 	int rc = 0;
 
 	*out = NULL;
-	if (j->t != J_ARR) {
+	if (j->t != JSONTEXT_ARRAY) {
 		rc = conv_fail(c, path, "a %s set must be an array, not %s",
-			       what[t], jtype_name(j->t));
+			       what[t], jsontext_type_name(j->t));
 		goto out;
 	}
 	if (j->cnt == 0) {
@@ -1913,17 +1002,17 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 		goto out;
 	}
 	for (size_t i = 0; i < j->cnt; i++) {
-		const struct jnode *k = j->kids[i];
+		const struct jsontext_node *k = j->kids[i];
 		struct pseg seg = {.up = path, .index = i};
 		bool want_str = t != AV_NS || c->f == CODEC_DDB;
 		json_t *s;
 
-		if ((want_str && k->t != J_STR) ||
-		    (!want_str && k->t != J_NUM)) {
+		if ((want_str && k->t != JSONTEXT_STRING) ||
+		    (!want_str && k->t != JSONTEXT_NUMBER)) {
 			rc = conv_fail(
 			    c, &seg, "a %s set member must be %s, not %s",
 			    what[t], want_str ? "a string" : "a number",
-			    jtype_name(k->t));
+			    jsontext_type_name(k->t));
 			goto out;
 		}
 		m[i].s = k->s;
@@ -1942,7 +1031,7 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 			}
 		}
 		if (t == AV_BS) {
-			rc = b64_decode(k->s, k->n, &m[i].bytes, &m[i].blen);
+			rc = b64_bytes(k->s, k->n, &m[i].bytes, &m[i].blen);
 			if (rc == -EINVAL)
 				rc = conv_fail(c, &seg,
 					       "invalid base64 (standard "
@@ -1961,7 +1050,8 @@ static int conv_set(struct conv *c, const struct jnode *j, enum av_type t,
 	      t == AV_NS ? member_cmp_ns
 			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
 	for (size_t i = 1, run = 0; i < j->cnt; i++) {
-		int eq = t == AV_NS   ? num_cmp(&m[i].num, &m[i - 1].num)
+		int eq = t == AV_NS   ? ddbvalue_number_compare(&m[i].num,
+								  &m[i - 1].num)
 			 : t == AV_BS ? bytes_cmp(m[i].bytes, m[i].blen,
 						  m[i - 1].bytes, m[i - 1].blen)
 				      : bytes_cmp(m[i].s, m[i].n, m[i - 1].s,
@@ -1995,7 +1085,7 @@ out:
 	return rc;
 }
 
-static int conv_list(struct conv *c, const struct jnode *j,
+static int conv_list(struct conv *c, const struct jsontext_node *j,
 		     const struct pseg *path, int level, json_t **out)
 {
 	json_t *arr = NULL;
@@ -2030,7 +1120,7 @@ out:
 	return rc;
 }
 
-static int conv_mapav(struct conv *c, const struct jnode *j,
+static int conv_mapav(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out)
 {
 	json_t *map = NULL;
@@ -2046,8 +1136,8 @@ static int conv_mapav(struct conv *c, const struct jnode *j,
 }
 
 /* The plain format's tagged objects {"$B": ...} and friends. */
-static int conv_tagged(struct conv *c, const struct jkey *tag,
-		       const struct jnode *v, const struct pseg *path,
+static int conv_tagged(struct conv *c, const struct jsontext_key *tag,
+		       const struct jsontext_node *v, const struct pseg *path,
 		       int level, json_t **out)
 {
 	json_t *s = NULL;
@@ -2068,13 +1158,13 @@ static int conv_tagged(struct conv *c, const struct jkey *tag,
 	if (name_is("$BS", tag->s, tag->n))
 		return conv_set(c, v, AV_BS, path, out);
 	/* "$M" */
-	if (v->t != J_OBJ)
+	if (v->t != JSONTEXT_OBJECT)
 		return conv_fail(c, path, "\"$M\" must hold an object, not %s",
-				 jtype_name(v->t));
+				 jsontext_type_name(v->t));
 	return conv_mapav(c, v, path, level, out);
 }
 
-static bool is_tag(const struct jkey *k)
+static bool is_tag(const struct jsontext_key *k)
 {
 	return name_is("$B", k->s, k->n) || name_is("$SS", k->s, k->n) ||
 	       name_is("$NS", k->s, k->n) || name_is("$BS", k->s, k->n) ||
@@ -2083,26 +1173,26 @@ static bool is_tag(const struct jkey *k)
 
 /* A value of the plain format; level is that of the enclosing map or
  * list, so a list or map here is level + 1. */
-static int conv_plain(struct conv *c, const struct jnode *j,
+static int conv_plain(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out)
 {
 	*out = NULL;
 	switch (j->t) {
-	case J_STR:
+	case JSONTEXT_STRING:
 		*out = av_make("S", json_stringn_nocheck(j->s, j->n));
 		return *out ? 0 : -ENOMEM;
-	case J_NUM:
+	case JSONTEXT_NUMBER:
 		return conv_number(c, j, path, out);
-	case J_TRUE:
-	case J_FALSE:
-		*out = av_make("BOOL", json_boolean(j->t == J_TRUE));
+	case JSONTEXT_TRUE:
+	case JSONTEXT_FALSE:
+		*out = av_make("BOOL", json_boolean(j->t == JSONTEXT_TRUE));
 		return *out ? 0 : -ENOMEM;
-	case J_NULL:
+	case JSONTEXT_NULL:
 		*out = av_make("NULL", json_true());
 		return *out ? 0 : -ENOMEM;
-	case J_ARR:
+	case JSONTEXT_ARRAY:
 		return conv_list(c, j, path, level + 1, out);
-	case J_OBJ:
+	case JSONTEXT_OBJECT:
 		if (j->cnt == 1 && is_tag(&j->keys[0]))
 			return conv_tagged(c, &j->keys[0], j->kids[0], path,
 					   level + 1, out);
@@ -2112,21 +1202,21 @@ static int conv_plain(struct conv *c, const struct jnode *j,
 }
 
 /* A DynamoDB JSON attribute value {"T": v}. */
-static int conv_ddb(struct conv *c, const struct jnode *j,
+static int conv_ddb(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, int level, json_t **out)
 {
-	const struct jnode *v;
+	const struct jsontext_node *v;
 	enum av_type t;
 	char shown[40];
 	json_t *s = NULL;
 	int rc;
 
 	*out = NULL;
-	if (j->t != J_OBJ)
+	if (j->t != JSONTEXT_OBJECT)
 		return conv_fail(c, path,
 				 "an attribute value must be an object with "
 				 "one type tag, as in {\"S\": \"x\"}, not %s",
-				 jtype_name(j->t));
+				 jsontext_type_name(j->t));
 	if (j->cnt != 1)
 		return conv_fail(c, path,
 				 "an attribute value has exactly one type tag "
@@ -2137,19 +1227,19 @@ static int conv_ddb(struct conv *c, const struct jnode *j,
 	t = tag_type(j->keys[0].s, j->keys[0].n);
 	switch (t) {
 	case AV_S:
-		if (v->t != J_STR)
+		if (v->t != JSONTEXT_STRING)
 			break;
 		*out = av_make("S", json_stringn_nocheck(v->s, v->n));
 		return *out ? 0 : -ENOMEM;
 	case AV_N:
-		if (v->t != J_STR)
+		if (v->t != JSONTEXT_STRING)
 			return conv_fail(c, path,
 					 "\"N\" takes the number as a string "
 					 "(as in {\"N\": \"1.5\"}), not %s",
-					 jtype_name(v->t));
+					 jsontext_type_name(v->t));
 		return conv_number(c, v, path, out);
 	case AV_B:
-		if (v->t != J_STR)
+		if (v->t != JSONTEXT_STRING)
 			break;
 		rc = conv_b64(c, v, path, &s);
 		if (rc)
@@ -2157,12 +1247,12 @@ static int conv_ddb(struct conv *c, const struct jnode *j,
 		*out = av_make("B", s);
 		return *out ? 0 : -ENOMEM;
 	case AV_BOOL:
-		if (v->t != J_TRUE && v->t != J_FALSE)
+		if (v->t != JSONTEXT_TRUE && v->t != JSONTEXT_FALSE)
 			break;
-		*out = av_make("BOOL", json_boolean(v->t == J_TRUE));
+		*out = av_make("BOOL", json_boolean(v->t == JSONTEXT_TRUE));
 		return *out ? 0 : -ENOMEM;
 	case AV_NULL:
-		if (v->t != J_TRUE)
+		if (v->t != JSONTEXT_TRUE)
 			return conv_fail(c, path, "\"NULL\" must be true");
 		*out = av_make("NULL", json_true());
 		return *out ? 0 : -ENOMEM;
@@ -2171,25 +1261,25 @@ static int conv_ddb(struct conv *c, const struct jnode *j,
 	case AV_BS:
 		return conv_set(c, v, t, path, out);
 	case AV_L:
-		if (v->t != J_ARR)
+		if (v->t != JSONTEXT_ARRAY)
 			break;
 		return conv_list(c, v, path, level + 1, out);
 	case AV_M:
-		if (v->t != J_OBJ)
+		if (v->t != JSONTEXT_OBJECT)
 			break;
 		return conv_mapav(c, v, path, level + 1, out);
 	default:
-		disp_copy(shown, sizeof(shown), j->keys[0].s, j->keys[0].n);
+		jsontext_show(shown, sizeof(shown), j->keys[0].s, j->keys[0].n);
 		return conv_fail(c, path,
 				 "unknown type tag \"%s\" (expected S, N, B, "
 				 "BOOL, NULL, M, L, SS, NS or BS)",
 				 shown);
 	}
 	return conv_fail(c, path, "\"%s\" cannot hold %s", av_tags[t],
-			 jtype_name(v->t));
+			 jsontext_type_name(v->t));
 }
 
-static int conv_value(struct conv *c, const struct jnode *j,
+static int conv_value(struct conv *c, const struct jsontext_node *j,
 		      const struct pseg *path, int level, json_t **out)
 {
 	if (c->f == CODEC_DDB)
@@ -2198,7 +1288,7 @@ static int conv_value(struct conv *c, const struct jnode *j,
 }
 
 /* The members of a JSON object as a map of level `level` (the item is 1). */
-static int conv_map(struct conv *c, const struct jnode *j,
+static int conv_map(struct conv *c, const struct jsontext_node *j,
 		    const struct pseg *path, int level, json_t **out)
 {
 	json_t *map = json_object();
@@ -2208,7 +1298,7 @@ static int conv_map(struct conv *c, const struct jnode *j,
 	if (!map)
 		return -ENOMEM;
 	for (size_t i = 0; i < j->cnt; i++) {
-		const struct jkey *k = &j->keys[i];
+		const struct jsontext_key *k = &j->keys[i];
 		struct pseg seg = {.up = path, .key = k->s, .klen = k->n};
 		json_t *v = NULL;
 
@@ -2259,14 +1349,15 @@ static int check_size(const json_t *item, struct codec_error *err)
 }
 
 /* Reads the one JSON object at rd->pos (not at the end) and converts it. */
-static int parse_text(struct reader *rd, struct conv *c, json_t **out)
+static int parse_text(struct jsontext_reader *rd, struct conv *c,
+		      json_t **out)
 {
 	static const char *const kinds[] = {['['] = "an array",
 					    ['"'] = "a string",
 					    ['t'] = "true",
 					    ['f'] = "false",
 					    ['n'] = "null"};
-	struct jnode *root = NULL;
+	struct jsontext_node *root = NULL;
 	unsigned char ch = (unsigned char)rd->p[rd->pos];
 	const char *kind = NULL;
 	char tmp[16];
@@ -2274,46 +1365,48 @@ static int parse_text(struct reader *rd, struct conv *c, json_t **out)
 
 	if (ch < sizeof(kinds) / sizeof(kinds[0]))
 		kind = kinds[ch];
-	if (ch == '-' || is_digit((char)ch))
+	if (ch == '-' || (ch >= '0' && ch <= '9'))
 		kind = "a number";
 	if (kind) {
-		rc = rd_fail(rd, rd->pos,
-			     "expected '{': an item file holds one JSON "
-			     "object, not %s",
-			     kind);
+		rc = jsontext_fail(rd, rd->pos,
+				   "expected '{': an item file holds one JSON "
+				   "object, not %s",
+				   kind);
 		goto out;
 	}
 	if (ch != '{') {
-		rc = rd_fail(rd, rd->pos,
-			     "expected '{' to start the item, found %s",
-			     rd_what(rd, tmp, sizeof(tmp)));
+		rc = jsontext_fail(rd, rd->pos,
+				   "expected '{' to start the item, found %s",
+				   jsontext_what(rd, tmp, sizeof(tmp)));
 		goto out;
 	}
-	rc = rd_value(rd, 1, &root);
+	rc = jsontext_read_value(rd, &root);
 	if (rc)
 		goto out;
-	rd_ws(rd);
+	jsontext_skip_ws(rd);
 	if (rd->pos < rd->len && rd->p[rd->pos] == '{') {
-		rc = rd_fail(rd, rd->pos,
-			     "a second JSON object; an item file holds "
-			     "exactly one");
+		rc = jsontext_fail(rd, rd->pos,
+				   "a second JSON object; an item file holds "
+				   "exactly one");
 		goto out;
 	}
 	if (rd->pos < rd->len) {
-		rc = rd_fail(rd, rd->pos, "unexpected %s after the JSON object",
-			     rd_what(rd, tmp, sizeof(tmp)));
+		rc = jsontext_fail(rd, rd->pos,
+				   "unexpected %s after the JSON object",
+				   jsontext_what(rd, tmp, sizeof(tmp)));
 		goto out;
 	}
 	rc = conv_map(c, root, NULL, 1, out);
 out:
-	jnode_free(root);
+	jsontext_free(root);
 	return rc;
 }
 
 int codec_parse(const char *text, size_t len, enum codec_format f,
 		json_t **item, struct codec_error *err)
 {
-	struct reader rd = {.p = text, .len = len, .err = err};
+	struct jsontext_error jerr = {0};
+	struct jsontext_reader rd;
 	struct conv c = {.f = f, .err = err};
 	json_t *out = NULL;
 	int rc = 0;
@@ -2324,11 +1417,17 @@ int codec_parse(const char *text, size_t len, enum codec_format f,
 		rc = -EINVAL;
 		goto out;
 	}
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		rd.pos = rd.base = 3;
-	rd_ws(&rd);
+	jsontext_init(&rd, text, len, err ? &jerr : NULL);
+	jsontext_skip_ws(&rd);
 	if (rd.pos < rd.len) {
 		rc = parse_text(&rd, &c, &out);
+		if (rc && err && jerr.line) {
+			/* a syntax error: the reader's place and message */
+			err->line = jerr.line;
+			err->column = jerr.column;
+			memcpy(err->message, jerr.message,
+			       sizeof(err->message));
+		}
 		if (rc)
 			goto out;
 	} else {
@@ -2357,24 +1456,16 @@ static char type_of(enum av_type t)
 	return t == AV_S ? 'S' : t == AV_N ? 'N' : t == AV_B ? 'B' : '?';
 }
 
-static const char *type_words(char t)
-{
-	return t == 'S'	  ? "a string (S)"
-	       : t == 'N' ? "a number (N)"
-	       : t == 'B' ? "a binary (B)"
-			  : "another type";
-}
-
 /* The key value's bytes: S as is, B decoded (into *tmp, caller frees). */
 static int key_bytes(enum av_type t, const json_t *v, const char **p, size_t *n,
-		     unsigned char **tmp)
+		     char **tmp)
 {
 	*tmp = NULL;
 	if (t == AV_B) {
-		int rc = b64_decode(json_string_value(v), json_string_length(v),
-				    tmp, n);
+		int rc = b64_bytes(json_string_value(v), json_string_length(v),
+				   tmp, n);
 
-		*p = (const char *)*tmp;
+		*p = *tmp;
 		return rc;
 	}
 	*p = json_string_value(v);
@@ -2382,14 +1473,16 @@ static int key_bytes(enum av_type t, const json_t *v, const char **p, size_t *n,
 	return 0;
 }
 
-/* Checks one key attribute of item against the path's key, or adds it. */
-static int apply_one(json_t *item, const char *name, char type, size_t max,
+/* Checks one key attribute of item (the sort key when range) against the
+ * path's key, or adds it. */
+static int apply_one(json_t *item, const char *name, char type, bool range,
 		     const json_t *path_key, struct codec_error *err)
 {
 	json_t *pv, *iv, *pval = NULL, *ival = NULL, *copy = NULL;
-	unsigned char *ptmp = NULL, *itmp = NULL;
+	char *ptmp = NULL, *itmp = NULL;
 	const char *pp = NULL, *ip = NULL;
 	size_t pn = 0, in = 0, nlen = strlen(name);
+	size_t max = ddbvalue_key_max(range);
 	enum av_type pt, it;
 	char pshown[64], ishown[64];
 	bool same;
@@ -2399,7 +1492,7 @@ static int apply_one(json_t *item, const char *name, char type, size_t max,
 	pt = pv ? av_split(pv, &pval) : AV_BAD;
 	if (type_of(pt) != type) {
 		err_msg(err, "the path's key has no %s attribute \"%s\"",
-			type_words(type), name);
+			ddbvalue_key_type_words(type), name);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -2412,19 +1505,19 @@ static int apply_one(json_t *item, const char *name, char type, size_t max,
 		goto out;
 	}
 	if (err)
-		disp_copy(err->path, sizeof(err->path), name, nlen);
+		jsontext_show(err->path, sizeof(err->path), name, nlen);
 	it = av_split(iv, &ival);
 	if (type_of(it) != type) {
 		err_msg(err, "a key attribute must be %s, not %s",
-			type_words(type),
+			ddbvalue_key_type_words(type),
 			it == AV_BAD ? "a malformed value" : av_tags[it]);
 		rc = -EINVAL;
 		goto out;
 	}
-	disp_copy(pshown, sizeof(pshown), json_string_value(pval),
-		  json_string_length(pval));
-	disp_copy(ishown, sizeof(ishown), json_string_value(ival),
-		  json_string_length(ival));
+	jsontext_show(pshown, sizeof(pshown), json_string_value(pval),
+		      json_string_length(pval));
+	jsontext_show(ishown, sizeof(ishown), json_string_value(ival),
+		      json_string_length(ival));
 	if (type == 'N') {
 		rc = num_check(json_string_value(ival),
 			       json_string_length(ival), NULL, err);
@@ -2449,7 +1542,7 @@ static int apply_one(json_t *item, const char *name, char type, size_t max,
 			err_msg(err,
 				"a %s key value is at most %zu bytes, this one "
 				"is %zu",
-				max == KEY_HASH_MAX ? "partition" : "sort", max,
+				range ? "sort" : "partition", max,
 				in);
 			rc = -EINVAL;
 			goto out;
@@ -2479,11 +1572,10 @@ int codec_apply_key(json_t *item, const struct codec_schema *s,
 		err_msg(err, "no item or no key");
 		return -EINVAL;
 	}
-	rc = apply_one(item, s->hash_name, s->hash_type, KEY_HASH_MAX, path_key,
-		       err);
+	rc = apply_one(item, s->hash_name, s->hash_type, false, path_key, err);
 	if (rc == 0 && s->range_name)
-		rc = apply_one(item, s->range_name, s->range_type,
-			       KEY_RANGE_MAX, path_key, err);
+		rc = apply_one(item, s->range_name, s->range_type, true,
+			       path_key, err);
 	if (rc == 0)
 		rc = check_size(item, err);
 	return rc;

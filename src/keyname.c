@@ -2,24 +2,14 @@
  * (percent-encoding, base64url, shortened names), canonical number text, and
  * parsing of table names and mkdir key specs. No I/O, no globals. */
 #include "keyname.h"
+#include "ddbvalue.h"
 #include "dynbuf.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-
-/* Java's BigDecimal keeps the exponent and the scale in an int. */
-#define JAVA_INT_MIN (-2147483647LL - 1)
-#define JAVA_INT_MAX 2147483647LL
-
-/* DynamoDB's number limits: 38 significant digits, magnitude 1E-130 to
- * 9.99...E+125, i.e. the leading digit's power of ten within [-130, 125]. */
-#define NUM_DIGITS_MAX 38
-#define NUM_POW_MIN    (-130)
-#define NUM_POW_MAX    125
 
 #define SUFFIX_LEN (sizeof(KEYNAME_SUFFIX) - 1)
 /* '~' and the hash that end every shortened encoding. */
@@ -39,378 +29,23 @@ static char *memdup0(const void *data, size_t len)
 	return p;
 }
 
+/* Reads a key-schema type letter ("S", "N" or "B", len bytes). */
+static int type_parse(const char *s, size_t len, enum keyname_type *type)
+{
+	char t;
+
+	if (ddbvalue_key_type_parse(s, len, &t))
+		return -EINVAL;
+	*type = t == 'N' ? KEYNAME_N : t == 'B' ? KEYNAME_B : KEYNAME_S;
+	return 0;
+}
+
 void keyname_key_free(struct keyname_key *k)
 {
 	if (!k)
 		return;
 	free(k->value);
 	memset(k, 0, sizeof(*k));
-}
-
-/* ---- UTF-8 ---- */
-
-/* Length of the valid UTF-8 character at p (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF), or 0 when none starts there. */
-static size_t utf8_char_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len;
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		len = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0; /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F; /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return len;
-}
-
-static bool utf8_valid(const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len;) {
-		size_t n = utf8_char_len(p + i, len - i);
-
-		if (!n)
-			return false;
-		i += n;
-	}
-	return true;
-}
-
-/* ---- Numbers ---- */
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* The digit at index k of the mantissa's digits, the integer part's ni
- * digits at a followed by the fraction's at f. */
-static char mant_digit(const char *a, size_t ni, const char *f, size_t k)
-{
-	return k < ni ? a[k] : f[k - ni];
-}
-
-int keyname_number_parse(const char *s, size_t n, struct keyname_number *x,
-			 enum keyname_number_fault *fault)
-{
-	enum keyname_number_fault f = KEYNAME_NUMBER_SYNTAX;
-	size_t i = 0, total, last = 0;
-	bool eneg = false, over = false;
-
-	memset(x, 0, sizeof(*x));
-	if (i < n && (s[i] == '+' || s[i] == '-')) {
-		x->neg = s[i] == '-';
-		i++;
-	}
-	x->ip = s + i;
-	while (i < n && is_digit(s[i]))
-		i++;
-	x->il = (size_t)(s + i - x->ip);
-	x->fp = s + i;
-	if (i < n && s[i] == '.') {
-		x->dot = true;
-		i++;
-		x->fp = s + i;
-		while (i < n && is_digit(s[i]))
-			i++;
-		x->fl = (size_t)(s + i - x->fp);
-	}
-	if (x->il + x->fl == 0)
-		goto out;
-	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-		size_t start;
-
-		x->ep = s + i;
-		i++;
-		if (i < n && (s[i] == '+' || s[i] == '-')) {
-			eneg = s[i] == '-';
-			i++;
-		}
-		start = i;
-		while (i < n && is_digit(s[i]))
-			i++;
-		if (i == start)
-			goto out;
-		x->el = (size_t)(s + i - x->ep);
-		while (start < i - 1 && s[start] == '0')
-			start++;
-		/* Java: more than 10 digits, or a value outside an int, is an
-		 * error even for a zero mantissa ("0e99999999999"). */
-		if (i - start > 10) {
-			over = true;
-		} else {
-			for (size_t k = start; k < i; k++)
-				x->exp = x->exp * 10 + (s[k] - '0');
-			if (eneg)
-				x->exp = -x->exp;
-			over = x->exp < JAVA_INT_MIN || x->exp > JAVA_INT_MAX;
-		}
-	}
-	if (i != n)
-		goto out;
-	/* Java's scale (fraction digits minus exponent) must be an int too:
-	 * DynamoDB Local rejects "0.0e-2147483647" but takes "0e-2147483647".
-	 */
-	if (!over && (x->fl > (size_t)JAVA_INT_MAX ||
-		      (long long)x->fl - x->exp > JAVA_INT_MAX ||
-		      (long long)x->fl - x->exp < JAVA_INT_MIN))
-		over = true;
-	if (over) /* beyond any limit: far out of range unless zero */
-		x->exp = eneg ? -(1LL << 40) : 1LL << 40;
-
-	total = x->il + x->fl;
-	x->zero = true;
-	for (size_t k = 0; k < total; k++) {
-		if (mant_digit(x->ip, x->il, x->fp, k) == '0')
-			continue;
-		if (x->zero)
-			x->first = k;
-		x->zero = false;
-		last = k;
-	}
-	/* A zero past Java's limits is a syntax error to DynamoDB Local; any
-	 * other number there is simply out of range. */
-	if (over && x->zero)
-		goto out;
-	f = KEYNAME_NUMBER_OK;
-	if (x->zero)
-		goto out;
-	x->nd = last - x->first + 1;
-	x->pow10 = (long long)x->il - 1 - (long long)x->first + x->exp;
-	if (x->nd > NUM_DIGITS_MAX)
-		f = KEYNAME_NUMBER_DIGITS;
-	else if (x->pow10 < NUM_POW_MIN)
-		f = KEYNAME_NUMBER_SMALL;
-	else if (x->pow10 > NUM_POW_MAX)
-		f = KEYNAME_NUMBER_LARGE;
-out:
-	if (fault)
-		*fault = f;
-	return f == KEYNAME_NUMBER_OK ? 0 : -EINVAL;
-}
-
-/* Appends the canonical text of the n bytes at s to out (see
- * keyname_number_canonical). */
-static int number_canon(const char *s, size_t n, struct dynbuf *out)
-{
-	struct keyname_number x;
-	long long pow_lo;
-	int rc;
-
-	rc = keyname_number_parse(s, n, &x, NULL);
-	if (rc)
-		return rc;
-	if (x.zero)
-		return dynbuf_addc(out, '0'); /* zero has no sign */
-	/* Power of ten of the last significant digit. */
-	pow_lo = x.pow10 - (long long)x.nd + 1;
-	rc = x.neg ? dynbuf_addc(out, '-') : 0;
-	if (!rc && x.pow10 < 0) {
-		rc = dynbuf_add(out, "0.", 2);
-		for (long long p = -1; !rc && p > x.pow10; p--)
-			rc = dynbuf_addc(out, '0');
-	}
-	for (long long p = x.pow10; !rc && p >= pow_lo; p--) {
-		if (p == -1 && x.pow10 >= 0)
-			rc = dynbuf_addc(out, '.');
-		if (!rc)
-			rc = dynbuf_addc(out, mant_digit(x.ip, x.il, x.fp,
-							 (size_t)(x.pow10 - p) +
-							     x.first));
-	}
-	for (long long p = pow_lo; !rc && p > 0; p--)
-		rc = dynbuf_addc(out, '0');
-	return rc;
-}
-
-int keyname_number_canonical(const char *text, char **out)
-{
-	struct dynbuf b = {0};
-	int rc;
-
-	if (!text || !out)
-		return -EINVAL;
-	rc = number_canon(text, strlen(text), &b);
-	if (rc)
-		goto out;
-	*out = dynbuf_take(&b);
-	if (!*out)
-		rc = -ENOMEM;
-out:
-	dynbuf_free(&b);
-	return rc;
-}
-
-/* 1 when the n bytes at s are a number's canonical text, 0 when not,
- * -ENOMEM (so that a lack of memory never turns a key into a scratch file). */
-static int number_is_canon(const char *s, size_t n)
-{
-	struct dynbuf b = {0};
-	int rc;
-
-	rc = number_canon(s, n, &b);
-	if (rc == -EINVAL)
-		rc = 0;
-	else if (!rc)
-		rc = b.len == n && !memcmp(b.p, s, n);
-	dynbuf_free(&b);
-	return rc;
-}
-
-bool keyname_number_is_canonical(const char *text)
-{
-	return text && number_is_canon(text, strlen(text)) == 1;
-}
-
-/* ---- Base64 ---- */
-
-static const char b64_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char b64_url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64_value(unsigned char c, bool url)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == (url ? '-' : '+'))
-		return 62;
-	if (c == (url ? '_' : '/'))
-		return 63;
-	return -1;
-}
-
-static int b64_append(struct dynbuf *b, const unsigned char *in, size_t len,
-		      bool url)
-{
-	const char *abc = url ? b64_url : b64_std;
-	int rc = 0;
-
-	for (size_t i = 0; !rc && i < len; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		size_t left = len - i;
-		char q[4];
-		size_t nq = 4;
-
-		if (left > 1)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (left > 2)
-			v |= in[i + 2];
-		q[0] = abc[v >> 18 & 63];
-		q[1] = abc[v >> 12 & 63];
-		q[2] = left > 1 ? abc[v >> 6 & 63] : '=';
-		q[3] = left > 2 ? abc[v & 63] : '=';
-		if (url && left < 3)
-			nq = left + 1; /* no padding */
-		rc = dynbuf_add(b, q, nq);
-	}
-	return rc;
-}
-
-int keyname_base64_encode(const void *data, size_t len, bool url, char **out)
-{
-	struct dynbuf b = {0};
-	int rc;
-
-	if (!out || (len && !data))
-		return -EINVAL;
-	rc = b64_append(&b, data, len, url);
-	if (rc)
-		goto out;
-	*out = dynbuf_take(&b);
-	if (!*out)
-		rc = -ENOMEM;
-out:
-	dynbuf_free(&b);
-	return rc;
-}
-
-/* Decodes strictly into b (see keyname_base64_decode). */
-static int b64_decode_buf(const char *s, size_t n, bool url, struct dynbuf *b)
-{
-	size_t body = n, tail;
-	int rc = 0;
-
-	if (!url) {
-		if (n % 4)
-			return -EINVAL;
-		if (n && s[n - 1] == '=') {
-			body--;
-			if (s[n - 2] == '=')
-				body--;
-		}
-	}
-	tail = body % 4;
-	if (tail == 1)
-		return -EINVAL;
-	for (size_t i = 0; !rc && i < body; i += 4) {
-		size_t k = body - i < 4 ? body - i : 4;
-		uint32_t v = 0;
-		unsigned char out[3];
-
-		for (size_t j = 0; j < 4; j++) {
-			int d =
-			    j < k ? b64_value((unsigned char)s[i + j], url) : 0;
-
-			if (d < 0)
-				return -EINVAL;
-			v = v << 6 | (uint32_t)d;
-		}
-		out[0] = (unsigned char)(v >> 16);
-		out[1] = (unsigned char)(v >> 8);
-		out[2] = (unsigned char)v;
-		/* One text per value: the bits past the last byte are 0. */
-		if ((k == 2 && (v & 0xFFFF)) || (k == 3 && (v & 0xFF)))
-			return -EINVAL;
-		rc = dynbuf_add(b, out, k - 1);
-	}
-	return rc;
-}
-
-int keyname_base64_decode(const char *text, size_t len, bool url, char **out,
-			  size_t *out_len)
-{
-	struct dynbuf b = {0};
-	int rc;
-
-	if (!out || !out_len || (len && !text))
-		return -EINVAL;
-	rc = b64_decode_buf(text, len, url, &b);
-	if (rc)
-		goto out;
-	*out_len = b.len;
-	*out = dynbuf_take(&b);
-	if (!*out)
-		rc = -ENOMEM;
-out:
-	dynbuf_free(&b);
-	return rc;
 }
 
 /* ---- Names ---- */
@@ -438,7 +73,7 @@ static int pct_append(struct dynbuf *b, const unsigned char *v, size_t len)
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < len;) {
-		size_t n = utf8_char_len(v + i, len - i);
+		size_t n = ddbvalue_utf8_char_len(v + i, len - i);
 
 		if (n == 1 && needs_escape(v[i], i == 0))
 			rc = add_escape(b, v[i]);
@@ -519,10 +154,8 @@ static int looks_shortened(const char *e, size_t n, enum keyname_type type)
 	if (type == KEYNAME_B) {
 		if (plen != KEYNAME_PREFIX_MAX)
 			return 0;
-		for (size_t i = 0; i < plen; i++)
-			if (b64_value((unsigned char)e[i], true) < 0)
-				return 0;
-		return 1;
+		/* 200 characters decode only when each is base64url. */
+		return ddbvalue_base64_decode(e, plen, true, NULL, NULL) == 0;
 	}
 	if (type == KEYNAME_S && plen >= PREFIX_MIN &&
 	    plen <= KEYNAME_PREFIX_MAX) {
@@ -549,7 +182,7 @@ static size_t short_cut(const char *e, size_t n)
 		if (e[i] == '%')
 			u = 3;
 		else
-			u = utf8_char_len((const unsigned char *)e + i, n - i);
+			u = ddbvalue_utf8_char_len(e + i, n - i);
 		if (!u)
 			u = 1; /* not from pct_append; keep going bytewise */
 		if (i + u > KEYNAME_PREFIX_MAX)
@@ -579,8 +212,7 @@ int keyname_short_hash(const char *encoding, size_t len,
 
 static size_t kind_limit(enum keyname_kind kind)
 {
-	return kind == KEYNAME_RANGE_ITEM ? KEYNAME_RANGE_KEY_MAX
-					  : KEYNAME_HASH_KEY_MAX;
+	return ddbvalue_key_max(kind == KEYNAME_RANGE_ITEM);
 }
 
 static const char *kind_suffix(enum keyname_kind kind)
@@ -608,10 +240,10 @@ static int encoding_append(struct dynbuf *b, enum keyname_type type,
 	if (!len || !value || !type_valid(type))
 		return -EINVAL;
 	if (type == KEYNAME_B)
-		return b64_append(b, value, len, true);
+		return ddbvalue_base64_encode(value, len, true, b);
 	if (type == KEYNAME_S)
 		return pct_append(b, value, len);
-	rc = number_canon(value, len, &num);
+	rc = ddbvalue_number_canonical(value, len, &num);
 	if (!rc)
 		rc = pct_append(b, (const unsigned char *)num.p, num.len);
 	dynbuf_free(&num);
@@ -717,10 +349,10 @@ int keyname_decode(const char *name, enum keyname_kind kind,
 	if (type == KEYNAME_S) {
 		rc = pct_decode_exact(name, n, &b);
 	} else if (type == KEYNAME_N) {
-		rc = number_is_canon(name, n);
+		rc = ddbvalue_number_is_canonical(name, n);
 		rc = rc == 1 ? dynbuf_add(&b, name, n) : rc ? rc : -EINVAL;
 	} else {
-		rc = b64_decode_buf(name, n, true, &b);
+		rc = ddbvalue_base64_decode(name, n, true, &b, NULL);
 	}
 	if (rc)
 		goto out;
@@ -767,7 +399,7 @@ int keyname_decode_shortened(const char *name, enum keyname_kind kind,
 	if (type == KEYNAME_S)
 		rc = pct_decode_exact(name, plen, &b);
 	else
-		rc = b64_decode_buf(name, plen, true, &b);
+		rc = ddbvalue_base64_decode(name, plen, true, &b, NULL);
 	if (rc)
 		goto out;
 	prefix->type = type;
@@ -797,11 +429,13 @@ int keyname_key_to_json(enum keyname_type type, const void *value, size_t len,
 	if (!out || !len || !value || !type_valid(type))
 		return -EINVAL;
 	if (type == KEYNAME_S)
-		rc = utf8_valid(value, len) ? dynbuf_add(&b, value, len) : -EINVAL;
+		rc = ddbvalue_utf8_valid(value, len)
+			 ? dynbuf_add(&b, value, len)
+			 : -EINVAL;
 	else if (type == KEYNAME_N)
-		rc = number_canon(value, len, &b);
+		rc = ddbvalue_number_canonical(value, len, &b);
 	else
-		rc = b64_append(&b, value, len, false);
+		rc = ddbvalue_base64_encode(value, len, false, &b);
 	if (rc)
 		goto out;
 	rc = -ENOMEM;
@@ -839,22 +473,16 @@ int keyname_key_from_json(const json_t *attr, struct keyname_key *out)
 	val = json_object_iter_value(json_object_iter((json_t *)attr));
 	if (!tag || !json_is_string(val))
 		return -EINVAL;
-	if (!strcmp(tag, "S"))
-		type = KEYNAME_S;
-	else if (!strcmp(tag, "N"))
-		type = KEYNAME_N;
-	else if (!strcmp(tag, "B"))
-		type = KEYNAME_B;
-	else
+	if (type_parse(tag, strlen(tag), &type))
 		return -EINVAL;
 	s = json_string_value(val);
 	n = json_string_length(val);
 	if (type == KEYNAME_S)
 		rc = dynbuf_add(&b, s, n);
 	else if (type == KEYNAME_N)
-		rc = number_canon(s, n, &b);
+		rc = ddbvalue_number_canonical(s, n, &b);
 	else
-		rc = b64_decode_buf(s, n, false, &b);
+		rc = ddbvalue_base64_decode(s, n, false, &b, NULL);
 	if (rc)
 		goto out;
 	if (!b.len) {
@@ -914,20 +542,12 @@ static int key_spec(const char *spec, size_t n, struct keyname_attr *out)
 	if (colon) {
 		size_t tlen = n - (size_t)(colon + 1 - spec);
 
-		if (tlen != 1)
-			return -EINVAL;
-		if (colon[1] == 'S')
-			type = KEYNAME_S;
-		else if (colon[1] == 'N')
-			type = KEYNAME_N;
-		else if (colon[1] == 'B')
-			type = KEYNAME_B;
-		else
+		if (type_parse(colon + 1, tlen, &type))
 			return -EINVAL;
 		n = (size_t)(colon - spec);
 	}
 	if (!n || n > KEYNAME_ATTR_NAME_MAX || memchr(spec, '\0', n) ||
-	    !utf8_valid(spec, n))
+	    !ddbvalue_utf8_valid(spec, n))
 		return -EINVAL;
 	name = memdup0(spec, n);
 	if (!name)

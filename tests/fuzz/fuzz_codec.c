@@ -21,7 +21,7 @@ static const struct codec_schema schemas[] = {
 static void check_number(const char *text)
 {
 	char *canon = NULL;
-	int rc = keyname_number_canonical(text, &canon);
+	int rc = keyname_encoding(KEYNAME_N, text, strlen(text), &canon, NULL);
 
 	if (rc == -ENOMEM)
 		return;

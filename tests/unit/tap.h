@@ -48,6 +48,33 @@ static int tap_failed_checks;
 		}                                                              \
 	} while (0)
 
+/* Returns a NUL-terminated copy of the file at path (caller frees with
+ * free()) and sets *len, or NULL when it cannot be read. */
+static inline char *tap_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		n = ftell(f);
+		rewind(f);
+		p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+		if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
+			free(p);
+			p = NULL;
+		}
+		if (p) {
+			p[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return p;
+}
+
 /* Runs every test of the NULL-terminated table, prints one TAP line each
  * and returns the process exit status (0 when all passed). */
 static inline int tap_run(const struct tap_test *tests)
