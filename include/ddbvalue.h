@@ -88,8 +88,7 @@ size_t ddbvalue_number_size(const struct ddbvalue_number *x);
  * returns the same text for what it accepts but rejects a '+' sign.
  * Returns 0; -EINVAL when ddbvalue_number_parse refuses the text (out
  * untouched); -ENOMEM (out may hold part of the text). */
-int ddbvalue_number_canonical(const char *text, size_t len,
-			      struct dynbuf *out);
+int ddbvalue_number_canonical(const char *text, size_t len, struct dynbuf *out);
 
 /* 1 when the len bytes at text are already ddbvalue_number_canonical's
  * output, 0 when not, -ENOMEM (so that a lack of memory is never taken for

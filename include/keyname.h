@@ -12,10 +12,10 @@
 /* Every function here is pure and thread-safe. Functions return 0 or -errno
  * and, when they fail, leave their outputs untouched (nothing half-done). */
 
-#define KEYNAME_NAME_MAX      255  /* NAME_MAX */
-#define KEYNAME_PREFIX_MAX    200  /* encoding bytes kept in a short name */
-#define KEYNAME_HASH_LEN      16   /* lower-case hex digits after the '~' */
-#define KEYNAME_ATTR_NAME_MAX 255  /* key attribute name, bytes */
+#define KEYNAME_NAME_MAX      255 /* NAME_MAX */
+#define KEYNAME_PREFIX_MAX    200 /* encoding bytes kept in a short name */
+#define KEYNAME_HASH_LEN      16  /* lower-case hex digits after the '~' */
+#define KEYNAME_ATTR_NAME_MAX 255 /* key attribute name, bytes */
 #define KEYNAME_SUFFIX	      ".json"
 
 enum keyname_type {

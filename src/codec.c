@@ -452,8 +452,8 @@ struct member {
 	const char *s; /* key, or SS/NS member text */
 	size_t n;
 	const json_t *val;
-	int rank;	      /* map keys: 0 hash key, 1 range key, 2 others */
-	char *bytes;	      /* BS: decoded; owned */
+	int rank;    /* map keys: 0 hash key, 1 range key, 2 others */
+	char *bytes; /* BS: decoded; owned */
 	size_t blen;
 	struct ddbvalue_number num; /* NS */
 	size_t index;		    /* position in the input, to break ties */
@@ -593,8 +593,7 @@ static int set_sorted(const json_t *arr, enum av_type t, struct member **out,
 			goto out;
 		}
 		if (t == AV_BS) {
-			rc = b64_bytes(m[i].s, m[i].n, &m[i].bytes,
-				       &m[i].blen);
+			rc = b64_bytes(m[i].s, m[i].n, &m[i].bytes, &m[i].blen);
 			if (rc)
 				goto out;
 		}
@@ -610,7 +609,6 @@ out:
 	return rc;
 }
 
-
 static int render_map(struct render *r, const json_t *obj,
 		      const struct codec_schema *sc, int depth);
 static int render_av(struct render *r, const json_t *av, int depth);
@@ -624,8 +622,8 @@ static int render_b64(struct render *r, const char *s, size_t n)
 	if (rc == 0) {
 		put_add(r, "\"", 1);
 		if (!r->rc)
-			r->rc = ddbvalue_base64_encode(bytes.p, bytes.len, false,
-						       &r->b);
+			r->rc = ddbvalue_base64_encode(bytes.p, bytes.len,
+						       false, &r->b);
 		put_add(r, "\"", 1);
 	}
 	dynbuf_free(&bytes);
@@ -735,8 +733,7 @@ static int render_payload(struct render *r, enum av_type t, const json_t *v,
 
 	switch (t) {
 	case AV_S:
-		put_json_string(r, json_string_value(v),
-				json_string_length(v));
+		put_json_string(r, json_string_value(v), json_string_length(v));
 		return 0;
 	case AV_N:
 		if (plain)
@@ -745,8 +742,7 @@ static int render_payload(struct render *r, enum av_type t, const json_t *v,
 		if (num_parse(json_string_value(v), json_string_length(v),
 			      NULL) != 0)
 			return -EINVAL;
-		put_json_string(r, json_string_value(v),
-				json_string_length(v));
+		put_json_string(r, json_string_value(v), json_string_length(v));
 		return 0;
 	case AV_B:
 		if (!plain)
@@ -1050,8 +1046,8 @@ static int conv_set(struct conv *c, const struct jsontext_node *j,
 	      t == AV_NS ? member_cmp_ns
 			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
 	for (size_t i = 1, run = 0; i < j->cnt; i++) {
-		int eq = t == AV_NS   ? ddbvalue_number_compare(&m[i].num,
-								  &m[i - 1].num)
+		int eq = t == AV_NS
+			     ? ddbvalue_number_compare(&m[i].num, &m[i - 1].num)
 			 : t == AV_BS ? bytes_cmp(m[i].bytes, m[i].blen,
 						  m[i - 1].bytes, m[i - 1].blen)
 				      : bytes_cmp(m[i].s, m[i].n, m[i - 1].s,
@@ -1349,8 +1345,7 @@ static int check_size(const json_t *item, struct codec_error *err)
 }
 
 /* Reads the one JSON object at rd->pos (not at the end) and converts it. */
-static int parse_text(struct jsontext_reader *rd, struct conv *c,
-		      json_t **out)
+static int parse_text(struct jsontext_reader *rd, struct conv *c, json_t **out)
 {
 	static const char *const kinds[] = {['['] = "an array",
 					    ['"'] = "a string",
@@ -1542,8 +1537,7 @@ static int apply_one(json_t *item, const char *name, char type, bool range,
 			err_msg(err,
 				"a %s key value is at most %zu bytes, this one "
 				"is %zu",
-				range ? "sort" : "partition", max,
-				in);
+				range ? "sort" : "partition", max, in);
 			rc = -EINVAL;
 			goto out;
 		}

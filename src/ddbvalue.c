@@ -137,10 +137,10 @@ int ddbvalue_number_compare(const struct ddbvalue_number *a,
 		return a->pow10 > b->pow10 ? sa : -sa;
 	n = a->nd > b->nd ? a->nd : b->nd;
 	for (size_t i = 0; i < n; i++) {
-		char da = i < a->nd ? ddbvalue_number_digit(a, a->first + i)
-				    : '0';
-		char db = i < b->nd ? ddbvalue_number_digit(b, b->first + i)
-				    : '0';
+		char da =
+		    i < a->nd ? ddbvalue_number_digit(a, a->first + i) : '0';
+		char db =
+		    i < b->nd ? ddbvalue_number_digit(b, b->first + i) : '0';
 
 		if (da != db)
 			return da > db ? sa : -sa;
@@ -179,9 +179,9 @@ int ddbvalue_number_canonical(const char *s, size_t n, struct dynbuf *out)
 		if (p == -1 && x.pow10 >= 0)
 			rc = dynbuf_addc(out, '.');
 		if (!rc)
-			rc = dynbuf_addc(out, ddbvalue_number_digit(
-						  &x, (size_t)(x.pow10 - p) +
-							  x.first));
+			rc = dynbuf_addc(
+			    out, ddbvalue_number_digit(
+				     &x, (size_t)(x.pow10 - p) + x.first));
 	}
 	for (long long p = pow_lo; !rc && p > 0; p--)
 		rc = dynbuf_addc(out, '0');

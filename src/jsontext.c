@@ -165,7 +165,8 @@ static int jnode_push(struct jsontext_node *j, struct jsontext_node *kid,
 {
 	if (j->cnt == j->cap) {
 		size_t cap = j->cap ? j->cap * 2 : 8;
-		struct jsontext_node **kids = realloc(j->kids, cap * sizeof(*kids));
+		struct jsontext_node **kids =
+		    realloc(j->kids, cap * sizeof(*kids));
 
 		if (!kids)
 			return -ENOMEM;
@@ -256,8 +257,8 @@ static int rd_string(struct jsontext_reader *rd, char **s, size_t *n)
 		if (rc)
 			goto out;
 		if (rd->pos >= rd->len) {
-			rc = jsontext_fail(rd, rd->pos,
-					   "unterminated string (missing '\"')");
+			rc = jsontext_fail(
+			    rd, rd->pos, "unterminated string (missing '\"')");
 			goto out;
 		}
 		c = p[rd->pos];
@@ -266,24 +267,27 @@ static int rd_string(struct jsontext_reader *rd, char **s, size_t *n)
 			break;
 		}
 		if (c == '\n') {
-			rc = jsontext_fail(rd, rd->pos,
-					   "unterminated string (a line break "
-					   "inside a string must be written \\n)");
+			rc = jsontext_fail(
+			    rd, rd->pos,
+			    "unterminated string (a line break "
+			    "inside a string must be written \\n)");
 			goto out;
 		}
 		if (c < 0x20) {
-			rc = jsontext_fail(rd, rd->pos,
-					   "control character U+%04X in a string "
-					   "(write it as \\u%04x)",
-					   c, c);
+			rc = jsontext_fail(
+			    rd, rd->pos,
+			    "control character U+%04X in a string "
+			    "(write it as \\u%04x)",
+			    c, c);
 			goto out;
 		}
 		if (c >= 0x80) {
 			l = ddbvalue_utf8_char_len(p + rd->pos,
 						   rd->len - rd->pos);
 			if (l == 0) {
-				rc = jsontext_fail(rd, rd->pos,
-						   "invalid UTF-8 (byte 0x%02X)", c);
+				rc = jsontext_fail(
+				    rd, rd->pos, "invalid UTF-8 (byte 0x%02X)",
+				    c);
 				goto out;
 			}
 			rc = dynbuf_add(&b, rd->p + rd->pos, l);
@@ -304,17 +308,19 @@ static int rd_string(struct jsontext_reader *rd, char **s, size_t *n)
 			size_t at = rd->pos;
 
 			if (hex4(rd->p + at + 2, rd->len - at - 2, &cp) != 0) {
-				rc = jsontext_fail(rd, at,
-						   "invalid \\u escape (needs 4 hex "
-						   "digits)");
+				rc = jsontext_fail(
+				    rd, at,
+				    "invalid \\u escape (needs 4 hex "
+				    "digits)");
 				goto out;
 			}
 			rd->pos += 6;
 			if (cp >= 0xdc00 && cp <= 0xdfff) {
-				rc = jsontext_fail(rd, at,
-						   "lone surrogate \\u%04X (a low "
-						   "surrogate without a high one)",
-						   cp);
+				rc = jsontext_fail(
+				    rd, at,
+				    "lone surrogate \\u%04X (a low "
+				    "surrogate without a high one)",
+				    cp);
 				goto out;
 			}
 			if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -324,12 +330,12 @@ static int rd_string(struct jsontext_reader *rd, char **s, size_t *n)
 				    hex4(rd->p + rd->pos + 2,
 					 rd->len - rd->pos - 2, &lo) != 0 ||
 				    lo < 0xdc00 || lo > 0xdfff) {
-					rc =
-					    jsontext_fail(rd, at,
-							  "lone surrogate \\u%04X (a "
-							  "high surrogate must be "
-							  "followed by a low one)",
-							  cp);
+					rc = jsontext_fail(
+					    rd, at,
+					    "lone surrogate \\u%04X (a "
+					    "high surrogate must be "
+					    "followed by a low one)",
+					    cp);
 					goto out;
 				}
 				rd->pos += 6;
@@ -395,7 +401,8 @@ static int rd_number_scan(struct jsontext_reader *rd, size_t *end)
 	if (p[i] == '-') {
 		i++;
 		if (i >= rd->len || !is_digit(p[i]))
-			return jsontext_fail(rd, i, "expected a digit after '-'");
+			return jsontext_fail(rd, i,
+					     "expected a digit after '-'");
 	}
 	if (!is_digit(p[i]))
 		return jsontext_fail(rd, i, "expected a value, found %s",
@@ -403,8 +410,8 @@ static int rd_number_scan(struct jsontext_reader *rd, size_t *end)
 	if (p[i] == '0') {
 		i++;
 		if (i < rd->len && is_digit(p[i]))
-			return jsontext_fail(rd, i,
-					     "a number cannot have leading zeros");
+			return jsontext_fail(
+			    rd, i, "a number cannot have leading zeros");
 	} else {
 		while (i < rd->len && is_digit(p[i]))
 			i++;
@@ -412,7 +419,8 @@ static int rd_number_scan(struct jsontext_reader *rd, size_t *end)
 	if (i < rd->len && p[i] == '.') {
 		i++;
 		if (i >= rd->len || !is_digit(p[i]))
-			return jsontext_fail(rd, i, "expected a digit after '.'");
+			return jsontext_fail(rd, i,
+					     "expected a digit after '.'");
 		while (i < rd->len && is_digit(p[i]))
 			i++;
 	}
@@ -421,8 +429,8 @@ static int rd_number_scan(struct jsontext_reader *rd, size_t *end)
 		if (i < rd->len && (p[i] == '+' || p[i] == '-'))
 			i++;
 		if (i >= rd->len || !is_digit(p[i]))
-			return jsontext_fail(rd, i,
-					     "expected a digit in the exponent");
+			return jsontext_fail(
+			    rd, i, "expected a digit in the exponent");
 		while (i < rd->len && is_digit(p[i]))
 			i++;
 	}
@@ -547,12 +555,13 @@ static int rd_object(struct jsontext_reader *rd, int depth,
 
 		if (rd->pos >= rd->len || rd->p[rd->pos] != '"') {
 			if (rd->pos < rd->len && rd->p[rd->pos] == '}')
-				return jsontext_fail(rd, rd->pos,
-						     "trailing comma before '}'");
-			return jsontext_fail(rd, rd->pos,
-					     "expected a key in double quotes, "
-					     "found %s",
-					     jsontext_what(rd, tmp, sizeof(tmp)));
+				return jsontext_fail(
+				    rd, rd->pos, "trailing comma before '}'");
+			return jsontext_fail(
+			    rd, rd->pos,
+			    "expected a key in double quotes, "
+			    "found %s",
+			    jsontext_what(rd, tmp, sizeof(tmp)));
 		}
 		rc = rd_string(rd, &key.s, &key.n);
 		if (rc)
@@ -560,9 +569,9 @@ static int rd_object(struct jsontext_reader *rd, int depth,
 		jsontext_skip_ws(rd);
 		if (rd->pos >= rd->len || rd->p[rd->pos] != ':') {
 			free(key.s);
-			return jsontext_fail(rd, rd->pos,
-					     "expected ':' after the key, found %s",
-					     jsontext_what(rd, tmp, sizeof(tmp)));
+			return jsontext_fail(
+			    rd, rd->pos, "expected ':' after the key, found %s",
+			    jsontext_what(rd, tmp, sizeof(tmp)));
 		}
 		rd->pos++;
 		jsontext_skip_ws(rd);
@@ -584,7 +593,8 @@ static int rd_object(struct jsontext_reader *rd, int depth,
 			rd->pos++;
 			break;
 		}
-		return jsontext_fail(rd, rd->pos, "expected ',' or '}', found %s",
+		return jsontext_fail(rd, rd->pos,
+				     "expected ',' or '}', found %s",
 				     jsontext_what(rd, tmp, sizeof(tmp)));
 	}
 	return rd_dups(rd, j);
@@ -625,7 +635,8 @@ static int rd_array(struct jsontext_reader *rd, int depth,
 			rd->pos++;
 			return 0;
 		}
-		return jsontext_fail(rd, rd->pos, "expected ',' or ']', found %s",
+		return jsontext_fail(rd, rd->pos,
+				     "expected ',' or ']', found %s",
 				     jsontext_what(rd, tmp, sizeof(tmp)));
 	}
 }
@@ -635,8 +646,8 @@ static int rd_literal(struct jsontext_reader *rd, const char *word)
 	size_t l = strlen(word);
 
 	if (rd->len - rd->pos < l || memcmp(rd->p + rd->pos, word, l) != 0)
-		return jsontext_fail(rd, rd->pos, "invalid literal, expected %s",
-				     word);
+		return jsontext_fail(rd, rd->pos,
+				     "invalid literal, expected %s", word);
 	rd->pos += l;
 	return 0;
 }
@@ -653,10 +664,11 @@ static int rd_value(struct jsontext_reader *rd, int depth,
 
 	*out = NULL;
 	if (rd->pos >= rd->len)
-		return jsontext_fail(rd, rd->pos,
-				     "unexpected end of text, expected a value");
+		return jsontext_fail(
+		    rd, rd->pos, "unexpected end of text, expected a value");
 	if (depth > JSONTEXT_DEPTH_MAX)
-		return jsontext_fail(rd, rd->pos, "JSON nested deeper than %d levels",
+		return jsontext_fail(rd, rd->pos,
+				     "JSON nested deeper than %d levels",
 				     JSONTEXT_DEPTH_MAX);
 	c = rd->p[rd->pos];
 	j = jnode_new(JSONTEXT_NULL, rd->pos);
@@ -704,7 +716,6 @@ static int rd_value(struct jsontext_reader *rd, int depth,
 	*out = j;
 	return 0;
 }
-
 
 int jsontext_read_value(struct jsontext_reader *rd, struct jsontext_node **out)
 {

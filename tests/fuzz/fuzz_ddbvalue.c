@@ -129,7 +129,7 @@ static void try_pair(const char *a, const char *b)
 		   "\"%.100s\" <=> \"%.100s\" is %d, canonical %s and %s", a, b,
 		   c, ca, cb);
 	FUZZ_CHECK(c == codec_number_compare(a, b) ||
-			   (c < 0) == (codec_number_compare(a, b) < 0),
+		       (c < 0) == (codec_number_compare(a, b) < 0),
 		   "codec orders \"%.100s\" and \"%.100s\" otherwise", a, b);
 	free(ca);
 	free(cb);
@@ -153,9 +153,8 @@ static void try_base64(const uint8_t *v, size_t n, bool url)
 		FUZZ_CHECK(bytes.len == len, "decoded %zu, said %zu", bytes.len,
 			   len);
 		rc = ddbvalue_base64_encode(bytes.p, bytes.len, url, &text);
-		FUZZ_CHECK(rc == -ENOMEM ||
-			       (rc == 0 && text.len == n &&
-				(!n || !memcmp(text.p, v, n))),
+		FUZZ_CHECK(rc == -ENOMEM || (rc == 0 && text.len == n &&
+					     (!n || !memcmp(text.p, v, n))),
 			   "base64 text has two forms");
 	}
 	dynbuf_free(&text);

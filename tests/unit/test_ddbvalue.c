@@ -217,8 +217,8 @@ static const struct fault_case fault_cases[] = {
     {"-0012.3400", DDBVALUE_NUMBER_OK, 4, 1},
     {"0.000120", DDBVALUE_NUMBER_OK, 2, -4},
     {"1E-130", DDBVALUE_NUMBER_OK, 1, -130},
-    {"9.9999999999999999999999999999999999999E+125", DDBVALUE_NUMBER_OK,
-     38, 125},
+    {"9.9999999999999999999999999999999999999E+125", DDBVALUE_NUMBER_OK, 38,
+     125},
     {"0", DDBVALUE_NUMBER_OK, 0, 0},
     {"0e-2147483647", DDBVALUE_NUMBER_OK, 0, 0},
     {"1234567890123456789012345678901234567891", DDBVALUE_NUMBER_DIGITS, 40,
@@ -245,7 +245,8 @@ static void test_number_faults(void)
 	for (const struct fault_case *c = fault_cases; c->text; c++) {
 		struct ddbvalue_number x;
 		enum ddbvalue_number_fault f = 99;
-		int rc = ddbvalue_number_parse(c->text, strlen(c->text), &x, &f);
+		int rc =
+		    ddbvalue_number_parse(c->text, strlen(c->text), &x, &f);
 
 		printf("# %s\n", c->text);
 		CHECK_INT(f, c->fault);
@@ -258,9 +259,9 @@ static void test_number_faults(void)
 			CHECK_INT(x.pow10, c->pow10);
 	}
 	/* NULL fault is fine */
-	CHECK_INT(ddbvalue_number_parse("1", 1, &(struct ddbvalue_number){0},
-					NULL),
-		  0);
+	CHECK_INT(
+	    ddbvalue_number_parse("1", 1, &(struct ddbvalue_number){0}, NULL),
+	    0);
 }
 
 /* Exact order, never through double. */
@@ -314,19 +315,17 @@ static void test_number_size(void)
 		const char *text;
 		size_t size;
 	} cases[] = {
-	    {"0", 1},	   {"-0.000", 1}, {"1", 2},    {"-1", 3},
-	    {"12", 2},	   {"123", 3},	  {"1234", 3}, {"10", 2},
-	    {"1.5", 3},	   {"0.15", 2},	  {"-1.5", 4}, {"1E+2", 2},
-	    {"123456", 4}, {NULL, 0},
+	    {"0", 1},	 {"-0.000", 1}, {"1", 2},      {"-1", 3},  {"12", 2},
+	    {"123", 3},	 {"1234", 3},	{"10", 2},     {"1.5", 3}, {"0.15", 2},
+	    {"-1.5", 4}, {"1E+2", 2},	{"123456", 4}, {NULL, 0},
 	};
 
 	for (int i = 0; cases[i].text; i++) {
 		struct ddbvalue_number x;
 
 		printf("# %s\n", cases[i].text);
-		CHECK_INT(ddbvalue_number_parse(cases[i].text,
-						strlen(cases[i].text), &x,
-						NULL),
+		CHECK_INT(ddbvalue_number_parse(
+			      cases[i].text, strlen(cases[i].text), &x, NULL),
 			  0);
 		CHECK_INT(ddbvalue_number_size(&x), cases[i].size);
 	}
@@ -371,8 +370,7 @@ static void b64_check(const struct b64_case *c, bool url)
 	dynbuf_free(&b);
 	/* check only: no buffer, same answer */
 	n = 99;
-	CHECK_INT(ddbvalue_base64_decode(text, strlen(text), url, NULL, &n),
-		  0);
+	CHECK_INT(ddbvalue_base64_decode(text, strlen(text), url, NULL, &n), 0);
 	CHECK_INT(n, c->len);
 }
 
@@ -392,10 +390,11 @@ static void test_base64_strict(void)
 		const char *text;
 		bool url;
 	} bad[] = {
-	    {"QQ", false},   {"QQ=", false},  {"QR==", false}, {"QUJ=", false},
-	    {"Q===", false}, {"=QQ=", false}, {"AB=C", false}, {"-A==", false},
-	    {"AA==AA==", false}, {"abc", false}, {"ab-_", false},
-	    {"QQ==", true},  {"Q", true},     {"QR", true},    {"+A", true},
+	    {"QQ", false},   {"QQ=", false},  {"QR==", false},
+	    {"QUJ=", false}, {"Q===", false}, {"=QQ=", false},
+	    {"AB=C", false}, {"-A==", false}, {"AA==AA==", false},
+	    {"abc", false},  {"ab-_", false}, {"QQ==", true},
+	    {"Q", true},     {"QR", true},    {"+A", true},
 	    {"/A", true},    {"Q Q", true},   {NULL, false},
 	};
 	struct dynbuf b = {0};
@@ -428,9 +427,9 @@ static void test_base64_random(void)
 		for (size_t j = 0; j < len; j++)
 			v[j] = (unsigned char)rand_r(&seed);
 		CHECK_INT(ddbvalue_base64_encode(v, len, url, &text), 0);
-		CHECK_INT(ddbvalue_base64_decode(text.p, text.len, url, &back,
-						 NULL),
-			  0);
+		CHECK_INT(
+		    ddbvalue_base64_decode(text.p, text.len, url, &back, NULL),
+		    0);
 		if (back.len != len || (len && memcmp(back.p, v, len)))
 			bad++;
 		dynbuf_free(&text);
@@ -451,13 +450,13 @@ static void test_utf8(void)
 	    {"\xc3\xa9", 2, 2, true},
 	    {"\xe2\x82\xac", 3, 3, true},
 	    {"\xf0\x9f\x98\x80", 4, 4, true},
-	    {"\xf4\x8f\xbf\xbf", 4, 4, true},	  /* U+10FFFF */
-	    {"\xf4\x90\x80\x80", 4, 0, false},	  /* past U+10FFFF */
-	    {"\xc0\xaf", 2, 0, false},		  /* overlong */
-	    {"\xe0\x80\xaf", 3, 0, false},	  /* overlong */
-	    {"\xf0\x80\x80\xaf", 4, 0, false},	  /* overlong */
-	    {"\xed\xa0\x80", 3, 0, false},	  /* surrogate */
-	    {"\xe6\x97", 2, 0, false},		  /* truncated */
+	    {"\xf4\x8f\xbf\xbf", 4, 4, true},  /* U+10FFFF */
+	    {"\xf4\x90\x80\x80", 4, 0, false}, /* past U+10FFFF */
+	    {"\xc0\xaf", 2, 0, false},	       /* overlong */
+	    {"\xe0\x80\xaf", 3, 0, false},     /* overlong */
+	    {"\xf0\x80\x80\xaf", 4, 0, false}, /* overlong */
+	    {"\xed\xa0\x80", 3, 0, false},     /* surrogate */
+	    {"\xe6\x97", 2, 0, false},	       /* truncated */
 	    {"\xff", 1, 0, false},
 	    {"\x80", 1, 0, false},
 	    {"\0", 1, 1, true},
@@ -482,8 +481,8 @@ static void test_keys(void)
 		int rc;
 		char type;
 	} cases[] = {
-	    {"S", 0, 'S'}, {"N", 0, 'N'},	    {"B", 0, 'B'},
-	    {"", -EINVAL, 0}, {"s", -EINVAL, 0}, {"SS", -EINVAL, 0},
+	    {"S", 0, 'S'},	  {"N", 0, 'N'},     {"B", 0, 'B'},
+	    {"", -EINVAL, 0},	  {"s", -EINVAL, 0}, {"SS", -EINVAL, 0},
 	    {"BOOL", -EINVAL, 0}, {"X", -EINVAL, 0}, {NULL, 0, 0},
 	};
 

@@ -88,7 +88,8 @@ static void dump(struct dynbuf *b, const struct jsontext_node *j)
 
 /* A whole document: one value and nothing after it but whitespace. */
 static int read_document(const char *text, size_t len,
-			 struct jsontext_node **root, struct jsontext_error *err)
+			 struct jsontext_node **root,
+			 struct jsontext_error *err)
 {
 	struct jsontext_reader rd;
 	int rc;
@@ -201,8 +202,8 @@ static void test_what(void)
 		const char *text;
 		const char *what;
 	} cases[] = {
-	    {"x", "'x'"},	  {"\xff", "byte 0xFF"}, {" ", "byte 0x20"},
-	    {"\x7f", "byte 0x7F"}, {"", "end of text"}, {NULL, NULL},
+	    {"x", "'x'"},	   {"\xff", "byte 0xFF"}, {" ", "byte 0x20"},
+	    {"\x7f", "byte 0x7F"}, {"", "end of text"},	  {NULL, NULL},
 	};
 
 	for (int i = 0; cases[i].text; i++) {
@@ -281,7 +282,8 @@ static void test_folders(void)
 		int before = tap_failed_checks;
 
 		run_case(cases[i]);
-		printf("# %s %s\n", tap_failed_checks > before ? "FAILED" : "ok",
+		printf("# %s %s\n",
+		       tap_failed_checks > before ? "FAILED" : "ok",
 		       strrchr(cases[i], '/') + 1);
 		free(cases[i]);
 	}

@@ -1,5 +1,6 @@
 /* test_keyname.c - unit tests of the key-name module: escapes both ways,
- * number keys, binary keys, shortened names, scratch names, random round trips. */
+ * number keys, binary keys, shortened names, scratch names, random round trips.
+ */
 #include "codec.h"
 #include "ddbvalue.h"
 #include "keyname.h"
@@ -249,8 +250,15 @@ static const struct s_case n_cases[] = {
  * passed the codec's own check once while DynamoDB Local refused them
  * (exponent and scale outside a Java int, even for a zero). */
 static const char *const n_refused[] = {
-    "0e99999999999", "0.0e-2147483647", "1.2.3", "1e126", "1E-131",
-    "1234567890123456789012345678901234567890", "NaN", "", NULL,
+    "0e99999999999",
+    "0.0e-2147483647",
+    "1.2.3",
+    "1e126",
+    "1E-131",
+    "1234567890123456789012345678901234567890",
+    "NaN",
+    "",
+    NULL,
 };
 
 static void test_number_names(void)
@@ -343,14 +351,14 @@ static void test_binary(void)
 		CHECK_INT(k.type, KEYNAME_B);
 		CHECK_INT(k.len, c->len);
 		CHECK(k.value && !memcmp(k.value, c->raw, c->len));
-		CHECK_INT(keyname_encoding(KEYNAME_B, c->raw, c->len, &url,
-					   NULL),
-			  0);
+		CHECK_INT(
+		    keyname_encoding(KEYNAME_B, c->raw, c->len, &url, NULL), 0);
 		CHECK_STR(url, c->url);
 		/* Wire to name and back. */
 		CHECK_INT(keyname_key_to_json(KEYNAME_B, c->raw, c->len, &wire),
 			  0);
-		CHECK_STR(json_string_value(json_object_get(wire, "B")), c->std);
+		CHECK_STR(json_string_value(json_object_get(wire, "B")),
+			  c->std);
 		keyname_key_free(&k);
 		CHECK_INT(keyname_key_from_json(wire, &k), 0);
 		CHECK_INT(k.len, c->len);
