@@ -16,7 +16,8 @@ teardown() {
 devices_table() {
 	DEV=$(uniq_table Devices)
 	ddbtool create "$DEV" device_id:S datacount:N
-	ddbtool load "$DEV" "$DYNAMOFS_ROOT/tests/data/devices.json"
+	devices_jq -e 'length > 0' >/dev/null
+	ddbtool load "$DEV" "$DEVICES_JSON"
 }
 
 @test "root lists the tables boto3 made; .table.json opens but is not listed" {
@@ -42,27 +43,29 @@ device_id,datacount"
 	mount_fs
 	run ls "$MNT/$DEV"
 	assert_success
+	assert_output "$(devices_jq -r '[.[].device_id] | unique | .[]')"
 	assert_output "10001
 10002
 10003"
 	run ls "$MNT/$DEV/10001"
-	assert_output "1.json
-2.json
-3.json"
-	for k in "10001 1" "10001 3" "10002 2" "10003 1"; do
-		set -- $k
-		expected=$(ddbtool render "$DEV" "{\"device_id\":{\"S\":\"$1\"},\"datacount\":{\"N\":\"$2\"}}" device_id datacount)
-		run cat "$MNT/$DEV/$1/$2.json"
+	assert_output "$(devices_jq -r '.[] | select(.device_id == "10001") | "\(.datacount).json"' | sort)"
+	# every item of the file: what boto3 reads, rendered, and the file's own values
+	while read -r id n <&3; do
+		expected=$(ddbtool render "$DEV" "{\"device_id\":{\"S\":\"$id\"},\"datacount\":{\"N\":\"$n\"}}" device_id datacount)
+		run cat "$MNT/$DEV/$id/$n.json"
 		assert_success
 		assert_output "$expected"
-	done
+		[ "$(jq -cS . <<<"$output")" = "$(devices_jq -cS ".[] | select(.device_id == \"$id\" and .datacount == $n)")" ]
+	done 3< <(devices_jq -r '.[] | "\(.device_id) \(.datacount)"')
 	# sizes are exact, and jq reads the numbers as written
 	[ "$(stat -c %s "$MNT/$DEV/10001/1.json")" -eq "$(wc -c <"$MNT/$DEV/10001/1.json")" ]
-	run jq -r '.info.temperature3' "$MNT/$DEV/10001/1.json"
-	assert_output 1321.67
+	run jq -r '.info.temperature2' "$MNT/$DEV/10001/1.json"
+	assert_output 21.31
 	run find "$MNT/$DEV" -type f
-	[ "${#lines[@]}" -eq 6 ]
-	run grep -rl '"temperature1": 41.3' "$MNT/$DEV"
+	[ "${#lines[@]}" -eq "$(devices_jq length)" ]
+	t=$(devices_jq -r '.[] | select(.device_id == "10003" and .datacount == 1) | .info.temperature1')
+	[ "$(devices_jq "[.[] | select(.info.temperature1 == $t)] | length")" -eq 1 ]
+	run grep -rl "\"temperature1\": $t" "$MNT/$DEV"
 	assert_output "$MNT/$DEV/10003/1.json"
 	unmount_fs
 }
@@ -183,7 +186,9 @@ device_id,datacount"
 
 @test "cat of a whole partition is one Query and no GetItem" {
 	devices_table
-	mount_fs
+	# a cache time no test step can outlast (the test times out first):
+	# the counts must not depend on how fast the machine is
+	mount_fs -o cache_ttl=3600
 	log_mark
 	run sh -c "cat '$MNT/$DEV'/10001/*"
 	assert_success
@@ -199,7 +204,9 @@ device_id,datacount"
 
 @test "reading a whole small table is its Scan: cp -r out of the mount sends no Query or GetItem and equals boto3's items" {
 	devices_table
-	mount_fs
+	# a cache time no test step can outlast: the Scan's items are still
+	# cached when cp reads them, however slow the machine
+	mount_fs -o cache_ttl=3600
 	log_mark
 	cp -r "$MNT/$DEV" "$BATS_TEST_TMPDIR/copy"
 	[ "$(requests_since Query)" -eq 0 ]
@@ -208,7 +215,7 @@ device_id,datacount"
 	[ "$scans" -ge 1 ] && [ "$scans" -le 2 ]
 	ddbtool render-tree "$DEV" "$BATS_TEST_TMPDIR/want"
 	diff -r "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/copy"
-	[ "$(find "$BATS_TEST_TMPDIR/copy" -name '*.json' | wc -l)" -eq 6 ]
+	[ "$(find "$BATS_TEST_TMPDIR/copy" -name '*.json' | wc -l)" -eq "$(devices_jq length)" ]
 	unmount_fs
 }
 
@@ -218,8 +225,10 @@ device_id,datacount"
 	for p in a b c d; do
 		ddbtool fill-part "$T" 40 "$p" i 1000
 	done
-	# 160 items of ~1 KB: over 128 KiB, an eighth of cache_size=1
-	mount_fs -o cache_size=1
+	# 160 items of ~1 KB: over 128 KiB, an eighth of cache_size=1; a
+	# cache time no test step can outlast, so each Query's items are
+	# still cached when cat reads them
+	mount_fs -o cache_size=1,cache_ttl=3600
 	log_mark
 	find "$MNT/$T" -name '*.json' -exec cat {} + >"$BATS_TEST_TMPDIR/all"
 	[ "$(requests_since Query)" -eq 4 ]
@@ -347,14 +356,25 @@ with os.scandir(sys.argv[1]) as it:
 	T=$(uniq_table fresh)
 	ddbtool create "$T" id:S
 	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
-	mount_fs -o cache_ttl=1
+	# The test moves the mount's expiry clock past cache_ttl itself (no
+	# waiting). The kernel keeps the file's attributes for cache_ttl (it
+	# is not moved), so the new value has the old one's size; each open
+	# still reaches the daemon.
+	export DYNAMOFS_TEST_CLOCK=1
+	mount_fs -o cache_ttl=600
 	run jq .v "$MNT/$T/a.json"
 	assert_output 1
 	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"2"}}'
-	sleep 1.5
+	# within cache_ttl: the cached item
+	run jq .v "$MNT/$T/a.json"
+	assert_output 1
+	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
+	log_mark
 	run jq .v "$MNT/$T/a.json"
 	assert_output 2
+	[ "$(requests_since GetItem)" -eq 1 ]
 	unmount_fs
+	unset DYNAMOFS_TEST_CLOCK
 
 	mount_fs -o consistent_read
 	run jq .v "$MNT/$T/a.json"
@@ -369,14 +389,25 @@ with os.scandir(sys.argv[1]) as it:
 	T=$(uniq_table mtime)
 	ddbtool create "$T" id:S
 	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"1"}}'
-	mount_fs -o cache_ttl=0.5
+	# cache_ttl=0: neither the kernel nor the daemon keeps the item, so
+	# every stat is a GetItem (the test clock cannot expire the kernel's
+	# attributes). mtime is the wall-clock second the content was first
+	# seen: wait (bounded) for the next second, not a fixed time.
+	mount_fs -o cache_ttl=0
 	m1=$(stat -c %Y "$MNT/$T/a.json")
-	sleep 1.2
+	local deadline=$((SECONDS + 5))
+	while [ "$(date +%s)" -le "$m1" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "the clock did not pass $m1"
+		sleep 0.05
+	done
+	log_mark
 	m2=$(stat -c %Y "$MNT/$T/a.json")
+	[ "$(requests_since GetItem)" -ge 1 ]
 	[ "$m1" -eq "$m2" ]
 	ddbtool put "$T" '{"id":{"S":"a"},"v":{"N":"22"}}'
-	sleep 1.2
+	log_mark
 	m3=$(stat -c %Y "$MNT/$T/a.json")
+	[ "$(requests_since GetItem)" -ge 1 ]
 	[ "$m3" -gt "$m1" ]
 	unmount_fs
 }
@@ -408,10 +439,14 @@ with os.scandir(sys.argv[1]) as it:
 
 @test "a table deleted under the mount: ENOENT, and the daemon goes on" {
 	devices_table
-	mount_fs -o cache_ttl=0.2
+	# The test moves the mount's expiry clock past cache_ttl itself (no
+	# waiting); the kernel still holds the names, and each listing
+	# reaches the daemon.
+	export DYNAMOFS_TEST_CLOCK=1
+	mount_fs -o cache_ttl=600
 	ls "$MNT/$DEV/10001" >/dev/null
 	ddbtool delete-table "$DEV"
-	sleep 0.5
+	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
 	run ls "$MNT/$DEV/10001"
 	assert_failure
 	assert_output --partial "No such file"

@@ -266,3 +266,15 @@ check_precedence_rows() {
 		[ "$got_d" = "$want" ] || return 1
 	done
 }
+
+# The tutorial's Devices items (tests/data/devices.json, byte for byte the
+# tutorial's data.json): jq ARGS... on that file. A missing or empty file
+# fails the test with its name.
+DEVICES_JSON="$DYNAMOFS_ROOT/tests/data/devices.json"
+devices_jq() {
+	if [ ! -s "$DEVICES_JSON" ]; then
+		echo "test data missing: $DEVICES_JSON" >&2
+		return 1
+	fi
+	jq "$@" "$DEVICES_JSON"
+}

@@ -189,7 +189,11 @@ with open(sys.argv[2], \"ab\", buffering=0) as f:
 		reader=$!
 		pid=
 		trap '\''kill $reader $pid 2>/dev/null || true'\'' EXIT
-		while [ ! -e "$d/log.ready" ]; do sleep 0.05; done
+		for i in $(seq 200); do
+			[ -e "$d/log.ready" ] && break
+			sleep 0.05
+		done
+		if [ ! -e "$d/log.ready" ]; then echo "the syslog reader did not start"; exit 1; fi
 		mount --rbind "$d" /dev
 		# The parent returns once mounted, with status 0.
 		"$DYNAMOFS" "$DYNAMOFS_ENDPOINT" "$MNT" -o log=info,cache_ttl=0,tables="$T" \
@@ -209,7 +213,11 @@ with open(sys.argv[2], \"ab\", buffering=0) as f:
 		done
 		if kill -0 "$pid" 2>/dev/null; then echo "still running after SIGTERM"; exit 1; fi
 		if mountpoint -q "$MNT"; then echo "still mounted after SIGTERM"; exit 1; fi
-		sleep 0.2
+		# The reader has written the last datagram (the stop) to the file.
+		for i in $(seq 100); do
+			grep -q "signal 15: unmounting" "$SYSLOG" && break
+			sleep 0.1
+		done
 		echo "pid $pid"
 	' "DYNAMOFS DYNAMOFS_ENDPOINT MNT T OUT SYSLOG PY"
 	pid=$(echo "$output" | sed -n 's/^pid //p')
@@ -342,8 +350,11 @@ stop_with() {
 		) &
 		BG_PIDS+=($!)
 	done
-	wait_for '[ -s "$BATS_TEST_TMPDIR/acked.3" ] && [ "$(cat "$BATS_TEST_TMPDIR/acked.3")" -ge 3 ]' 30
-	sleep 1
+	# Signal once every writer has had three writes acknowledged (all of
+	# them under way together with the readers), not after a set time.
+	for i in 0 1 2 3; do
+		wait_for "[ -s \"\$BATS_TEST_TMPDIR/acked.$i\" ] && [ \"\$(cat \"\$BATS_TEST_TMPDIR/acked.$i\")\" -ge 3 ]" 30
+	done
 	stop_with TERM
 	for p in "${BG_PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true

@@ -2,6 +2,7 @@
  * negative entries, the byte bound, LRU order and stable modification times. */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -39,15 +40,17 @@ static void test_negative(void)
 	cache_free(c);
 }
 
+/* The expiry clock is moved on, not waited for: a ttl that no step of the
+ * test can outlast, then the clock past it. */
 static void test_expiry(void)
 {
-	struct cache *c = cache_new(1 << 20, 0.05);
+	struct cache *c = cache_new(1 << 20, 60);
 	struct cache_item ci;
 
 	cache_item_put(c, "/t/a.json", "x", 1);
 	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), 0);
 	cache_blob_unref(ci.text);
-	usleep(80 * 1000);
+	monotime_advance_s(61);
 	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
 	cache_free(c);
 }
@@ -77,6 +80,18 @@ static void test_stale(void)
 	cache_free(c);
 }
 
+/* Modification times are wall-clock seconds (time(2), which the test clock
+ * does not move): waits until the second after t has begun (up to 3 s), so
+ * that a new time could differ from t. */
+static void wait_second_after(time_t t)
+{
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	for (int i = 0; i < 300 && time(NULL) <= t; i++)
+		nanosleep(&ts, NULL);
+	CHECK(time(NULL) > t);
+}
+
 static void test_ttl_zero_keeps_mtime_only(void)
 {
 	struct cache *c = cache_new(1 << 20, 0);
@@ -85,7 +100,7 @@ static void test_ttl_zero_keeps_mtime_only(void)
 
 	m1 = cache_item_put(c, "/t/a.json", "x", 1);
 	CHECK_INT(cache_item_get(c, "/t/a.json", &ci), -ENOENT);
-	sleep(1);
+	wait_second_after(m1);
 	m2 = cache_item_put(c, "/t/a.json", "x", 1);
 	CHECK_INT(m1, m2);
 	CHECK_INT(cache_item_mtime(c, "/t/a.json"), m1);
@@ -98,7 +113,7 @@ static void test_mtime_moves_with_content(void)
 	time_t m1, m2, m3;
 
 	m1 = cache_item_put(c, "/t/a.json", "one", 3);
-	sleep(1);
+	wait_second_after(m1);
 	m2 = cache_item_put(c, "/t/a.json", "one", 3);
 	m3 = cache_item_put(c, "/t/a.json", "two", 3);
 	CHECK_INT(m1, m2);

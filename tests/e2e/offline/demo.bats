@@ -23,11 +23,18 @@ teardown() {
 	assert_output --partial "ls mnt/Devices"
 	mountpoint -q "$DEMO_MNT"
 	run ls "$DEMO_MNT/Devices"
+	assert_output "$(devices_jq -r '[.[].device_id] | unique | .[]')"
 	assert_output "10001
 10002
 10003"
 	run jq -r .info.temperature1 "$DEMO_MNT/Devices/10001/1.json"
 	assert_output 37.2
+	run jq -r .info.temperature2 "$DEMO_MNT/Devices/10001/1.json"
+	assert_output 21.31
+	# the table is the tutorial's data.json, item for item
+	run sh -c "jq -cS . '$DEMO_MNT'/Devices/*/*.json | sort"
+	assert_success
+	assert_output "$(devices_jq -cS '.[]' | sort)"
 	# a second run finds it mounted and changes nothing
 	run "$DYNAMOFS_ROOT/scripts/demo"
 	assert_success
