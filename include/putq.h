@@ -59,6 +59,12 @@ struct putq;
 struct putq *putq_new(struct ddb_client *ddb, unsigned in_flight);
 void putq_free(struct putq *q);
 
+/* How many puts wait in q's queue, not yet taken into a request (the
+ * callers blocked in putq_put behind the requests on the wire). For
+ * diagnostics and for tests that must know a caller has arrived.
+ * Thread-safe. */
+size_t putq_queued(struct putq *q);
+
 /* Stores item (borrowed, a full DynamoDB-JSON item) in table, whose key
  * attributes are hash_name and range_name (NULL for a hash-only table),
  * overwriting any item with its key, and returns when it is stored or

@@ -293,6 +293,17 @@ void putq_slots_observe(struct putq_slots *s, long long us)
 	}
 }
 
+size_t putq_queued(struct putq *q)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	for (struct putq_req *r = q->head; r; r = r->next)
+		n++;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
 int putq_put(struct putq *q, const char *table, const char *hash_name,
 	     const char *range_name, json_t *item, const char *id,
 	     struct ddb_error *err)

@@ -52,7 +52,6 @@ struct job {
 	pthread_barrier_t *gate; /* waited on before putting, or NULL */
 	pthread_t thread;
 	bool started;
-	int ready; /* set (atomically) just before putq_put */
 	int rc;
 	struct ddb_error err;
 };
@@ -63,7 +62,6 @@ static void *job_run(void *arg)
 
 	if (j->gate)
 		pthread_barrier_wait(j->gate);
-	__atomic_store_n(&j->ready, 1, __ATOMIC_SEQ_CST);
 	j->rc =
 	    putq_put(j->q, j->table, "pk", j->range, j->item, j->key, &j->err);
 	return NULL;
@@ -88,19 +86,18 @@ static void job_start(struct job *j)
 	CHECK(j->started);
 }
 
-/* Starts n callers one after the other, each once the one before is inside
- * putq_put (or about to be: it sets ready just before the call, and 20 ms
- * more is plenty to take the queue's lock), so that they arrive in this
- * order and wait behind whatever holds the wire. */
+/* Starts n callers one after the other, each once the one before waits in
+ * the queue (putq_queued counts it), so that they arrive in this order and
+ * wait behind whatever holds the wire. The queue must hold no other put. */
 static void queue_jobs(struct job *j, int n)
 {
 	for (int i = 0; i < n; i++) {
 		job_start(&j[i]);
-		for (int t = 0; t < 5000 && j[i].started &&
-				!__atomic_load_n(&j[i].ready, __ATOMIC_SEQ_CST);
+		for (int t = 0; t < 10000 && j[i].started &&
+				putq_queued(j[i].q) < (size_t)i + 1;
 		     t++)
 			sleep_ms(1);
-		sleep_ms(20);
+		CHECK_INT(putq_queued(j[i].q), i + 1);
 	}
 }
 
