@@ -126,7 +126,7 @@ struct item_handle {
 	 * learn it again (and so cannot fail before the bytes are kept). */
 	struct table *table; /* reference; items opened for writing */
 	json_t *key;
-	struct item_handle *next_writer; /* fs->writers, under fs->lock */
+	struct item_handle *next_writer; /* fs->writers, under writers_lock */
 };
 
 /* The length an item open for writing has now, if one is; for stat during
@@ -135,7 +135,7 @@ static bool writer_size(struct fs *fs, const char *path, off_t *size)
 {
 	bool found = false;
 
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->writers_lock);
 	for (struct item_handle *h = fs->writers; h; h = h->next_writer) {
 		if (strcmp(h->path, path) == 0) {
 			*size = (off_t)h->len;
@@ -143,7 +143,7 @@ static bool writer_size(struct fs *fs, const char *path, off_t *size)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->writers_lock);
 	return found;
 }
 
@@ -243,25 +243,23 @@ static void add_scratch_entry(const char *name, const struct scratch_node *sn,
 		cache_listing_add(dh->extra, name, false);
 }
 
+static void add_held_entry(const char *name, void *arg)
+{
+	struct dir_handle *dh = arg;
+
+	if (fs_nameset_add(&dh->extra_names, name) == 1)
+		cache_listing_add(dh->extra, name, true);
+}
+
 /* Snapshots what the mount holds in directory path. */
 static int collect_extra(struct fs *fs, struct dir_handle *dh,
 			 const char *path)
 {
-	size_t len = strlen(path);
-
 	dh->extra = cache_listing_new();
 	if (!dh->extra)
 		return -ENOMEM;
 	scratch_list(fs->scratch, path, add_scratch_entry, dh);
-	pthread_mutex_lock(&fs->lock);
-	for (struct pathlist *p = fs->held; p; p = p->next) {
-		const char *name = p->path + len + 1;
-		if (strncmp(p->path, path, len) == 0 && p->path[len] == '/' &&
-		    !strchr(name, '/') &&
-		    fs_nameset_add(&dh->extra_names, name) == 1)
-			cache_listing_add(dh->extra, name, true);
-	}
-	pthread_mutex_unlock(&fs->lock);
+	fs_pathset_each_in(&fs->held, path, add_held_entry, dh);
 	return 0;
 }
 
@@ -363,10 +361,10 @@ static bool entry_hidden(struct fs *fs, struct dir_handle *dh,
 
 	if (fs_nameset_has(&dh->extra_names, e->name))
 		return true;
-	if (e->is_dir || !fs->hidden)
+	if (e->is_dir || !__atomic_load_n(&fs->hidden.count, __ATOMIC_ACQUIRE))
 		return false;
 	path = fs_join_path(dh->path, e->name);
-	hidden = path && fs_pathset_has(fs, &fs->hidden, path);
+	hidden = path && fs_pathset_has(&fs->hidden, path);
 	free(path);
 	return hidden;
 }
@@ -589,7 +587,7 @@ static void item_stored(struct fs *fs, const char *path, struct table *t,
 	struct cache_blob *text = NULL;
 	time_t mtime;
 
-	fs_pathset_remove(fs, &fs->hidden, path, false);
+	fs_pathset_remove(&fs->hidden, path, false);
 	drop_rejected(fs, path);
 	forget_listings(fs, path);
 	fs_created_note(fs, path);
@@ -708,15 +706,15 @@ static int handle_reserve(struct item_handle *h, size_t len)
 
 static void writer_add(struct fs *fs, struct item_handle *h)
 {
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->writers_lock);
 	h->next_writer = fs->writers;
 	fs->writers = h;
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->writers_lock);
 }
 
 static void writer_remove(struct fs *fs, struct item_handle *h)
 {
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->writers_lock);
 	for (struct item_handle **pp = &fs->writers; *pp;
 	     pp = &(*pp)->next_writer) {
 		if (*pp == h) {
@@ -724,7 +722,7 @@ static void writer_remove(struct fs *fs, struct item_handle *h)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->writers_lock);
 }
 
 static void handle_free(struct item_handle *h)
@@ -1111,7 +1109,7 @@ static void item_deleted(struct fs *fs, const char *path, struct node *n)
 	/* A partition emptied through the mount stays until rmdir, so that
 	 * rm -r can remove the directory after its files. */
 	if (n->table->range_name)
-		fs_pathset_add(fs, &fs->held, n->parent, NULL);
+		fs_pathset_add(&fs->held, n->parent, NULL);
 }
 
 /* Deletes the item at path (DeleteItem) and keeps its partition listed. */
@@ -1138,13 +1136,13 @@ static int finish_moved_item(struct fs *fs, struct scratch_node *sn)
 
 	if (!origin)
 		return 0;
-	if (fs_pathset_has(fs, &fs->hidden, origin) &&
+	if (fs_pathset_has(&fs->hidden, origin) &&
 	    fs_resolve(fs, origin, &n) == 0) {
 		if (n.kind == NODE_ITEM)
 			rc = item_delete(fs, origin, &n);
 		fs_node_clear(&n);
 		if (rc == 0 || rc == -ENOENT) {
-			fs_pathset_remove(fs, &fs->hidden, origin, false);
+			fs_pathset_remove(&fs->hidden, origin, false);
 			rc = 0;
 		}
 	}
@@ -1246,7 +1244,7 @@ static int fs_mkdir(const char *path, mode_t mode)
 			rc = table_create(fs, spec.table, &spec.hash,
 					  &spec.range);
 			if (!rc)
-				rc = fs_pathset_add(fs, &fs->aliases, path,
+				rc = fs_pathset_add(&fs->aliases, path,
 						  spec.table);
 		} else {
 			if (!keyname_table_name_valid(name))
@@ -1285,7 +1283,7 @@ out_spec:
 		goto out;
 	/* Nothing to send: DynamoDB has no empty partitions. The mount holds
 	 * it until an item is written in it or rmdir. */
-	rc = fs_pathset_add(fs, &fs->held, path, NULL);
+	rc = fs_pathset_add(&fs->held, path, NULL);
 	if (!rc) {
 		cache_forget(fs->cache, path);
 		cache_forget(fs->cache, n.parent);
@@ -1395,13 +1393,13 @@ static int fs_rmdir(const char *path)
 		goto out;
 	}
 	if (n.kind == NODE_PARTITION) {
-		if (!fs_pathset_has(fs, &fs->held, path)) {
+		if (!fs_pathset_has(&fs->held, path)) {
 			rc = -ENOENT;
 			goto out;
 		}
-		fs_pathset_remove(fs, &fs->held, path, false);
+		fs_pathset_remove(&fs->held, path, false);
 	} else {
-		if (fs_pathset_has_below(fs, &fs->held, path)) {
+		if (fs_pathset_has_below(&fs->held, path)) {
 			rc = -ENOTEMPTY;
 			goto out;
 		}
@@ -1412,7 +1410,7 @@ static int fs_rmdir(const char *path)
 			goto out;
 		table_wait_gone(fs, n.table->name);
 		fs_table_forget(fs, n.table->name);
-		fs_pathset_remove(fs, &fs->aliases, path, false);
+		fs_pathset_remove(&fs->aliases, path, false);
 		cache_forget_tree(fs->cache, path);
 	}
 	cache_forget(fs->cache, path);
@@ -1530,7 +1528,7 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 		/* item -> scratch -> another item: the first name goes now. */
 		rc = finish_moved_item(fs, nf->scratch);
 	} else if (origin) {
-		fs_pathset_remove(fs, &fs->hidden, origin, false);
+		fs_pathset_remove(&fs->hidden, origin, false);
 	}
 	free(origin);
 	scratch_unlink(fs->scratch, from);
@@ -1564,7 +1562,7 @@ static int rename_item_to_scratch(struct fs *fs, const char *from,
 		rc = scratch_set_origin(sn, from);
 	}
 	if (!rc)
-		rc = fs_pathset_add(fs, &fs->hidden, from, NULL);
+		rc = fs_pathset_add(&fs->hidden, from, NULL);
 	if (rc && sn)
 		scratch_unlink(fs->scratch, to);
 	cache_forget(fs->cache, from);

@@ -17,6 +17,7 @@
 #include "ddb.h"
 #include "fs.h"
 #include "keyname.h"
+#include "pathmap.h"
 #include "putq.h"
 #include "scratch.h"
 #include "shortname.h"
@@ -55,17 +56,32 @@ struct openlink {
 	void (*free)(struct openlink *link);
 };
 
-/* A small set of paths under fs->lock: partitions the mount holds, items
- * renamed to a scratch name, table aliases. Few entries; a list will do. */
-struct pathlist {
-	char *path;
-	char *value; /* aliases: the table name; otherwise NULL */
-	struct pathlist *next;
+/* A set of names (or paths), each with a value for those who map names to
+ * things: the one container of the filesystem's registries, a pathmap
+ * with the name in the entry's own allocation. Not thread-safe: its owner
+ * locks. A zeroed nameset is empty. */
+struct nameset_entry {
+	struct pathmap_node node; /* node.path is name */
+	void *val;
+	char name[];
+};
+
+struct nameset {
+	struct pathmap map; /* made at the first add */
+};
+
+/* A set of paths with its own lock: partitions the mount holds, items
+ * renamed to a scratch name, table aliases (value: the table name, owned
+ * by the set). count is read without the lock, for a quick "empty". */
+struct fs_pathset {
+	pthread_mutex_t lock;
+	struct nameset set;
+	size_t count; /* atomic */
 };
 
 struct item_handle;
 struct stash;
-struct created;
+struct inval;
 
 struct fs {
 	struct ddb_client *ddb;
@@ -86,16 +102,31 @@ struct fs {
 	struct keyname_attr new_hash;  /* schema plain mkdir gives tables */
 	struct keyname_attr new_range; /* name NULL: no sort key */
 
-	pthread_mutex_t lock; /* guards the lists below */
-	struct table **table_list;
-	size_t n_tables;
+	/* Locking: each registry below has a lock of its own, taken for one
+	 * short look or change and never held while another of these is
+	 * taken, nor across a request (a caller that needs an entry past
+	 * its lock takes a reference or a copy). So there is no lock order
+	 * among them; the only nesting is created_lock, then the cache's
+	 * own lock (fs_created_says_absent marks a name absent in the cache
+	 * under it, so that a store noted meanwhile cannot be hidden).
+	 * The sets keyed by name are namesets; the three lists left are
+	 * lists for a reason: several writers may share a path, the stash
+	 * keeps the newest STASH_MAX in order, and an open handle leaves
+	 * its list in O(1) without a lookup. */
+	pthread_mutex_t tables_lock;
+	struct nameset tables_by_name; /* name -> struct table (a reference) */
 	struct shortname_map *shortnames; /* its own lock */
-	struct pathlist *held;	  /* empty partitions the mount holds */
-	struct pathlist *hidden;  /* items renamed to a scratch name */
-	struct pathlist *aliases; /* "/NAME,HASH:T" -> NAME */
+	struct fs_pathset held;	   /* empty partitions the mount holds */
+	struct fs_pathset hidden;  /* items renamed to a scratch name */
+	struct fs_pathset aliases; /* "/NAME,HASH:T" -> NAME */
+	pthread_mutex_t writers_lock;
 	struct item_handle *writers; /* open for writing, by path */
+	pthread_mutex_t stash_lock;
 	struct stash *stashed;	     /* listings begun by a lookup */
-	struct created *created;     /* directories mkdir made, see below */
+	pthread_mutex_t created_lock;
+	struct nameset created;	     /* directories mkdir made: path ->
+					struct created, see fs_made.c */
+	pthread_mutex_t open_lock;
 	struct openlink open_handles; /* sentinel of a circular list */
 
 	/* Kernel cache invalidations, sent from a thread of their own: a
@@ -105,8 +136,9 @@ struct fs {
 	pthread_t inval_thread;
 	bool inval_running;
 	bool inval_stop;
+	pthread_mutex_t inval_lock;
 	pthread_cond_t inval_cond;
-	struct pathlist *inval_queue; /* under lock */
+	struct inval *inval_queue; /* under inval_lock */
 };
 
 enum node_kind {
@@ -127,14 +159,6 @@ struct node {
 	bool hidden;		      /* NODE_ITEM renamed to a scratch name */
 	char parent[4096];	      /* the directory holding this node */
 	const char *name;	      /* the last component, inside path */
-};
-
-/* A set of names, to de-duplicate the partition values a Scan returns. */
-struct nameset {
-	char **slots;
-	void **vals; /* a value per slot, for those who map names to things */
-	size_t cap;
-	size_t n;
 };
 
 enum lister_kind {
@@ -198,52 +222,26 @@ void fs_table_unref(struct table *t);
 bool fs_table_allowed(const struct fs *fs, const char *name);
 
 /* Forgets the described table name (after DeleteTable or a
- * ResourceNotFound). Takes fs->lock. */
+ * ResourceNotFound). Takes fs->tables_lock. */
 void fs_table_forget(struct fs *fs, const char *name);
+/* Drops every described table, without the lock (fs_free). */
+void fs_tables_clear(struct fs *fs);
 
 /* Remembers that the shortened path stands for key (copied); bounded.
  * Thread-safe (the map's own lock). */
 void fs_shortname_put(struct fs *fs, const char *path, const json_t *key);
 
-/* The path sets (held, hidden, aliases): each call takes fs->lock for
- * itself, so no caller holds it across two calls. */
-bool fs_pathset_has(struct fs *fs, struct pathlist *const *head,
-		    const char *path);
-/* Adds path (with value, copied, may be NULL) unless present. Returns 0 or
- * -ENOMEM. */
-int fs_pathset_add(struct fs *fs, struct pathlist **head, const char *path,
-		   const char *value);
-/* Removes path, and with tree every path below it too. */
-void fs_pathset_remove(struct fs *fs, struct pathlist **head,
-		       const char *path, bool tree);
-/* Whether any path below dir (not dir itself) is in the set. */
-bool fs_pathset_has_below(struct fs *fs, struct pathlist *const *head,
-			  const char *dir);
-/* The value stored for path (a copy; caller frees with free()), or NULL. */
-char *fs_pathset_value(struct fs *fs, struct pathlist *const *head,
-		       const char *path);
-/* Frees every entry; no lock (only from fs_free, once threads are gone). */
-void fs_pathset_clear(struct pathlist **head);
-void fs_pathset_free_one(struct pathlist *p);
-
 /* Works out what path names (DescribeTable, and a listing's pages for a
  * shortened name, when not known). Returns 0 and fills n (clear with
  * fs_node_clear), or -ENOENT and friends. A name that is not a key's is a
  * NODE_SCRATCH, with n->scratch NULL when no such scratch file exists.
- * Thread-safe; takes fs->lock only inside the calls above. */
+ * Thread-safe; takes the registries' locks one at a time. */
 int fs_resolve(struct fs *fs, const char *path, struct node *n);
 
 /* Drops what n holds (n itself is the caller's). */
 void fs_node_clear(struct node *n);
 
 /* ---- fs_list.c ---------------------------------------------------------- */
-
-/* A nameset: not thread-safe (its owner locks). fs_nameset_add returns 1
- * when added, 0 when present, -ENOMEM. fs_nameset_free frees the names;
- * values are the caller's to free first. A zeroed nameset is empty. */
-int fs_nameset_add(struct nameset *s, const char *name);
-bool fs_nameset_has(const struct nameset *s, const char *name);
-void fs_nameset_free(struct nameset *s);
 
 /* "dir/name" ("/name" under the root). Caller frees with free(); NULL on
  * ENOMEM. */
@@ -272,7 +270,7 @@ int fs_lister_next_page(struct lister *l);
 void fs_lister_publish(struct lister *l);
 
 /* The stashed listing of path (taken; caller frees), or NULL. Takes
- * fs->lock. fs_stash_clear frees them all, without the lock (fs_free). */
+ * fs->stash_lock. fs_stash_clear frees them all, without the lock (fs_free). */
 struct lister *fs_stash_take(struct fs *fs, const char *path);
 void fs_stash_clear(struct fs *fs);
 
@@ -308,7 +306,48 @@ void fs_created_clear(struct fs *fs);
 
 /* ---- fs_state.c --------------------------------------------------------- */
 
-/* Puts link on / takes it off the list of open handles (fs->lock). free_fn
+/* Namesets. fs_nameset_put finds or adds name: returns 1 when added (its
+ * val NULL), 0 when present, -ENOMEM, with the entry in *e.
+ * fs_nameset_add is put without the entry. fs_nameset_next walks the
+ * entries in no order (NULL: the first; NULL after the last; no change to
+ * the set meanwhile, but fs_nameset_remove of the entry just returned, with
+ * the next one taken first). fs_nameset_remove frees the entry (its value
+ * is the caller's). fs_nameset_free frees every entry (values the caller's
+ * to free first) and leaves the set empty. */
+int fs_nameset_put(struct nameset *s, const char *name,
+		   struct nameset_entry **e);
+int fs_nameset_add(struct nameset *s, const char *name);
+struct nameset_entry *fs_nameset_find(const struct nameset *s,
+				      const char *name);
+bool fs_nameset_has(const struct nameset *s, const char *name);
+size_t fs_nameset_count(const struct nameset *s);
+struct nameset_entry *fs_nameset_next(const struct nameset *s,
+				      const struct nameset_entry *e);
+void fs_nameset_remove(struct nameset *s, struct nameset_entry *e);
+void fs_nameset_free(struct nameset *s);
+
+/* Path sets (held, hidden, aliases): each call takes the set's own lock
+ * for itself, so no caller holds it across two calls. */
+void fs_pathset_init(struct fs_pathset *ps);
+bool fs_pathset_has(struct fs_pathset *ps, const char *path);
+/* Adds path (with value, copied, may be NULL) unless present. Returns 0 or
+ * -ENOMEM. */
+int fs_pathset_add(struct fs_pathset *ps, const char *path,
+		   const char *value);
+/* Removes path, and with tree every path below it too. */
+void fs_pathset_remove(struct fs_pathset *ps, const char *path, bool tree);
+/* Whether any path below dir (not dir itself) is in the set. */
+bool fs_pathset_has_below(struct fs_pathset *ps, const char *dir);
+/* Calls fn with the last component of each path directly in dir, under
+ * the set's lock (fn must not call back into the set). */
+void fs_pathset_each_in(struct fs_pathset *ps, const char *dir,
+			void (*fn)(const char *name, void *arg), void *arg);
+/* The value stored for path (a copy; caller frees with free()), or NULL. */
+char *fs_pathset_value(struct fs_pathset *ps, const char *path);
+/* Frees every entry and the lock (fs_free, once threads are gone). */
+void fs_pathset_destroy(struct fs_pathset *ps);
+
+/* Puts link on / takes it off the list of open handles (fs->open_lock). free_fn
  * frees a handle the kernel never released, from fs_free. */
 void fs_openlink_add(struct fs *fs, struct openlink *link,
 		     void (*free_fn)(struct openlink *));

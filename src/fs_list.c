@@ -40,91 +40,6 @@ int fs_item_store(struct fs *fs, struct table *t, const char *path,
 
 /* ---- listings ----------------------------------------------------------- */
 
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Finds or adds name; returns 1 when added, 0 when present, -ENOMEM, with
- * its slot (for s->vals) in *slot. */
-static int nameset_put(struct nameset *s, const char *name, size_t *slot)
-{
-	size_t i;
-
-	if (s->n * 2 >= s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		char **slots = calloc(cap, sizeof(*slots));
-		void **vals = calloc(cap, sizeof(*vals));
-		if (!slots || !vals) {
-			free(slots);
-			free(vals);
-			return -ENOMEM;
-		}
-		for (i = 0; i < s->cap; i++) {
-			if (!s->slots[i])
-				continue;
-			size_t j = hash_str(s->slots[i]) % cap;
-			while (slots[j])
-				j = (j + 1) % cap;
-			slots[j] = s->slots[i];
-			vals[j] = s->vals[i];
-		}
-		free(s->slots);
-		free(s->vals);
-		s->slots = slots;
-		s->vals = vals;
-		s->cap = cap;
-	}
-	for (i = hash_str(name) % s->cap; s->slots[i]; i = (i + 1) % s->cap) {
-		if (strcmp(s->slots[i], name) == 0) {
-			*slot = i;
-			return 0;
-		}
-	}
-	s->slots[i] = strdup(name);
-	if (!s->slots[i])
-		return -ENOMEM;
-	s->n++;
-	*slot = i;
-	return 1;
-}
-
-/* Adds name; returns 1 when added, 0 when present, -ENOMEM. */
-int fs_nameset_add(struct nameset *s, const char *name)
-{
-	size_t slot;
-
-	return nameset_put(s, name, &slot);
-}
-
-bool fs_nameset_has(const struct nameset *s, const char *name)
-{
-	if (!s->cap)
-		return false;
-	for (size_t i = hash_str(name) % s->cap; s->slots[i];
-	     i = (i + 1) % s->cap)
-		if (strcmp(s->slots[i], name) == 0)
-			return true;
-	return false;
-}
-
-/* Frees the names; values are the caller's to free first. */
-void fs_nameset_free(struct nameset *s)
-{
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->slots[i]);
-	free(s->slots);
-	free(s->vals);
-	memset(s, 0, sizeof(*s));
-}
-
 /* The partitions a full Scan of a small table fills: a nameset of
  * partition names whose values are their listings, built as the items
  * come and kept once the whole table was read. */
@@ -132,18 +47,19 @@ void fs_nameset_free(struct nameset *s)
 /* The listing being built for partition name (borrowed), or NULL. */
 static struct cache_listing *partfill_get(struct nameset *p, const char *name)
 {
-	size_t slot;
-	int rc = nameset_put(p, name, &slot);
+	struct nameset_entry *e;
+	int rc = fs_nameset_put(p, name, &e);
 
 	if (rc == 1)
-		p->vals[slot] = cache_listing_new();
-	return rc < 0 ? NULL : p->vals[slot];
+		e->val = cache_listing_new();
+	return rc < 0 ? NULL : e->val;
 }
 
 static void partfill_free(struct nameset *p)
 {
-	for (size_t i = 0; i < p->cap; i++)
-		cache_listing_unref(p->vals[i]);
+	for (struct nameset_entry *e = fs_nameset_next(p, NULL); e;
+	     e = fs_nameset_next(p, e))
+		cache_listing_unref(e->val);
 	fs_nameset_free(p);
 }
 
@@ -508,12 +424,13 @@ void fs_lister_publish(struct lister *l)
 	if (!l->fill || l->filled)
 		return;
 	l->filled = true;
-	for (size_t i = 0; i < l->parts.cap; i++) {
-		if (!l->parts.vals[i])
+	for (struct nameset_entry *e = fs_nameset_next(&l->parts, NULL); e;
+	     e = fs_nameset_next(&l->parts, e)) {
+		if (!e->val)
 			continue;
-		path = fs_join_path(l->dirpath, l->parts.slots[i]);
+		path = fs_join_path(l->dirpath, e->name);
 		if (path)
-			cache_dir_put(l->fs->cache, path, l->parts.vals[i]);
+			cache_dir_put(l->fs->cache, path, e->val);
 		free(path);
 	}
 }
@@ -542,7 +459,7 @@ static void stash_put(struct fs *fs, struct lister *l)
 	}
 	st->lister = l;
 	st->expires = monotime_s() + fs->ttl;
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->stash_lock);
 	st->next = fs->stashed;
 	fs->stashed = st;
 	/* Only the newest few: cut the list after STASH_MAX. */
@@ -553,7 +470,7 @@ static void stash_put(struct fs *fs, struct lister *l)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->stash_lock);
 	while (old) {
 		struct stash *next = old->next;
 		fs_lister_free(old->lister);
@@ -569,7 +486,7 @@ struct lister *fs_stash_take(struct fs *fs, const char *path)
 	struct stash **pp, *st = NULL;
 	double now = monotime_s();
 
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->stash_lock);
 	for (pp = &fs->stashed; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->lister->dirpath, path) == 0) {
 			st = *pp;
@@ -577,7 +494,7 @@ struct lister *fs_stash_take(struct fs *fs, const char *path)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->stash_lock);
 	if (st && st->expires > now)
 		l = st->lister;
 	else if (st)
@@ -633,7 +550,7 @@ int fs_partition_exists(struct fs *fs, const char *path, struct node *n)
 	bool any = false;
 	int rc;
 
-	if (fs_pathset_has(fs, &fs->held, path) ||
+	if (fs_pathset_has(&fs->held, path) ||
 	    scratch_dir_has_files(fs->scratch, path))
 		return 0;
 	l = cache_dir_get(fs->cache, path);

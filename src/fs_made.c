@@ -17,14 +17,12 @@
  * to learn that. (A create with O_EXCL is still a conditional put, so a
  * racing writer elsewhere gets EEXIST, never an overwrite.) */
 struct created {
-	char *path;
 	double expires;
 	struct nameset names; /* put there through this mount since */
 	struct table *table;  /* a partition: what a refresh queries */
 	json_t *pkey;
 	bool refreshing;
 	bool broken; /* a name could not be noted during a refresh */
-	struct created *next;
 };
 
 /* A partition being filled outlives the cache time (cp -r of 10,000
@@ -35,25 +33,32 @@ struct created {
 
 static void created_free(struct created *c)
 {
-	free(c->path);
 	fs_nameset_free(&c->names);
 	fs_table_unref(c->table);
 	json_decref(c->pkey);
 	free(c);
 }
 
+/* Takes the entry e off the registry and frees it; call with
+ * fs->created_lock held. */
+static void created_drop(struct fs *fs, struct nameset_entry *e)
+{
+	created_free(e->val);
+	fs_nameset_remove(&fs->created, e);
+}
+
 /* Drops entries unused for a while (expired a cache time ago); call with
- * fs->lock held. */
+ * fs->created_lock held. */
 static void created_prune(struct fs *fs, double now)
 {
-	for (struct created **pp = &fs->created; *pp;) {
-		struct created *c = *pp;
-		if (c->refreshing || c->expires + fs->ttl > now) {
-			pp = &c->next;
-			continue;
-		}
-		*pp = c->next;
-		created_free(c);
+	struct nameset_entry *e, *next;
+
+	for (e = fs_nameset_next(&fs->created, NULL); e; e = next) {
+		struct created *c = e->val;
+
+		next = fs_nameset_next(&fs->created, e);
+		if (!c->refreshing && c->expires + fs->ttl <= now)
+			created_drop(fs, e);
 	}
 }
 
@@ -62,68 +67,65 @@ static void created_prune(struct fs *fs, double now)
 void fs_created_add(struct fs *fs, const char *path, struct table *t,
 		    json_t *pkey)
 {
+	struct nameset_entry *e;
 	struct created *c;
+	int rc;
 
 	if (fs->consistent || fs->ttl <= 0)
 		return;
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->path = strdup(path))) {
-		free(c);
+	if (!c)
 		return;
-	}
 	if (t && pkey && t->range_name) {
 		c->table = fs_table_ref(t);
 		c->pkey = json_incref(pkey);
 	}
 	c->expires = monotime_s() + fs->ttl;
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->created_lock);
 	created_prune(fs, monotime_s());
-	c->next = fs->created;
-	fs->created = c;
-	pthread_mutex_unlock(&fs->lock);
-}
-
-/* Takes c off the list and frees it; call with fs->lock held. */
-static void created_unlink(struct fs *fs, struct created *c)
-{
-	for (struct created **pp = &fs->created; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			created_free(c);
-			return;
-		}
-	}
+	/* A path made again replaces what was known of it before. */
+	rc = fs_nameset_put(&fs->created, path, &e);
+	if (rc == 0)
+		created_free(e->val);
+	if (rc >= 0)
+		e->val = c;
+	pthread_mutex_unlock(&fs->created_lock);
+	if (rc < 0)
+		created_free(c);
 }
 
 /* Forgets path and every directory below it (rmdir). */
 void fs_created_remove(struct fs *fs, const char *path)
 {
 	size_t len = strlen(path);
+	struct nameset_entry *e, *next;
 
-	pthread_mutex_lock(&fs->lock);
-	for (struct created **pp = &fs->created; *pp;) {
-		struct created *c = *pp;
-		if (strncmp(c->path, path, len) != 0 ||
-		    (c->path[len] != '\0' && c->path[len] != '/')) {
-			pp = &c->next;
-			continue;
-		}
-		*pp = c->next;
-		created_free(c);
+	pthread_mutex_lock(&fs->created_lock);
+	for (e = fs_nameset_next(&fs->created, NULL); e; e = next) {
+		next = fs_nameset_next(&fs->created, e);
+		if (strncmp(e->name, path, len) == 0 &&
+		    (e->name[len] == '\0' || e->name[len] == '/'))
+			created_drop(fs, e);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->created_lock);
 }
 
-/* The entry for dir, fresh or (with any) expired; call with fs->lock
- * held. */
-static struct created *created_find(struct fs *fs, const char *dir, bool any)
+/* The entry for dir, fresh or expired, or NULL; call with
+ * fs->created_lock held. */
+static struct created *created_find(struct fs *fs, const char *dir)
 {
-	double now = monotime_s();
+	struct nameset_entry *e = fs_nameset_find(&fs->created, dir);
 
-	for (struct created *c = fs->created; c; c = c->next)
-		if ((any || c->expires > now) && strcmp(c->path, dir) == 0)
-			return c;
-	return NULL;
+	return e ? e->val : NULL;
+}
+
+/* Forgets dir; call with fs->created_lock held. */
+static void created_unlink(struct fs *fs, const char *dir)
+{
+	struct nameset_entry *e = fs_nameset_find(&fs->created, dir);
+
+	if (e)
+		created_drop(fs, e);
 }
 
 struct name_query {
@@ -148,7 +150,7 @@ static int name_query_page(json_t *page, void *arg)
 		free(name);
 		if (rc)
 			return rc;
-		if (q->names->n > CREATED_REFRESH_MAX)
+		if (fs_nameset_count(q->names) > CREATED_REFRESH_MAX)
 			return -EFBIG;
 	}
 	return 0;
@@ -169,10 +171,10 @@ static bool created_refresh(struct fs *fs, const char *dir)
 	bool fresh = false;
 	int rc;
 
-	pthread_mutex_lock(&fs->lock);
-	c = created_find(fs, dir, true);
+	pthread_mutex_lock(&fs->created_lock);
+	c = created_find(fs, dir);
 	if (!c || !c->table || c->refreshing) {
-		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_unlock(&fs->created_lock);
 		return false;
 	}
 	c->refreshing = true;
@@ -183,23 +185,25 @@ static bool created_refresh(struct fs *fs, const char *dir)
 			"ExpressionAttributeNames", "#h", t->hash_name, "#r",
 			t->range_name, "ExpressionAttributeValues", ":h",
 			json_object_get(c->pkey, t->hash_name));
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->created_lock);
 	q.range_name = t->range_name;
 	rc = req ? ddb_query(fs->ddb, req, name_query_page, &q, &err)
 		 : -ENOMEM;
 	json_decref(req);
-	pthread_mutex_lock(&fs->lock);
-	c = created_find(fs, dir, true);
+	pthread_mutex_lock(&fs->created_lock);
+	c = created_find(fs, dir);
 	if (c && c->refreshing) {
 		c->refreshing = false;
 		if (!rc) {
 			/* The names noted while the Query ran stay. */
-			for (size_t i = 0; i < c->names.cap && !rc; i++)
-				if (c->names.slots[i] &&
-				    fs_nameset_add(&names, c->names.slots[i]) < 0)
+			for (struct nameset_entry *e =
+				     fs_nameset_next(&c->names, NULL);
+			     e && !rc; e = fs_nameset_next(&c->names, e))
+				if (fs_nameset_add(&names, e->name) < 0)
 					rc = -ENOMEM;
 		}
-		if (!rc && !c->broken && names.n <= CREATED_REFRESH_MAX) {
+		if (!rc && !c->broken &&
+		    fs_nameset_count(&names) <= CREATED_REFRESH_MAX) {
 			fs_nameset_free(&c->names);
 			c->names = names;
 			memset(&names, 0, sizeof(names));
@@ -208,10 +212,10 @@ static bool created_refresh(struct fs *fs, const char *dir)
 		} else {
 			/* Too many names, or a failed Query: back to GetItem
 			 * for good (no Query per lookup). */
-			created_unlink(fs, c);
+			created_unlink(fs, dir);
 		}
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->created_lock);
 	fs_nameset_free(&names);
 	fs_table_unref(t);
 	return fresh;
@@ -234,16 +238,16 @@ bool fs_created_says_absent(struct fs *fs, const char *path)
 	for (int pass = 0; pass < 2; pass++) {
 		double now = monotime_s();
 
-		pthread_mutex_lock(&fs->lock);
+		pthread_mutex_lock(&fs->created_lock);
 		created_prune(fs, now);
-		c = created_find(fs, dir, true);
+		c = created_find(fs, dir);
 		expired = c && c->expires <= now;
 		absent = c && !expired && !fs_nameset_has(&c->names, slash + 1);
 		/* Under the lock, so an item_stored of this name (which
 		 * notes it here first) cannot come between and be hidden. */
 		if (absent)
 			cache_item_put_negative(fs->cache, path);
-		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_unlock(&fs->created_lock);
 		/* Only an entry expired within the last cache time is
 		 * renewed (prune drops older ones): it is still being used. */
 		if (!expired || pass == 1 || !created_refresh(fs, dir))
@@ -263,29 +267,28 @@ void fs_created_note(struct fs *fs, const char *path)
 	if (strlen(path) >= sizeof(dir))
 		return;
 	strcpy(dir, path);
-	pthread_mutex_lock(&fs->lock);
+	pthread_mutex_lock(&fs->created_lock);
 	created_prune(fs, monotime_s());
 	while ((slash = strrchr(dir, '/')) && slash != dir) {
 		dir[slash - dir] = '\0';
-		c = created_find(fs, dir, true);
+		c = created_find(fs, dir);
 		/* A name that cannot be noted (memory, too many) must not be
 		 * answered absent: the entry goes. */
 		if (!c || (fs_nameset_add(&c->names, slash + 1) >= 0 &&
-			   c->names.n <= CREATED_REFRESH_MAX))
+			   fs_nameset_count(&c->names) <= CREATED_REFRESH_MAX))
 			continue;
 		if (c->refreshing)
 			c->broken = true; /* created_refresh drops it */
 		else
-			created_unlink(fs, c);
+			created_unlink(fs, dir);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->created_lock);
 }
 
 void fs_created_clear(struct fs *fs)
 {
-	while (fs->created) {
-		struct created *c = fs->created;
-		fs->created = c->next;
-		created_free(c);
-	}
+	for (struct nameset_entry *e = fs_nameset_next(&fs->created, NULL); e;
+	     e = fs_nameset_next(&fs->created, e))
+		created_free(e->val);
+	fs_nameset_free(&fs->created);
 }

@@ -163,6 +163,7 @@ fail:
 static int table_get(struct fs *fs, const char *name, struct table **out)
 {
 	struct ddb_error err = { 0 };
+	struct nameset_entry *e;
 	struct table *t = NULL;
 	json_t *desc = NULL;
 	double now = monotime_s();
@@ -171,15 +172,11 @@ static int table_get(struct fs *fs, const char *name, struct table **out)
 	*out = NULL;
 	if (!fs_table_allowed(fs, name) || !keyname_table_name_valid(name))
 		return -ENOENT;
-	pthread_mutex_lock(&fs->lock);
-	for (size_t i = 0; i < fs->n_tables; i++) {
-		if (strcmp(fs->table_list[i]->name, name) == 0 &&
-		    fs->table_list[i]->expires > now) {
-			*out = fs_table_ref(fs->table_list[i]);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_lock(&fs->tables_lock);
+	e = fs_nameset_find(&fs->tables_by_name, name);
+	if (e && ((struct table *)e->val)->expires > now)
+		*out = fs_table_ref(e->val);
+	pthread_mutex_unlock(&fs->tables_lock);
 	if (*out)
 		return 0;
 
@@ -189,14 +186,11 @@ static int table_get(struct fs *fs, const char *name, struct table **out)
 		 * answered (throttling, an outage), the one described before
 		 * still names every item right, and a save must not fail on
 		 * a request it does not need. Only .table.json stays old. */
-		pthread_mutex_lock(&fs->lock);
-		for (size_t i = 0; i < fs->n_tables; i++) {
-			if (strcmp(fs->table_list[i]->name, name) == 0) {
-				*out = fs_table_ref(fs->table_list[i]);
-				break;
-			}
-		}
-		pthread_mutex_unlock(&fs->lock);
+		pthread_mutex_lock(&fs->tables_lock);
+		e = fs_nameset_find(&fs->tables_by_name, name);
+		if (e)
+			*out = fs_table_ref(e->val);
+		pthread_mutex_unlock(&fs->tables_lock);
 		if (*out) {
 			log_msg(LOG_WARNING, "%s: DescribeTable failed (%s); using the key schema described before",
 				name, strerror(-rc));
@@ -213,24 +207,13 @@ static int table_get(struct fs *fs, const char *name, struct table **out)
 	 * cache time so .table.json stays close to the truth. */
 	t->expires = now + (fs->ttl > 1 ? fs->ttl : 1);
 
-	pthread_mutex_lock(&fs->lock);
-	for (size_t i = 0; i < fs->n_tables; i++) {
-		if (strcmp(fs->table_list[i]->name, name) == 0) {
-			fs_table_unref(fs->table_list[i]);
-			fs->table_list[i] = fs_table_ref(t);
-			goto stored;
-		}
-	}
-	{
-		struct table **grown = realloc(fs->table_list,
-					       (fs->n_tables + 1) * sizeof(*grown));
-		if (grown) {
-			fs->table_list = grown;
-			fs->table_list[fs->n_tables++] = fs_table_ref(t);
-		}
-	}
-stored:
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_lock(&fs->tables_lock);
+	rc = fs_nameset_put(&fs->tables_by_name, name, &e);
+	if (rc == 0)
+		fs_table_unref(e->val);
+	if (rc >= 0)
+		e->val = fs_table_ref(t);
+	pthread_mutex_unlock(&fs->tables_lock);
 	*out = t;
 	return 0;
 }
@@ -238,15 +221,24 @@ stored:
 /* Forgets a table (after DeleteTable or a ResourceNotFound). */
 void fs_table_forget(struct fs *fs, const char *name)
 {
-	pthread_mutex_lock(&fs->lock);
-	for (size_t i = 0; i < fs->n_tables; i++) {
-		if (strcmp(fs->table_list[i]->name, name) == 0) {
-			fs_table_unref(fs->table_list[i]);
-			fs->table_list[i] = fs->table_list[--fs->n_tables];
-			break;
-		}
+	struct nameset_entry *e;
+
+	pthread_mutex_lock(&fs->tables_lock);
+	e = fs_nameset_find(&fs->tables_by_name, name);
+	if (e) {
+		fs_table_unref(e->val);
+		fs_nameset_remove(&fs->tables_by_name, e);
 	}
-	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_unlock(&fs->tables_lock);
+}
+
+void fs_tables_clear(struct fs *fs)
+{
+	for (struct nameset_entry *e = fs_nameset_next(&fs->tables_by_name,
+						       NULL);
+	     e; e = fs_nameset_next(&fs->tables_by_name, e))
+		fs_table_unref(e->val);
+	fs_nameset_free(&fs->tables_by_name);
 }
 
 /* ---- shortened names ---------------------------------------------------- */
@@ -265,130 +257,6 @@ static json_t *shortname_get(struct fs *fs, const char *path)
 {
 	return shortname_map_get(fs->shortnames, path);
 }
-
-/* ---- path sets ---------------------------------------------------------- */
-
-
-bool fs_pathset_has(struct fs *fs, struct pathlist *const *head,
-		    const char *path)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&fs->lock);
-	for (const struct pathlist *p = *head; p; p = p->next) {
-		if (strcmp(p->path, path) == 0) {
-			found = true;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return found;
-}
-
-/* Adds path (with value, may be NULL) unless present. Returns 0 or -ENOMEM. */
-int fs_pathset_add(struct fs *fs, struct pathlist **head, const char *path,
-		   const char *value)
-{
-	struct pathlist *p;
-	int rc = 0;
-
-	pthread_mutex_lock(&fs->lock);
-	for (p = *head; p; p = p->next)
-		if (strcmp(p->path, path) == 0)
-			goto out;
-	rc = -ENOMEM;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		goto out;
-	p->path = strdup(path);
-	p->value = value ? strdup(value) : NULL;
-	if (!p->path || (value && !p->value)) {
-		free(p->path);
-		free(p->value);
-		free(p);
-		goto out;
-	}
-	p->next = *head;
-	*head = p;
-	rc = 0;
-out:
-	pthread_mutex_unlock(&fs->lock);
-	return rc;
-}
-
-void fs_pathset_free_one(struct pathlist *p)
-{
-	free(p->path);
-	free(p->value);
-	free(p);
-}
-
-/* Removes path, and with tree every path below it too. */
-void fs_pathset_remove(struct fs *fs, struct pathlist **head,
-		       const char *path, bool tree)
-{
-	size_t len = strlen(path);
-	struct pathlist **pp, *p;
-
-	pthread_mutex_lock(&fs->lock);
-	for (pp = head; *pp;) {
-		p = *pp;
-		if (strcmp(p->path, path) == 0 ||
-		    (tree && strncmp(p->path, path, len) == 0 &&
-		     p->path[len] == '/')) {
-			*pp = p->next;
-			fs_pathset_free_one(p);
-			continue;
-		}
-		pp = &p->next;
-	}
-	pthread_mutex_unlock(&fs->lock);
-}
-
-/* Whether any path below dir (not dir itself) is in the list. */
-bool fs_pathset_has_below(struct fs *fs, struct pathlist *const *head,
-			  const char *dir)
-{
-	size_t len = strlen(dir);
-	bool found = false;
-
-	pthread_mutex_lock(&fs->lock);
-	for (const struct pathlist *p = *head; p; p = p->next) {
-		if (strncmp(p->path, dir, len) == 0 && p->path[len] == '/') {
-			found = true;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return found;
-}
-
-/* The value stored for path (a copy; caller frees with free()), or NULL. */
-char *fs_pathset_value(struct fs *fs, struct pathlist *const *head,
-		       const char *path)
-{
-	char *v = NULL;
-
-	pthread_mutex_lock(&fs->lock);
-	for (const struct pathlist *p = *head; p; p = p->next) {
-		if (strcmp(p->path, path) == 0) {
-			v = p->value ? strdup(p->value) : NULL;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&fs->lock);
-	return v;
-}
-
-void fs_pathset_clear(struct pathlist **head)
-{
-	while (*head) {
-		struct pathlist *p = *head;
-		*head = p->next;
-		fs_pathset_free_one(p);
-	}
-}
-
 
 /* ---- paths -------------------------------------------------------------- */
 
@@ -449,7 +317,7 @@ int fs_resolve(struct fs *fs, const char *path, struct node *n)
 	}
 	/* "NAME,HASH:T" names its table NAME after mkdir made it. */
 	snprintf(ppath, sizeof(ppath), "/%s", parts[0]);
-	alias = fs_pathset_value(fs, &fs->aliases, ppath);
+	alias = fs_pathset_value(&fs->aliases, ppath);
 	rc = table_get(fs, alias ? alias : parts[0], &n->table);
 	free(alias);
 	if (rc)
@@ -527,7 +395,7 @@ done:
 		return -ENOMEM;
 	}
 	if (n->kind == NODE_ITEM)
-		n->hidden = fs_pathset_has(fs, &fs->hidden, path);
+		n->hidden = fs_pathset_has(&fs->hidden, path);
 	return 0;
 fail:
 	json_decref(hv);
