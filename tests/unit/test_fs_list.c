@@ -31,6 +31,42 @@ static bool listing_has(struct cache_listing *l, const char *name,
 	return false;
 }
 
+/* One test's filesystem, the node of the directory it lists, and the
+ * listing. */
+struct fix {
+	struct env e;
+	struct fs *fs;
+	struct node n;
+	struct lister *lst;
+};
+
+/* Starts the filesystem on rules (stolen) and resolves path; with list,
+ * begins its listing too. False (the test failed) when any step did not
+ * work; fix_stop either way. */
+static bool fix_start(struct fix *x, json_t *rules, const char *path,
+		      bool list)
+{
+	memset(x, 0, sizeof(*x));
+	x->fs = fsenv_start(&x->e, rules, 0, 5, MB, NULL);
+	CHECK(x->fs != NULL);
+	if (!x->fs || !resolved(x->fs, path, &x->n))
+		return false;
+	if (list) {
+		x->lst = fs_lister_new(x->fs, path, x->n.table,
+				       x->n.kind == NODE_PARTITION ? x->n.key
+								   : NULL);
+		CHECK(x->lst != NULL);
+	}
+	return !list || x->lst;
+}
+
+static void fix_stop(struct fix *x)
+{
+	fs_lister_free(x->lst);
+	fs_node_clear(&x->n);
+	fsenv_stop(&x->e, x->fs);
+}
+
 static void test_root_pages(void)
 {
 	json_t *rules = json_array();
@@ -88,11 +124,8 @@ static void test_item_pages(void)
 {
 	json_t *rules = json_array();
 	struct cache_item ci;
-	struct lister *lst = NULL;
-	struct node n = { 0 };
+	struct fix x;
 	char op[32];
-	struct env e;
-	struct fs *fs;
 	json_t *req;
 
 	fsenv_add_describe(rules, "Uni", 'S', 0, 0);
@@ -106,30 +139,25 @@ static void test_item_pages(void)
 				  " {\"pk\": {\"S\": \"b\"}, \"v\": {\"S\": "
 				  "\"x\"}}], \"LastEvaluatedKey\": {\"pk\":"
 				  " {\"S\": \"b\"}}}"));
-	fs = fsenv_start(&e, rules, 0, 5, MB, NULL);
-	CHECK(fs != NULL);
-	if (!fs || !resolved(fs, "/Uni", &n))
+	if (!fix_start(&x, rules, "/Uni", true))
 		goto out;
-	CHECK_INT(n.kind, NODE_TABLE);
-	lst = fs_lister_new(fs, "/Uni", n.table, NULL);
-	CHECK(lst && lst->kind == LIST_ITEMS);
-	if (!lst)
-		goto out;
-	CHECK_INT(fs_lister_next_page(lst), 0);
-	CHECK_STR(fsenv_op(&e, 1, op, sizeof(op)), "Scan");
-	CHECK_INT(lst->entries->n, 2);
-	CHECK(listing_has(lst->entries, "a.json", false));
-	CHECK(listing_has(lst->entries, "b.json", false));
-	CHECK(lst->sizes[0] > 0 && lst->sizes[1] > 0);
-	CHECK_INT(cache_item_get(fs->cache, "/Uni/b.json", &ci), 0);
-	CHECK(ci.text && (off_t)ci.text->len == lst->sizes[1]);
+	CHECK_INT(x.n.kind, NODE_TABLE);
+	CHECK(x.lst && x.lst->kind == LIST_ITEMS);
+	CHECK_INT(fs_lister_next_page(x.lst), 0);
+	CHECK_STR(fsenv_op(&x.e, 1, op, sizeof(op)), "Scan");
+	CHECK_INT(x.lst->entries->n, 2);
+	CHECK(listing_has(x.lst->entries, "a.json", false));
+	CHECK(listing_has(x.lst->entries, "b.json", false));
+	CHECK(x.lst->sizes[0] > 0 && x.lst->sizes[1] > 0);
+	CHECK_INT(cache_item_get(x.fs->cache, "/Uni/b.json", &ci), 0);
+	CHECK(ci.text && (off_t)ci.text->len == x.lst->sizes[1]);
 	CHECK(ci.text && strstr(ci.text->data, "\"v\": \"x\""));
 	cache_blob_unref(ci.text);
-	CHECK(!lst->done);
-	CHECK_INT(fs_lister_next_page(lst), 0);
-	CHECK(lst->done);
-	CHECK_INT(lst->entries->n, 3);
-	req = fsenv_request(&e, 2);
+	CHECK(!x.lst->done);
+	CHECK_INT(fs_lister_next_page(x.lst), 0);
+	CHECK(x.lst->done);
+	CHECK_INT(x.lst->entries->n, 3);
+	req = fsenv_request(&x.e, 2);
 	CHECK_STR(json_string_value(json_object_get(
 			  json_object_get(json_object_get(req,
 							  "ExclusiveStartKey"),
@@ -138,11 +166,9 @@ static void test_item_pages(void)
 		  "b");
 	CHECK(json_object_get(req, "ProjectionExpression") == NULL);
 	json_decref(req);
-	CHECK_INT(fakehttp_count(&e.f), 3);
+	CHECK_INT(fakehttp_count(&x.e.f), 3);
 out:
-	fs_lister_free(lst);
-	fs_node_clear(&n);
-	fsenv_stop(&e, fs);
+	fix_stop(&x);
 }
 
 /* A table of partitions small enough to fill: one Scan of whole items
@@ -151,11 +177,8 @@ static void test_partition_fill(void)
 {
 	json_t *rules = json_array();
 	struct cache_listing *l;
-	struct lister *lst = NULL;
-	struct node n = { 0 };
+	struct fix x;
 	struct cache_item ci;
-	struct env e;
-	struct fs *fs;
 	json_t *req;
 
 	fsenv_add_describe(rules, "Tab", 'S', 'N', 0);
@@ -171,47 +194,40 @@ static void test_partition_fill(void)
 			   " {\"N\": \"2\"}, \"v\": {\"S\": \"x\"}}],"
 			   " \"LastEvaluatedKey\": {\"pk\": {\"S\": \"p1\"},"
 			   " \"sk\": {\"N\": \"2\"}}}"));
-	fs = fsenv_start(&e, rules, 0, 5, MB, NULL);
-	CHECK(fs != NULL);
-	if (!fs || !resolved(fs, "/Tab", &n))
+	if (!fix_start(&x, rules, "/Tab", true))
 		goto out;
-	lst = fs_lister_new(fs, "/Tab", n.table, NULL);
-	CHECK(lst && lst->kind == LIST_PARTITIONS && lst->fill);
-	if (!lst)
-		goto out;
-	CHECK_INT(fs_lister_next_page(lst), 0);
-	CHECK_INT(lst->entries->n, 1); /* p1 once */
-	CHECK(listing_has(lst->entries, "p1", true));
-	req = fsenv_request(&e, 1);
+	CHECK(x.lst && x.lst->kind == LIST_PARTITIONS && x.lst->fill);
+	CHECK_INT(fs_lister_next_page(x.lst), 0);
+	CHECK_INT(x.lst->entries->n, 1); /* p1 once */
+	CHECK(listing_has(x.lst->entries, "p1", true));
+	req = fsenv_request(&x.e, 1);
 	CHECK(json_object_get(req, "ProjectionExpression") == NULL);
 	json_decref(req);
 	/* Items are in the cache at once; listings only once complete. */
-	CHECK_INT(cache_item_get(fs->cache, "/Tab/p1/2.json", &ci), 0);
+	CHECK_INT(cache_item_get(x.fs->cache, "/Tab/p1/2.json", &ci), 0);
 	cache_blob_unref(ci.text);
-	fs_lister_publish(lst);
-	CHECK(cache_dir_get(fs->cache, "/Tab/p1") == NULL);
-	CHECK_INT(fs_lister_next_page(lst), 0);
-	CHECK(lst->done);
-	fs_lister_publish(lst);
-	l = cache_dir_get(fs->cache, "/Tab");
+	fs_lister_publish(x.lst);
+	CHECK(cache_dir_get(x.fs->cache, "/Tab/p1") == NULL);
+	CHECK_INT(fs_lister_next_page(x.lst), 0);
+	CHECK(x.lst->done);
+	fs_lister_publish(x.lst);
+	l = cache_dir_get(x.fs->cache, "/Tab");
 	CHECK(l && l->n == 2 && listing_has(l, "p2", true));
 	cache_listing_unref(l);
-	l = cache_dir_get(fs->cache, "/Tab/p1");
+	l = cache_dir_get(x.fs->cache, "/Tab/p1");
 	CHECK(l && l->n == 2 && listing_has(l, "1.json", false) &&
 	      listing_has(l, "2.json", false));
 	cache_listing_unref(l);
-	l = cache_dir_get(fs->cache, "/Tab/p2");
+	l = cache_dir_get(x.fs->cache, "/Tab/p2");
 	CHECK(l && l->n == 1 && listing_has(l, "1.json", false));
 	cache_listing_unref(l);
 	/* The table's partitions are known: a lookup needs no request. */
-	fs_node_clear(&n);
-	if (resolved(fs, "/Tab/p2", &n))
-		CHECK_INT(fs_partition_exists(fs, "/Tab/p2", &n), 0);
-	CHECK_INT(fakehttp_count(&e.f), 3);
+	fs_node_clear(&x.n);
+	if (resolved(x.fs, "/Tab/p2", &x.n))
+		CHECK_INT(fs_partition_exists(x.fs, "/Tab/p2", &x.n), 0);
+	CHECK_INT(fakehttp_count(&x.e.f), 3);
 out:
-	fs_lister_free(lst);
-	fs_node_clear(&n);
-	fsenv_stop(&e, fs);
+	fix_stop(&x);
 }
 
 /* A table known to be large (TableSizeBytes past an eighth of the cache)
@@ -219,10 +235,7 @@ out:
 static void test_no_fill_when_large(void)
 {
 	json_t *rules = json_array();
-	struct lister *lst = NULL;
-	struct node n = { 0 };
-	struct env e;
-	struct fs *fs;
+	struct fix x;
 	json_t *req;
 
 	fsenv_add_describe(rules, "Tab", 'S', 'N', 1LL << 40);
@@ -230,28 +243,21 @@ static void test_no_fill_when_large(void)
 			      fsenv_rule("Scan", NULL, 0, 200,
 					 "{\"Items\": [{\"pk\": {\"S\": \"p1\"}},"
 					 " {\"pk\": {\"S\": \"p1\"}}]}"));
-	fs = fsenv_start(&e, rules, 0, 5, MB, NULL);
-	CHECK(fs != NULL);
-	if (!fs || !resolved(fs, "/Tab", &n))
+	if (!fix_start(&x, rules, "/Tab", true))
 		goto out;
-	lst = fs_lister_new(fs, "/Tab", n.table, NULL);
-	CHECK(lst && !lst->fill);
-	if (!lst)
-		goto out;
-	CHECK_INT(fs_lister_next_page(lst), 0);
-	CHECK(lst->done);
-	CHECK_INT(lst->entries->n, 1);
-	req = fsenv_request(&e, 1);
+	CHECK(x.lst && !x.lst->fill);
+	CHECK_INT(fs_lister_next_page(x.lst), 0);
+	CHECK(x.lst->done);
+	CHECK_INT(x.lst->entries->n, 1);
+	req = fsenv_request(&x.e, 1);
 	CHECK_STR(json_string_value(json_object_get(req,
 						    "ProjectionExpression")),
 		  "#h");
 	json_decref(req);
-	fs_lister_publish(lst);
-	CHECK(cache_dir_get(fs->cache, "/Tab/p1") == NULL);
+	fs_lister_publish(x.lst);
+	CHECK(cache_dir_get(x.fs->cache, "/Tab/p1") == NULL);
 out:
-	fs_lister_free(lst);
-	fs_node_clear(&n);
-	fsenv_stop(&e, fs);
+	fix_stop(&x);
 }
 
 /* A partition's lookup reads the first page of its Query; the opendir
