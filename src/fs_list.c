@@ -1,0 +1,591 @@
+/* fs_list.c - the listing engine: ListTables, Scan and Query page by page as
+ * the reader asks, rendering items into the cache, partition fills, stash. */
+#include "fs_i.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "keyname.h"
+#include "log.h"
+#include "monotime.h"
+#include "scratch.h"
+
+/* ---- items -------------------------------------------------------------- */
+
+/* Renders item and remembers it under path. Returns 0 with *text (a blob
+ * reference) and *mtime, or -errno. */
+int fs_item_store(struct fs *fs, struct table *t, const char *path,
+		  json_t *item, struct cache_blob **text, time_t *mtime)
+{
+	char *rendered = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = codec_render(item, &t->schema, fs->format, &rendered, &len);
+	if (rc) {
+		log_msg(LOG_ERR, "cannot render %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	/* One copy, shared by the cache and the caller. */
+	*text = cache_blob_new(rendered, len);
+	free(rendered);
+	if (!*text)
+		return -ENOMEM;
+	*mtime = cache_item_put_blob(fs->cache, path, *text);
+	return 0;
+}
+
+/* ---- listings ----------------------------------------------------------- */
+
+/* The partitions a full Scan of a small table fills: a nameset of
+ * partition names whose values are their listings, built as the items
+ * come and kept once the whole table was read. */
+
+/* The listing being built for partition name (borrowed), or NULL. */
+static struct cache_listing *partfill_get(struct nameset *p, const char *name)
+{
+	struct nameset_entry *e;
+	int rc = fs_nameset_put(p, name, &e);
+
+	if (rc == 1)
+		e->val = cache_listing_new();
+	return rc < 0 ? NULL : e->val;
+}
+
+static void partfill_free(struct nameset *p)
+{
+	for (struct nameset_entry *e = fs_nameset_next(p, NULL); e;
+	     e = fs_nameset_next(p, e))
+		cache_listing_unref(e->val);
+	fs_nameset_free(p);
+}
+
+void fs_lister_free(struct lister *l)
+{
+	if (!l)
+		return;
+	free(l->dirpath);
+	fs_table_unref(l->table);
+	json_decref(l->pkey);
+	json_decref(l->last_key);
+	free(l->last_table);
+	cache_listing_unref(l->entries);
+	free(l->sizes);
+	free(l->mtimes);
+	fs_nameset_free(&l->seen);
+	partfill_free(&l->parts);
+	json_decref(l->found);
+	free(l);
+}
+
+struct lister *fs_lister_new(struct fs *fs, const char *dirpath,
+			     struct table *t, json_t *pkey)
+{
+	struct lister *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->fs = fs;
+	l->dirpath = strdup(dirpath);
+	l->entries = cache_listing_new();
+	if (!l->dirpath || !l->entries) {
+		fs_lister_free(l);
+		return NULL;
+	}
+	if (!t)
+		l->kind = LIST_ROOT;
+	else if (pkey)
+		l->kind = LIST_PARTITION;
+	else if (t->range_name)
+		l->kind = LIST_PARTITIONS;
+	else
+		l->kind = LIST_ITEMS;
+	l->table = t ? fs_table_ref(t) : NULL;
+	l->pkey = json_incref(pkey);
+	/* TableSizeBytes lags (0 for hours after a load on DynamoDB, always
+	 * on dynalite), so a table not known to be large is read whole until
+	 * its rendered items pass the budget (lister_fill_item). */
+	l->fill = l->kind == LIST_PARTITIONS && fs->ttl > 0 &&
+		  t->size_bytes <= fs->cache_bytes / 8;
+	return l;
+}
+
+static int lister_add(struct lister *l, const char *name, bool is_dir,
+		      off_t size, time_t mtime)
+{
+	int rc;
+
+	if (l->entries->n == l->attr_cap) {
+		size_t cap = l->attr_cap ? l->attr_cap * 2 : 64;
+		off_t *s = realloc(l->sizes, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		l->sizes = s;
+		time_t *m = realloc(l->mtimes, cap * sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		l->mtimes = m;
+		l->attr_cap = cap;
+	}
+	l->sizes[l->entries->n] = size;
+	l->mtimes[l->entries->n] = mtime;
+	rc = cache_listing_add(l->entries, name, is_dir);
+	return rc;
+}
+
+char *fs_join_path(const char *dir, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+/* A shortened name's key, remembered, and kept for the lookup that wants
+ * it (l->want). */
+static void lister_shortname(struct lister *l, const char *path,
+			     json_t *value)
+{
+	fs_shortname_put(l->fs, path, value);
+	if (l->want && !l->found && strcmp(path, l->want) == 0)
+		l->found = json_incref(value);
+}
+
+/* Adds one item of a Scan/Query page: its name, and its rendered text to
+ * the cache so that stat and cat need no request. */
+static int lister_add_item(struct lister *l, json_t *item)
+{
+	struct table *t = l->table;
+	bool ranged = l->kind == LIST_PARTITION;
+	const char *keyattr = ranged ? t->range_name : t->hash_name;
+	enum keyname_kind kind = ranged ? KEYNAME_RANGE_ITEM : KEYNAME_HASH_ITEM;
+	char type = ranged ? t->schema.range_type : t->schema.hash_type;
+	json_t *value = json_object_get(item, keyattr);
+	struct cache_blob *text = NULL;
+	char *name = NULL, *path = NULL;
+	time_t mtime = 0;
+	int rc;
+
+	if (!value)
+		return 0; /* cannot happen for a key attribute; skip it */
+	rc = fs_name_of_value(value, kind, &name);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	path = fs_join_path(l->dirpath, name);
+	if (!path)
+		goto out;
+	if (keyname_is_shortened(name, kind, fs_key_type(type)))
+		lister_shortname(l, path, value);
+	rc = fs_item_store(l->fs, t, path, item, &text, &mtime);
+	if (rc)
+		goto out;
+	rc = lister_add(l, name, false, (off_t)text->len, mtime);
+out:
+	cache_blob_unref(text);
+	free(path);
+	free(name);
+	return rc;
+}
+
+/* With l->fill, the item of a full Scan: rendered into the cache under
+ * its partition, and named in that partition's listing. */
+static int lister_fill_item(struct lister *l, const char *pname,
+			    json_t *item)
+{
+	struct table *t = l->table;
+	json_t *value = json_object_get(item, t->range_name);
+	struct cache_listing *pl = partfill_get(&l->parts, pname);
+	struct cache_blob *text = NULL;
+	char *name = NULL, *path = NULL;
+	time_t mtime;
+	int rc;
+
+	if (!pl)
+		return -ENOMEM;
+	if (!value)
+		return 0;
+	rc = fs_name_of_value(value, KEYNAME_RANGE_ITEM, &name);
+	if (rc)
+		goto out;
+	rc = -ENOMEM;
+	if (asprintf(&path, "%s/%s/%s", l->dirpath, pname, name) < 0) {
+		path = NULL;
+		goto out;
+	}
+	if (keyname_is_shortened(name, KEYNAME_RANGE_ITEM,
+				 fs_key_type(t->schema.range_type)))
+		lister_shortname(l, path, value);
+	rc = fs_item_store(l->fs, t, path, item, &text, &mtime);
+	if (!rc) {
+		size_t before = pl->bytes;
+
+		rc = cache_listing_add(pl, name, false);
+		/* The item's text and path, and what its partition's
+		 * listing grew by (a new partition's costs the most). */
+		l->fill_bytes += text->len + 2 * strlen(path) +
+				 (pl->bytes - before) +
+				 (pl->n == 1 ? sizeof(*pl) + 256 : 0);
+	}
+	if (!rc) {
+		if (l->fill_bytes > l->fs->cache_bytes / 8) {
+			/* Too large to keep: no partition listings, and the
+			 * next pages (same count) carry only the keys. */
+			l->fill = false;
+			partfill_free(&l->parts);
+		}
+	}
+out:
+	cache_blob_unref(text);
+	free(path);
+	free(name);
+	return rc;
+}
+
+static int lister_add_partition(struct lister *l, json_t *item)
+{
+	json_t *value = json_object_get(item, l->table->hash_name);
+	char *name = NULL, *path = NULL;
+	int rc;
+
+	if (!value)
+		return 0;
+	rc = fs_name_of_value(value, KEYNAME_PARTITION, &name);
+	if (rc)
+		goto out;
+	if (l->fill && lister_fill_item(l, name, item) != 0) {
+		/* An item that cannot be kept costs the fill, not the
+		 * listing: the names still come. */
+		l->fill = false;
+		partfill_free(&l->parts);
+	}
+	rc = fs_nameset_add(&l->seen, name);
+	if (rc <= 0)
+		goto out;
+	if (keyname_is_shortened(name, KEYNAME_PARTITION,
+				 fs_key_type(l->table->schema.hash_type))) {
+		rc = -ENOMEM;
+		path = fs_join_path(l->dirpath, name);
+		if (!path)
+			goto out;
+		lister_shortname(l, path, value);
+	}
+	rc = lister_add(l, name, true, -1, 0);
+out:
+	free(path);
+	free(name);
+	return rc;
+}
+
+/* Fetches the next page of the listing (one request) and appends its
+ * entries. Returns 0 or -errno; sets l->done after the last page. */
+static int lister_root_page(struct lister *l)
+{
+	struct ddb_error err = { 0 };
+	json_t *resp = NULL, *names, *n;
+	const char *last;
+	size_t i;
+	int rc;
+
+	rc = ddb_list_tables_page(l->fs->ddb, l->last_table, 100, &resp, &err);
+	if (rc)
+		return rc;
+	names = json_object_get(resp, "TableNames");
+	json_array_foreach(names, i, n) {
+		const char *name = json_string_value(n);
+		if (!name || !fs_table_allowed(l->fs, name))
+			continue;
+		rc = lister_add(l, name, true, -1, 0);
+		if (rc)
+			goto out;
+	}
+	last = json_string_value(json_object_get(resp, "LastEvaluatedTableName"));
+	free(l->last_table);
+	l->last_table = last ? strdup(last) : NULL;
+	l->done = !last;
+out:
+	json_decref(resp);
+	return rc;
+}
+
+/* The Query or Scan request for the next page. (No parallel Scan
+ * segments: in parallel they read several pages ahead of the reader.) */
+static json_t *lister_request(struct lister *l)
+{
+	json_t *req = json_pack("{ss}", "TableName", l->table->name);
+	json_t *start = l->last_key;
+
+	if (!req)
+		return NULL;
+	if (l->fs->consistent)
+		json_object_set_new(req, "ConsistentRead", json_true());
+	if (start)
+		json_object_set(req, "ExclusiveStartKey", start);
+	if (l->kind == LIST_PARTITION) {
+		json_object_set_new(req, "KeyConditionExpression",
+				    json_string("#h = :h"));
+		json_object_set_new(req, "ExpressionAttributeNames",
+				    json_pack("{ss}", "#h", l->table->hash_name));
+		json_object_set_new(req, "ExpressionAttributeValues",
+				    json_pack("{sO}", ":h",
+					      json_object_get(l->pkey,
+							      l->table->hash_name)));
+		return req;
+	}
+	if (l->kind == LIST_PARTITIONS && !l->fill) {
+		json_object_set_new(req, "ProjectionExpression",
+				    json_string("#h"));
+		json_object_set_new(req, "ExpressionAttributeNames",
+				    json_pack("{ss}", "#h", l->table->hash_name));
+	}
+	return req;
+}
+
+static int lister_item(json_t *item, void *arg)
+{
+	struct lister *l = arg;
+
+	return l->kind == LIST_PARTITIONS ? lister_add_partition(l, item)
+					  : lister_add_item(l, item);
+}
+
+/* Adds the items of one Query/Scan answer (its raw body, read an item at
+ * a time); *last receives its LastEvaluatedKey (a new reference) or NULL. */
+static int lister_take_page(struct lister *l, const char *body, size_t len,
+			    json_t **last)
+{
+	json_t *rest = NULL;
+	int rc;
+
+	*last = NULL;
+	rc = ddb_page_items(body, len, lister_item, l, &rest);
+	if (rc == -EBADMSG) {
+		log_msg(LOG_ERR, "%s: a malformed page from DynamoDB",
+			l->dirpath);
+		rc = -EIO;
+	}
+	if (!rc)
+		*last = json_incref(json_object_get(rest, "LastEvaluatedKey"));
+	json_decref(rest);
+	return rc;
+}
+
+/* Fetches the next page of the listing (one request) and appends its
+ * entries. Returns 0 or -errno; sets l->done after the last page. */
+int fs_lister_next_page(struct lister *l)
+{
+	struct ddb_error err = { 0 };
+	json_t *req = NULL, *last = NULL;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (l->done)
+		return 0;
+	l->started = true;
+	if (l->kind == LIST_ROOT)
+		return lister_root_page(l);
+	rc = -ENOMEM;
+	req = lister_request(l);
+	if (!req)
+		goto out;
+	rc = ddb_call_raw(l->fs->ddb,
+			  l->kind == LIST_PARTITION ? "Query" : "Scan", req,
+			  &body, &len, &err);
+	if (rc)
+		goto out;
+	rc = lister_take_page(l, body, len, &last);
+	if (rc)
+		goto out;
+	json_decref(l->last_key);
+	l->last_key = last;
+	l->done = !last;
+out:
+	if (rc == -ENOENT && l->table)
+		fs_table_forget(l->fs, l->table->name);
+	json_decref(req);
+	free(body);
+	return rc;
+}
+
+/* Keeps a finished listing in the cache, and with it the listing of
+ * every partition a full Scan read. */
+void fs_lister_publish(struct lister *l)
+{
+	char *path;
+
+	if (!l->done)
+		return;
+	cache_dir_put(l->fs->cache, l->dirpath, l->entries);
+	if (!l->fill || l->filled)
+		return;
+	l->filled = true;
+	for (struct nameset_entry *e = fs_nameset_next(&l->parts, NULL); e;
+	     e = fs_nameset_next(&l->parts, e)) {
+		if (!e->val)
+			continue;
+		path = fs_join_path(l->dirpath, e->name);
+		if (path)
+			cache_dir_put(l->fs->cache, path, e->val);
+		free(path);
+	}
+}
+
+/* A listing that a lookup began (the first page of a partition's Query,
+ * to learn that it exists) and the next opendir of that path goes on with,
+ * so that page is not fetched twice. */
+struct stash {
+	struct lister *lister;
+	double expires;
+	struct stash *next;
+};
+
+#define STASH_MAX 8
+
+/* Keeps l (taken) for the next opendir of its path, for the cache time. */
+static void stash_put(struct fs *fs, struct lister *l)
+{
+	struct stash *st = calloc(1, sizeof(*st)), *p, *old = NULL;
+	int n = 1;
+
+	if (!st || fs->ttl <= 0) {
+		free(st);
+		fs_lister_free(l);
+		return;
+	}
+	st->lister = l;
+	st->expires = monotime_s() + fs->ttl;
+	pthread_mutex_lock(&fs->stash_lock);
+	st->next = fs->stashed;
+	fs->stashed = st;
+	/* Only the newest few: cut the list after STASH_MAX. */
+	for (p = fs->stashed; p; p = p->next, n++) {
+		if (n == STASH_MAX) {
+			old = p->next;
+			p->next = NULL;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->stash_lock);
+	while (old) {
+		struct stash *next = old->next;
+		fs_lister_free(old->lister);
+		free(old);
+		old = next;
+	}
+}
+
+/* The stashed listing of path (taken; caller frees), or NULL. */
+struct lister *fs_stash_take(struct fs *fs, const char *path)
+{
+	struct lister *l = NULL;
+	struct stash **pp, *st = NULL;
+	double now = monotime_s();
+
+	pthread_mutex_lock(&fs->stash_lock);
+	for (pp = &fs->stashed; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->lister->dirpath, path) == 0) {
+			st = *pp;
+			*pp = st->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->stash_lock);
+	if (st && st->expires > now)
+		l = st->lister;
+	else if (st)
+		fs_lister_free(st->lister);
+	free(st);
+	return l;
+}
+
+void fs_stash_clear(struct fs *fs)
+{
+	while (fs->stashed) {
+		struct stash *st = fs->stashed;
+		fs->stashed = st->next;
+		fs_lister_free(st->lister);
+		free(st);
+	}
+}
+
+/* The key value of the shortened name path in dirpath, read from the
+ * listing's pages up to the one that shows it. Returns 0 and *value (a
+ * new reference), -ENOENT when no page does, or -errno. */
+int fs_list_for_shortname(struct fs *fs, const char *dirpath,
+			  struct table *t, json_t *pkey, const char *path,
+			  json_t **value)
+{
+	struct lister *l = fs_lister_new(fs, dirpath, t, pkey);
+	int rc;
+
+	*value = NULL;
+	if (!l)
+		return -ENOMEM;
+	l->want = path;
+	do {
+		rc = fs_lister_next_page(l);
+	} while (!rc && !l->done && !l->found);
+	if (!rc)
+		fs_lister_publish(l);
+	*value = l->found;
+	l->found = NULL;
+	fs_lister_free(l);
+	if (!rc && !*value)
+		rc = -ENOENT;
+	return rc;
+}
+
+/* Whether the partition at path exists: held by the mount, in a fresh
+ * listing, else the first page of its Query (which also fills the cache). */
+int fs_partition_exists(struct fs *fs, const char *path, struct node *n)
+{
+	struct lister *lst;
+	struct cache_listing *l;
+	struct cache_item ci;
+	bool any = false;
+	int rc;
+
+	if (fs_pathset_has(&fs->held, path) ||
+	    scratch_dir_has_files(fs->scratch, path))
+		return 0;
+	l = cache_dir_get(fs->cache, path);
+	if (l) {
+		any = l->n > 0;
+		cache_listing_unref(l);
+		return any ? 0 : -ENOENT;
+	}
+	if (cache_item_get(fs->cache, path, &ci) == 0) {
+		cache_blob_unref(ci.text);
+		return ci.negative ? -ENOENT : 0;
+	}
+	if (fs_created_says_absent(fs, path))
+		return -ENOENT;
+	/* The first page of its Query says; a longer partition's listing
+	 * is kept for the opendir that usually follows (ls, cat P/...). */
+	lst = fs_lister_new(fs, path, n->table, n->key);
+	if (!lst)
+		return -ENOMEM;
+	do {
+		rc = fs_lister_next_page(lst);
+	} while (!rc && !lst->done && !lst->entries->n);
+	any = lst->entries->n > 0;
+	if (rc || !any) {
+		fs_lister_free(lst);
+		if (rc)
+			return rc;
+		cache_item_put_negative(fs->cache, path);
+		return -ENOENT;
+	}
+	if (lst->done) {
+		fs_lister_publish(lst);
+		fs_lister_free(lst);
+	} else {
+		stash_put(fs, lst);
+	}
+	return 0;
+}
