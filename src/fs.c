@@ -36,7 +36,7 @@ static struct fs *current_fs(void)
 static int item_fetch(struct fs *fs, const char *path, struct node *n,
 		      struct cache_blob **text, time_t *mtime)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	struct cache_item ci;
 	json_t *item = NULL;
 	int rc;
@@ -107,17 +107,17 @@ static void fill_scratch_stat(const struct fs *fs, struct stat *st,
 
 /* What open hands read, write and close. */
 struct item_handle {
-	struct openlink link;	      /* first: the list hands back the handle */
-	struct cache_blob *text;      /* read-only opens: the bytes at open */
+	struct openlink link;	 /* first: the list hands back the handle */
+	struct cache_blob *text; /* read-only opens: the bytes at open */
 	struct scratch_node *scratch; /* scratch files */
 	/* items opened for writing: what close will store */
 	pthread_mutex_t lock;
 	bool writable;
-	bool dirty;	/* changed since the last store */
-	bool written;	/* write() or ftruncate() since the last store */
-	bool new_item;	/* the item did not exist when this was opened */
-	bool excl;	/* created with O_EXCL: store only if still absent */
-	int error;	/* the last store's error, reported again until a write */
+	bool dirty;    /* changed since the last store */
+	bool written;  /* write() or ftruncate() since the last store */
+	bool new_item; /* the item did not exist when this was opened */
+	bool excl;     /* created with O_EXCL: store only if still absent */
+	int error; /* the last store's error, reported again until a write */
 	char *buf;
 	size_t len;
 	size_t cap;
@@ -161,8 +161,10 @@ static bool stale_item_stat(struct fs *fs, const char *path, struct stat *st)
 		return false;
 	fill_file_stat(fs, st, (off_t)ci.text->len, ci.mtime, true);
 	cache_blob_unref(ci.text);
-	log_msg(LOG_WARNING, "%s: the server cannot be asked; its attributes are those last seen",
-		path);
+	log_msg(
+	    LOG_WARNING,
+	    "%s: the server cannot be asked; its attributes are those last seen",
+	    path);
 	return true;
 }
 
@@ -209,7 +211,8 @@ static int fs_getattr(const char *path, struct stat *st,
 			break;
 		}
 		rc = item_fetch(fs, path, &n, &text, &mtime);
-		if ((rc == -EIO || rc == -EAGAIN) && stale_item_stat(fs, path, st))
+		if ((rc == -EIO || rc == -EAGAIN) &&
+		    stale_item_stat(fs, path, st))
 			rc = 0;
 		if (!rc && text)
 			fill_file_stat(fs, st, (off_t)text->len, mtime, true);
@@ -252,8 +255,7 @@ static void add_held_entry(const char *name, void *arg)
 }
 
 /* Snapshots what the mount holds in directory path. */
-static int collect_extra(struct fs *fs, struct dir_handle *dh,
-			 const char *path)
+static int collect_extra(struct fs *fs, struct dir_handle *dh, const char *path)
 {
 	dh->extra = cache_listing_new();
 	if (!dh->extra)
@@ -308,8 +310,8 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 	if (!dh->cached && n.kind == NODE_PARTITION)
 		dh->lister = fs_stash_take(fs, path);
 	if (!dh->cached && !dh->lister) {
-		dh->lister = fs_lister_new(fs, path, n.table,
-					n.kind == NODE_PARTITION ? n.key : NULL);
+		dh->lister = fs_lister_new(
+		    fs, path, n.table, n.kind == NODE_PARTITION ? n.key : NULL);
 		if (!dh->lister)
 			goto out;
 	}
@@ -421,7 +423,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	i = (size_t)offset - 2 > n_extra ? (size_t)offset - 2 - n_extra : 0;
 	for (;;) {
 		struct cache_listing *entries =
-			dh->cached ? dh->cached : dh->lister->entries;
+		    dh->cached ? dh->cached : dh->lister->entries;
 		const struct cache_dirent *e;
 		bool have;
 
@@ -519,8 +521,10 @@ static void keep_rejected(struct fs *fs, const char *path, const char *data,
 	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
 		goto out;
 	if (scratch_set(fs->scratch, sn, data, len) != 0)
-		log_msg(LOG_ERR, "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
-			rp, len);
+		log_msg(
+		    LOG_ERR,
+		    "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
+		    rp, len);
 out:
 	scratch_node_unref(sn);
 	free(rp);
@@ -531,7 +535,8 @@ static void drop_rejected(struct fs *fs, const char *path)
 	char *rp = rejected_path(path);
 
 	if (rp && scratch_unlink(fs->scratch, rp) == 0)
-		fs_invalidate_later(fs, rp); /* stat must not find it in the kernel */
+		fs_invalidate_later(
+		    fs, rp); /* stat must not find it in the kernel */
 	free(rp);
 }
 
@@ -542,7 +547,7 @@ static int item_parse(struct fs *fs, const char *path, struct node *n,
 		      const char *data, size_t len, bool new_item,
 		      json_t **item)
 {
-	struct codec_error err = { 0 };
+	struct codec_error err = {0};
 	struct codec_schema cs = n->table->schema;
 	char why[512];
 	size_t size = 0;
@@ -605,7 +610,7 @@ static void item_stored(struct fs *fs, const char *path, struct table *t,
 static int item_put(struct fs *fs, const char *path, struct node *n,
 		    json_t *item, bool absent_only)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *names = NULL;
 	int rc;
 
@@ -616,9 +621,9 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 	}
 	/* A condition cannot ride in a BatchWriteItem: those go alone. */
 	if (absent_only)
-		rc = ddb_put_item(fs->ddb, n->table->name, item,
-				  "attribute_not_exists(#h)", names, NULL,
-				  &err);
+		rc =
+		    ddb_put_item(fs->ddb, n->table->name, item,
+				 "attribute_not_exists(#h)", names, NULL, &err);
 	else
 		rc = putq_put(fs->putq, n->table->name, n->table->hash_name,
 			      n->table->range_name, item, path, &err);
@@ -646,17 +651,19 @@ static int item_write(struct fs *fs, const char *path, struct node *n,
 	json_decref(item);
 	if (rc) {
 		/* Not stored (server down, credentials, a condition): the
-		 * bytes stay readable too, since close's error is often lost. */
-		log_msg(LOG_ERR, "%s: not stored (%s); the bytes are kept in .%s.rejected",
-			path, strerror(-rc), strrchr(path, '/') + 1);
+		 * bytes stay readable too, since close's error is often lost.
+		 */
+		log_msg(
+		    LOG_ERR,
+		    "%s: not stored (%s); the bytes are kept in .%s.rejected",
+		    path, strerror(-rc), strrchr(path, '/') + 1);
 		keep_rejected(fs, path, data, len);
 	}
 	return rc;
 }
 
 /* Stores what an open item handle holds, if it changed since. */
-static int handle_store(struct fs *fs, const char *path,
-			struct item_handle *h)
+static int handle_store(struct fs *fs, const char *path, struct item_handle *h)
 {
 	struct node n;
 	int rc;
@@ -671,8 +678,7 @@ static int handle_store(struct fs *fs, const char *path,
 	n.table = h->table;
 	n.key = h->key;
 	n.name = strrchr(h->path, '/') + 1;
-	rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl,
-			h->new_item);
+	rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl, h->new_item);
 	h->dirty = false;
 	h->written = false;
 	h->excl = false;
@@ -767,8 +773,8 @@ static bool wants_write(int flags)
 }
 
 /* Opens (or, with create, makes) the file at path. */
-static int open_common(const char *path, struct fuse_file_info *fi,
-		       bool create, mode_t mode)
+static int open_common(const char *path, struct fuse_file_info *fi, bool create,
+		       mode_t mode)
 {
 	struct fs *fs = current_fs();
 	struct item_handle *h = NULL;
@@ -831,7 +837,8 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		/* With O_EXCL the put at close is conditional, so a cache
 		 * that is behind (another client made the item in the last
 		 * cache_ttl) still cannot overwrite it: close says EEXIST. */
-		rc = n.hidden ? -ENOENT : item_fetch(fs, path, &n, &text, &mtime);
+		rc = n.hidden ? -ENOENT
+			      : item_fetch(fs, path, &n, &text, &mtime);
 		if (rc == 0 && create && (fi->flags & O_EXCL))
 			rc = -EEXIST;
 		/* The kernel opens without asking us to create when it still
@@ -1011,8 +1018,10 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 		pending = h->dirty;
 		pthread_mutex_unlock(&h->lock);
 		if (pending && handle_store(fs, path, h) < 0)
-			log_msg(LOG_ERR, "%s: the store at the last close failed and no program was told; the bytes are in .%s.rejected",
-				h->path, strrchr(h->path, '/') + 1);
+			log_msg(
+			    LOG_ERR,
+			    "%s: the store at the last close failed and no program was told; the bytes are in .%s.rejected",
+			    h->path, strrchr(h->path, '/') + 1);
 		writer_remove(fs, h);
 	}
 	fs_openlink_remove(fs, &h->link);
@@ -1023,8 +1032,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct fs *fs = current_fs();
-	struct item_handle *h = fi ? (struct item_handle *)(uintptr_t)fi->fh
-				   : NULL;
+	struct item_handle *h =
+	    fi ? (struct item_handle *)(uintptr_t)fi->fh : NULL;
 	struct cache_blob *text = NULL;
 	char *data = NULL;
 	struct node n;
@@ -1067,8 +1076,10 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		 * item may be longer than the item: base64, indentation)
 		 * before anything is allocated; item_parse checks the rest. */
 		if ((uint64_t)size > CODEC_ITEM_MAX * 8) {
-			log_msg(LOG_ERR, "%s: truncate to %lld bytes refused: no item's file is longer than %u",
-				path, (long long)size, CODEC_ITEM_MAX * 8);
+			log_msg(
+			    LOG_ERR,
+			    "%s: truncate to %lld bytes refused: no item's file is longer than %u",
+			    path, (long long)size, CODEC_ITEM_MAX * 8);
 			rc = -EFBIG;
 			break;
 		}
@@ -1115,7 +1126,7 @@ static void item_deleted(struct fs *fs, const char *path, struct node *n)
 /* Deletes the item at path (DeleteItem) and keeps its partition listed. */
 static int item_delete(struct fs *fs, const char *path, struct node *n)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	int rc;
 
 	rc = ddb_delete_item(fs->ddb, n->table->name, n->key, NULL, NULL, NULL,
@@ -1190,11 +1201,11 @@ static int table_create(struct fs *fs, const char *name,
 			const struct keyname_attr *hash,
 			const struct keyname_attr *range)
 {
-	static const char types[] = { [KEYNAME_S] = 'S', [KEYNAME_N] = 'N',
-				      [KEYNAME_B] = 'B' };
-	struct ddb_error err = { 0 };
+	static const char types[] = {
+	    [KEYNAME_S] = 'S', [KEYNAME_N] = 'N', [KEYNAME_B] = 'B'};
+	struct ddb_error err = {0};
 	json_t *req;
-	char ht[2] = { types[hash->type], 0 }, rt[2] = { 0, 0 };
+	char ht[2] = {types[hash->type], 0}, rt[2] = {0, 0};
 	int rc;
 
 	req = json_pack("{ss s[{ssss}] s[{ssss}] ss}", "TableName", name,
@@ -1206,9 +1217,10 @@ static int table_create(struct fs *fs, const char *name,
 		return -ENOMEM;
 	if (range && range->name) {
 		rt[0] = types[range->type];
-		json_array_append_new(json_object_get(req, "AttributeDefinitions"),
-				      json_pack("{ssss}", "AttributeName",
-						range->name, "AttributeType", rt));
+		json_array_append_new(
+		    json_object_get(req, "AttributeDefinitions"),
+		    json_pack("{ssss}", "AttributeName", range->name,
+			      "AttributeType", rt));
 		json_array_append_new(json_object_get(req, "KeySchema"),
 				      json_pack("{ssss}", "AttributeName",
 						range->name, "KeyType",
@@ -1224,7 +1236,7 @@ static int table_create(struct fs *fs, const char *name,
 static int fs_mkdir(const char *path, mode_t mode)
 {
 	struct fs *fs = current_fs();
-	struct keyname_schema spec = { 0 };
+	struct keyname_schema spec = {0};
 	const char *name = path + 1;
 	struct node n;
 	int rc;
@@ -1245,7 +1257,7 @@ static int fs_mkdir(const char *path, mode_t mode)
 					  &spec.range);
 			if (!rc)
 				rc = fs_pathset_add(&fs->aliases, path,
-						  spec.table);
+						    spec.table);
 		} else {
 			if (!keyname_table_name_valid(name))
 				return -EINVAL;
@@ -1261,7 +1273,7 @@ static int fs_mkdir(const char *path, mode_t mode)
 		 * name of an aliased table, and only one would be noted. */
 		if (!rc && !strchr(name, ','))
 			fs_created_add(fs, path, NULL, NULL);
-out_spec:
+	out_spec:
 		keyname_schema_free(&spec);
 		return rc;
 	}
@@ -1300,19 +1312,18 @@ out:
  * read on until an item or the end, so rmdir never deletes a full table. */
 static int has_items(struct fs *fs, struct node *n, bool *any)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *req, *resp = NULL, *last;
 	int rc;
 
 	*any = false;
 	if (n->kind == NODE_PARTITION)
-		req = json_pack("{sssisbsss{ss}s{sO}}", "TableName",
-				n->table->name, "Limit", 1, "ConsistentRead", 1,
-				"KeyConditionExpression", "#h = :h",
-				"ExpressionAttributeNames", "#h",
-				n->table->hash_name,
-				"ExpressionAttributeValues", ":h",
-				json_object_get(n->key, n->table->hash_name));
+		req = json_pack(
+		    "{sssisbsss{ss}s{sO}}", "TableName", n->table->name,
+		    "Limit", 1, "ConsistentRead", 1, "KeyConditionExpression",
+		    "#h = :h", "ExpressionAttributeNames", "#h",
+		    n->table->hash_name, "ExpressionAttributeValues", ":h",
+		    json_object_get(n->key, n->table->hash_name));
 	else
 		req = json_pack("{sssisb}", "TableName", n->table->name,
 				"Limit", 1, "ConsistentRead", 1);
@@ -1320,8 +1331,8 @@ static int has_items(struct fs *fs, struct node *n, bool *any)
 		return -ENOMEM;
 	for (;;) {
 		rc = ddb_call(fs->ddb,
-			      n->kind == NODE_PARTITION ? "Query" : "Scan",
-			      req, &resp, &err);
+			      n->kind == NODE_PARTITION ? "Query" : "Scan", req,
+			      &resp, &err);
 		if (rc)
 			break;
 		if (json_array_size(json_object_get(resp, "Items")) > 0) {
@@ -1351,7 +1362,7 @@ static void table_wait_gone(struct fs *fs, const char *name)
 	unsigned delay_ms = 50;
 
 	for (int waited = 0; waited < 120000; waited += (int)delay_ms) {
-		struct ddb_error err = { 0 };
+		struct ddb_error err = {0};
 		json_t *desc = NULL;
 		int rc = ddb_describe_table(fs->ddb, name, &desc, &err);
 
@@ -1367,7 +1378,7 @@ static void table_wait_gone(struct fs *fs, const char *name)
 static int fs_rmdir(const char *path)
 {
 	struct fs *fs = current_fs();
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	bool any = false;
 	struct node n;
 	int rc;
@@ -1425,7 +1436,7 @@ out:
 static int moved_item(struct fs *fs, struct node *from, struct node *to,
 		      json_t **out)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *item = NULL;
 	const char *k;
 	json_t *v;
@@ -1438,8 +1449,7 @@ static int moved_item(struct fs *fs, struct node *from, struct node *to,
 	json_object_del(item, from->table->hash_name);
 	if (from->table->range_name)
 		json_object_del(item, from->table->range_name);
-	json_object_foreach(to->key, k, v)
-		json_object_set(item, k, v);
+	json_object_foreach(to->key, k, v) json_object_set(item, k, v);
 	*out = item;
 	return 0;
 }
@@ -1449,7 +1459,7 @@ static int moved_item(struct fs *fs, struct node *from, struct node *to,
 static int rename_item(struct fs *fs, const char *from, struct node *nf,
 		       const char *to, struct node *nt, bool noreplace)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *item = NULL, *actions = NULL, *put;
 	int rc;
 
@@ -1463,9 +1473,9 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 		json_t *p = json_object_get(put, "Put");
 		json_object_set_new(p, "ConditionExpression",
 				    json_string("attribute_not_exists(#h)"));
-		json_object_set_new(p, "ExpressionAttributeNames",
-				    json_pack("{ss}", "#h",
-					      nt->table->hash_name));
+		json_object_set_new(
+		    p, "ExpressionAttributeNames",
+		    json_pack("{ss}", "#h", nt->table->hash_name));
 	}
 	actions = json_pack("[o{s{sssO}}]", put, "Delete", "TableName",
 			    nf->table->name, "Key", nf->key);
@@ -1512,8 +1522,10 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 	if (rc && rc != -ENOENT) {
 		/* sed -i deletes its temporary file when rename fails: the
 		 * bytes must outlive it here too. */
-		log_msg(LOG_ERR, "%s: not stored (%s); the bytes are kept in .%s.rejected",
-			to, strerror(-rc), strrchr(to, '/') + 1);
+		log_msg(
+		    LOG_ERR,
+		    "%s: not stored (%s); the bytes are kept in .%s.rejected",
+		    to, strerror(-rc), strrchr(to, '/') + 1);
 		keep_rejected(fs, to, data, len);
 		free(data);
 		return rc;
@@ -1587,7 +1599,8 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	if (rc)
 		return rc;
 	rc = fs_resolve(fs, to, &nt);
-	if (rc == -ENOENT && (nf.kind == NODE_TABLE || nf.kind == NODE_PARTITION))
+	if (rc == -ENOENT &&
+	    (nf.kind == NODE_TABLE || nf.kind == NODE_PARTITION))
 		rc = -EXDEV;
 	if (rc) {
 		fs_node_clear(&nf);
@@ -1680,8 +1693,8 @@ static int fs_utimens(const char *path, const struct timespec tv[2],
 	if (n.kind == NODE_SCRATCH && n.scratch && tv &&
 	    tv[1].tv_nsec != UTIME_OMIT)
 		scratch_set_mtime(n.scratch, tv[1].tv_nsec == UTIME_NOW
-						     ? time(NULL)
-						     : tv[1].tv_sec);
+						 ? time(NULL)
+						 : tv[1].tv_sec);
 	fs_node_clear(&n);
 	return 0;
 }
@@ -1815,31 +1828,31 @@ static void fs_destroy(void *private_data)
 }
 
 static const struct fuse_operations fs_ops = {
-	.init = fs_init,
-	.destroy = fs_destroy,
-	.getattr = fs_getattr,
-	.opendir = fs_opendir,
-	.readdir = fs_readdir,
-	.releasedir = fs_releasedir,
-	.open = fs_open,
-	.create = fs_create,
-	.read = fs_read,
-	.write = fs_write,
-	.flush = fs_flush,
-	.fsync = fs_fsync,
-	.release = fs_release,
-	.truncate = fs_truncate,
-	.unlink = fs_unlink,
-	.mkdir = fs_mkdir,
-	.rmdir = fs_rmdir,
-	.rename = fs_rename,
-	.chmod = fs_chmod,
-	.chown = fs_chown,
-	.utimens = fs_utimens,
-	.setxattr = fs_setxattr,
-	.getxattr = fs_getxattr,
-	.listxattr = fs_listxattr,
-	.statfs = fs_statfs,
+    .init = fs_init,
+    .destroy = fs_destroy,
+    .getattr = fs_getattr,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .create = fs_create,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .fsync = fs_fsync,
+    .release = fs_release,
+    .truncate = fs_truncate,
+    .unlink = fs_unlink,
+    .mkdir = fs_mkdir,
+    .rmdir = fs_rmdir,
+    .rename = fs_rename,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
+    .utimens = fs_utimens,
+    .setxattr = fs_setxattr,
+    .getxattr = fs_getxattr,
+    .listxattr = fs_listxattr,
+    .statfs = fs_statfs,
 };
 
 const struct fuse_operations *fs_operations(void)

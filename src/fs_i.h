@@ -93,7 +93,7 @@ struct fs {
 	bool consistent;
 	bool read_only;
 	bool test_clock; /* DYNAMOFS_TEST_CLOCK=1: see fs_setxattr */
-	char **tables; /* NULL-terminated filter, or NULL */
+	char **tables;	 /* NULL-terminated filter, or NULL */
 	uid_t uid;
 	gid_t gid;
 	time_t started;
@@ -116,16 +116,16 @@ struct fs {
 	pthread_mutex_t tables_lock;
 	struct nameset tables_by_name; /* name -> struct table (a reference) */
 	struct shortname_map *shortnames; /* its own lock */
-	struct fs_pathset held;	   /* empty partitions the mount holds */
-	struct fs_pathset hidden;  /* items renamed to a scratch name */
-	struct fs_pathset aliases; /* "/NAME,HASH:T" -> NAME */
+	struct fs_pathset held;		  /* empty partitions the mount holds */
+	struct fs_pathset hidden;	  /* items renamed to a scratch name */
+	struct fs_pathset aliases;	  /* "/NAME,HASH:T" -> NAME */
 	pthread_mutex_t writers_lock;
 	struct item_handle *writers; /* open for writing, by path */
 	pthread_mutex_t stash_lock;
-	struct stash *stashed;	     /* listings begun by a lookup */
+	struct stash *stashed; /* listings begun by a lookup */
 	pthread_mutex_t created_lock;
-	struct nameset created;	     /* directories mkdir made: path ->
-					struct created, see fs_made.c */
+	struct nameset created; /* directories mkdir made: path ->
+				   struct created, see fs_made.c */
 	pthread_mutex_t open_lock;
 	struct openlink open_handles; /* sentinel of a circular list */
 
@@ -153,19 +153,20 @@ enum node_kind {
 /* What a path names, from fs_resolve. */
 struct node {
 	enum node_kind kind;
-	struct table *table;	      /* reference, for all but the root */
-	json_t *key;		      /* item: full key map; partition: {hash: value} */
-	struct scratch_node *scratch; /* NODE_SCRATCH: the file, or NULL if none */
-	bool hidden;		      /* NODE_ITEM renamed to a scratch name */
-	char parent[4096];	      /* the directory holding this node */
-	const char *name;	      /* the last component, inside path */
+	struct table *table; /* reference, for all but the root */
+	json_t *key;	     /* item: full key map; partition: {hash: value} */
+	struct scratch_node
+	    *scratch;	   /* NODE_SCRATCH: the file, or NULL if none */
+	bool hidden;	   /* NODE_ITEM renamed to a scratch name */
+	char parent[4096]; /* the directory holding this node */
+	const char *name;  /* the last component, inside path */
 };
 
 enum lister_kind {
-	LIST_ROOT,       /* ListTables */
-	LIST_ITEMS,      /* Scan of a partition-key-only table */
+	LIST_ROOT,	 /* ListTables */
+	LIST_ITEMS,	 /* Scan of a partition-key-only table */
 	LIST_PARTITIONS, /* Scan of the partition key, de-duplicated */
-	LIST_PARTITION,  /* Query of one partition */
+	LIST_PARTITION,	 /* Query of one partition */
 };
 
 /* One listing in progress: the pages fetched so far become entries, with
@@ -178,7 +179,7 @@ struct lister {
 	enum lister_kind kind;
 	char *dirpath;
 	struct table *table; /* reference; NULL for the root */
-	json_t *pkey;        /* partition: {hash: value} */
+	json_t *pkey;	     /* partition: {hash: value} */
 	json_t *last_key;    /* LastEvaluatedKey, or NULL */
 	char *last_table;    /* LastEvaluatedTableName */
 	bool started;
@@ -194,7 +195,7 @@ struct lister {
 	 * cache and, once complete, every partition's listing. */
 	bool fill;
 	bool filled;
-	size_t fill_bytes; /* rendered so far; past the budget, fill stops */
+	size_t fill_bytes;    /* rendered so far; past the budget, fill stops */
 	struct nameset parts; /* partition name -> its listing */
 	/* A lookup of a shortened name reads pages only until they show
 	 * it, and takes its key from there: the bounded map of shortened
@@ -210,8 +211,7 @@ enum keyname_type fs_key_type(char t);
 
 /* The file name of one key attribute value ({"S": "x"}) as kind. Returns 0
  * and *name (caller frees with free()), or -errno. Pure. */
-int fs_name_of_value(const json_t *value, enum keyname_kind kind,
-		     char **name);
+int fs_name_of_value(const json_t *value, enum keyname_kind kind, char **name);
 
 /* Takes a reference to t / drops one (t may be NULL); atomic, so any
  * thread may hold and drop them without a lock. */
@@ -277,9 +277,8 @@ void fs_stash_clear(struct fs *fs);
 /* The key value of the shortened name path in dirpath, read from the
  * listing's pages up to the one that shows it. Returns 0 and *value (a
  * new reference), -ENOENT when no page does, or -errno. */
-int fs_list_for_shortname(struct fs *fs, const char *dirpath,
-			  struct table *t, json_t *pkey, const char *path,
-			  json_t **value);
+int fs_list_for_shortname(struct fs *fs, const char *dirpath, struct table *t,
+			  json_t *pkey, const char *path, json_t **value);
 
 /* Whether the partition at path (n from fs_resolve) exists: held by the
  * mount, in a fresh listing, else the first page of its Query (kept for
@@ -332,8 +331,7 @@ void fs_pathset_init(struct fs_pathset *ps);
 bool fs_pathset_has(struct fs_pathset *ps, const char *path);
 /* Adds path (with value, copied, may be NULL) unless present. Returns 0 or
  * -ENOMEM. */
-int fs_pathset_add(struct fs_pathset *ps, const char *path,
-		   const char *value);
+int fs_pathset_add(struct fs_pathset *ps, const char *path, const char *value);
 /* Removes path, and with tree every path below it too. */
 void fs_pathset_remove(struct fs_pathset *ps, const char *path, bool tree);
 /* Whether any path below dir (not dir itself) is in the set. */

@@ -147,8 +147,7 @@ char *fs_join_path(const char *dir, const char *name)
 
 /* A shortened name's key, remembered, and kept for the lookup that wants
  * it (l->want). */
-static void lister_shortname(struct lister *l, const char *path,
-			     json_t *value)
+static void lister_shortname(struct lister *l, const char *path, json_t *value)
 {
 	fs_shortname_put(l->fs, path, value);
 	if (l->want && !l->found && strcmp(path, l->want) == 0)
@@ -162,7 +161,8 @@ static int lister_add_item(struct lister *l, json_t *item)
 	struct table *t = l->table;
 	bool ranged = l->kind == LIST_PARTITION;
 	const char *keyattr = ranged ? t->range_name : t->hash_name;
-	enum keyname_kind kind = ranged ? KEYNAME_RANGE_ITEM : KEYNAME_HASH_ITEM;
+	enum keyname_kind kind =
+	    ranged ? KEYNAME_RANGE_ITEM : KEYNAME_HASH_ITEM;
 	char type = ranged ? t->schema.range_type : t->schema.hash_type;
 	json_t *value = json_object_get(item, keyattr);
 	struct cache_blob *text = NULL;
@@ -194,8 +194,7 @@ out:
 
 /* With l->fill, the item of a full Scan: rendered into the cache under
  * its partition, and named in that partition's listing. */
-static int lister_fill_item(struct lister *l, const char *pname,
-			    json_t *item)
+static int lister_fill_item(struct lister *l, const char *pname, json_t *item)
 {
 	struct table *t = l->table;
 	json_t *value = json_object_get(item, t->range_name);
@@ -285,7 +284,7 @@ out:
  * entries. Returns 0 or -errno; sets l->done after the last page. */
 static int lister_root_page(struct lister *l)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *resp = NULL, *names, *n;
 	const char *last;
 	size_t i;
@@ -295,7 +294,8 @@ static int lister_root_page(struct lister *l)
 	if (rc)
 		return rc;
 	names = json_object_get(resp, "TableNames");
-	json_array_foreach(names, i, n) {
+	json_array_foreach(names, i, n)
+	{
 		const char *name = json_string_value(n);
 		if (!name || !fs_table_allowed(l->fs, name))
 			continue;
@@ -303,7 +303,8 @@ static int lister_root_page(struct lister *l)
 		if (rc)
 			goto out;
 	}
-	last = json_string_value(json_object_get(resp, "LastEvaluatedTableName"));
+	last =
+	    json_string_value(json_object_get(resp, "LastEvaluatedTableName"));
 	free(l->last_table);
 	l->last_table = last ? strdup(last) : NULL;
 	l->done = !last;
@@ -328,19 +329,21 @@ static json_t *lister_request(struct lister *l)
 	if (l->kind == LIST_PARTITION) {
 		json_object_set_new(req, "KeyConditionExpression",
 				    json_string("#h = :h"));
-		json_object_set_new(req, "ExpressionAttributeNames",
-				    json_pack("{ss}", "#h", l->table->hash_name));
-		json_object_set_new(req, "ExpressionAttributeValues",
-				    json_pack("{sO}", ":h",
-					      json_object_get(l->pkey,
-							      l->table->hash_name)));
+		json_object_set_new(
+		    req, "ExpressionAttributeNames",
+		    json_pack("{ss}", "#h", l->table->hash_name));
+		json_object_set_new(
+		    req, "ExpressionAttributeValues",
+		    json_pack("{sO}", ":h",
+			      json_object_get(l->pkey, l->table->hash_name)));
 		return req;
 	}
 	if (l->kind == LIST_PARTITIONS && !l->fill) {
 		json_object_set_new(req, "ProjectionExpression",
 				    json_string("#h"));
-		json_object_set_new(req, "ExpressionAttributeNames",
-				    json_pack("{ss}", "#h", l->table->hash_name));
+		json_object_set_new(
+		    req, "ExpressionAttributeNames",
+		    json_pack("{ss}", "#h", l->table->hash_name));
 	}
 	return req;
 }
@@ -378,7 +381,7 @@ static int lister_take_page(struct lister *l, const char *body, size_t len,
  * entries. Returns 0 or -errno; sets l->done after the last page. */
 int fs_lister_next_page(struct lister *l)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	json_t *req = NULL, *last = NULL;
 	char *body = NULL;
 	size_t len = 0;
@@ -516,9 +519,8 @@ void fs_stash_clear(struct fs *fs)
 /* The key value of the shortened name path in dirpath, read from the
  * listing's pages up to the one that shows it. Returns 0 and *value (a
  * new reference), -ENOENT when no page does, or -errno. */
-int fs_list_for_shortname(struct fs *fs, const char *dirpath,
-			  struct table *t, json_t *pkey, const char *path,
-			  json_t **value)
+int fs_list_for_shortname(struct fs *fs, const char *dirpath, struct table *t,
+			  json_t *pkey, const char *path, json_t **value)
 {
 	struct lister *l = fs_lister_new(fs, dirpath, t, pkey);
 	int rc;

@@ -140,11 +140,12 @@ static int name_query_page(json_t *page, void *arg)
 	size_t i;
 	int rc;
 
-	json_array_foreach(items, i, item) {
+	json_array_foreach(items, i, item)
+	{
 		char *name = NULL;
 
 		rc = fs_name_of_value(json_object_get(item, q->range_name),
-				   KEYNAME_RANGE_ITEM, &name);
+				      KEYNAME_RANGE_ITEM, &name);
 		if (!rc)
 			rc = fs_nameset_add(q->names, name) < 0 ? -ENOMEM : 0;
 		free(name);
@@ -161,9 +162,9 @@ static int name_query_page(json_t *page, void *arg)
  * true when the entry is fresh again. */
 static bool created_refresh(struct fs *fs, const char *dir)
 {
-	struct nameset names = { 0 };
-	struct name_query q = { .names = &names };
-	struct ddb_error err = { 0 };
+	struct nameset names = {0};
+	struct name_query q = {.names = &names};
+	struct ddb_error err = {0};
 	struct created *c;
 	struct table *t;
 	json_t *req = NULL;
@@ -187,8 +188,7 @@ static bool created_refresh(struct fs *fs, const char *dir)
 			json_object_get(c->pkey, t->hash_name));
 	pthread_mutex_unlock(&fs->created_lock);
 	q.range_name = t->range_name;
-	rc = req ? ddb_query(fs->ddb, req, name_query_page, &q, &err)
-		 : -ENOMEM;
+	rc = req ? ddb_query(fs->ddb, req, name_query_page, &q, &err) : -ENOMEM;
 	json_decref(req);
 	pthread_mutex_lock(&fs->created_lock);
 	c = created_find(fs, dir);
@@ -197,7 +197,7 @@ static bool created_refresh(struct fs *fs, const char *dir)
 		if (!rc) {
 			/* The names noted while the Query ran stay. */
 			for (struct nameset_entry *e =
-				     fs_nameset_next(&c->names, NULL);
+				 fs_nameset_next(&c->names, NULL);
 			     e && !rc; e = fs_nameset_next(&c->names, e))
 				if (fs_nameset_add(&names, e->name) < 0)
 					rc = -ENOMEM;

@@ -24,10 +24,9 @@ enum keyname_type fs_key_type(char t)
 /* The file name of one key attribute value ({"S": "x"}) as kind (which
  * fixes the suffix). Returns 0 and *name (caller frees with free()), or
  * -errno. */
-int fs_name_of_value(const json_t *value, enum keyname_kind kind,
-		     char **name)
+int fs_name_of_value(const json_t *value, enum keyname_kind kind, char **name)
 {
-	struct keyname_key k = { 0 };
+	struct keyname_key k = {0};
 	int rc;
 
 	rc = keyname_key_from_json(value, &k);
@@ -43,7 +42,7 @@ int fs_name_of_value(const json_t *value, enum keyname_kind kind,
 static int value_of_name(const char *name, enum keyname_kind kind, char type,
 			 json_t **value)
 {
-	struct keyname_key k = { 0 };
+	struct keyname_key k = {0};
 	int rc;
 
 	rc = keyname_decode(name, kind, fs_key_type(type), &k);
@@ -87,9 +86,12 @@ static char attr_type_of(json_t *defs, const char *name)
 	size_t i;
 	json_t *d;
 
-	json_array_foreach(defs, i, d) {
-		const char *n = json_string_value(json_object_get(d, "AttributeName"));
-		const char *t = json_string_value(json_object_get(d, "AttributeType"));
+	json_array_foreach(defs, i, d)
+	{
+		const char *n =
+		    json_string_value(json_object_get(d, "AttributeName"));
+		const char *t =
+		    json_string_value(json_object_get(d, "AttributeType"));
 		if (n && t && strcmp(n, name) == 0)
 			return t[0];
 	}
@@ -111,9 +113,12 @@ static struct table *table_from_description(const char *name, json_t *desc)
 		return NULL;
 	t->refs = 1;
 	t->name = strdup(name);
-	json_array_foreach(schema, i, k) {
-		const char *n = json_string_value(json_object_get(k, "AttributeName"));
-		const char *kt = json_string_value(json_object_get(k, "KeyType"));
+	json_array_foreach(schema, i, k)
+	{
+		const char *n =
+		    json_string_value(json_object_get(k, "AttributeName"));
+		const char *kt =
+		    json_string_value(json_object_get(k, "KeyType"));
 		if (!n || !kt)
 			continue;
 		if (strcmp(kt, "HASH") == 0) {
@@ -128,11 +133,11 @@ static struct table *table_from_description(const char *name, json_t *desc)
 	}
 	/* .table.json is DescribeTable's Table object as plain JSON. */
 	text = json_dumps(desc, JSON_INDENT(2) | JSON_SORT_KEYS |
-					JSON_REAL_PRECISION(15));
+				    JSON_REAL_PRECISION(15));
 	if (!t->name || !t->hash_name || !text)
 		goto fail;
 	t->size_bytes = (uint64_t)json_integer_value(
-		json_object_get(desc, "TableSizeBytes"));
+	    json_object_get(desc, "TableSizeBytes"));
 	t->schema.hash_name = t->hash_name;
 	t->schema.range_name = t->range_name;
 	{
@@ -162,7 +167,7 @@ fail:
  * (-ENOENT when there is no such table or it is filtered out). */
 static int table_get(struct fs *fs, const char *name, struct table **out)
 {
-	struct ddb_error err = { 0 };
+	struct ddb_error err = {0};
 	struct nameset_entry *e;
 	struct table *t = NULL;
 	json_t *desc = NULL;
@@ -192,8 +197,10 @@ static int table_get(struct fs *fs, const char *name, struct table **out)
 			*out = fs_table_ref(e->val);
 		pthread_mutex_unlock(&fs->tables_lock);
 		if (*out) {
-			log_msg(LOG_WARNING, "%s: DescribeTable failed (%s); using the key schema described before",
-				name, strerror(-rc));
+			log_msg(
+			    LOG_WARNING,
+			    "%s: DescribeTable failed (%s); using the key schema described before",
+			    name, strerror(-rc));
 			return 0;
 		}
 	}
@@ -234,8 +241,8 @@ void fs_table_forget(struct fs *fs, const char *name)
 
 void fs_tables_clear(struct fs *fs)
 {
-	for (struct nameset_entry *e = fs_nameset_next(&fs->tables_by_name,
-						       NULL);
+	for (struct nameset_entry *e =
+		 fs_nameset_next(&fs->tables_by_name, NULL);
 	     e; e = fs_nameset_next(&fs->tables_by_name, e))
 		fs_table_unref(e->val);
 	fs_nameset_free(&fs->tables_by_name);

@@ -104,7 +104,8 @@ static void *inval_main(void *arg)
 void fs_inval_start(struct fs *fs, struct fuse *fuse)
 {
 	fs->fuse = fuse;
-	if (fuse && pthread_create(&fs->inval_thread, NULL, inval_main, fs) == 0)
+	if (fuse &&
+	    pthread_create(&fs->inval_thread, NULL, inval_main, fs) == 0)
 		fs->inval_running = true;
 }
 
@@ -189,9 +190,9 @@ struct fs *fs_new(const struct fs_settings *s)
 		goto fail;
 	/* A remembered long key costs at most a few KB: a 4 KB share of the
 	 * cache each, at least 1,024 of them. */
-	if (shortname_map_new(s->cache_bytes / 4096 > 1024 ? s->cache_bytes / 4096
-							   : 1024,
-			      &fs->shortnames))
+	if (shortname_map_new(
+		s->cache_bytes / 4096 > 1024 ? s->cache_bytes / 4096 : 1024,
+		&fs->shortnames))
 		goto fail;
 	/* Scratch files live in memory: bounded like the cache. */
 	fs->scratch = scratch_store_new(s->cache_bytes);
@@ -220,7 +221,8 @@ void fs_free(struct fs *fs)
 	if (!fs)
 		return;
 	fs_inval_stop(fs);
-	while (fs->open_handles.next && fs->open_handles.next != &fs->open_handles) {
+	while (fs->open_handles.next &&
+	       fs->open_handles.next != &fs->open_handles) {
 		struct openlink *link = fs->open_handles.next;
 		fs_openlink_remove(fs, link);
 		link->free(link);
@@ -288,8 +290,7 @@ int fs_nameset_add(struct nameset *s, const char *name)
 	return fs_nameset_put(s, name, &e);
 }
 
-struct nameset_entry *fs_nameset_find(const struct nameset *s,
-				      const char *name)
+struct nameset_entry *fs_nameset_find(const struct nameset *s, const char *name)
 {
 	size_t len = strlen(name);
 	struct pathmap_node *n;
@@ -356,8 +357,7 @@ bool fs_pathset_has(struct fs_pathset *ps, const char *path)
 	return found;
 }
 
-int fs_pathset_add(struct fs_pathset *ps, const char *path,
-		   const char *value)
+int fs_pathset_add(struct fs_pathset *ps, const char *path, const char *value)
 {
 	struct nameset_entry *e;
 	int rc;

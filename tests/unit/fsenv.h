@@ -15,8 +15,8 @@
 /* One scripted answer: to the operation op (x-amz-target), to bodies that
  * hold match (or any, when NULL), at most times times (0: always), with
  * body (a JSON text) and status. Returns the rule (a new reference). */
-static inline json_t *fsenv_rule(const char *op, const char *match,
-				 int times, int status, const char *body)
+static inline json_t *fsenv_rule(const char *op, const char *match, int times,
+				 int status, const char *body)
 {
 	char target[96];
 	json_t *r;
@@ -36,11 +36,11 @@ static inline json_t *fsenv_rule(const char *op, const char *match,
  * with `retries` retries, and a filesystem with cache_ttl ttl and
  * cache_bytes bytes on it (tables: the tables= filter or NULL). Returns
  * the fs, or NULL (fsenv_stop either way). */
-static inline struct fs *fsenv_start(struct env *e, json_t *rules,
-				     int retries, double ttl,
-				     size_t cache_bytes, const char *tables)
+static inline struct fs *fsenv_start(struct env *e, json_t *rules, int retries,
+				     double ttl, size_t cache_bytes,
+				     const char *tables)
 {
-	struct fs_settings s = { 0 };
+	struct fs_settings s = {0};
 	char *script = json_dumps(rules, JSON_COMPACT);
 	int rc;
 
@@ -71,9 +71,8 @@ static inline json_t *fsenv_request(const struct env *e, int n)
 	json_t *line = fakehttp_log_line(&e->f, n), *body = NULL;
 
 	if (line)
-		body = json_loads(json_string_value(json_object_get(line,
-								    "body")),
-				  0, NULL);
+		body = json_loads(
+		    json_string_value(json_object_get(line, "body")), 0, NULL);
 	json_decref(line);
 	return body;
 }
@@ -83,8 +82,8 @@ static inline const char *fsenv_op(const struct env *e, int n, char *buf,
 				   size_t size)
 {
 	json_t *line = fakehttp_log_line(&e->f, n);
-	const char *t = json_string_value(json_object_get(
-		json_object_get(line, "headers"), "x-amz-target"));
+	const char *t = json_string_value(
+	    json_object_get(json_object_get(line, "headers"), "x-amz-target"));
 	const char *dot = t ? strchr(t, '.') : NULL;
 
 	snprintf(buf, size, "%s", dot ? dot + 1 : "?");
@@ -97,12 +96,12 @@ static inline const char *fsenv_op(const struct env *e, int n, char *buf,
 static inline char *fsenv_describe(const char *name, char ht, char rt,
 				   long long size)
 {
-	char hts[2] = { ht, 0 }, rts[2] = { rt, 0 };
-	json_t *t = json_pack("{s{sss[{ssss}]s[{ssss}]sI}}", "Table",
-			      "TableName", name, "KeySchema", "AttributeName",
-			      "pk", "KeyType", "HASH", "AttributeDefinitions",
-			      "AttributeName", "pk", "AttributeType", hts,
-			      "TableSizeBytes", (json_int_t)size);
+	char hts[2] = {ht, 0}, rts[2] = {rt, 0};
+	json_t *t =
+	    json_pack("{s{sss[{ssss}]s[{ssss}]sI}}", "Table", "TableName", name,
+		      "KeySchema", "AttributeName", "pk", "KeyType", "HASH",
+		      "AttributeDefinitions", "AttributeName", "pk",
+		      "AttributeType", hts, "TableSizeBytes", (json_int_t)size);
 	json_t *tt = json_object_get(t, "Table");
 	char *text;
 
@@ -110,10 +109,10 @@ static inline char *fsenv_describe(const char *name, char ht, char rt,
 		json_array_append_new(json_object_get(tt, "KeySchema"),
 				      json_pack("{ssss}", "AttributeName", "sk",
 						"KeyType", "RANGE"));
-		json_array_append_new(json_object_get(tt,
-						      "AttributeDefinitions"),
-				      json_pack("{ssss}", "AttributeName", "sk",
-						"AttributeType", rts));
+		json_array_append_new(
+		    json_object_get(tt, "AttributeDefinitions"),
+		    json_pack("{ssss}", "AttributeName", "sk", "AttributeType",
+			      rts));
 	}
 	text = json_dumps(t, JSON_COMPACT);
 	json_decref(t);
@@ -121,15 +120,15 @@ static inline char *fsenv_describe(const char *name, char ht, char rt,
 }
 
 /* Adds a DescribeTable rule for table name (see fsenv_describe). */
-static inline void fsenv_add_describe(json_t *rules, const char *name,
-				      char ht, char rt, long long size)
+static inline void fsenv_add_describe(json_t *rules, const char *name, char ht,
+				      char rt, long long size)
 {
 	char *d = fsenv_describe(name, ht, rt, size);
 	char match[128];
 
 	snprintf(match, sizeof(match), "\"TableName\":\"%s\"", name);
-	json_array_append_new(rules, fsenv_rule("DescribeTable", match, 0, 200,
-						d));
+	json_array_append_new(rules,
+			      fsenv_rule("DescribeTable", match, 0, 200, d));
 	free(d);
 }
 

@@ -22,8 +22,7 @@ static bool resolved(struct fs *fs, const char *path, struct node *n)
 	return rc == 0;
 }
 
-static bool listing_has(struct cache_listing *l, const char *name,
-			bool is_dir)
+static bool listing_has(struct cache_listing *l, const char *name, bool is_dir)
 {
 	for (size_t i = 0; l && i < l->n; i++)
 		if (strcmp(l->entries[i].name, name) == 0)
@@ -43,8 +42,7 @@ struct fix {
 /* Starts the filesystem on rules (stolen) and resolves path; with list,
  * begins its listing too. False (the test failed) when any step did not
  * work; fix_stop either way. */
-static bool fix_start(struct fix *x, json_t *rules, const char *path,
-		      bool list)
+static bool fix_start(struct fix *x, json_t *rules, const char *path, bool list)
 {
 	memset(x, 0, sizeof(*x));
 	x->fs = fsenv_start(&x->e, rules, 0, 5, MB, NULL);
@@ -76,13 +74,13 @@ static void test_root_pages(void)
 	struct fs *fs;
 	json_t *req;
 
-	json_array_append_new(rules, fsenv_rule("ListTables",
-						"ExclusiveStartTableName", 0,
-						200, "{\"TableNames\": [\"C\"]}"));
-	json_array_append_new(rules,
-			      fsenv_rule("ListTables", NULL, 0, 200,
-					 "{\"TableNames\": [\"A\", \"B\"],"
-					 " \"LastEvaluatedTableName\": \"B\"}"));
+	json_array_append_new(
+	    rules, fsenv_rule("ListTables", "ExclusiveStartTableName", 0, 200,
+			      "{\"TableNames\": [\"C\"]}"));
+	json_array_append_new(
+	    rules, fsenv_rule("ListTables", NULL, 0, 200,
+			      "{\"TableNames\": [\"A\", \"B\"],"
+			      " \"LastEvaluatedTableName\": \"B\"}"));
 	fs = fsenv_start(&e, rules, 0, 5, MB, "A:C");
 	CHECK(fs != NULL);
 	if (!fs)
@@ -103,9 +101,9 @@ static void test_root_pages(void)
 	CHECK_INT(lst->entries->n, 2);
 	CHECK(listing_has(lst->entries, "C", true));
 	req = fsenv_request(&e, 1);
-	CHECK_STR(json_string_value(json_object_get(req,
-						    "ExclusiveStartTableName")),
-		  "B");
+	CHECK_STR(
+	    json_string_value(json_object_get(req, "ExclusiveStartTableName")),
+	    "B");
 	json_decref(req);
 	CHECK_INT(fs_lister_next_page(lst), 0); /* done: sends nothing */
 	CHECK_INT(fakehttp_count(&e.f), 2);
@@ -134,11 +132,11 @@ static void test_item_pages(void)
 					 "{\"Items\": [{\"pk\": {\"S\": \"c\"},"
 					 " \"v\": {\"N\": \"3\"}}]}"));
 	json_array_append_new(
-		rules, fsenv_rule("Scan", NULL, 0, 200,
-				  "{\"Items\": [{\"pk\": {\"S\": \"a\"}},"
-				  " {\"pk\": {\"S\": \"b\"}, \"v\": {\"S\": "
-				  "\"x\"}}], \"LastEvaluatedKey\": {\"pk\":"
-				  " {\"S\": \"b\"}}}"));
+	    rules, fsenv_rule("Scan", NULL, 0, 200,
+			      "{\"Items\": [{\"pk\": {\"S\": \"a\"}},"
+			      " {\"pk\": {\"S\": \"b\"}, \"v\": {\"S\": "
+			      "\"x\"}}], \"LastEvaluatedKey\": {\"pk\":"
+			      " {\"S\": \"b\"}}}"));
 	if (!fix_start(&x, rules, "/Uni", true))
 		goto out;
 	CHECK_INT(x.n.kind, NODE_TABLE);
@@ -159,10 +157,9 @@ static void test_item_pages(void)
 	CHECK_INT(x.lst->entries->n, 3);
 	req = fsenv_request(&x.e, 2);
 	CHECK_STR(json_string_value(json_object_get(
-			  json_object_get(json_object_get(req,
-							  "ExclusiveStartKey"),
-					  "pk"),
-			  "S")),
+		      json_object_get(json_object_get(req, "ExclusiveStartKey"),
+				      "pk"),
+		      "S")),
 		  "b");
 	CHECK(json_object_get(req, "ProjectionExpression") == NULL);
 	json_decref(req);
@@ -182,18 +179,18 @@ static void test_partition_fill(void)
 	json_t *req;
 
 	fsenv_add_describe(rules, "Tab", 'S', 'N', 0);
-	json_array_append_new(rules,
-			      fsenv_rule("Scan", "ExclusiveStartKey", 0, 200,
-					 "{\"Items\": [{\"pk\": {\"S\": \"p2\"},"
-					 " \"sk\": {\"N\": \"1\"}}]}"));
 	json_array_append_new(
-		rules,
-		fsenv_rule("Scan", NULL, 0, 200,
-			   "{\"Items\": [{\"pk\": {\"S\": \"p1\"}, \"sk\":"
-			   " {\"N\": \"1\"}}, {\"pk\": {\"S\": \"p1\"}, \"sk\":"
-			   " {\"N\": \"2\"}, \"v\": {\"S\": \"x\"}}],"
-			   " \"LastEvaluatedKey\": {\"pk\": {\"S\": \"p1\"},"
-			   " \"sk\": {\"N\": \"2\"}}}"));
+	    rules, fsenv_rule("Scan", "ExclusiveStartKey", 0, 200,
+			      "{\"Items\": [{\"pk\": {\"S\": \"p2\"},"
+			      " \"sk\": {\"N\": \"1\"}}]}"));
+	json_array_append_new(
+	    rules,
+	    fsenv_rule("Scan", NULL, 0, 200,
+		       "{\"Items\": [{\"pk\": {\"S\": \"p1\"}, \"sk\":"
+		       " {\"N\": \"1\"}}, {\"pk\": {\"S\": \"p1\"}, \"sk\":"
+		       " {\"N\": \"2\"}, \"v\": {\"S\": \"x\"}}],"
+		       " \"LastEvaluatedKey\": {\"pk\": {\"S\": \"p1\"},"
+		       " \"sk\": {\"N\": \"2\"}}}"));
 	if (!fix_start(&x, rules, "/Tab", true))
 		goto out;
 	CHECK(x.lst && x.lst->kind == LIST_PARTITIONS && x.lst->fill);
@@ -239,10 +236,10 @@ static void test_no_fill_when_large(void)
 	json_t *req;
 
 	fsenv_add_describe(rules, "Tab", 'S', 'N', 1LL << 40);
-	json_array_append_new(rules,
-			      fsenv_rule("Scan", NULL, 0, 200,
-					 "{\"Items\": [{\"pk\": {\"S\": \"p1\"}},"
-					 " {\"pk\": {\"S\": \"p1\"}}]}"));
+	json_array_append_new(
+	    rules, fsenv_rule("Scan", NULL, 0, 200,
+			      "{\"Items\": [{\"pk\": {\"S\": \"p1\"}},"
+			      " {\"pk\": {\"S\": \"p1\"}}]}"));
 	if (!fix_start(&x, rules, "/Tab", true))
 		goto out;
 	CHECK(x.lst && !x.lst->fill);
@@ -250,9 +247,9 @@ static void test_no_fill_when_large(void)
 	CHECK(x.lst->done);
 	CHECK_INT(x.lst->entries->n, 1);
 	req = fsenv_request(&x.e, 1);
-	CHECK_STR(json_string_value(json_object_get(req,
-						    "ProjectionExpression")),
-		  "#h");
+	CHECK_STR(
+	    json_string_value(json_object_get(req, "ProjectionExpression")),
+	    "#h");
 	json_decref(req);
 	fs_lister_publish(x.lst);
 	CHECK(cache_dir_get(x.fs->cache, "/Tab/p1") == NULL);
@@ -267,25 +264,24 @@ static void test_partition_stash(void)
 {
 	json_t *rules = json_array();
 	struct lister *lst = NULL;
-	struct node n = { 0 };
+	struct node n = {0};
 	struct env e;
 	struct fs *fs;
 	json_t *req;
 
 	fsenv_add_describe(rules, "Tab", 'S', 'N', 1LL << 40);
-	json_array_append_new(rules,
-			      fsenv_rule("Query", "\"empty\"", 0, 200,
-					 "{\"Items\": []}"));
+	json_array_append_new(
+	    rules, fsenv_rule("Query", "\"empty\"", 0, 200, "{\"Items\": []}"));
 	json_array_append_new(rules,
 			      fsenv_rule("Query", "ExclusiveStartKey", 0, 200,
 					 "{\"Items\": [{\"pk\": {\"S\": \"p\"},"
 					 " \"sk\": {\"N\": \"2\"}}]}"));
-	json_array_append_new(rules,
-			      fsenv_rule("Query", NULL, 0, 200,
-					 "{\"Items\": [{\"pk\": {\"S\": \"p\"},"
-					 " \"sk\": {\"N\": \"1\"}}],"
-					 " \"LastEvaluatedKey\": {\"pk\": {\"S\":"
-					 " \"p\"}, \"sk\": {\"N\": \"1\"}}}"));
+	json_array_append_new(
+	    rules, fsenv_rule("Query", NULL, 0, 200,
+			      "{\"Items\": [{\"pk\": {\"S\": \"p\"},"
+			      " \"sk\": {\"N\": \"1\"}}],"
+			      " \"LastEvaluatedKey\": {\"pk\": {\"S\":"
+			      " \"p\"}, \"sk\": {\"N\": \"1\"}}}"));
 	fs = fsenv_start(&e, rules, 0, 5, MB, NULL);
 	CHECK(fs != NULL);
 	if (!fs || !resolved(fs, "/Tab/p", &n))
@@ -294,9 +290,9 @@ static void test_partition_stash(void)
 	CHECK_INT(fs_partition_exists(fs, "/Tab/p", &n), 0);
 	CHECK_INT(fakehttp_count(&e.f), 2);
 	req = fsenv_request(&e, 1);
-	CHECK_STR(json_string_value(json_object_get(req,
-						    "KeyConditionExpression")),
-		  "#h = :h");
+	CHECK_STR(
+	    json_string_value(json_object_get(req, "KeyConditionExpression")),
+	    "#h = :h");
 	json_decref(req);
 	lst = fs_stash_take(fs, "/Tab/p");
 	CHECK(lst && lst->entries->n == 1 && !lst->done);
@@ -335,7 +331,7 @@ static void test_shortened_names(void)
 {
 	char value[301], path[512], *name, *item;
 	json_t *rules = json_array(), *page, *key;
-	struct node n = { 0 };
+	struct node n = {0};
 	struct env e;
 	struct fs *fs;
 
@@ -345,8 +341,8 @@ static void test_shortened_names(void)
 	CHECK(name && strchr(name, '~') && strlen(name) <= 255);
 	fsenv_add_describe(rules, "Uni", 'S', 0, 0);
 	/* The second page is never asked for. */
-	json_array_append_new(rules, fsenv_rule("Scan", "ExclusiveStartKey",
-						0, 500, "{}"));
+	json_array_append_new(
+	    rules, fsenv_rule("Scan", "ExclusiveStartKey", 0, 500, "{}"));
 	page = json_pack("{s[{s{ss}}{s{ss}}]s{s{ss}}}", "Items", "pk", "S", "a",
 			 "pk", "S", value, "LastEvaluatedKey", "pk", "S", "b");
 	item = json_dumps(page, JSON_COMPACT);
@@ -382,11 +378,11 @@ out:
 	fsenv_stop(&e, fs);
 }
 
-TAP_MAIN({ "root: ListTables page by page, tables= filter", test_root_pages },
-	 { "items: Scan pages rendered into the cache", test_item_pages },
-	 { "partitions: a full Scan fills every partition", test_partition_fill },
-	 { "partitions: a large table is listed by key only",
-	   test_no_fill_when_large },
-	 { "partition lookup: first page stashed for opendir",
-	   test_partition_stash },
-	 { "shortened names learnt from the listing", test_shortened_names })
+TAP_MAIN({"root: ListTables page by page, tables= filter", test_root_pages},
+	 {"items: Scan pages rendered into the cache", test_item_pages},
+	 {"partitions: a full Scan fills every partition", test_partition_fill},
+	 {"partitions: a large table is listed by key only",
+	  test_no_fill_when_large},
+	 {"partition lookup: first page stashed for opendir",
+	  test_partition_stash},
+	 {"shortened names learnt from the listing", test_shortened_names})

@@ -11,14 +11,14 @@
 #include "monotime.h"
 #include "tap.h"
 
-#define MB (64u << 20)
+#define MB  (64u << 20)
 #define TTL 5
 
 /* A filesystem on rules (stolen) with Tab (pk S, sk N) described, and the
  * partition /Tab/p made by this mount just now. */
 static struct fs *made_start(struct env *e, json_t *rules)
 {
-	struct node n = { 0 };
+	struct node n = {0};
 	struct fs *fs;
 
 	fsenv_add_describe(rules, "Tab", 'S', 'N', 0);
@@ -64,10 +64,10 @@ static void test_renewal_after_ttl(void)
 	struct env e;
 	struct fs *fs;
 
-	json_array_append_new(rules,
-			      fsenv_rule("Query", NULL, 0, 200,
-					 "{\"Items\": [{\"sk\": {\"N\": \"3\"}},"
-					 " {\"sk\": {\"N\": \"4\"}}]}"));
+	json_array_append_new(
+	    rules, fsenv_rule("Query", NULL, 0, 200,
+			      "{\"Items\": [{\"sk\": {\"N\": \"3\"}},"
+			      " {\"sk\": {\"N\": \"4\"}}]}"));
 	fs = made_start(&e, rules);
 	if (!fs)
 		goto out;
@@ -77,12 +77,11 @@ static void test_renewal_after_ttl(void)
 	CHECK_INT(fakehttp_count(&e.f), 2);
 	CHECK_STR(fsenv_op(&e, 1, op, sizeof(op)), "Query");
 	req = fsenv_request(&e, 1);
-	CHECK_STR(json_string_value(json_object_get(req,
-						    "ProjectionExpression")),
-		  "#r");
+	CHECK_STR(
+	    json_string_value(json_object_get(req, "ProjectionExpression")),
+	    "#r");
 	CHECK_STR(json_string_value(json_object_get(
-			  json_object_get(req, "ExpressionAttributeNames"),
-			  "#r")),
+		      json_object_get(req, "ExpressionAttributeNames"), "#r")),
 		  "sk");
 	json_decref(req);
 	CHECK(!fs_created_says_absent(fs, "/Tab/p/2.json"));
@@ -142,9 +141,9 @@ out:
 	fsenv_stop(&e, fs);
 }
 
-TAP_MAIN({ "absent for the cache time, present once noted",
-	   test_absent_then_noted },
-	 { "after cache_ttl one Query renews", test_renewal_after_ttl },
-	 { "a failed renewal drops the entry", test_failed_renewal },
-	 { "tables are not renewed; rmdir forgets the tree",
-	   test_table_and_remove })
+TAP_MAIN({"absent for the cache time, present once noted",
+	  test_absent_then_noted},
+	 {"after cache_ttl one Query renews", test_renewal_after_ttl},
+	 {"a failed renewal drops the entry", test_failed_renewal},
+	 {"tables are not renewed; rmdir forgets the tree",
+	  test_table_and_remove})

@@ -10,7 +10,7 @@
 #include "monotime.h"
 #include "tap.h"
 
-#define MB (64u << 20)
+#define MB  (64u << 20)
 #define TTL 5
 
 /* The kind fs_resolve gives path, or -errno. */
@@ -32,19 +32,19 @@ static void test_node_kinds(void)
 		const char *path;
 		int kind;
 	} cases[] = {
-		{ "/", NODE_ROOT },
-		{ "/Tab", NODE_TABLE },
-		{ "/Tab/.table.json", NODE_TABLE_JSON },
-		{ "/Tab/p", NODE_PARTITION },
-		{ "/Tab/p/1.json", NODE_ITEM },
-		{ "/Tab/p/x.json", NODE_SCRATCH }, /* not a number */
-		{ "/Tab/p/1.json.swp", NODE_SCRATCH },
-		{ "/Tab/p/1.json/x", -ENOENT },
-		{ "/Uni/a.json", NODE_ITEM },
-		{ "/Uni/a", NODE_SCRATCH },
-		{ "/Uni/a.json/x", -ENOENT },
-		{ "/Nope", -ENOENT },
-		{ "/ab", -ENOENT }, /* not a table name */
+	    {"/", NODE_ROOT},
+	    {"/Tab", NODE_TABLE},
+	    {"/Tab/.table.json", NODE_TABLE_JSON},
+	    {"/Tab/p", NODE_PARTITION},
+	    {"/Tab/p/1.json", NODE_ITEM},
+	    {"/Tab/p/x.json", NODE_SCRATCH}, /* not a number */
+	    {"/Tab/p/1.json.swp", NODE_SCRATCH},
+	    {"/Tab/p/1.json/x", -ENOENT},
+	    {"/Uni/a.json", NODE_ITEM},
+	    {"/Uni/a", NODE_SCRATCH},
+	    {"/Uni/a.json/x", -ENOENT},
+	    {"/Nope", -ENOENT},
+	    {"/ab", -ENOENT}, /* not a table name */
 	};
 	json_t *rules = json_array();
 	struct node n;
@@ -69,8 +69,8 @@ static void test_node_kinds(void)
 		CHECK_INT(k, cases[i].kind);
 	}
 	if (fs_resolve(fs, "/Tab/p/1.json", &n) == 0) {
-		json_t *key = json_pack("{s{ss}s{ss}}", "pk", "S", "p", "sk",
-					"N", "1");
+		json_t *key =
+		    json_pack("{s{ss}s{ss}}", "pk", "S", "p", "sk", "N", "1");
 		CHECK(json_equal(n.key, key));
 		CHECK_STR(n.parent, "/Tab/p");
 		CHECK_STR(n.name, "1.json");
@@ -168,7 +168,7 @@ out:
  * entries out during a walk; past its first buckets it grows. */
 static void test_nameset(void)
 {
-	struct nameset s = { 0 };
+	struct nameset s = {0};
 	struct nameset_entry *e, *next;
 	char name[32];
 	size_t seen = 0;
@@ -195,9 +195,9 @@ static void test_nameset(void)
 	CHECK_INT(fs_nameset_count(&s), 0);
 }
 
-TAP_MAIN({ "paths name the root, tables, partitions, items, scratch",
-	   test_node_kinds },
-	 { "table schemas: once per cache time, the old one on failure",
-	   test_schema_cache },
-	 { "aliases, hidden items, held partitions", test_path_sets },
-	 { "name sets", test_nameset })
+TAP_MAIN({"paths name the root, tables, partitions, items, scratch",
+	  test_node_kinds},
+	 {"table schemas: once per cache time, the old one on failure",
+	  test_schema_cache},
+	 {"aliases, hidden items, held partitions", test_path_sets},
+	 {"name sets", test_nameset})
