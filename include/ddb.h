@@ -115,11 +115,6 @@ const char *ddb_strerror(const struct ddb_error *err, char *buf, size_t len);
 /* Every function below returns 0 or a negative errno as ddb_call does, and
  * fills err (may be NULL) the same way. All are thread-safe. */
 
-/* ListTables, every page (following LastEvaluatedTableName).
- * *names: new array of strings (caller decrefs). */
-int ddb_list_tables(struct ddb_client *c, json_t **names,
-		    struct ddb_error *err);
-
 /* One ListTables call with Limit, starting after start (NULL: first page).
  * Returns the response object (new reference). */
 int ddb_list_tables_page(struct ddb_client *c, const char *start, int limit,
@@ -158,43 +153,16 @@ int ddb_delete_item(struct ddb_client *c, const char *table, json_t *key,
 		    const char *condition, json_t *names, json_t *values,
 		    struct ddb_error *err);
 
-/* UpdateItem with a full request body (borrowed). *response (may be NULL):
- * new reference. */
-int ddb_update_item(struct ddb_client *c, json_t *request, json_t **response,
-		    struct ddb_error *err);
-
 /* Called once per page with the page's response object (borrowed). Return 0
- * to go on, a positive value to stop early (ddb_query/ddb_scan then return
+ * to go on, a positive value to stop early (ddb_query then returns
  * 0), a negative errno to stop with that error. Never called concurrently. */
 typedef int (*ddb_page_fn)(json_t *page, void *arg);
 
 /* Query, following LastEvaluatedKey through every page (request is borrowed
- * and not modified). */
+ * and not modified). The filesystem's Queries are ddb_query_page and
+ * ddb_query_each below. */
 int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
 	      struct ddb_error *err);
-
-/* Scan, every page; with segments > 1 (at most 256, else -EINVAL) runs that
- * many parallel segments (threads; Segment/TotalSegments are set on copies of
- * request), each following its own LastEvaluatedKey; fn is still called
- * under a lock, one page at a time, in no set order. The first error (or a
- * positive return of fn) stops the other segments after their current page;
- * that error is returned, with its err. */
-int ddb_scan(struct ddb_client *c, json_t *request, unsigned segments,
-	     ddb_page_fn fn, void *arg, struct ddb_error *err);
-
-/* BatchGetItem of keys (borrowed array of key maps, no duplicates) from one
- * table, in chunks of 100, re-sending UnprocessedKeys with back-off.
- * *items: new array of the items found, in no set order. -EAGAIN when
- * `retries` rounds in a row made no progress. */
-int ddb_batch_get(struct ddb_client *c, const char *table, json_t *keys,
-		  bool consistent, json_t **items, struct ddb_error *err);
-
-/* BatchWriteItem of requests (borrowed array of {"PutRequest": ...} /
- * {"DeleteRequest": ...}) to one table, in chunks of 25, re-sending
- * UnprocessedItems with back-off until all are written; -EAGAIN when
- * `retries` rounds in a row made no progress. */
-int ddb_batch_write(struct ddb_client *c, const char *table, json_t *requests,
-		    struct ddb_error *err);
 
 /* TransactWriteItems of items (borrowed array). client_token (may be NULL:
  * a random UUID is made, as botocore does) makes retries idempotent.
@@ -203,5 +171,175 @@ int ddb_batch_write(struct ddb_client *c, const char *table, json_t *requests,
  * ConditionalCheckFailed reason). */
 int ddb_transact_write(struct ddb_client *c, json_t *items,
 		       const char *client_token, struct ddb_error *err);
+
+/* --- the filesystem's requests -------------------------------------------
+ * Each call below builds one kind of request the filesystem sends, so that
+ * no module above this one writes a DynamoDB request body or reads an
+ * answer's members. The bodies are given in full in each comment (members
+ * in brackets only when set, in this order); tests/unit/test_ddb.c checks
+ * them byte for byte. All return 0 or a negative errno as ddb_call does and
+ * fill err (may be NULL) the same way, and are thread-safe unless said. */
+
+/* A table's key: attribute names and their type letters ('S', 'N', 'B').
+ * range_name NULL: no sort key. */
+struct ddb_key_schema {
+	const char *hash_name;
+	const char *range_name;
+	char hash_type;
+	char range_type;
+};
+
+/* Reads the key schema of a DescribeTable "Table" object (borrowed): the
+ * names point into desc (borrowed: valid while the caller holds desc); a key
+ * attribute without an AttributeDefinitions entry is typed 'S'.
+ * *size_bytes (may be NULL) receives TableSizeBytes (0 when absent).
+ * Returns 0, or -EBADMSG when desc names no HASH key. Pure. */
+int ddb_table_keys(json_t *desc, struct ddb_key_schema *keys,
+		   uint64_t *size_bytes);
+
+/* CreateTable of table with keys, on-demand billing, then waits for ACTIVE
+ * as ddb_create_table does:
+ *   {"TableName":T,"AttributeDefinitions":[{"AttributeName":H,
+ *    "AttributeType":HT}[,{"AttributeName":R,"AttributeType":RT}]],
+ *    "KeySchema":[{"AttributeName":H,"KeyType":"HASH"}[,{"AttributeName":R,
+ *    "KeyType":"RANGE"}]],"BillingMode":"PAY_PER_REQUEST"}
+ * Returns -EEXIST when a table of that name exists (ResourceInUseException),
+ * -EINVAL for a missing name or a type that is not S, N or B, -ETIMEDOUT
+ * when it is not ACTIVE after 5 minutes. */
+int ddb_create_table_keys(struct ddb_client *c, const char *table,
+			  const struct ddb_key_schema *keys,
+			  struct ddb_error *err);
+
+/* What a Query or Scan page reads. */
+enum ddb_read {
+	DDB_READ_ITEMS,	   /* whole items */
+	DDB_READ_HASH_KEY, /* the partition key only: ProjectionExpression #h */
+	DDB_READ_RANGE_KEY, /* the sort key only: ProjectionExpression #r */
+};
+
+/* One page of a Query of one partition, or of a Scan. Every pointer is
+ * borrowed. */
+struct ddb_page_req {
+	const char *table;
+	const char *hash_name;	/* the partition key's attribute */
+	const char *range_name; /* the sort key's (DDB_READ_RANGE_KEY only) */
+	json_t *hash_value;	/* Query: the partition's key value as
+				   DynamoDB JSON ({"S":"x"}); Scan: unused */
+	enum ddb_read read;
+	json_t *start;	 /* ExclusiveStartKey; NULL for the first page */
+	int limit;	 /* Limit; 0 for none */
+	bool consistent; /* ConsistentRead (the member only when true) */
+};
+
+/* One Query page of the partition r->hash_value, its answer unparsed (as
+ * ddb_call_raw: *body allocated, caller frees; read it with
+ * ddb_page_read). The body:
+ *   {"TableName":T[,"Limit":N][,"ConsistentRead":true]
+ *    [,"ExclusiveStartKey":K],"KeyConditionExpression":"#h = :h"
+ *    [,"ProjectionExpression":"#h" or "#r"],"ExpressionAttributeNames":
+ *    {"#h":H[,"#r":R]},"ExpressionAttributeValues":{":h":V}}
+ * -EINVAL without table, hash_name or hash_value (or range_name for
+ * DDB_READ_RANGE_KEY). */
+int ddb_query_page(struct ddb_client *c, const struct ddb_page_req *r,
+		   char **body, size_t *len, struct ddb_error *err);
+
+/* One Scan page, its answer unparsed as ddb_query_page's; segment of
+ * total (total 0 or 1: a whole-table Scan, no Segment members). The body:
+ *   {"TableName":T[,"Limit":N][,"ConsistentRead":true]
+ *    [,"ExclusiveStartKey":K][,"ProjectionExpression":"#h",
+ *    "ExpressionAttributeNames":{"#h":H}][,"Segment":S,"TotalSegments":N]}
+ * -EINVAL without table, with DDB_READ_RANGE_KEY, without hash_name for
+ * DDB_READ_HASH_KEY, or with segment >= total > 1 or total > 1000000. */
+int ddb_scan_page(struct ddb_client *c, const struct ddb_page_req *r,
+		  unsigned segment, unsigned total, char **body, size_t *len,
+		  struct ddb_error *err);
+
+/* Reads a Query/Scan page as ddb_page_items does (fn with each item,
+ * borrowed, one at a time) and hands back its LastEvaluatedKey in *last (a
+ * new reference, caller decrefs; NULL when the page is the last: absent or
+ * an empty object). Returns 0, fn's error, -EBADMSG for a malformed body
+ * (*last NULL), -ENOMEM. Pure. */
+int ddb_page_read(const char *body, size_t len, ddb_item_fn fn, void *arg,
+		  json_t **last);
+
+/* Every page of a Query (ddb_query_page's bodies, r->start as the first
+ * ExclusiveStartKey, then each page's LastEvaluatedKey), each item handed
+ * to fn one at a time; fn's error stops it after that page's request and
+ * is returned. A malformed page is -EIO, logged. */
+int ddb_query_each(struct ddb_client *c, const struct ddb_page_req *r,
+		   ddb_item_fn fn, void *arg, struct ddb_error *err);
+
+/* Whether a partition (r->hash_value set: Query) or a table (NULL: Scan)
+ * has any item: pages of Limit 1 with ConsistentRead, r->read and r->limit
+ * ignored, read on past empty pages that carry a LastEvaluatedKey until an
+ * item or the end (ddb_query_page / ddb_scan_page bodies). *any is false on
+ * an error. A malformed page is -EIO, logged. */
+int ddb_has_items(struct ddb_client *c, const struct ddb_page_req *r, bool *any,
+		  struct ddb_error *err);
+
+/* A Scan read one page at a time, only when asked: a page is requested when
+ * the reader calls ddb_scan_cursor_next, never ahead of it, and the
+ * segments take turns (segment 0's first page, segment 1's, ..., then the
+ * next page of each segment not yet finished). With 1 segment the pages
+ * are those of a plain Scan (no Segment members). Not thread-safe: one
+ * reader at a time. */
+struct ddb_scan_cursor;
+
+/* Opens a cursor over r (copied: nothing of r is kept; r->start, if set,
+ * starts segment 0 of a 1-segment cursor and is refused otherwise) with
+ * segments parallel segments (0 counts as 1, at most 1000000). Sends
+ * nothing. Returns 0 with *cur (caller closes with ddb_scan_cursor_close),
+ * -EINVAL for bad arguments (as ddb_scan_page), -ENOMEM. */
+int ddb_scan_cursor_open(struct ddb_client *c, const struct ddb_page_req *r,
+			 unsigned segments, struct ddb_scan_cursor **cur);
+
+/* Fetches the next page (one Scan request, ddb_scan_page's body) and hands
+ * its items to fn one at a time. Returns 0 (also, sending nothing, when
+ * the cursor is done), the call's error or fn's, -EIO for a malformed page
+ * (logged). After an error the cursor has not moved: the next call asks for the
+ * same page again (and fn may see the items before a fault twice). */
+int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
+			 struct ddb_error *err);
+
+/* True once every segment has returned its last page. */
+bool ddb_scan_cursor_done(const struct ddb_scan_cursor *cur);
+
+/* What the pages after this call read (a listing that stops keeping whole
+ * items goes on with the keys alone). -EINVAL for DDB_READ_RANGE_KEY. */
+int ddb_scan_cursor_set_read(struct ddb_scan_cursor *cur, enum ddb_read read);
+
+/* Frees the cursor (NULL is fine). Sends nothing. */
+void ddb_scan_cursor_close(struct ddb_scan_cursor *cur);
+
+/* PutItem of item (borrowed) only when no item has its key:
+ *   {"TableName":T,"Item":I,"ConditionExpression":
+ *    "attribute_not_exists(#h)","ExpressionAttributeNames":{"#h":H}}
+ * -EEXIST when one has (ConditionalCheckFailedException; check
+ * err->maybe_applied: an earlier attempt of ours may be that item). */
+int ddb_put_new(struct ddb_client *c, const char *table, const char *hash_name,
+		json_t *item, struct ddb_error *err);
+
+/* The item at from_key (borrowed) of from_table, read with a consistent
+ * GetItem, with the members of from_key removed and those of to_key
+ * (borrowed) set: what a move writes. *item: a new reference (caller
+ * decrefs). -ENOENT when there is no such item. */
+int ddb_moved_item(struct ddb_client *c, const char *from_table,
+		   json_t *from_key, json_t *to_key, json_t **item,
+		   struct ddb_error *err);
+
+/* A move as one TransactWriteItems: put item (borrowed, as ddb_moved_item
+ * made it) into to_table, when noreplace only if no item has its key
+ * (to_hash_name is to_table's partition key), and delete from_key of
+ * from_table:
+ *   {"TransactItems":[{"Put":{"TableName":TO,"Item":I[,
+ *    "ConditionExpression":"attribute_not_exists(#h)",
+ *    "ExpressionAttributeNames":{"#h":H}]}},{"Delete":{"TableName":FROM,
+ *    "Key":K}}],"ClientRequestToken":UUID}
+ * -EEXIST when the condition failed, -ENOSYS when the server has no
+ * transactions (dynalite): then nothing was written, and the caller may
+ * put (ddb_put_new with noreplace) and then delete instead. */
+int ddb_move(struct ddb_client *c, const char *to_table,
+	     const char *to_hash_name, json_t *item, bool noreplace,
+	     const char *from_table, json_t *from_key, struct ddb_error *err);
 
 #endif

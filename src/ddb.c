@@ -23,14 +23,11 @@
 #define DDB_DEFAULT_CAP_MS  20000
 #define DDB_TARGET_PREFIX   "DynamoDB_20120810."
 #define DDB_CONTENT_TYPE    "application/x-amz-json-1.0"
-#define DDB_BATCH_GET_MAX   100
-#define DDB_BATCH_WRITE_MAX 25
 /* CreateTable on AWS takes seconds to a minute; a table not ACTIVE after
  * this long is reported rather than waited on forever (mkdir would hang). */
 #define DDB_CREATE_WAIT_MS (5 * 60 * 1000)
-/* Threads per parallel Scan: far fewer than DynamoDB allows segments, but
- * beyond this more threads only add contention in one process. */
-#define DDB_MAX_SEGMENTS 256
+/* Parallel Scan: TotalSegments is 1 to 1,000,000 (DYNAMODB.md). */
+#define DDB_MAX_SEGMENTS 1000000u
 
 struct ddb_client {
 	char *endpoint; /* URL, sent as is */
@@ -896,57 +893,6 @@ out:
 	return rc;
 }
 
-int ddb_list_tables(struct ddb_client *c, json_t **names, struct ddb_error *err)
-{
-	json_t *all = json_array(), *page = NULL, *list;
-	char *start = NULL;
-	const char *last;
-	int rc = 0;
-
-	*names = NULL;
-	if (!all) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		rc = ddb_list_tables_page(c, start, 100, &page, err);
-		if (rc)
-			goto out;
-		list = json_object_get(page, "TableNames");
-		if (json_is_array(list) && json_array_extend(all, list) != 0) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		last = json_string_value(
-		    json_object_get(page, "LastEvaluatedTableName"));
-		if (!last)
-			break;
-		/* A server that hands back the name it was given would
-		 * loop forever. */
-		if (start && strcmp(start, last) == 0) {
-			rc = local_error(
-			    err, "ListTables", -EIO,
-			    "ListTables repeated the page after %s", last);
-			goto out;
-		}
-		free(start);
-		start = strdup(last);
-		if (!start) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		json_decref(page);
-		page = NULL;
-	}
-	*names = all;
-	all = NULL;
-out:
-	json_decref(page);
-	json_decref(all);
-	free(start);
-	return rc;
-}
-
 /* Sends {"TableName": table} as op; *response (may be NULL) as ddb_call. */
 static int call_table_op(struct ddb_client *c, const char *op,
 			 const char *table, json_t **response,
@@ -1129,54 +1075,29 @@ int ddb_delete_item(struct ddb_client *c, const char *table, json_t *key,
 	return rc;
 }
 
-int ddb_update_item(struct ddb_client *c, json_t *request, json_t **response,
-		    struct ddb_error *err)
+/* --- Query ---------------------------------------------------------------- */
+
+int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
+	      struct ddb_error *err)
 {
-	return ddb_call(c, "UpdateItem", request, response, err);
-}
+	json_t *req, *page = NULL, *lek;
+	int rc;
 
-/* --- Query and Scan ------------------------------------------------------ */
-
-/* What the pages of one Query or Scan (all its segments) share. */
-struct pager {
-	ddb_page_fn fn;
-	void *arg;
-	pthread_mutex_t lock; /* serializes fn and guards what follows */
-	bool stop;	      /* a segment failed or fn asked to stop */
-	int rc;		      /* the first error */
-	struct ddb_error err; /* and its details */
-};
-
-/* Runs op from req (owned, modified: ExclusiveStartKey is set on it) through
- * every page, handing each to the pager's fn. Returns 0 (also when fn or
- * another segment stopped it) or a negative errno. */
-static int run_pages(struct ddb_client *c, const char *op, json_t *req,
-		     struct pager *pg, struct ddb_error *err)
-{
-	json_t *page = NULL, *lek;
-	bool more;
-	int rc = 0;
-
+	if (!json_is_object(request) || !fn)
+		return -EINVAL;
+	/* A shallow copy: the caller's request stays as it was. */
+	req = json_copy(request);
+	if (!req)
+		return -ENOMEM;
 	for (;;) {
-		pthread_mutex_lock(&pg->lock);
-		more = !pg->stop;
-		pthread_mutex_unlock(&pg->lock);
-		if (!more)
-			break;
-		rc = ddb_call(c, op, req, &page, err);
+		rc = ddb_call(c, "Query", req, &page, err);
 		if (rc)
 			break;
-		pthread_mutex_lock(&pg->lock);
-		rc = pg->stop ? 1 : pg->fn(page, pg->arg);
-		if (rc > 0)
-			pg->stop = true;
-		pthread_mutex_unlock(&pg->lock);
-		if (rc > 0) {
-			rc = 0;
+		rc = fn(page, arg);
+		if (rc) {
+			rc = rc > 0 ? 0 : rc;
 			break;
 		}
-		if (rc < 0)
-			break;
 		lek = json_object_get(page, "LastEvaluatedKey");
 		if (!json_is_object(lek) || json_object_size(lek) == 0)
 			break;
@@ -1188,334 +1109,7 @@ static int run_pages(struct ddb_client *c, const char *op, json_t *req,
 		page = NULL;
 	}
 	json_decref(page);
-	return rc;
-}
-
-static int pager_init(struct pager *pg, ddb_page_fn fn, void *arg)
-{
-	memset(pg, 0, sizeof(*pg));
-	pg->fn = fn;
-	pg->arg = arg;
-	return pthread_mutex_init(&pg->lock, NULL) ? -ENOMEM : 0;
-}
-
-int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
-	      struct ddb_error *err)
-{
-	struct pager pg;
-	json_t *req;
-	int rc;
-
-	if (!json_is_object(request) || !fn)
-		return -EINVAL;
-	/* A shallow copy: the caller's request stays as it was. */
-	req = json_copy(request);
-	if (!req)
-		return -ENOMEM;
-	rc = pager_init(&pg, fn, arg);
-	if (rc)
-		goto out;
-	rc = run_pages(c, "Query", req, &pg, err);
-	pthread_mutex_destroy(&pg.lock);
-out:
 	json_decref(req);
-	return rc;
-}
-
-struct segment {
-	struct ddb_client *c;
-	struct pager *pg;
-	json_t *req;
-	pthread_t thread;
-	bool started;
-};
-
-static void *segment_main(void *p)
-{
-	struct segment *s = p;
-	struct ddb_error err = {0};
-	int rc = run_pages(s->c, "Scan", s->req, s->pg, &err);
-
-	if (rc) {
-		pthread_mutex_lock(&s->pg->lock);
-		/* The first failure stops the others and is the one
-		 * reported. */
-		if (!s->pg->rc) {
-			s->pg->rc = rc;
-			s->pg->err = err;
-		}
-		s->pg->stop = true;
-		pthread_mutex_unlock(&s->pg->lock);
-	}
-	return NULL;
-}
-
-int ddb_scan(struct ddb_client *c, json_t *request, unsigned segments,
-	     ddb_page_fn fn, void *arg, struct ddb_error *err)
-{
-	struct segment *seg = NULL;
-	struct pager pg;
-	bool pg_ready = false;
-	json_t *req = NULL;
-	int rc = 0;
-
-	if (err)
-		memset(err, 0, sizeof(*err));
-	if (!json_is_object(request) || !fn || segments > DDB_MAX_SEGMENTS)
-		return -EINVAL;
-	rc = pager_init(&pg, fn, arg);
-	if (rc)
-		return rc;
-	pg_ready = true;
-	if (segments <= 1) {
-		req = json_copy(request);
-		if (!req) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rc = run_pages(c, "Scan", req, &pg, err);
-		goto out;
-	}
-	seg = calloc(segments, sizeof(*seg));
-	if (!seg) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (unsigned i = 0; i < segments; i++) {
-		seg[i].c = c;
-		seg[i].pg = &pg;
-		seg[i].req = json_copy(request);
-		if (!seg[i].req ||
-		    json_object_set_new(seg[i].req, "Segment",
-					json_integer(i)) != 0 ||
-		    json_object_set_new(seg[i].req, "TotalSegments",
-					json_integer(segments)) != 0) {
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
-	for (unsigned i = 0; i < segments; i++) {
-		int e =
-		    pthread_create(&seg[i].thread, NULL, segment_main, &seg[i]);
-
-		if (e) {
-			/* Without every segment the scan would miss items. */
-			pthread_mutex_lock(&pg.lock);
-			pg.stop = true;
-			if (!pg.rc)
-				pg.rc = -e;
-			pthread_mutex_unlock(&pg.lock);
-			break;
-		}
-		seg[i].started = true;
-	}
-	for (unsigned i = 0; i < segments; i++)
-		if (seg[i].started)
-			pthread_join(seg[i].thread, NULL);
-	rc = pg.rc;
-	if (rc && err)
-		*err = pg.err;
-out:
-	if (seg) {
-		for (unsigned i = 0; i < segments; i++)
-			json_decref(seg[i].req);
-		free(seg);
-	}
-	if (pg_ready)
-		pthread_mutex_destroy(&pg.lock);
-	json_decref(req);
-	return rc;
-}
-
-/* --- batches ------------------------------------------------------------- */
-
-/* Re-sends what a batch call left unprocessed until nothing is left. One
- * round of no progress at all counts as a failed attempt; after `retries`
- * of them in a row the batch gives up with -EAGAIN (still throttled). */
-struct batch_round {
-	unsigned round;	  /* back-off exponent: rounds with leftovers so far */
-	unsigned stalled; /* rounds in a row that made no progress */
-};
-
-static int batch_backoff(struct ddb_client *c, struct batch_round *br,
-			 const char *op, size_t sent, size_t left,
-			 struct ddb_error *err)
-{
-	br->stalled = left >= sent ? br->stalled + 1 : 0;
-	if (br->stalled > (unsigned)c->retries)
-		return local_error(err, op, -EAGAIN,
-				   "%zu requests still unprocessed after %u "
-				   "tries without progress",
-				   left, br->stalled);
-	br->round++;
-	sleep_ms(client_backoff(c, br->round));
-	return 0;
-}
-
-/* Returns elements [start, start+n) of array as a new array. */
-static json_t *array_slice(json_t *array, size_t start, size_t n)
-{
-	json_t *out = json_array();
-
-	for (size_t i = start; out && i < start + n; i++)
-		if (json_array_append(out, json_array_get(array, i)) != 0) {
-			json_decref(out);
-			out = NULL;
-		}
-	return out;
-}
-
-static int batch_get_chunk(struct ddb_client *c, const char *table,
-			   json_t *keys, bool consistent, json_t *items,
-			   struct ddb_error *err)
-{
-	struct batch_round br = {0};
-	json_t *pending = json_incref(keys), *req = NULL, *resp = NULL;
-	json_t *found, *left;
-	int rc = 0;
-
-	while (json_array_size(pending) > 0) {
-		req = json_pack("{s:{s:{s:O,s:b}}}", "RequestItems", table,
-				"Keys", pending, "ConsistentRead", consistent);
-		if (!req) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rc = ddb_call(c, "BatchGetItem", req, &resp, err);
-		if (rc)
-			goto out;
-		found =
-		    json_object_get(json_object_get(resp, "Responses"), table);
-		if (json_is_array(found) && json_array_extend(items, found)) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		left = json_object_get(
-		    json_object_get(json_object_get(resp, "UnprocessedKeys"),
-				    table),
-		    "Keys");
-		if (!json_is_array(left) || json_array_size(left) == 0)
-			break;
-		rc = batch_backoff(c, &br, "BatchGetItem",
-				   json_array_size(pending),
-				   json_array_size(left), err);
-		if (rc)
-			goto out;
-		json_decref(pending);
-		pending = json_incref(left);
-		json_decref(req);
-		json_decref(resp);
-		req = resp = NULL;
-	}
-out:
-	json_decref(pending);
-	json_decref(req);
-	json_decref(resp);
-	return rc;
-}
-
-int ddb_batch_get(struct ddb_client *c, const char *table, json_t *keys,
-		  bool consistent, json_t **items, struct ddb_error *err)
-{
-	json_t *all = json_array(), *chunk = NULL;
-	size_t n = json_array_size(keys), k;
-	int rc = 0;
-
-	*items = NULL;
-	if (!table || !json_is_array(keys)) {
-		rc = -EINVAL;
-		goto out;
-	}
-	if (!all) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (size_t start = 0; start < n; start += k) {
-		k = n - start < DDB_BATCH_GET_MAX ? n - start
-						  : DDB_BATCH_GET_MAX;
-		chunk = array_slice(keys, start, k);
-		if (!chunk) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rc = batch_get_chunk(c, table, chunk, consistent, all, err);
-		if (rc)
-			goto out;
-		json_decref(chunk);
-		chunk = NULL;
-	}
-	*items = all;
-	all = NULL;
-out:
-	json_decref(chunk);
-	json_decref(all);
-	return rc;
-}
-
-static int batch_write_chunk(struct ddb_client *c, const char *table,
-			     json_t *requests, struct ddb_error *err)
-{
-	struct batch_round br = {0};
-	json_t *pending = json_incref(requests), *req = NULL, *resp = NULL;
-	json_t *left;
-	int rc = 0;
-
-	while (json_array_size(pending) > 0) {
-		req = json_pack("{s:{s:O}}", "RequestItems", table, pending);
-		if (!req) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rc = ddb_call(c, "BatchWriteItem", req, &resp, err);
-		if (rc)
-			goto out;
-		left = json_object_get(
-		    json_object_get(resp, "UnprocessedItems"), table);
-		if (!json_is_array(left) || json_array_size(left) == 0)
-			break;
-		rc = batch_backoff(c, &br, "BatchWriteItem",
-				   json_array_size(pending),
-				   json_array_size(left), err);
-		if (rc)
-			goto out;
-		json_decref(pending);
-		pending = json_incref(left);
-		json_decref(req);
-		json_decref(resp);
-		req = resp = NULL;
-	}
-out:
-	json_decref(pending);
-	json_decref(req);
-	json_decref(resp);
-	return rc;
-}
-
-int ddb_batch_write(struct ddb_client *c, const char *table, json_t *requests,
-		    struct ddb_error *err)
-{
-	json_t *chunk = NULL;
-	size_t n = json_array_size(requests), k;
-	int rc = 0;
-
-	if (!table || !json_is_array(requests))
-		return -EINVAL;
-	for (size_t start = 0; start < n; start += k) {
-		k = n - start < DDB_BATCH_WRITE_MAX ? n - start
-						    : DDB_BATCH_WRITE_MAX;
-		chunk = array_slice(requests, start, k);
-		if (!chunk) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rc = batch_write_chunk(c, table, chunk, err);
-		if (rc)
-			goto out;
-		json_decref(chunk);
-		chunk = NULL;
-	}
-out:
-	json_decref(chunk);
 	return rc;
 }
 
@@ -1563,5 +1157,535 @@ int ddb_transact_write(struct ddb_client *c, json_t *items,
 		return -ENOMEM;
 	rc = ddb_call(c, "TransactWriteItems", req, NULL, err);
 	json_decref(req);
+	return rc;
+}
+
+/* --- the filesystem's requests ------------------------------------------- */
+
+/* The type letter of attribute name in a table's AttributeDefinitions; 'S'
+ * when it has none. */
+static char attr_type_of(json_t *defs, const char *name)
+{
+	size_t i;
+	json_t *d;
+
+	json_array_foreach(defs, i, d)
+	{
+		const char *n =
+		    json_string_value(json_object_get(d, "AttributeName"));
+		const char *t =
+		    json_string_value(json_object_get(d, "AttributeType"));
+
+		if (n && t && strcmp(n, name) == 0)
+			return t[0];
+	}
+	return 'S';
+}
+
+int ddb_table_keys(json_t *desc, struct ddb_key_schema *keys,
+		   uint64_t *size_bytes)
+{
+	json_t *defs = json_object_get(desc, "AttributeDefinitions"), *k;
+	size_t i;
+
+	memset(keys, 0, sizeof(*keys));
+	if (size_bytes)
+		*size_bytes = 0;
+	json_array_foreach(json_object_get(desc, "KeySchema"), i, k)
+	{
+		const char *n =
+		    json_string_value(json_object_get(k, "AttributeName"));
+		const char *kt =
+		    json_string_value(json_object_get(k, "KeyType"));
+
+		if (!n || !kt)
+			continue;
+		if (strcmp(kt, "HASH") == 0) {
+			keys->hash_name = n;
+			keys->hash_type = attr_type_of(defs, n);
+		} else if (strcmp(kt, "RANGE") == 0) {
+			keys->range_name = n;
+			keys->range_type = attr_type_of(defs, n);
+		}
+	}
+	if (!keys->hash_name) {
+		memset(keys, 0, sizeof(*keys));
+		return -EBADMSG;
+	}
+	if (size_bytes)
+		*size_bytes = (uint64_t)json_integer_value(
+		    json_object_get(desc, "TableSizeBytes"));
+	return 0;
+}
+
+static bool key_type_ok(char t)
+{
+	return t == 'S' || t == 'N' || t == 'B';
+}
+
+/* Appends {"AttributeName":name,"AttributeType":type} to defs and
+ * {"AttributeName":name,"KeyType":key_type} to schema. */
+static int add_key(json_t *defs, json_t *schema, const char *name, char type,
+		   const char *key_type)
+{
+	char t[2] = {type, 0};
+
+	if (json_array_append_new(defs, json_pack("{s:s,s:s}", "AttributeName",
+						  name, "AttributeType", t)) ||
+	    json_array_append_new(schema,
+				  json_pack("{s:s,s:s}", "AttributeName", name,
+					    "KeyType", key_type)))
+		return -ENOMEM;
+	return 0;
+}
+
+int ddb_create_table_keys(struct ddb_client *c, const char *table,
+			  const struct ddb_key_schema *keys,
+			  struct ddb_error *err)
+{
+	json_t *req = NULL, *defs = json_array(), *schema = json_array();
+	int rc = -ENOMEM;
+
+	if (!table || !keys || !keys->hash_name ||
+	    !key_type_ok(keys->hash_type) ||
+	    (keys->range_name && !key_type_ok(keys->range_type))) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!defs || !schema)
+		goto out;
+	rc = add_key(defs, schema, keys->hash_name, keys->hash_type, "HASH");
+	if (!rc && keys->range_name)
+		rc = add_key(defs, schema, keys->range_name, keys->range_type,
+			     "RANGE");
+	if (rc)
+		goto out;
+	req = json_pack("{s:s,s:O,s:O,s:s}", "TableName", table,
+			"AttributeDefinitions", defs, "KeySchema", schema,
+			"BillingMode", "PAY_PER_REQUEST");
+	if (!req) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = ddb_create_table(c, req, true, NULL, err);
+	if (rc == -EBUSY)
+		rc = -EEXIST; /* ResourceInUseException: the table exists */
+out:
+	json_decref(req);
+	json_decref(defs);
+	json_decref(schema);
+	return rc;
+}
+
+/* Sets member name of obj to a new value v (stolen); NULL v is -ENOMEM. */
+static int set_new(json_t *obj, const char *name, json_t *v)
+{
+	return v && json_object_set_new(obj, name, v) == 0 ? 0 : -ENOMEM;
+}
+
+/* The members every page request opens with: TableName, Limit,
+ * ConsistentRead and ExclusiveStartKey, each only when set. */
+static json_t *page_request_head(const struct ddb_page_req *r)
+{
+	json_t *req = json_pack("{s:s}", "TableName", r->table);
+
+	if (req &&
+	    ((r->limit > 0 && set_new(req, "Limit", json_integer(r->limit))) ||
+	     (r->consistent && set_new(req, "ConsistentRead", json_true())) ||
+	     (r->start &&
+	      json_object_set(req, "ExclusiveStartKey", r->start) != 0))) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* ddb_query_page's body (new reference), or NULL with *rc set. */
+static json_t *query_request(const struct ddb_page_req *r, int *rc)
+{
+	json_t *req = NULL, *names = NULL;
+
+	*rc = -EINVAL;
+	if (!r || !r->table || !r->hash_name || !r->hash_value ||
+	    (r->read == DDB_READ_RANGE_KEY && !r->range_name))
+		return NULL;
+	*rc = -ENOMEM;
+	req = page_request_head(r);
+	names = json_pack("{s:s}", "#h", r->hash_name);
+	if (!req || !names ||
+	    set_new(req, "KeyConditionExpression", json_string("#h = :h")))
+		goto fail;
+	if (r->read == DDB_READ_HASH_KEY &&
+	    set_new(req, "ProjectionExpression", json_string("#h")))
+		goto fail;
+	if (r->read == DDB_READ_RANGE_KEY &&
+	    (set_new(req, "ProjectionExpression", json_string("#r")) ||
+	     set_new(names, "#r", json_string(r->range_name))))
+		goto fail;
+	if (json_object_set(req, "ExpressionAttributeNames", names) ||
+	    set_new(req, "ExpressionAttributeValues",
+		    json_pack("{s:O}", ":h", r->hash_value)))
+		goto fail;
+	json_decref(names);
+	*rc = 0;
+	return req;
+fail:
+	json_decref(names);
+	json_decref(req);
+	return NULL;
+}
+
+/* ddb_scan_page's body (new reference), or NULL with *rc set. */
+static json_t *scan_request(const struct ddb_page_req *r, unsigned segment,
+			    unsigned total, int *rc)
+{
+	json_t *req;
+
+	*rc = -EINVAL;
+	if (!r || !r->table || r->read == DDB_READ_RANGE_KEY ||
+	    (r->read == DDB_READ_HASH_KEY && !r->hash_name) ||
+	    total > DDB_MAX_SEGMENTS || (total > 1 && segment >= total))
+		return NULL;
+	*rc = -ENOMEM;
+	req = page_request_head(r);
+	if (!req)
+		return NULL;
+	if (r->read == DDB_READ_HASH_KEY &&
+	    (set_new(req, "ProjectionExpression", json_string("#h")) ||
+	     set_new(req, "ExpressionAttributeNames",
+		     json_pack("{s:s}", "#h", r->hash_name))))
+		goto fail;
+	if (total > 1 && (set_new(req, "Segment", json_integer(segment)) ||
+			  set_new(req, "TotalSegments", json_integer(total))))
+		goto fail;
+	*rc = 0;
+	return req;
+fail:
+	json_decref(req);
+	return NULL;
+}
+
+/* Sends req (owned: freed here) as op, the answer unparsed. */
+static int send_page(struct ddb_client *c, const char *op, json_t *req, int rc,
+		     char **body, size_t *len, struct ddb_error *err)
+{
+	*body = NULL;
+	*len = 0;
+	if (!rc)
+		rc = ddb_call_raw(c, op, req, body, len, err);
+	json_decref(req);
+	return rc;
+}
+
+int ddb_query_page(struct ddb_client *c, const struct ddb_page_req *r,
+		   char **body, size_t *len, struct ddb_error *err)
+{
+	int rc;
+	json_t *req = query_request(r, &rc);
+
+	return send_page(c, "Query", req, rc, body, len, err);
+}
+
+int ddb_scan_page(struct ddb_client *c, const struct ddb_page_req *r,
+		  unsigned segment, unsigned total, char **body, size_t *len,
+		  struct ddb_error *err)
+{
+	int rc;
+	json_t *req = scan_request(r, segment, total, &rc);
+
+	return send_page(c, "Scan", req, rc, body, len, err);
+}
+
+int ddb_page_read(const char *body, size_t len, ddb_item_fn fn, void *arg,
+		  json_t **last)
+{
+	json_t *rest = NULL, *lek;
+	int rc;
+
+	*last = NULL;
+	rc = ddb_page_items(body, len, fn, arg, &rest);
+	if (!rc) {
+		lek = json_object_get(rest, "LastEvaluatedKey");
+		if (json_is_object(lek) && json_object_size(lek) > 0)
+			*last = json_incref(lek);
+	}
+	json_decref(rest);
+	return rc;
+}
+
+/* A Query (segment ignored) or Scan page of r from start (borrowed, NULL:
+ * the first), read with fn; *last as ddb_page_read. */
+static int read_page(struct ddb_client *c, const struct ddb_page_req *r,
+		     bool query, json_t *start, unsigned segment,
+		     unsigned total, ddb_item_fn fn, void *arg, json_t **last,
+		     struct ddb_error *err)
+{
+	struct ddb_page_req p = *r;
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	*last = NULL;
+	p.start = start;
+	rc = query ? ddb_query_page(c, &p, &body, &len, err)
+		   : ddb_scan_page(c, &p, segment, total, &body, &len, err);
+	if (!rc)
+		rc = ddb_page_read(body, len, fn, arg, last);
+	if (rc == -EBADMSG) {
+		log_msg(LOG_ERR, "%s table=%s: a malformed page from DynamoDB",
+			query ? "Query" : "Scan", r->table);
+		rc = -EIO;
+	}
+	free(body);
+	return rc;
+}
+
+int ddb_query_each(struct ddb_client *c, const struct ddb_page_req *r,
+		   ddb_item_fn fn, void *arg, struct ddb_error *err)
+{
+	json_t *start = json_incref(r ? r->start : NULL), *last = NULL;
+	int rc;
+
+	if (!r || !fn) {
+		json_decref(start);
+		return -EINVAL;
+	}
+	for (;;) {
+		rc = read_page(c, r, true, start, 0, 0, fn, arg, &last, err);
+		json_decref(start);
+		start = last;
+		if (rc || !start)
+			break;
+	}
+	json_decref(start);
+	return rc;
+}
+
+/* ddb_item_fn of ddb_has_items: one item is enough. */
+static int found_one(json_t *item, void *arg)
+{
+	(void)item;
+	*(bool *)arg = true;
+	return 0;
+}
+
+int ddb_has_items(struct ddb_client *c, const struct ddb_page_req *r, bool *any,
+		  struct ddb_error *err)
+{
+	struct ddb_page_req p;
+	json_t *start = NULL, *last = NULL;
+	int rc;
+
+	*any = false;
+	if (!r)
+		return -EINVAL;
+	p = *r;
+	p.read = DDB_READ_ITEMS;
+	p.limit = 1;
+	p.consistent = true;
+	start = json_incref(r->start);
+	for (;;) {
+		rc = read_page(c, &p, r->hash_value != NULL, start, 0, 0,
+			       found_one, any, &last, err);
+		json_decref(start);
+		start = last;
+		if (rc || *any || !start)
+			break;
+	}
+	json_decref(start);
+	if (rc)
+		*any = false;
+	return rc;
+}
+
+struct ddb_scan_cursor {
+	struct ddb_client *c;
+	char *table;
+	char *hash_name;
+	enum ddb_read read;
+	int limit;
+	bool consistent;
+	unsigned segments; /* 1: a plain Scan */
+	unsigned next;	   /* the segment whose page comes next */
+	unsigned left;	   /* segments not finished */
+	struct {
+		json_t *start; /* its LastEvaluatedKey so far, or NULL */
+		bool done;
+	} * seg;
+};
+
+int ddb_scan_cursor_open(struct ddb_client *c, const struct ddb_page_req *r,
+			 unsigned segments, struct ddb_scan_cursor **cur)
+{
+	struct ddb_scan_cursor *s = NULL;
+	int rc;
+
+	*cur = NULL;
+	if (segments == 0)
+		segments = 1;
+	/* The request of the last segment, checked as it will be sent. */
+	json_decref(scan_request(r, segments - 1, segments, &rc));
+	if (rc)
+		return rc;
+	if (!c || (r->start && segments > 1))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->seg = calloc(segments, sizeof(*s->seg));
+	s->table = strdup(r->table);
+	s->hash_name = r->hash_name ? strdup(r->hash_name) : NULL;
+	if (!s->seg || !s->table || (r->hash_name && !s->hash_name)) {
+		ddb_scan_cursor_close(s);
+		return -ENOMEM;
+	}
+	s->c = c;
+	s->read = r->read;
+	s->limit = r->limit;
+	s->consistent = r->consistent;
+	s->segments = segments;
+	s->left = segments;
+	s->seg[0].start = json_incref(r->start);
+	*cur = s;
+	return 0;
+}
+
+int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
+			 struct ddb_error *err)
+{
+	struct ddb_page_req r;
+	json_t *last = NULL;
+	unsigned i;
+	int rc;
+
+	if (!cur || !fn)
+		return -EINVAL;
+	if (cur->left == 0)
+		return 0;
+	i = cur->next;
+	while (cur->seg[i].done)
+		i = (i + 1) % cur->segments;
+	r = (struct ddb_page_req){.table = cur->table,
+				  .hash_name = cur->hash_name,
+				  .read = cur->read,
+				  .limit = cur->limit,
+				  .consistent = cur->consistent};
+	rc = read_page(cur->c, &r, false, cur->seg[i].start, i, cur->segments,
+		       fn, arg, &last, err);
+	if (rc)
+		return rc;
+	json_decref(cur->seg[i].start);
+	cur->seg[i].start = last;
+	if (!last) {
+		cur->seg[i].done = true;
+		cur->left--;
+	}
+	cur->next = (i + 1) % cur->segments;
+	return 0;
+}
+
+bool ddb_scan_cursor_done(const struct ddb_scan_cursor *cur)
+{
+	return !cur || cur->left == 0;
+}
+
+int ddb_scan_cursor_set_read(struct ddb_scan_cursor *cur, enum ddb_read read)
+{
+	if (!cur || read == DDB_READ_RANGE_KEY ||
+	    (read == DDB_READ_HASH_KEY && !cur->hash_name))
+		return -EINVAL;
+	cur->read = read;
+	return 0;
+}
+
+void ddb_scan_cursor_close(struct ddb_scan_cursor *cur)
+{
+	if (!cur)
+		return;
+	for (unsigned i = 0; cur->seg && i < cur->segments; i++)
+		json_decref(cur->seg[i].start);
+	free(cur->seg);
+	free(cur->table);
+	free(cur->hash_name);
+	free(cur);
+}
+
+int ddb_put_new(struct ddb_client *c, const char *table, const char *hash_name,
+		json_t *item, struct ddb_error *err)
+{
+	json_t *names;
+	int rc;
+
+	if (!hash_name)
+		return -EINVAL;
+	names = json_pack("{s:s}", "#h", hash_name);
+	if (!names)
+		return -ENOMEM;
+	rc = ddb_put_item(c, table, item, "attribute_not_exists(#h)", names,
+			  NULL, err);
+	json_decref(names);
+	return rc;
+}
+
+int ddb_moved_item(struct ddb_client *c, const char *from_table,
+		   json_t *from_key, json_t *to_key, json_t **item,
+		   struct ddb_error *err)
+{
+	json_t *it = NULL, *v;
+	const char *k;
+	int rc;
+
+	*item = NULL;
+	if (!json_is_object(from_key) || !json_is_object(to_key))
+		return -EINVAL;
+	rc = ddb_get_item(c, from_table, from_key, true, &it, err);
+	if (rc)
+		return rc;
+	/* A copy: the answer's tree is not the caller's to change. */
+	*item = json_copy(it);
+	json_decref(it);
+	if (!*item)
+		return -ENOMEM;
+	json_object_foreach(from_key, k, v) json_object_del(*item, k);
+	json_object_foreach(to_key, k, v)
+	{
+		if (json_object_set(*item, k, v) != 0) {
+			json_decref(*item);
+			*item = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+int ddb_move(struct ddb_client *c, const char *to_table,
+	     const char *to_hash_name, json_t *item, bool noreplace,
+	     const char *from_table, json_t *from_key, struct ddb_error *err)
+{
+	json_t *put = NULL, *actions = NULL, *p;
+	int rc = -EINVAL;
+
+	if (!to_table || !from_table || !json_is_object(item) ||
+	    !json_is_object(from_key) || (noreplace && !to_hash_name))
+		goto out;
+	rc = -ENOMEM;
+	put = json_pack("{s:{s:s,s:O}}", "Put", "TableName", to_table, "Item",
+			item);
+	if (!put)
+		goto out;
+	p = json_object_get(put, "Put");
+	if (noreplace && (set_new(p, "ConditionExpression",
+				  json_string("attribute_not_exists(#h)")) ||
+			  set_new(p, "ExpressionAttributeNames",
+				  json_pack("{s:s}", "#h", to_hash_name))))
+		goto out;
+	actions = json_pack("[O,{s:{s:s,s:O}}]", put, "Delete", "TableName",
+			    from_table, "Key", from_key);
+	if (!actions)
+		goto out;
+	rc = ddb_transact_write(c, actions, NULL, err);
+out:
+	json_decref(put);
+	json_decref(actions);
 	return rc;
 }
