@@ -180,7 +180,8 @@ struct lister {
 	char *dirpath;
 	struct table *table; /* reference; NULL for the root */
 	json_t *pkey;	     /* partition: {hash: value} */
-	json_t *last_key;    /* LastEvaluatedKey, or NULL */
+	json_t *last_key;    /* Query: LastEvaluatedKey, or NULL */
+	struct ddb_scan_cursor *scan; /* Scan: opened at the first page */
 	char *last_table;    /* LastEvaluatedTableName */
 	bool started;
 	bool done;
