@@ -62,15 +62,6 @@ void ddb_client_free(struct ddb_client *c);
 int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 	     json_t **response, struct ddb_error *err);
 
-/* As ddb_call, but the answer comes back unparsed: *body (allocated,
- * NUL-terminated, *len bytes before the NUL; caller frees) on success,
- * NULL otherwise. For Query and Scan pages, whose items ddb_page_items
- * reads one at a time: a 1 MB page parsed whole is a tree of 25-60 MB.
- * The body is not checked before it is returned (the x-amz-crc32
- * checksum is), so a malformed one shows only when it is read. */
-int ddb_call_raw(struct ddb_client *c, const char *op, json_t *request,
-		 char **body, size_t *len, struct ddb_error *err);
-
 /* Called with each item of a page (borrowed: freed when fn returns).
  * Return 0 to go on, a negative errno to stop with it. */
 typedef int (*ddb_item_fn)(json_t *item, void *arg);
@@ -153,25 +144,6 @@ int ddb_delete_item(struct ddb_client *c, const char *table, json_t *key,
 		    const char *condition, json_t *names, json_t *values,
 		    struct ddb_error *err);
 
-/* Called once per page with the page's response object (borrowed). Return 0
- * to go on, a positive value to stop early (ddb_query then returns
- * 0), a negative errno to stop with that error. Never called concurrently. */
-typedef int (*ddb_page_fn)(json_t *page, void *arg);
-
-/* Query, following LastEvaluatedKey through every page (request is borrowed
- * and not modified). The filesystem's Queries are ddb_query_page and
- * ddb_query_each below. */
-int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
-	      struct ddb_error *err);
-
-/* TransactWriteItems of items (borrowed array). client_token (may be NULL:
- * a random UUID is made, as botocore does) makes retries idempotent.
- * -ENOSYS when the server has no transactions (UnknownOperationException),
- * -EEXIST when a condition failed (TransactionCanceledException with a
- * ConditionalCheckFailed reason). */
-int ddb_transact_write(struct ddb_client *c, json_t *items,
-		       const char *client_token, struct ddb_error *err);
-
 /* --- the filesystem's requests -------------------------------------------
  * Each call below builds one kind of request the filesystem sends, so that
  * no module above this one writes a DynamoDB request body or reads an
@@ -231,9 +203,11 @@ struct ddb_page_req {
 	bool consistent; /* ConsistentRead (the member only when true) */
 };
 
-/* One Query page of the partition r->hash_value, its answer unparsed (as
- * ddb_call_raw: *body allocated, caller frees; read it with
- * ddb_page_read). The body:
+/* One Query page of the partition r->hash_value, its answer unparsed:
+ * the bytes as the server sent them, checked by their x-amz-crc32 only:
+ * *body allocated and NUL-terminated, *len bytes before the NUL, caller
+ * frees; read it with ddb_page_read, one item at a time, since a 1 MB
+ * page parsed whole is a tree of 25-60 MB. The body:
  *   {"TableName":T[,"Limit":N][,"ConsistentRead":true]
  *    [,"ExclusiveStartKey":K],"KeyConditionExpression":"#h = :h"
  *    [,"ProjectionExpression":"#h" or "#r"],"ExpressionAttributeNames":

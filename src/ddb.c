@@ -692,8 +692,14 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
 	return call_common(c, op, request, response, NULL, err);
 }
 
-int ddb_call_raw(struct ddb_client *c, const char *op, json_t *request,
-		 char **body, size_t *len, struct ddb_error *err)
+/* As ddb_call, but the answer comes back unparsed: *body (allocated,
+ * NUL-terminated, *len bytes before the NUL; caller frees) on success,
+ * NULL otherwise. For Query and Scan pages, whose items ddb_page_items
+ * reads one at a time: a 1 MB page parsed whole is a tree of 25-60 MB.
+ * The body is not checked before it is returned (the x-amz-crc32
+ * checksum is), so a malformed one shows only when it is read. */
+static int call_raw(struct ddb_client *c, const char *op, json_t *request,
+		    char **body, size_t *len, struct ddb_error *err)
 {
 	struct http_response raw = {0};
 	int rc;
@@ -1075,44 +1081,6 @@ int ddb_delete_item(struct ddb_client *c, const char *table, json_t *key,
 	return rc;
 }
 
-/* --- Query ---------------------------------------------------------------- */
-
-int ddb_query(struct ddb_client *c, json_t *request, ddb_page_fn fn, void *arg,
-	      struct ddb_error *err)
-{
-	json_t *req, *page = NULL, *lek;
-	int rc;
-
-	if (!json_is_object(request) || !fn)
-		return -EINVAL;
-	/* A shallow copy: the caller's request stays as it was. */
-	req = json_copy(request);
-	if (!req)
-		return -ENOMEM;
-	for (;;) {
-		rc = ddb_call(c, "Query", req, &page, err);
-		if (rc)
-			break;
-		rc = fn(page, arg);
-		if (rc) {
-			rc = rc > 0 ? 0 : rc;
-			break;
-		}
-		lek = json_object_get(page, "LastEvaluatedKey");
-		if (!json_is_object(lek) || json_object_size(lek) == 0)
-			break;
-		if (json_object_set(req, "ExclusiveStartKey", lek) != 0) {
-			rc = -ENOMEM;
-			break;
-		}
-		json_decref(page);
-		page = NULL;
-	}
-	json_decref(page);
-	json_decref(req);
-	return rc;
-}
-
 /* --- transactions -------------------------------------------------------- */
 
 /* A random UUID (version 4) as botocore fills in for ClientRequestToken, so
@@ -1138,8 +1106,13 @@ static void make_token(struct ddb_client *c, char out[37])
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-int ddb_transact_write(struct ddb_client *c, json_t *items,
-		       const char *client_token, struct ddb_error *err)
+/* TransactWriteItems of items (borrowed array), with a random client
+ * token that makes our retries idempotent. -ENOSYS when the server has no
+ * transactions (UnknownOperationException), -EEXIST when a condition
+ * failed (TransactionCanceledException with a ConditionalCheckFailed
+ * reason). */
+static int transact_write(struct ddb_client *c, json_t *items,
+			  struct ddb_error *err)
 {
 	char token[37];
 	json_t *req;
@@ -1147,12 +1120,9 @@ int ddb_transact_write(struct ddb_client *c, json_t *items,
 
 	if (!c || !json_is_array(items))
 		return -EINVAL;
-	if (!client_token) {
-		make_token(c, token);
-		client_token = token;
-	}
+	make_token(c, token);
 	req = json_pack("{s:O,s:s}", "TransactItems", items,
-			"ClientRequestToken", client_token);
+			"ClientRequestToken", token);
 	if (!req)
 		return -ENOMEM;
 	rc = ddb_call(c, "TransactWriteItems", req, NULL, err);
@@ -1372,7 +1342,7 @@ static int send_page(struct ddb_client *c, const char *op, json_t *req, int rc,
 	*body = NULL;
 	*len = 0;
 	if (!rc)
-		rc = ddb_call_raw(c, op, req, body, len, err);
+		rc = call_raw(c, op, req, body, len, err);
 	json_decref(req);
 	return rc;
 }
@@ -1683,7 +1653,7 @@ int ddb_move(struct ddb_client *c, const char *to_table,
 			    from_table, "Key", from_key);
 	if (!actions)
 		goto out;
-	rc = ddb_transact_write(c, actions, NULL, err);
+	rc = transact_write(c, actions, err);
 out:
 	json_decref(put);
 	json_decref(actions);

@@ -611,23 +611,15 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 		    json_t *item, bool absent_only)
 {
 	struct ddb_error err = {0};
-	json_t *names = NULL;
 	int rc;
 
-	if (absent_only) {
-		names = json_pack("{ss}", "#h", n->table->hash_name);
-		if (!names)
-			return -ENOMEM;
-	}
 	/* A condition cannot ride in a BatchWriteItem: those go alone. */
 	if (absent_only)
-		rc =
-		    ddb_put_item(fs->ddb, n->table->name, item,
-				 "attribute_not_exists(#h)", names, NULL, &err);
+		rc = ddb_put_new(fs->ddb, n->table->name, n->table->hash_name,
+				 item, &err);
 	else
 		rc = putq_put(fs->putq, n->table->name, n->table->hash_name,
 			      n->table->range_name, item, path, &err);
-	json_decref(names);
 	if (rc)
 		return rc;
 	item_stored(fs, path, n->table, item);
@@ -1196,7 +1188,8 @@ static int fs_unlink(const char *path)
 	return rc;
 }
 
-/* CreateTable with the schema (on-demand billing), waiting for ACTIVE. */
+/* CreateTable with the schema (on-demand billing), waiting for ACTIVE;
+ * -EEXIST when a table of that name exists. */
 static int table_create(struct fs *fs, const char *name,
 			const struct keyname_attr *hash,
 			const struct keyname_attr *range)
@@ -1204,33 +1197,14 @@ static int table_create(struct fs *fs, const char *name,
 	static const char types[] = {
 	    [KEYNAME_S] = 'S', [KEYNAME_N] = 'N', [KEYNAME_B] = 'B'};
 	struct ddb_error err = {0};
-	json_t *req;
-	char ht[2] = {types[hash->type], 0}, rt[2] = {0, 0};
-	int rc;
+	struct ddb_key_schema keys = {.hash_name = hash->name,
+				      .hash_type = types[hash->type]};
 
-	req = json_pack("{ss s[{ssss}] s[{ssss}] ss}", "TableName", name,
-			"AttributeDefinitions", "AttributeName", hash->name,
-			"AttributeType", ht, "KeySchema", "AttributeName",
-			hash->name, "KeyType", "HASH", "BillingMode",
-			"PAY_PER_REQUEST");
-	if (!req)
-		return -ENOMEM;
 	if (range && range->name) {
-		rt[0] = types[range->type];
-		json_array_append_new(
-		    json_object_get(req, "AttributeDefinitions"),
-		    json_pack("{ssss}", "AttributeName", range->name,
-			      "AttributeType", rt));
-		json_array_append_new(json_object_get(req, "KeySchema"),
-				      json_pack("{ssss}", "AttributeName",
-						range->name, "KeyType",
-						"RANGE"));
+		keys.range_name = range->name;
+		keys.range_type = types[range->type];
 	}
-	rc = ddb_create_table(fs->ddb, req, true, NULL, &err);
-	json_decref(req);
-	if (rc == -EBUSY)
-		rc = -EEXIST; /* ResourceInUseException: the table exists */
-	return rc;
+	return ddb_create_table_keys(fs->ddb, name, &keys, &err);
 }
 
 static int fs_mkdir(const char *path, mode_t mode)
@@ -1313,45 +1287,12 @@ out:
 static int has_items(struct fs *fs, struct node *n, bool *any)
 {
 	struct ddb_error err = {0};
-	json_t *req, *resp = NULL, *last;
-	int rc;
+	struct ddb_page_req r = {.table = n->table->name,
+				 .hash_name = n->table->hash_name};
 
-	*any = false;
 	if (n->kind == NODE_PARTITION)
-		req = json_pack(
-		    "{sssisbsss{ss}s{sO}}", "TableName", n->table->name,
-		    "Limit", 1, "ConsistentRead", 1, "KeyConditionExpression",
-		    "#h = :h", "ExpressionAttributeNames", "#h",
-		    n->table->hash_name, "ExpressionAttributeValues", ":h",
-		    json_object_get(n->key, n->table->hash_name));
-	else
-		req = json_pack("{sssisb}", "TableName", n->table->name,
-				"Limit", 1, "ConsistentRead", 1);
-	if (!req)
-		return -ENOMEM;
-	for (;;) {
-		rc = ddb_call(fs->ddb,
-			      n->kind == NODE_PARTITION ? "Query" : "Scan", req,
-			      &resp, &err);
-		if (rc)
-			break;
-		if (json_array_size(json_object_get(resp, "Items")) > 0) {
-			*any = true;
-			break;
-		}
-		last = json_object_get(resp, "LastEvaluatedKey");
-		if (!json_is_object(last) || json_object_size(last) == 0)
-			break;
-		if (json_object_set(req, "ExclusiveStartKey", last)) {
-			rc = -ENOMEM;
-			break;
-		}
-		json_decref(resp);
-		resp = NULL;
-	}
-	json_decref(resp);
-	json_decref(req);
-	return rc;
+		r.hash_value = json_object_get(n->key, n->table->hash_name);
+	return ddb_has_items(fs->ddb, &r, any, &err);
 }
 
 /* DeleteTable returns while the table is DELETING; rmdir returns once it
@@ -1432,56 +1373,21 @@ out:
 	return rc;
 }
 
-/* The item at from with its key attributes replaced by to's key. */
-static int moved_item(struct fs *fs, struct node *from, struct node *to,
-		      json_t **out)
-{
-	struct ddb_error err = {0};
-	json_t *item = NULL;
-	const char *k;
-	json_t *v;
-	int rc;
-
-	rc = ddb_get_item(fs->ddb, from->table->name, from->key, true, &item,
-			  &err);
-	if (rc)
-		return rc;
-	json_object_del(item, from->table->hash_name);
-	if (from->table->range_name)
-		json_object_del(item, from->table->range_name);
-	json_object_foreach(to->key, k, v) json_object_set(item, k, v);
-	*out = item;
-	return 0;
-}
-
 /* mv item item: one TransactWriteItems (put the new key, delete the old),
  * or put then delete on a server without transactions. */
 static int rename_item(struct fs *fs, const char *from, struct node *nf,
 		       const char *to, struct node *nt, bool noreplace)
 {
 	struct ddb_error err = {0};
-	json_t *item = NULL, *actions = NULL, *put;
+	json_t *item = NULL;
 	int rc;
 
-	rc = moved_item(fs, nf, nt, &item);
+	rc = ddb_moved_item(fs->ddb, nf->table->name, nf->key, nt->key, &item,
+			    &err);
 	if (rc)
 		return rc;
-	rc = -ENOMEM;
-	put = json_pack("{s{sssO}}", "Put", "TableName", nt->table->name,
-			"Item", item);
-	if (put && noreplace) {
-		json_t *p = json_object_get(put, "Put");
-		json_object_set_new(p, "ConditionExpression",
-				    json_string("attribute_not_exists(#h)"));
-		json_object_set_new(
-		    p, "ExpressionAttributeNames",
-		    json_pack("{ss}", "#h", nt->table->hash_name));
-	}
-	actions = json_pack("[o{s{sssO}}]", put, "Delete", "TableName",
-			    nf->table->name, "Key", nf->key);
-	if (!actions)
-		goto out;
-	rc = ddb_transact_write(fs->ddb, actions, NULL, &err);
+	rc = ddb_move(fs->ddb, nt->table->name, nt->table->hash_name, item,
+		      noreplace, nf->table->name, nf->key, &err);
 	if (rc == -ENOSYS) {
 		/* No transactions here (dynalite): put first, so the item is
 		 * never absent; then delete the old key. */
@@ -1495,7 +1401,6 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 	item_deleted(fs, from, nf);
 	item_stored(fs, to, nt->table, item);
 out:
-	json_decref(actions);
 	json_decref(item);
 	return rc;
 }

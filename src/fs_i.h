@@ -178,10 +178,11 @@ struct lister {
 	struct fs *fs;
 	enum lister_kind kind;
 	char *dirpath;
-	struct table *table; /* reference; NULL for the root */
-	json_t *pkey;	     /* partition: {hash: value} */
-	json_t *last_key;    /* LastEvaluatedKey, or NULL */
-	char *last_table;    /* LastEvaluatedTableName */
+	struct table *table;	      /* reference; NULL for the root */
+	json_t *pkey;		      /* partition: {hash: value} */
+	json_t *last_key;	      /* Query: LastEvaluatedKey, or NULL */
+	struct ddb_scan_cursor *scan; /* Scan: opened at the first page */
+	char *last_table;	      /* LastEvaluatedTableName */
 	bool started;
 	bool done;
 	struct cache_listing *entries;

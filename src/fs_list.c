@@ -71,6 +71,7 @@ void fs_lister_free(struct lister *l)
 	fs_table_unref(l->table);
 	json_decref(l->pkey);
 	json_decref(l->last_key);
+	ddb_scan_cursor_close(l->scan);
 	free(l->last_table);
 	cache_listing_unref(l->entries);
 	free(l->sizes);
@@ -313,39 +314,23 @@ out:
 	return rc;
 }
 
-/* The Query or Scan request for the next page. (No parallel Scan
- * segments: in parallel they read several pages ahead of the reader.) */
-static json_t *lister_request(struct lister *l)
+/* What the lister's pages read. (No parallel Scan segments: in parallel
+ * they read several pages ahead of the reader.) */
+static struct ddb_page_req lister_page_req(struct lister *l)
 {
-	json_t *req = json_pack("{ss}", "TableName", l->table->name);
-	json_t *start = l->last_key;
+	struct ddb_page_req r = {
+	    .table = l->table->name,
+	    .hash_name = l->table->hash_name,
+	    .read = DDB_READ_ITEMS,
+	    .start = l->last_key,
+	    .consistent = l->fs->consistent,
+	};
 
-	if (!req)
-		return NULL;
-	if (l->fs->consistent)
-		json_object_set_new(req, "ConsistentRead", json_true());
-	if (start)
-		json_object_set(req, "ExclusiveStartKey", start);
-	if (l->kind == LIST_PARTITION) {
-		json_object_set_new(req, "KeyConditionExpression",
-				    json_string("#h = :h"));
-		json_object_set_new(
-		    req, "ExpressionAttributeNames",
-		    json_pack("{ss}", "#h", l->table->hash_name));
-		json_object_set_new(
-		    req, "ExpressionAttributeValues",
-		    json_pack("{sO}", ":h",
-			      json_object_get(l->pkey, l->table->hash_name)));
-		return req;
-	}
-	if (l->kind == LIST_PARTITIONS && !l->fill) {
-		json_object_set_new(req, "ProjectionExpression",
-				    json_string("#h"));
-		json_object_set_new(
-		    req, "ExpressionAttributeNames",
-		    json_pack("{ss}", "#h", l->table->hash_name));
-	}
-	return req;
+	if (l->kind == LIST_PARTITION)
+		r.hash_value = json_object_get(l->pkey, l->table->hash_name);
+	else if (l->kind == LIST_PARTITIONS && !l->fill)
+		r.read = DDB_READ_HASH_KEY;
+	return r;
 }
 
 static int lister_item(json_t *item, void *arg)
@@ -356,24 +341,58 @@ static int lister_item(json_t *item, void *arg)
 					  : lister_add_item(l, item);
 }
 
-/* Adds the items of one Query/Scan answer (its raw body, read an item at
- * a time); *last receives its LastEvaluatedKey (a new reference) or NULL. */
-static int lister_take_page(struct lister *l, const char *body, size_t len,
-			    json_t **last)
+/* One Query page of a partition's listing, its items added. */
+static int lister_query_page(struct lister *l)
 {
-	json_t *rest = NULL;
+	struct ddb_error err = {0};
+	struct ddb_page_req r = lister_page_req(l);
+	json_t *last = NULL;
+	char *body = NULL;
+	size_t len = 0;
 	int rc;
 
-	*last = NULL;
-	rc = ddb_page_items(body, len, lister_item, l, &rest);
+	rc = ddb_query_page(l->fs->ddb, &r, &body, &len, &err);
+	if (rc)
+		goto out;
+	rc = ddb_page_read(body, len, lister_item, l, &last);
 	if (rc == -EBADMSG) {
 		log_msg(LOG_ERR, "%s: a malformed page from DynamoDB",
 			l->dirpath);
 		rc = -EIO;
 	}
+	if (rc)
+		goto out;
+	json_decref(l->last_key);
+	l->last_key = last;
+	l->done = !last;
+out:
+	free(body);
+	return rc;
+}
+
+/* One Scan page of a table's listing (whole items while the fill lasts,
+ * then the partition keys alone), its items added. */
+static int lister_scan_page(struct lister *l)
+{
+	struct ddb_error err = {0};
+	int rc;
+
+	if (!l->scan) {
+		struct ddb_page_req r = lister_page_req(l);
+
+		rc = ddb_scan_cursor_open(l->fs->ddb, &r, 1, &l->scan);
+		if (rc)
+			return rc;
+	}
+	rc = ddb_scan_cursor_next(l->scan, lister_item, l, &err);
+	if (l->kind == LIST_PARTITIONS && !l->fill) {
+		int rs = ddb_scan_cursor_set_read(l->scan, DDB_READ_HASH_KEY);
+
+		if (!rc)
+			rc = rs;
+	}
 	if (!rc)
-		*last = json_incref(json_object_get(rest, "LastEvaluatedKey"));
-	json_decref(rest);
+		l->done = ddb_scan_cursor_done(l->scan);
 	return rc;
 }
 
@@ -381,10 +400,6 @@ static int lister_take_page(struct lister *l, const char *body, size_t len,
  * entries. Returns 0 or -errno; sets l->done after the last page. */
 int fs_lister_next_page(struct lister *l)
 {
-	struct ddb_error err = {0};
-	json_t *req = NULL, *last = NULL;
-	char *body = NULL;
-	size_t len = 0;
 	int rc;
 
 	if (l->done)
@@ -392,26 +407,10 @@ int fs_lister_next_page(struct lister *l)
 	l->started = true;
 	if (l->kind == LIST_ROOT)
 		return lister_root_page(l);
-	rc = -ENOMEM;
-	req = lister_request(l);
-	if (!req)
-		goto out;
-	rc = ddb_call_raw(l->fs->ddb,
-			  l->kind == LIST_PARTITION ? "Query" : "Scan", req,
-			  &body, &len, &err);
-	if (rc)
-		goto out;
-	rc = lister_take_page(l, body, len, &last);
-	if (rc)
-		goto out;
-	json_decref(l->last_key);
-	l->last_key = last;
-	l->done = !last;
-out:
+	rc = l->kind == LIST_PARTITION ? lister_query_page(l)
+				       : lister_scan_page(l);
 	if (rc == -ENOENT && l->table)
 		fs_table_forget(l->fs, l->table->name);
-	json_decref(req);
-	free(body);
 	return rc;
 }
 

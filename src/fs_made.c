@@ -133,27 +133,22 @@ struct name_query {
 	struct nameset *names;
 };
 
-static int name_query_page(json_t *page, void *arg)
+/* ddb_item_fn of created_refresh: the name of one item's sort key. */
+static int name_query_item(json_t *item, void *arg)
 {
 	struct name_query *q = arg;
-	json_t *items = json_object_get(page, "Items"), *item;
-	size_t i;
+	char *name = NULL;
 	int rc;
 
-	json_array_foreach(items, i, item)
-	{
-		char *name = NULL;
-
-		rc = fs_name_of_value(json_object_get(item, q->range_name),
-				      KEYNAME_RANGE_ITEM, &name);
-		if (!rc)
-			rc = fs_nameset_add(q->names, name) < 0 ? -ENOMEM : 0;
-		free(name);
-		if (rc)
-			return rc;
-		if (fs_nameset_count(q->names) > CREATED_REFRESH_MAX)
-			return -EFBIG;
-	}
+	rc = fs_name_of_value(json_object_get(item, q->range_name),
+			      KEYNAME_RANGE_ITEM, &name);
+	if (!rc)
+		rc = fs_nameset_add(q->names, name) < 0 ? -ENOMEM : 0;
+	free(name);
+	if (rc)
+		return rc;
+	if (fs_nameset_count(q->names) > CREATED_REFRESH_MAX)
+		return -EFBIG;
 	return 0;
 }
 
@@ -167,7 +162,8 @@ static bool created_refresh(struct fs *fs, const char *dir)
 	struct ddb_error err = {0};
 	struct created *c;
 	struct table *t;
-	json_t *req = NULL;
+	struct ddb_page_req r = {.read = DDB_READ_RANGE_KEY};
+	json_t *hv;
 	double since = monotime_s();
 	bool fresh = false;
 	int rc;
@@ -180,16 +176,16 @@ static bool created_refresh(struct fs *fs, const char *dir)
 	}
 	c->refreshing = true;
 	t = fs_table_ref(c->table);
-	req = json_pack("{sssssss{ssss}s{sO}}", "TableName", t->name,
-			"KeyConditionExpression", "#h = :h",
-			"ProjectionExpression", "#r",
-			"ExpressionAttributeNames", "#h", t->hash_name, "#r",
-			t->range_name, "ExpressionAttributeValues", ":h",
-			json_object_get(c->pkey, t->hash_name));
+	/* The entry may go while the Query runs: the value is ours. */
+	hv = json_incref(json_object_get(c->pkey, t->hash_name));
 	pthread_mutex_unlock(&fs->created_lock);
 	q.range_name = t->range_name;
-	rc = req ? ddb_query(fs->ddb, req, name_query_page, &q, &err) : -ENOMEM;
-	json_decref(req);
+	r.table = t->name;
+	r.hash_name = t->hash_name;
+	r.range_name = t->range_name;
+	r.hash_value = hv;
+	rc = ddb_query_each(fs->ddb, &r, name_query_item, &q, &err);
+	json_decref(hv);
 	pthread_mutex_lock(&fs->created_lock);
 	c = created_find(fs, dir);
 	if (c && c->refreshing) {

@@ -81,54 +81,26 @@ bool fs_table_allowed(const struct fs *fs, const char *name)
 	return false;
 }
 
-static char attr_type_of(json_t *defs, const char *name)
-{
-	size_t i;
-	json_t *d;
-
-	json_array_foreach(defs, i, d)
-	{
-		const char *n =
-		    json_string_value(json_object_get(d, "AttributeName"));
-		const char *t =
-		    json_string_value(json_object_get(d, "AttributeType"));
-		if (n && t && strcmp(n, name) == 0)
-			return t[0];
-	}
-	return 'S';
-}
-
 /* Builds a table from DescribeTable's "Table" object. NULL on ENOMEM or a
  * description without a key schema. */
 static struct table *table_from_description(const char *name, json_t *desc)
 {
-	json_t *schema = json_object_get(desc, "KeySchema");
-	json_t *defs = json_object_get(desc, "AttributeDefinitions");
+	struct ddb_key_schema keys;
 	struct table *t = calloc(1, sizeof(*t));
 	char *text = NULL;
-	size_t i;
-	json_t *k;
 
 	if (!t)
 		return NULL;
 	t->refs = 1;
 	t->name = strdup(name);
-	json_array_foreach(schema, i, k)
-	{
-		const char *n =
-		    json_string_value(json_object_get(k, "AttributeName"));
-		const char *kt =
-		    json_string_value(json_object_get(k, "KeyType"));
-		if (!n || !kt)
-			continue;
-		if (strcmp(kt, "HASH") == 0) {
-			free(t->hash_name);
-			t->hash_name = strdup(n);
-			t->schema.hash_type = attr_type_of(defs, n);
-		} else if (strcmp(kt, "RANGE") == 0) {
-			free(t->range_name);
-			t->range_name = strdup(n);
-			t->schema.range_type = attr_type_of(defs, n);
+	if (ddb_table_keys(desc, &keys, &t->size_bytes) == 0) {
+		t->hash_name = strdup(keys.hash_name);
+		t->schema.hash_type = keys.hash_type;
+		if (keys.range_name) {
+			t->range_name = strdup(keys.range_name);
+			if (!t->range_name)
+				goto fail;
+			t->schema.range_type = keys.range_type;
 		}
 	}
 	/* .table.json is DescribeTable's Table object as plain JSON. */
@@ -136,8 +108,6 @@ static struct table *table_from_description(const char *name, json_t *desc)
 				    JSON_REAL_PRECISION(15));
 	if (!t->name || !t->hash_name || !text)
 		goto fail;
-	t->size_bytes = (uint64_t)json_integer_value(
-	    json_object_get(desc, "TableSizeBytes"));
 	t->schema.hash_name = t->hash_name;
 	t->schema.range_name = t->range_name;
 	{

@@ -667,123 +667,14 @@ static void test_list_tables_pages(void)
 	env_stop(&e);
 }
 
-/* Collects every item of every page; stops after `stop_after` pages when
- * that is set. */
-struct collect {
-	json_t *items;
-	int pages;
-	int stop_after;
-	int fail_with;
-};
-
-static int collect_page(json_t *page, void *arg)
-{
-	struct collect *co = arg;
-
-	co->pages++;
-	json_array_extend(co->items, json_object_get(page, "Items"));
-	if (co->fail_with)
-		return co->fail_with;
-	return co->stop_after && co->pages >= co->stop_after ? 1 : 0;
-}
-
-static bool has_item(json_t *items, const char *k)
-{
-	size_t i;
-	json_t *it;
-
-	json_array_foreach(items, i, it)
-	{
-		const char *v = json_string_value(
-		    json_object_get(json_object_get(it, "k"), "S"));
-
-		if (v && strcmp(v, k) == 0)
-			return true;
-	}
-	return false;
-}
-
-static const char *paged_script =
-    "[{\"match_body\": \"\\\"ExclusiveStartKey\\\":{\\\"k\\\":{\\\"S\\\":"
-    "\\\"2\\\"}}\", \"body\": {\"Items\": [{\"k\": {\"S\": \"3\"}}],"
-    " \"Count\": 1}},"
-    " {\"match_body\": \"\\\"ExclusiveStartKey\\\":{\\\"k\\\":{\\\"S\\\":"
-    "\\\"1\\\"}}\", \"body\": {\"Items\": [],"
-    " \"LastEvaluatedKey\": {\"k\": {\"S\": \"2\"}}}},"
-    " {\"body\": {\"Items\": [{\"k\": {\"S\": \"0\"}}, {\"k\": {\"S\": "
-    "\"1\"}}],"
-    " \"LastEvaluatedKey\": {\"k\": {\"S\": \"1\"}}}}]";
-
-static void test_query_pages(void)
-{
-	struct env e;
-	struct ddb_error err;
-	json_t *req =
-	    J("{\"TableName\": \"T\", \"KeyConditionExpression\":"
-	      " \"#p = :p\", \"ExpressionAttributeNames\": {\"#p\": \"pk\"},"
-	      " \"ExpressionAttributeValues\": {\":p\": {\"S\": \"x\"}}}");
-	json_t *before = json_deep_copy(req), *log, *body;
-	struct collect co = {.items = json_array()};
-
-	CHECK_INT(env_start(&e, paged_script, 10), 0);
-	CHECK_INT(ddb_query(e.ddb, req, collect_page, &co, &err), 0);
-	/* Three pages, the middle one empty (DynamoDB may do that). */
-	CHECK_INT(co.pages, 3);
-	CHECK_INT(json_array_size(co.items), 3);
-	CHECK(has_item(co.items, "0") && has_item(co.items, "1") &&
-	      has_item(co.items, "3"));
-	CHECK(json_equal(req, before));
-	log = log_entries(&e.f);
-	CHECK_INT(json_array_size(log), 3);
-	CHECK_STR(entry_header(log, 0, "x-amz-target"),
-		  "DynamoDB_20120810.Query");
-	body = entry_body(log, 2);
-	CHECK_STR(
-	    json_string_value(json_object_get(body, "KeyConditionExpression")),
-	    "#p = :p");
-	CHECK_STR(json_string_value(json_object_get(
-		      json_object_get(
-			  json_object_get(body, "ExclusiveStartKey"), "k"),
-		      "S")),
-		  "2");
-	json_decref(body);
-	json_decref(log);
-	env_stop(&e);
-
-	/* The callback stops after the first page: one request. */
-	json_array_clear(co.items);
-	co.pages = 0;
-	co.stop_after = 1;
-	CHECK_INT(env_start(&e, paged_script, 10), 0);
-	CHECK_INT(ddb_query(e.ddb, req, collect_page, &co, &err), 0);
-	CHECK_INT(co.pages, 1);
-	CHECK_INT(fakehttp_count(&e.f), 1);
-	env_stop(&e);
-
-	/* The callback fails: its error comes back. */
-	co.pages = 0;
-	co.stop_after = 0;
-	co.fail_with = -EIO;
-	CHECK_INT(env_start(&e, paged_script, 10), 0);
-	CHECK_INT(ddb_query(e.ddb, req, collect_page, &co, &err), -EIO);
-	CHECK_INT(fakehttp_count(&e.f), 1);
-	env_stop(&e);
-
-	json_decref(co.items);
-	json_decref(before);
-	json_decref(req);
-}
-
 /* --- transactions -------------------------------------------------------- */
 
 static void test_transact_write(void)
 {
 	struct env e;
 	struct ddb_error err;
-	json_t *items =
-	    J("[{\"Put\": {\"TableName\": \"T\", \"Item\":"
-	      " {\"pk\": {\"S\": \"new\"}}}}, {\"Delete\":"
-	      " {\"TableName\": \"T\", \"Key\": {\"pk\": {\"S\": \"old\"}}}}]");
+	json_t *item = J("{\"pk\": {\"S\": \"new\"}}");
+	json_t *key = J("{\"pk\": {\"S\": \"old\"}}");
 	json_t *log, *b;
 	const char *tok;
 
@@ -794,7 +685,8 @@ static void test_transact_write(void)
 		" \"com.amazon.coral.service#UnknownOperationException\"}}]",
 		10),
 	    0);
-	CHECK_INT(ddb_transact_write(e.ddb, items, NULL, &err), -ENOSYS);
+	CHECK_INT(ddb_move(e.ddb, "T", "pk", item, false, "T", key, &err),
+		  -ENOSYS);
 	CHECK_INT(err.attempts, 1);
 	CHECK_STR(err.code, "UnknownOperationException");
 	log = log_entries(&e.f);
@@ -819,22 +711,24 @@ static void test_transact_write(void)
 		      " {\"Code\": \"None\"}]}}]",
 		      10),
 	    0);
-	CHECK_INT(ddb_transact_write(e.ddb, items, "my-token", &err), -EEXIST);
+	CHECK_INT(ddb_move(e.ddb, "T", "pk", item, true, "T", key, &err),
+		  -EEXIST);
 	CHECK_STR(err.message,
 		  "Transaction cancelled [ConditionalCheckFailed, None]");
 	log = log_entries(&e.f);
 	b = entry_body(log, 0);
-	CHECK_STR(json_string_value(json_object_get(b, "ClientRequestToken")),
-		  "my-token");
+	tok = json_string_value(json_object_get(b, "ClientRequestToken"));
+	CHECK(tok && strlen(tok) == 36 && tok[14] == '4');
 	json_decref(b);
 	json_decref(log);
 	env_stop(&e);
 
 	/* Success. */
 	CHECK_INT(env_start(&e, "[{\"body\": {}}]", 10), 0);
-	CHECK_INT(ddb_transact_write(e.ddb, items, NULL, &err), 0);
+	CHECK_INT(ddb_move(e.ddb, "T", "pk", item, false, "T", key, &err), 0);
 	env_stop(&e);
-	json_decref(items);
+	json_decref(item);
+	json_decref(key);
 }
 
 /* --- items and tables ---------------------------------------------------- */
@@ -1601,15 +1495,17 @@ static void test_page_items_large(void)
 	free(body);
 }
 
-/* --- ddb_call_raw: the answer unparsed ---------------------------------- */
+/* --- a page's answer unparsed (ddb_scan_page) -------------------------- */
 
-static void test_call_raw(void)
+static void test_raw_page(void)
 {
 	static const char page[] =
 	    "{\"Items\": [ {\"pk\":{\"S\":\"a\\u0000\"}} ],\n\"Count\":1,"
 	    "  \"Note\": \"caf\xc3\xa9\"}\n";
 	struct env e;
 	struct ddb_error err;
+	/* Its body is {"TableName": "T", "Limit": 5}. */
+	struct ddb_page_req r = {.table = "T", .limit = 5};
 	json_t *req = J("{\"TableName\": \"T\", \"Limit\": 5}"), *log, *b;
 	char *body = (char *)"x";
 	size_t len = 99;
@@ -1619,7 +1515,7 @@ static void test_call_raw(void)
 	{
 		json_t *script = json_pack(
 		    "[{s:{s:s},s:s,s:s,s:{s:s}}]", "match_header",
-		    "x-amz-target", "DynamoDB_20120810.Query", "crc32", "good",
+		    "x-amz-target", "DynamoDB_20120810.Scan", "crc32", "good",
 		    "body", page, "headers", "x-amzn-RequestId", "RID-RAW");
 		char *text = json_dumps(script, 0);
 
@@ -1627,7 +1523,7 @@ static void test_call_raw(void)
 		free(text);
 		json_decref(script);
 	}
-	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), 0);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), 0);
 	CHECK_INT(len, sizeof(page) - 1);
 	CHECK(body && memcmp(body, page, sizeof(page)) == 0);
 	CHECK_INT(err.attempts, 1);
@@ -1636,7 +1532,7 @@ static void test_call_raw(void)
 	log = log_entries(&e.f);
 	CHECK_INT(json_array_size(log), 1);
 	CHECK_STR(entry_header(log, 0, "x-amz-target"),
-		  "DynamoDB_20120810.Query");
+		  "DynamoDB_20120810.Scan");
 	b = entry_body(log, 0);
 	CHECK(json_equal(b, req));
 	json_decref(b);
@@ -1645,13 +1541,13 @@ static void test_call_raw(void)
 	env_stop(&e);
 
 	/* 200 with a body that is not JSON: returned as is, not retried
-	 * (only ddb_page_items finds out). */
+	 * (only ddb_page_read finds out). */
 	CHECK_INT(env_start(&e,
 			    "[{\"crc32\": \"good\","
 			    " \"body\": \"{\\\"Items\\\":[}\"}]",
 			    10),
 		  0);
-	CHECK_INT(ddb_call_raw(e.ddb, "Scan", req, &body, &len, &err), 0);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), 0);
 	CHECK_INT(len, strlen("{\"Items\":[}"));
 	CHECK_STR(body, "{\"Items\":[}");
 	CHECK_INT(err.attempts, 1);
@@ -1663,7 +1559,7 @@ static void test_call_raw(void)
 	CHECK_INT(env_start(&e, "[{\"crc32\": \"good\", \"body\": \"\"}]", 10),
 		  0);
 	body = (char *)"x";
-	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), 0);
 	CHECK_INT(len, 0);
 	CHECK(body != NULL && body[0] == '\0');
 	free(body);
@@ -1678,7 +1574,7 @@ static void test_call_raw(void)
 		      " {\"crc32\": \"none\", \"body\": {\"Items\": []}}]",
 		      10),
 	    0);
-	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), 0);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), 0);
 	CHECK_STR(body, "{\"Items\": []}");
 	CHECK_INT(err.attempts, 2);
 	free(body);
@@ -1686,7 +1582,7 @@ static void test_call_raw(void)
 	CHECK_INT(env_start(&e, "[{\"crc32\": \"none\", \"body\": \"\"}]", 2),
 		  0);
 	body = (char *)"x";
-	CHECK_INT(ddb_call_raw(e.ddb, "Scan", NULL, &body, &len, &err), -EIO);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), -EIO);
 	CHECK(body == NULL);
 	CHECK_INT(err.attempts, 3);
 	env_stop(&e);
@@ -1701,8 +1597,7 @@ static void test_call_raw(void)
 	    0);
 	body = (char *)"x";
 	len = 99;
-	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err),
-		  -EINVAL);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), -EINVAL);
 	CHECK(body == NULL);
 	CHECK_INT(len, 0);
 	CHECK_INT(err.attempts, 1);
@@ -1721,7 +1616,7 @@ static void test_call_raw(void)
 			    " \"{\\\"Items\\\":[],\\\"Count\\\":0}\"}]",
 			    10),
 		  0);
-	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), 0);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), 0);
 	CHECK_STR(body, "{\"Items\":[],\"Count\":0}");
 	CHECK_INT(len, strlen("{\"Items\":[],\"Count\":0}"));
 	CHECK_INT(err.attempts, 2);
@@ -1739,7 +1634,7 @@ static void test_call_raw(void)
 			    " \"{\\\"Items\\\":[],\\\"Count\\\":0}\"}]",
 			    10),
 		  0);
-	CHECK_INT(ddb_call_raw(e.ddb, "Scan", req, &body, &len, &err), 0);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), 0);
 	CHECK_STR(body, "{\"Items\":[],\"Count\":0}");
 	CHECK_INT(len, strlen("{\"Items\":[],\"Count\":0}"));
 	CHECK_INT(err.attempts, 2);
@@ -1755,7 +1650,7 @@ static void test_call_raw(void)
 		  0);
 	body = (char *)"x";
 	len = 99;
-	CHECK(ddb_call_raw(e.ddb, "Scan", req, &body, &len, &err) < 0);
+	CHECK(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err) < 0);
 	CHECK(body == NULL);
 	CHECK_INT(len, 0);
 	CHECK_INT(err.attempts, 3);
@@ -1768,7 +1663,7 @@ static void test_call_raw(void)
 	    env_start(&e, "[{\"status\": 502, \"body\": \"bad gateway\"}]", 2),
 	    0);
 	body = (char *)"x";
-	CHECK_INT(ddb_call_raw(e.ddb, "Query", req, &body, &len, &err), -EIO);
+	CHECK_INT(ddb_scan_page(e.ddb, &r, 0, 0, &body, &len, &err), -EIO);
 	CHECK(body == NULL);
 	CHECK_INT(len, 0);
 	CHECK_INT(err.attempts, 3);
@@ -1776,7 +1671,7 @@ static void test_call_raw(void)
 
 	/* Bad arguments. */
 	body = (char *)"x";
-	CHECK_INT(ddb_call_raw(NULL, "Query", req, &body, &len, &err), -EINVAL);
+	CHECK_INT(ddb_scan_page(NULL, &r, 0, 0, &body, &len, &err), -EINVAL);
 	CHECK(body == NULL);
 	json_decref(req);
 }
@@ -2697,7 +2592,6 @@ TAP_MAIN({"global init", test_init},
 	 {"back-off with full jitter", test_backoff},
 	 {"errno table", test_errno_table}, {"strerror", test_strerror},
 	 {"ListTables page by page", test_list_tables_pages},
-	 {"Query follows LastEvaluatedKey", test_query_pages},
 	 {"TransactWriteItems", test_transact_write},
 	 {"GetItem without Item", test_get_item_missing},
 	 {"conditional PutItem, DeleteItem", test_conditional_put_delete},
@@ -2707,7 +2601,7 @@ TAP_MAIN({"global init", test_init},
 	 {"page items: every cut of a page is malformed",
 	  test_page_items_every_cut},
 	 {"page items: 20000 items in order", test_page_items_large},
-	 {"call_raw: body, errors, retries", test_call_raw},
+	 {"raw page: body, errors, retries", test_raw_page},
 	 {"Query and Scan pages: the exact bodies", test_page_requests},
 	 {"page read: items and LastEvaluatedKey", test_page_read},
 	 {"Query of every page of a partition", test_query_each},
