@@ -193,25 +193,41 @@ requests_since() {
 	tail -n +"$((LOG_MARK + 1))" "$DLOG" | grep -c "request op=${1:-}" || true
 }
 
-# start_proxy CMD...: starts a test proxy (CMD prints its port on its first
-# line) in the background; sets PROXY_PID, and PROXY_URL once the port is
-# printed (up to 10 s; false if it never is). The caller's teardown stops
-# it with stop_proxy.
-start_proxy() {
-	local portfile="$BATS_TEST_TMPDIR/proxy.port" i
-	rm -f "$portfile"
-	"$@" >"$portfile" &
-	PROXY_PID=$!
+# Starts a test server ($2...: a tool that prints its port on the first line
+# of its stdout), with $BATS_TEST_TMPDIR/$1.port for that line and its stdin
+# a fifo it holds open itself, so that the fakes that serve until their stdin
+# closes serve until killed (a background job's stdin is /dev/null unless
+# redirected). Waits for the port, not a time; sets FAKE_PID and FAKE_PORT.
+start_fake() {
+	local name=$1 dir=$BATS_TEST_TMPDIR i
+	shift
+	FAKE_PORT=
+	rm -f "$dir/$name.in" "$dir/$name.port"
+	mkfifo "$dir/$name.in"
+	"$@" 0<>"$dir/$name.in" >"$dir/$name.port" &
+	FAKE_PID=$!
 	for i in $(seq 1 100); do
-		if [ -s "$portfile" ]; then
-			PROXY_URL="http://127.0.0.1:$(head -1 "$portfile")"
+		if [ -s "$dir/$name.port" ]; then
+			FAKE_PORT=$(head -1 "$dir/$name.port")
 			return 0
 		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || break
+		kill -0 "$FAKE_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	echo "the proxy did not start: $*" >&2
+	echo "$name did not start: $*" >&2
 	return 1
+}
+
+# start_proxy CMD...: starts a test proxy with start_fake; sets PROXY_PID,
+# and PROXY_URL once the port is printed (false if it never is). The
+# caller's teardown stops it with stop_proxy.
+start_proxy() {
+	local rc
+	start_fake proxy "$@"
+	rc=$?
+	PROXY_PID=$FAKE_PID
+	[ "$rc" -eq 0 ] && PROXY_URL="http://127.0.0.1:$FAKE_PORT"
+	return "$rc"
 }
 
 stop_proxy() {

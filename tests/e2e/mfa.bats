@@ -50,17 +50,10 @@ start_sts() {
 		"$ROLE" "$SERIAL" "$CODE" >"$dir/sts.json"
 	STS_LOG=$dir/sts.jsonl
 	: >"$STS_LOG"
-	mkfifo "$dir/sts.in"
-	# stdin is a fifo it holds open itself: it serves until killed
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$STS_LOG" \
-		0<>"$dir/sts.in" >"$dir/sts.port" &
-	STS_PID=$!
-	for i in $(seq 1 100); do
-		[ -s "$dir/sts.port" ] && break
-		sleep 0.1
-	done
-	[ -s "$dir/sts.port" ] || { echo "fakests.py did not start" >&2; return 1; }
-	export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$(head -1 "$dir/sts.port")"
+	start_fake sts "$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$STS_LOG"
+	STS_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ] || return 1
+	export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$FAKE_PORT"
 	cat >"$HOME/.aws/credentials" <<EOT
 [base]
 aws_access_key_id = AKIDBASE

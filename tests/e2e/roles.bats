@@ -42,17 +42,10 @@ start_sts() {
 	printf '{"region": "us-east-1", "keys": {"AKIDBASE": "base-secret-not-real"}, "deny": ["arn:aws:iam::123456789012:role/nope"], "web_identity_token": "eyJ.e2e", "control": "%s"}' "$STS_CTL" >"$dir/sts.json"
 	STS_LOG=$dir/sts.jsonl
 	: >"$STS_LOG"
-	mkfifo "$dir/sts.in"
-	# stdin is a fifo it holds open itself: it serves until killed
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$STS_LOG" \
-		0<>"$dir/sts.in" >"$dir/sts.port" &
-	STS_PID=$!
-	for i in $(seq 1 100); do
-		[ -s "$dir/sts.port" ] && break
-		sleep 0.1
-	done
-	[ -s "$dir/sts.port" ] || { echo "fakests.py did not start" >&2; return 1; }
-	export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$(head -1 "$dir/sts.port")"
+	start_fake sts "$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$STS_LOG"
+	STS_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ] || return 1
+	export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$FAKE_PORT"
 	cat >"$HOME/.aws/credentials" <<EOT
 [base]
 aws_access_key_id = AKIDBASE
@@ -171,16 +164,10 @@ ddb() {
 	# a container credentials endpoint (fakehttp.py serves until killed)
 	printf '[{"method": "GET", "path": "/creds", "status": 200, "body": {"AccessKeyId": "AKIDBASE", "SecretAccessKey": "base-secret-not-real", "Token": "tok", "Expiration": "%s"}}]' \
 		"$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)" >"$dir/ctr.json"
-	mkfifo "$dir/ctr.in"
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/fakehttp.py" "$dir/ctr.json" "$dir/ctr.jsonl" \
-		0<>"$dir/ctr.in" >"$dir/ctr.port" &
-	CTR_PID=$!
-	for i in $(seq 1 100); do
-		[ -s "$dir/ctr.port" ] && break
-		sleep 0.1
-	done
-	[ -s "$dir/ctr.port" ] || { echo "fakehttp.py did not start" >&2; return 1; }
-	local env_ctr="AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$(head -1 "$dir/ctr.port")/creds"
+	start_fake ctr "$PY" "$DYNAMOFS_ROOT/tests/tools/fakehttp.py" "$dir/ctr.json" "$dir/ctr.jsonl"
+	CTR_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ]
+	local env_ctr="AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$FAKE_PORT/creds"
 	printf '#!/bin/sh\nprintf %s\n' \
 		"'{\"Version\": 1, \"AccessKeyId\": \"AKIDBASE\", \"SecretAccessKey\": \"base-secret-not-real\"}'" >"$HOME/proc.sh"
 	chmod +x "$HOME/proc.sh"

@@ -27,22 +27,6 @@ teardown() {
 	return 0
 }
 
-# Starts a tool ($2...) that prints its port on its first line into
-# $BATS_TEST_TMPDIR/$1.port; sets PORT and LAST_PID.
-start_fake() {
-	local name=$1 i
-	shift
-	"$@" >"$BATS_TEST_TMPDIR/$name.port" &
-	LAST_PID=$!
-	for i in $(seq 1 100); do
-		[ -s "$BATS_TEST_TMPDIR/$name.port" ] && break
-		kill -0 "$LAST_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	[ -s "$BATS_TEST_TMPDIR/$name.port" ] || { echo "$name did not start" >&2; return 1; }
-	PORT=$(head -1 "$BATS_TEST_TMPDIR/$name.port")
-}
-
 # The cache file text for token $1 expiring at ISO time $2, with the refresh
 # fields when $3 is "refresh".
 cache_text() {
@@ -64,9 +48,10 @@ start_sso() {
 	SSO_LOG=$dir/sso.jsonl
 	: >"$SSO_LOG"
 	start_fake sso "$PY" "$DYNAMOFS_ROOT/tests/tools/fakesso.py" "$dir/sso.state" "$SSO_LOG" --until-killed
-	SSO_PID=$LAST_PID
-	export AWS_ENDPOINT_URL_SSO="http://127.0.0.1:$PORT"
-	export AWS_ENDPOINT_URL_SSO_OIDC="http://127.0.0.1:$PORT"
+	SSO_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ] || return 1
+	export AWS_ENDPOINT_URL_SSO="http://127.0.0.1:$FAKE_PORT"
+	export AWS_ENDPOINT_URL_SSO_OIDC="http://127.0.0.1:$FAKE_PORT"
 	cat >"$HOME/.aws/config" <<-EOT
 		[profile dev]
 		sso_session = corp
@@ -191,17 +176,10 @@ sso_outcomes() {
 	local dir=$BATS_TEST_TMPDIR i
 	# fakests knows the keys fakesso issues first
 	printf '{"region": "us-east-1", "keys": {"ASIASSO1": {"secret": "SEKRIT-sso-1", "token": "tok-sso-1"}}}' >"$dir/sts.json"
-	# stdin is a fifo it holds open itself: it serves until killed (a
-	# background job's stdin is /dev/null unless redirected on the job)
-	mkfifo "$dir/sts.in"
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$dir/sts.jsonl" \
-		0<>"$dir/sts.in" >"$dir/sts.port" &
-	STS_PID=$!
-	for i in $(seq 1 100); do
-		[ -s "$dir/sts.port" ] && break
-		sleep 0.1
-	done
-	export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$(head -1 "$dir/sts.port")"
+	start_fake sts "$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$dir/sts.jsonl"
+	STS_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ]
+	export AWS_ENDPOINT_URL_STS="http://127.0.0.1:$FAKE_PORT"
 	run timeout 30 "$DYNAMOFS" --check -o endpoint="$PROXY_URL" --profile viarole
 	assert_success
 	assert_line 'credentials: role arn:aws:iam::123456789012:role/fromsso (profile "viarole") via SSO session "corp" (profile "dev"), account 111122223333, role ReadOnly, token cached until '"$(jq -r .expiresAt "$CACHE" | cut -c1-16)Z"

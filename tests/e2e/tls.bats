@@ -27,17 +27,6 @@ teardown() {
 
 # Waits up to 10 s for file $1 to hold a port (the server writes it once it
 # listens); false if process $2 dies first or it never comes.
-wait_port() {
-	local i
-	for i in $(seq 1 100); do
-		[ -s "$1" ] && return 0
-		kill -0 "$2" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "no port in $1" >&2
-	return 1
-}
-
 # tests/tools/fakests.py behind a second TLS proxy with the same
 # certificate; a profile "dev" that assumes $ROLE from "base" through it
 # (AWS_ENDPOINT_URL_STS=https://127.0.0.1:PORT). Sets STS_LOG.
@@ -47,17 +36,14 @@ start_sts_tls() {
 	printf '{"region": "us-east-1", "keys": {"AKIDBASE": "base-secret-not-real"}}' >"$dir/sts.json"
 	STS_LOG=$dir/sts.jsonl
 	: >"$STS_LOG"
-	mkfifo "$dir/sts.in"
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$STS_LOG" \
-		0<>"$dir/sts.in" >"$dir/sts.port" &
-	STS_PID=$!
-	wait_port "$dir/sts.port" "$STS_PID" || return 1
-	"$PY" "$DYNAMOFS_ROOT/tests/tools/tlsproxy.py" \
-		"http://127.0.0.1:$(head -1 "$dir/sts.port")" "$dir/srv.pem" \
-		"$dir/srv.key" >"$dir/sts-tls.port" &
-	STS_TLS_PID=$!
-	wait_port "$dir/sts-tls.port" "$STS_TLS_PID" || return 1
-	export AWS_ENDPOINT_URL_STS="https://127.0.0.1:$(head -1 "$dir/sts-tls.port")"
+	start_fake sts "$PY" "$DYNAMOFS_ROOT/tests/tools/fakests.py" "$dir/sts.json" "$STS_LOG"
+	STS_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ] || return 1
+	start_fake sts-tls "$PY" "$DYNAMOFS_ROOT/tests/tools/tlsproxy.py" \
+		"http://127.0.0.1:$FAKE_PORT" "$dir/srv.pem" "$dir/srv.key"
+	STS_TLS_PID=$FAKE_PID
+	[ -n "$FAKE_PORT" ] || return 1
+	export AWS_ENDPOINT_URL_STS="https://127.0.0.1:$FAKE_PORT"
 	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 	printf '[base]\naws_access_key_id = AKIDBASE\naws_secret_access_key = base-secret-not-real\n' \
 		>"$HOME/.aws/credentials"
