@@ -316,4 +316,16 @@ int ddb_move(struct ddb_client *c, const char *to_table,
 	     const char *to_hash_name, json_t *item, bool noreplace,
 	     const char *from_table, json_t *from_key, struct ddb_error *err);
 
+/* ddb_move with any condition on the put (NULL: none; names and values,
+ * borrowed, may be NULL): what replacing an item a writer saw needs.
+ *   {"TransactItems":[{"Put":{"TableName":TO,"Item":I[,
+ *    "ConditionExpression":C[,"ExpressionAttributeNames":N]
+ *    [,"ExpressionAttributeValues":V]]}},{"Delete":{"TableName":FROM,
+ *    "Key":K}}],"ClientRequestToken":UUID}
+ * Returns as ddb_move. */
+int ddb_move_if(struct ddb_client *c, const char *to_table, json_t *item,
+		const char *condition, json_t *names, json_t *values,
+		const char *from_table, json_t *from_key,
+		struct ddb_error *err);
+
 #endif

@@ -18,6 +18,9 @@ struct fs_settings {
 	size_t cache_bytes;
 	bool consistent_read;
 	bool read_only;
+	/* conflicts=overwrite: puts are unconditional (and grouped) */
+	bool conflicts_overwrite;
+	const char *version_attribute; /* NULL for none */
 	const char *tables;    /* "a:b:c" filter, or NULL for every table */
 	const char *hash_key;  /* "NAME[:T]" for plain mkdir */
 	const char *range_key; /* "NAME[:T]", "" for none */

@@ -23,6 +23,8 @@ struct dfs_opts {
 	char *retries;
 	char *timeout;
 	char *log;
+	char *conflicts;
+	char *version_attribute;
 	int ro;
 	int consistent_read;
 	int check;
@@ -56,6 +58,7 @@ struct dfs_settings {
 	int retries;
 	long timeout_ms;
 	int log_level;
+	bool conflicts_overwrite; /* conflicts=overwrite */
 };
 
 /* Parses args (argv as given to main) into o. The long options

@@ -1632,11 +1632,33 @@ int ddb_move(struct ddb_client *c, const char *to_table,
 	     const char *to_hash_name, json_t *item, bool noreplace,
 	     const char *from_table, json_t *from_key, struct ddb_error *err)
 {
+	json_t *names = NULL;
+	int rc;
+
+	if (noreplace && !to_hash_name)
+		return -EINVAL;
+	if (noreplace) {
+		names = json_pack("{s:s}", "#h", to_hash_name);
+		if (!names)
+			return -ENOMEM;
+	}
+	rc = ddb_move_if(c, to_table, item,
+			 noreplace ? "attribute_not_exists(#h)" : NULL, names,
+			 NULL, from_table, from_key, err);
+	json_decref(names);
+	return rc;
+}
+
+int ddb_move_if(struct ddb_client *c, const char *to_table, json_t *item,
+		const char *condition, json_t *names, json_t *values,
+		const char *from_table, json_t *from_key,
+		struct ddb_error *err)
+{
 	json_t *put = NULL, *actions = NULL, *p;
 	int rc = -EINVAL;
 
 	if (!to_table || !from_table || !json_is_object(item) ||
-	    !json_is_object(from_key) || (noreplace && !to_hash_name))
+	    !json_is_object(from_key))
 		goto out;
 	rc = -ENOMEM;
 	put = json_pack("{s:{s:s,s:O}}", "Put", "TableName", to_table, "Item",
@@ -1644,10 +1666,12 @@ int ddb_move(struct ddb_client *c, const char *to_table,
 	if (!put)
 		goto out;
 	p = json_object_get(put, "Put");
-	if (noreplace && (set_new(p, "ConditionExpression",
-				  json_string("attribute_not_exists(#h)")) ||
-			  set_new(p, "ExpressionAttributeNames",
-				  json_pack("{s:s}", "#h", to_hash_name))))
+	if (condition &&
+	    (set_new(p, "ConditionExpression", json_string(condition)) ||
+	     (names && set_new(p, "ExpressionAttributeNames",
+			       json_incref(names))) ||
+	     (values && set_new(p, "ExpressionAttributeValues",
+				json_incref(values)))))
 		goto out;
 	actions = json_pack("[O,{s:{s:s,s:O}}]", put, "Delete", "TableName",
 			    from_table, "Key", from_key);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,13 @@
 
 #include "cache.h"
 #include "codec.h"
+#include "cond.h"
 #include "keyname.h"
 #include "log.h"
 #include "monotime.h"
 #include "putq.h"
 #include "scratch.h"
+#include "seen.h"
 #include "shortname.h"
 
 #define XATTR_KEY "user.dynamodb.key"
@@ -105,6 +108,44 @@ static void fill_scratch_stat(const struct fs *fs, struct stat *st,
 		st->st_mode = S_IFREG | (scratch_mode(sn) & 07755);
 }
 
+/* What a write expects to replace (SPEC §6): the item as the writer saw
+ * it, and who the writer is, for the images a store or a conflict leaves. */
+struct expect {
+	struct cache_blob *text; /* a reference; NULL: the writer saw none */
+	pid_t tgid;		 /* the writing process, 0 when unknown */
+	/* The bytes are the item as it was (an editor's backup renamed
+	 * back after its save failed), not the user's: a conflict keeps
+	 * them out of .NAME.rejected, which holds the save's. */
+	bool backup;
+};
+
+static void expect_clear(struct expect *x)
+{
+	cache_blob_unref(x->text);
+	x->text = NULL;
+}
+
+/* The process (thread group) of the FUSE request being served. */
+static pid_t caller_tgid(void)
+{
+	return seen_thread_group(fuse_get_context()->pid);
+}
+
+/* What a write by tgid at path expects when no open of its handle read the
+ * item: what tgid was last served there; else, when the mount believes
+ * there is an item (belief, borrowed: its text, NULL: none), what anyone
+ * was last served there; else the belief. A writer that never saw the item
+ * and finds no item expects none, whatever older readers saw. */
+static void expect_for(struct fs *fs, pid_t tgid, const char *path,
+		       struct cache_blob *belief, struct expect *x)
+{
+	x->tgid = tgid;
+	x->text = NULL;
+	if (seen_get(fs->seen, tgid, path, belief == NULL, &x->text))
+		return;
+	x->text = belief ? cache_blob_ref(belief) : NULL;
+}
+
 /* What open hands read, write and close. */
 struct item_handle {
 	struct openlink link;	 /* first: the list hands back the handle */
@@ -126,6 +167,7 @@ struct item_handle {
 	 * learn it again (and so cannot fail before the bytes are kept). */
 	struct table *table; /* reference; items opened for writing */
 	json_t *key;
+	struct expect expect; /* what a store must replace */
 	struct item_handle *next_writer; /* fs->writers, under writers_lock */
 };
 
@@ -585,9 +627,11 @@ static int item_parse(struct fs *fs, const char *path, struct node *n,
 
 /* What follows a stored item (a PutItem, the put of a move): it is shown
  * at path at once, listings are read again, the rejected bytes and the
- * renamed-away mark go. */
+ * renamed-away mark go. The writer of x (may be NULL) and anyone after it
+ * saw what was stored, and x expects it now: a writer's next write never
+ * conflicts with its own last one. */
 static void item_stored(struct fs *fs, const char *path, struct table *t,
-			json_t *item)
+			json_t *item, struct expect *x)
 {
 	struct cache_blob *text = NULL;
 	time_t mtime;
@@ -598,18 +642,184 @@ static void item_stored(struct fs *fs, const char *path, struct table *t,
 	fs_created_note(fs, path);
 	if (fs_item_store(fs, t, path, item, &text, &mtime) != 0)
 		cache_forget(fs->cache, path);
+	if (text)
+		seen_note(fs->seen, x ? x->tgid : 0, path, text);
+	if (x) {
+		expect_clear(x);
+		x->text = text ? cache_blob_ref(text) : NULL;
+	}
 	cache_blob_unref(text);
 	/* What the kernel holds is what was written (or its size while it
 	 * was open); the file is now the rendered item. */
 	fs_invalidate_later(fs, path);
 }
 
-/* Stores item (a full item, keys included) at path with PutItem; with
- * absent_only, only when no item has that key. Updates the cache so the
- * next read through this mount sees it. */
-static int item_put(struct fs *fs, const char *path, struct node *n,
-		    json_t *item, bool absent_only)
+/* A write found the item changed since its writer saw it, or gone. The
+ * mount reads it again (consistent), so the next read shows the other
+ * client's version; a name a rename had hidden is shown again. The
+ * writer's process keeps expecting what it saw: the kernel retries a
+ * rename or a truncate once after ESTALE, and that retry must fail the
+ * same way, not succeed on an image the failure refreshed. */
+static void conflict_found(struct fs *fs, const char *path, struct node *n,
+			   struct expect *x)
 {
+	struct cache_blob *text = NULL;
+	json_t *item = NULL;
+	time_t mtime;
+	int rc;
+
+	fs_pathset_remove(&fs->hidden, path, false);
+	forget_listings(fs, path);
+	seen_pin(fs->seen, x->tgid, path, x->text);
+	rc = ddb_get_item(fs->ddb, n->table->name, n->key, true, &item, NULL);
+	if (rc == -ENOENT)
+		cache_item_put_negative(fs->cache, path);
+	else if (rc || fs_item_store(fs, n->table, path, item, &text, &mtime))
+		cache_forget(fs->cache, path);
+	cache_blob_unref(text);
+	json_decref(item);
+	fs_invalidate_later(fs, path);
+}
+
+/* version_attribute= for table t, unless it names one of t's keys (a key
+ * cannot change, so it cannot count writes). */
+static const char *version_of(struct fs *fs, struct table *t)
+{
+	if (!fs->version || strcmp(fs->version, t->hash_name) == 0 ||
+	    (t->range_name && strcmp(fs->version, t->range_name) == 0))
+		return NULL;
+	return fs->version;
+}
+
+/* With version_attribute=, item stores the version seen (NULL: no item
+ * seen) plus one, 1 when there was none, as the AWS SDK for Java's
+ * optimistic locking does. -EINVAL (logged) when the stored version is not
+ * a whole number. */
+static int version_bump(struct fs *fs, struct table *t, const char *path,
+			json_t *item, json_t *seen)
+{
+	const char *name = version_of(fs, t), *text;
+	json_t *v = NULL;
+	long long n = 0;
+	char num[32], *end;
+
+	if (!name)
+		return 0;
+	v = seen ? json_object_get(seen, name) : NULL;
+	if (v) {
+		text = json_string_value(json_object_get(v, "N"));
+		errno = 0;
+		n = text ? strtoll(text, &end, 10) : 0;
+		if (!text || !*text || *end || errno || n < 0 ||
+		    n == LLONG_MAX) {
+			log_msg(
+			    LOG_ERR,
+			    "%s: write rejected, nothing sent: the stored version attribute \"%s\" is not a whole number from 0 up",
+			    path, name);
+			return -EINVAL;
+		}
+	}
+	snprintf(num, sizeof(num), "%lld", n + 1);
+	return json_object_set_new(item, name, json_pack("{s:s}", "N", num))
+		   ? -ENOMEM
+		   : 0;
+}
+
+/* Whether two DynamoDB-JSON items are equal as DynamoDB compares. */
+static bool items_equal(json_t *a, json_t *b)
+{
+	json_t *ma = json_pack("{s:O}", "M", a), *mb = json_pack("{s:O}", "M", b);
+	bool eq = ma && mb && cond_value_equal(ma, mb);
+
+	json_decref(ma);
+	json_decref(mb);
+	return eq;
+}
+
+/* Where a conditional put goes: PutItem, or the put of a move. */
+struct put_target {
+	struct table *table;
+	json_t *key;		 /* the item's key, for reads */
+	struct table *from;	 /* a move: the table and key deleted */
+	json_t *from_key;
+};
+
+/* Stores item where pt says, only if the stored item is still seen (a
+ * DynamoDB-JSON item; NULL: no item): the condition rides on the request
+ * (cond.h); what one expression cannot hold is compared by a consistent
+ * read just before. Returns 0, -ESTALE when the item is not what was seen
+ * (nothing stored), or the request's error (-ENOSYS for a move on a
+ * server without transactions: nothing stored). */
+static int put_expected(struct fs *fs, const struct put_target *pt,
+			json_t *item, json_t *seen, struct ddb_error *err)
+{
+	struct cond_want w = {.seen = seen,
+			      .hash_name = pt->table->hash_name,
+			      .range_name = pt->table->range_name,
+			      .version = version_of(fs, pt->table)};
+	struct cond c = {0};
+	json_t *now = NULL;
+	int rc;
+
+	rc = cond_build(&c, &w);
+	if (rc)
+		goto out;
+	if (c.unchecked) {
+		rc = ddb_get_item(fs->ddb, pt->table->name, pt->key, true, &now,
+				  err);
+		if (rc == -ENOENT || (!rc && !cond_attrs_hold(c.unchecked, now)))
+			rc = -ESTALE;
+		json_decref(now);
+		now = NULL;
+		if (rc)
+			goto out;
+	}
+	if (pt->from)
+		rc = ddb_move_if(fs->ddb, pt->table->name, item, c.expr,
+				 c.names, c.values, pt->from->name,
+				 pt->from_key, err);
+	else
+		rc = ddb_put_item(fs->ddb, pt->table->name, item, c.expr,
+				  c.names, c.values, err);
+	if (rc == -EEXIST && err->maybe_applied && !pt->from &&
+	    ddb_get_item(fs->ddb, pt->table->name, pt->key, true, &now, NULL) ==
+		0 &&
+	    items_equal(now, item))
+		rc = 0; /* our own earlier attempt was stored */
+	if (rc == -EEXIST)
+		rc = -ESTALE;
+out:
+	json_decref(now);
+	cond_clear(&c);
+	return rc;
+}
+
+/* The item x expects (NULL: none) as a DynamoDB-JSON item in *seen. */
+static int expect_item(struct fs *fs, const char *path,
+		       const struct expect *x, json_t **seen)
+{
+	int rc;
+
+	*seen = NULL;
+	if (!x || !x->text)
+		return 0;
+	rc = codec_parse(x->text->data, x->text->len, fs->format, seen, NULL);
+	if (rc)
+		log_msg(LOG_ERR, "%s: the item as last read cannot be read back: %s",
+			path, strerror(-rc));
+	return rc;
+}
+
+/* Stores item (a full item, keys included) at path with PutItem; with
+ * absent_only, only when no item has that key; otherwise, unless
+ * conflicts=overwrite, only when the item is still seen, what x expects
+ * (-ESTALE when not). Updates the cache so the next read through this
+ * mount sees it. */
+static int item_put_seen(struct fs *fs, const char *path, struct node *n,
+			 json_t *item, bool absent_only, struct expect *x,
+			 json_t *seen)
+{
+	struct put_target pt = {.table = n->table, .key = n->key};
 	struct ddb_error err = {0};
 	int rc;
 
@@ -617,19 +827,39 @@ static int item_put(struct fs *fs, const char *path, struct node *n,
 	if (absent_only)
 		rc = ddb_put_new(fs->ddb, n->table->name, n->table->hash_name,
 				 item, &err);
-	else
+	else if (fs->overwrite || !x)
 		rc = putq_put(fs->putq, n->table->name, n->table->hash_name,
 			      n->table->range_name, item, path, &err);
-	if (rc)
-		return rc;
-	item_stored(fs, path, n->table, item);
-	return 0;
+	else
+		rc = put_expected(fs, &pt, item, seen, &err);
+	if (rc == -ESTALE)
+		conflict_found(fs, path, n, x);
+	else if (!rc)
+		item_stored(fs, path, n->table, item, x);
+	return rc;
 }
 
-/* Checks and stores file bytes as the item at path. */
+/* item_put_seen of what x expects, after version_attribute's count. */
+static int item_put(struct fs *fs, const char *path, struct node *n,
+		    json_t *item, bool absent_only, struct expect *x)
+{
+	json_t *seen = NULL;
+	int rc;
+
+	rc = expect_item(fs, path, x, &seen);
+	if (!rc)
+		rc = version_bump(fs, n->table, path, item,
+				  absent_only ? NULL : seen);
+	if (!rc)
+		rc = item_put_seen(fs, path, n, item, absent_only, x, seen);
+	json_decref(seen);
+	return rc;
+}
+
+/* Checks and stores file bytes as the item at path (item_put). */
 static int item_write(struct fs *fs, const char *path, struct node *n,
 		      const char *data, size_t len, bool absent_only,
-		      bool new_item)
+		      bool new_item, struct expect *x)
 {
 	json_t *item = NULL;
 	int rc;
@@ -639,9 +869,16 @@ static int item_write(struct fs *fs, const char *path, struct node *n,
 		keep_rejected(fs, path, data, len);
 		return rc;
 	}
-	rc = item_put(fs, path, n, item, absent_only);
+	rc = item_put(fs, path, n, item, absent_only, x);
 	json_decref(item);
-	if (rc) {
+	if (rc == -ESTALE) {
+		log_msg(
+		    LOG_WARNING,
+		    "%s: not stored: the item in table %s changed since this writer read it (another client wrote or deleted it); the bytes are kept in .%s.rejected; read the item again to see the other version, then save again",
+		    path, n->table->name, strrchr(path, '/') + 1);
+		if (!x->backup)
+			keep_rejected(fs, path, data, len);
+	} else if (rc) {
 		/* Not stored (server down, credentials, a condition): the
 		 * bytes stay readable too, since close's error is often lost.
 		 */
@@ -670,7 +907,8 @@ static int handle_store(struct fs *fs, const char *path, struct item_handle *h)
 	n.table = h->table;
 	n.key = h->key;
 	n.name = strrchr(h->path, '/') + 1;
-	rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl, h->new_item);
+	rc = item_write(fs, h->path, &n, h->buf, h->len, h->excl, h->new_item,
+			&h->expect);
 	h->dirty = false;
 	h->written = false;
 	h->excl = false;
@@ -728,6 +966,7 @@ static void handle_free(struct item_handle *h)
 	if (!h)
 		return;
 	cache_blob_unref(h->text);
+	expect_clear(&h->expect);
 	scratch_node_unref(h->scratch);
 	fs_table_unref(h->table);
 	json_decref(h->key);
@@ -774,6 +1013,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 	bool write = wants_write(fi->flags) || create;
 	struct node n;
 	time_t mtime;
+	pid_t tgid;
 	int rc;
 
 	if (write && fs->read_only)
@@ -826,6 +1066,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		h->text = cache_blob_ref(n.table->describe);
 		break;
 	case NODE_ITEM:
+		tgid = caller_tgid();
 		/* With O_EXCL the put at close is conditional, so a cache
 		 * that is behind (another client made the item in the last
 		 * cache_ttl) still cannot overwrite it: close says EEXIST. */
@@ -844,7 +1085,13 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 			h->writable = true;
 			h->dirty = create || (fi->flags & O_TRUNC);
 			h->new_item = true;
-			h->excl = (fi->flags & O_EXCL) != 0 || !create;
+			/* Without O_EXCL, conflicts=check makes the put
+			 * conditional on what this process saw there (an
+			 * item deleted by another client since is not brought
+			 * back), or on no item. */
+			h->excl = (fi->flags & O_EXCL) != 0 ||
+				  (!create && fs->overwrite);
+			expect_for(fs, tgid, path, NULL, &h->expect);
 			h->table = fs_table_ref(n.table);
 			h->key = json_incref(n.key);
 			writer_add(fs, h);
@@ -854,11 +1101,22 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		if (rc)
 			goto out;
 		if (!write) {
+			seen_note(fs->seen, tgid, path, text);
 			h->text = text;
 			text = NULL;
 			break;
 		}
 		h->writable = true;
+		if ((fi->flags & O_ACCMODE) == O_RDWR &&
+		    !(fi->flags & O_TRUNC)) {
+			/* Opened for reading too: the writer saw what this
+			 * open serves, and that is what a store replaces. */
+			seen_note(fs->seen, tgid, path, text);
+			h->expect.tgid = tgid;
+			h->expect.text = cache_blob_ref(text);
+		} else {
+			expect_for(fs, tgid, path, text, &h->expect);
+		}
 		if (!(fi->flags & O_TRUNC)) {
 			rc = handle_reserve(h, text->len);
 			if (rc)
@@ -1027,6 +1285,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	struct item_handle *h =
 	    fi ? (struct item_handle *)(uintptr_t)fi->fh : NULL;
 	struct cache_blob *text = NULL;
+	struct expect x = {0};
 	char *data = NULL;
 	struct node n;
 	time_t mtime;
@@ -1085,7 +1344,10 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			break;
 		memcpy(data, text->data,
 		       (size_t)size < text->len ? (size_t)size : text->len);
-		rc = item_write(fs, path, &n, data, (size_t)size, false, false);
+		expect_for(fs, caller_tgid(), path, text, &x);
+		rc = item_write(fs, path, &n, data, (size_t)size, false, false,
+				&x);
+		expect_clear(&x);
 		break;
 	case NODE_TABLE_JSON:
 		rc = -EACCES;
@@ -1105,6 +1367,8 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 /* What follows a deleted item (a DeleteItem, the delete of a move). */
 static void item_deleted(struct fs *fs, const char *path, struct node *n)
 {
+	/* Whoever deleted it saw it go: a new file there expects no item. */
+	seen_note(fs->seen, caller_tgid(), path, NULL);
 	cache_item_put_negative(fs->cache, path);
 	forget_listings(fs, path);
 	drop_rejected(fs, path);
@@ -1378,29 +1642,62 @@ out:
 static int rename_item(struct fs *fs, const char *from, struct node *nf,
 		       const char *to, struct node *nt, bool noreplace)
 {
+	struct put_target pt = {.table = nt->table,
+				.key = nt->key,
+				.from = nf->table,
+				.from_key = nf->key};
+	struct cache_blob *text = NULL;
 	struct ddb_error err = {0};
-	json_t *item = NULL;
+	struct expect x = {0};
+	json_t *item = NULL, *seen = NULL;
+	time_t mtime;
 	int rc;
 
 	rc = ddb_moved_item(fs->ddb, nf->table->name, nf->key, nt->key, &item,
 			    &err);
 	if (rc)
 		return rc;
-	rc = ddb_move(fs->ddb, nt->table->name, nt->table->hash_name, item,
-		      noreplace, nf->table->name, nf->key, &err);
+	/* A move over an item replaces it: conditional on what the mover
+	 * saw there, as any write. */
+	rc = nt->hidden || noreplace ? -ENOENT
+				     : item_fetch(fs, to, nt, &text, &mtime);
+	if (rc && rc != -ENOENT)
+		goto out;
+	expect_for(fs, caller_tgid(), to, rc ? NULL : text, &x);
+	rc = expect_item(fs, to, &x, &seen);
+	if (!rc)
+		rc = version_bump(fs, nt->table, to, item,
+				  noreplace ? NULL : seen);
+	if (rc)
+		goto out;
+	if (noreplace || fs->overwrite)
+		rc = ddb_move(fs->ddb, nt->table->name, nt->table->hash_name,
+			      item, noreplace, nf->table->name, nf->key, &err);
+	else
+		rc = put_expected(fs, &pt, item, seen, &err);
 	if (rc == -ENOSYS) {
 		/* No transactions here (dynalite): put first, so the item is
 		 * never absent; then delete the old key. */
-		rc = item_put(fs, to, nt, item, noreplace);
+		rc = item_put_seen(fs, to, nt, item, noreplace, &x, seen);
 		if (!rc)
 			rc = item_delete(fs, from, nf);
 		goto out;
 	}
+	if (rc == -ESTALE)
+		conflict_found(fs, to, nt, &x);
 	if (rc)
 		goto out;
 	item_deleted(fs, from, nf);
-	item_stored(fs, to, nt->table, item);
+	item_stored(fs, to, nt->table, item, &x);
 out:
+	if (rc == -ESTALE)
+		log_msg(
+		    LOG_WARNING,
+		    "%s: not moved to %s: the item there (table %s) changed since this process read it (another client wrote or deleted it); both items are unchanged",
+		    from, to, nt->table->name);
+	cache_blob_unref(text);
+	expect_clear(&x);
+	json_decref(seen);
 	json_decref(item);
 	return rc;
 }
@@ -1416,6 +1713,7 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 	int rc;
 
 	struct cache_blob *text = NULL;
+	struct expect x = {0};
 	bool new_item;
 	time_t mtime;
 
@@ -1423,7 +1721,6 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 	if (rc)
 		return rc;
 	rc = nt->hidden ? -ENOENT : item_fetch(fs, to, nt, &text, &mtime);
-	cache_blob_unref(text);
 	if (rc && rc != -ENOENT) {
 		/* sed -i deletes its temporary file when rename fails: the
 		 * bytes must outlive it here too. */
@@ -1436,7 +1733,13 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 		return rc;
 	}
 	new_item = rc == -ENOENT;
-	rc = item_write(fs, to, nt, data, len, noreplace, new_item);
+	expect_for(fs, caller_tgid(), to, new_item ? NULL : text, &x);
+	origin = scratch_origin(nf->scratch);
+	x.backup = origin && strcmp(origin, to) == 0;
+	free(origin);
+	cache_blob_unref(text);
+	rc = item_write(fs, to, nt, data, len, noreplace, new_item, &x);
+	expect_clear(&x);
 	free(data);
 	if (rc)
 		return rc;

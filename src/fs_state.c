@@ -10,6 +10,7 @@
 #include "keyname.h"
 #include "putq.h"
 #include "scratch.h"
+#include "seen.h"
 #include "shortname.h"
 
 /* ---- open handles ------------------------------------------------------- */
@@ -180,6 +181,12 @@ struct fs *fs_new(const struct fs_settings *s)
 	fs->cache_bytes = s->cache_bytes;
 	fs->consistent = s->consistent_read;
 	fs->read_only = s->read_only;
+	fs->overwrite = s->conflicts_overwrite;
+	if (s->version_attribute) {
+		fs->version = strdup(s->version_attribute);
+		if (!fs->version)
+			goto fail;
+	}
 	fs->uid = s->uid;
 	fs->gid = s->gid;
 	fs->started = time(NULL);
@@ -193,6 +200,13 @@ struct fs *fs_new(const struct fs_settings *s)
 	if (shortname_map_new(
 		s->cache_bytes / 4096 > 1024 ? s->cache_bytes / 4096 : 1024,
 		&fs->shortnames))
+		goto fail;
+	/* What writers saw: a quarter of the cache's bound (the texts are
+	 * mostly the cache's own, shared), one image per 4 KB of it. */
+	fs->seen = seen_new(s->cache_bytes / 4,
+			    s->cache_bytes / 4096 > 1024 ? s->cache_bytes / 4096
+							 : 1024);
+	if (!fs->seen)
 		goto fail;
 	/* Scratch files live in memory: bounded like the cache. */
 	fs->scratch = scratch_store_new(s->cache_bytes);
@@ -232,6 +246,8 @@ void fs_free(struct fs *fs)
 	cache_free(fs->cache);
 	putq_free(fs->putq);
 	scratch_store_free(fs->scratch);
+	seen_free(fs->seen);
+	free(fs->version);
 	keyname_attr_free(&fs->new_hash);
 	keyname_attr_free(&fs->new_range);
 	fs_stash_clear(fs);

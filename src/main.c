@@ -49,6 +49,11 @@ static void usage(const char *prog)
 	    "    -o retries=N           retries of a failed request (default 10)\n"
 	    "    -o timeout=SECONDS     time-out of one request (default 30)\n"
 	    "    -o log=LEVEL           error, warning (default), info or debug\n"
+	    "    -o conflicts=check|overwrite  a save over an item another client changed\n"
+	    "                           since the writer read it fails with ESTALE (check,\n"
+	    "                           the default) or overwrites it\n"
+	    "    -o version_attribute=NAME  a number attribute every write increments and\n"
+	    "                           is conditional on (optimistic locking)\n"
 	    "    --check                resolve settings and credentials, call ListTables, report, exit\n"
 	    "    -f                     stay in the foreground, log to stderr\n"
 	    "    -d                     debug: foreground, log every request (-o log=debug)\n"
@@ -370,6 +375,8 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	fss.cache_bytes = (size_t)(s->cache_size_mib * 1024 * 1024);
 	fss.consistent_read = o->consistent_read;
 	fss.read_only = o->ro;
+	fss.conflicts_overwrite = s->conflicts_overwrite;
+	fss.version_attribute = o->version_attribute;
 	fss.tables = o->tables;
 	fss.hash_key = o->hash_key ? o->hash_key : "pk:S";
 	fss.range_key = o->range_key ? o->range_key : "sk:S";

@@ -45,6 +45,8 @@ static const struct fuse_opt dfs_opt_spec[] = {
     DFS_OPT("cache_ttl=%s", cache_ttl), DFS_OPT("cache_size=%s", cache_size),
     DFS_OPT("tables=%s", tables), DFS_OPT("retries=%s", retries),
     DFS_OPT("timeout=%s", timeout), DFS_OPT("log=%s", log),
+    DFS_OPT("conflicts=%s", conflicts),
+    DFS_OPT("version_attribute=%s", version_attribute),
     DFS_OPT("consistent_read", consistent_read), FUSE_OPT_KEY("ro", KEY_RO),
     FUSE_OPT_KEY("-h", KEY_HELP), FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION), FUSE_OPT_KEY("--version", KEY_VERSION),
@@ -506,6 +508,24 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	}
 	if (o->debug)
 		s->log_level = LOG_DEBUG;
+	if (o->conflicts && strcmp(o->conflicts, "check") != 0 &&
+	    strcmp(o->conflicts, "overwrite") != 0) {
+		errbuf_printf(err, errlen,
+			      "bad option conflicts=%s: use check or overwrite",
+			      o->conflicts);
+		return -EINVAL;
+	}
+	s->conflicts_overwrite =
+	    o->conflicts && strcmp(o->conflicts, "overwrite") == 0;
+	if (o->version_attribute &&
+	    (!o->version_attribute[0] ||
+	     strlen(o->version_attribute) > 255)) {
+		errbuf_printf(
+		    err, errlen,
+		    "bad option version_attribute=%s: use an attribute name of 1 to 255 bytes",
+		    o->version_attribute);
+		return -EINVAL;
+	}
 	/* A strongly consistent read served from memory would not be one:
 	 * unless the user asked for a cache time, consistent_read keeps none.
 	 */
@@ -603,6 +623,7 @@ void options_free(struct dfs_opts *o)
 			 &o->format,	&o->hash_key,	&o->range_key,
 			 &o->cache_ttl, &o->cache_size, &o->tables,
 			 &o->retries,	&o->timeout,	&o->log,
+			 &o->conflicts, &o->version_attribute,
 			 &o->fuse_uid,	&o->fuse_gid,	&o->fuse_umask};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)

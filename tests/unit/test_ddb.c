@@ -2567,6 +2567,43 @@ static void test_move(void)
 	json_decref(key);
 }
 
+/* ddb_move_if: the condition a writer's image gives rides on the put. */
+static void test_move_if(void)
+{
+	static const char body[] =
+	    "{\"TransactItems\":[{\"Put\":{\"TableName\":\"To\",\"Item\":"
+	    "{\"id\":{\"S\":\"b\"}},\"ConditionExpression\":\"#n0 = :v0\","
+	    "\"ExpressionAttributeNames\":{\"#n0\":\"id\"},"
+	    "\"ExpressionAttributeValues\":{\":v0\":{\"S\":\"b\"}}}},"
+	    "{\"Delete\":{\"TableName\":\"From\",\"Key\":{\"pk\":"
+	    "{\"S\":\"a\"}}}}],\"ClientRequestToken\":\"";
+	json_t *item = J("{\"id\": {\"S\": \"b\"}}");
+	json_t *key = J("{\"pk\": {\"S\": \"a\"}}");
+	json_t *names = J("{\"#n0\": \"id\"}");
+	json_t *values = J("{\":v0\": {\"S\": \"b\"}}");
+	struct ddb_error err;
+	const char *text;
+	struct env e;
+	json_t *log;
+
+	CHECK_INT(env_start(&e, "[{\"body\": {}}]", 10), 0);
+	CHECK_INT(ddb_move_if(e.ddb, "To", item, "#n0 = :v0", names, values,
+			      "From", key, &err),
+		  0);
+	log = log_entries(&e.f);
+	CHECK_INT(json_array_size(log), 1);
+	text = entry_text(log, 0);
+	CHECK(text && strncmp(text, body, strlen(body)) == 0);
+	if (text && strncmp(text, body, strlen(body)) != 0)
+		printf("#   sent: %s\n", text);
+	json_decref(log);
+	env_stop(&e);
+	json_decref(item);
+	json_decref(key);
+	json_decref(names);
+	json_decref(values);
+}
+
 static void test_init(void)
 {
 	CHECK_INT(http_global_init(), 0);
@@ -2616,6 +2653,7 @@ TAP_MAIN({"global init", test_init},
 	 {"PutItem only when absent", test_put_new},
 	 {"moved item: GetItem and the new key", test_moved_item},
 	 {"move: TransactWriteItems", test_move},
+	 {"move with a writer's condition", test_move_if},
 	 {"endpoint URL: host header, path, query", test_parse_endpoint},
 	 {"client arguments", test_client_arguments},
 	 {"global cleanup", test_cleanup})
