@@ -371,7 +371,7 @@ time_t cache_item_put_blob(struct cache *c, const char *path,
 	 * not the content. */
 	uint64_t h = pathmap_hash(blob->data, blob->len);
 	struct entry *e;
-	time_t mtime = time(NULL);
+	time_t mtime = monotime_wall_s();
 
 	pthread_mutex_lock(&c->lock);
 	e = touch(c, path);
@@ -407,7 +407,7 @@ time_t cache_item_put(struct cache *c, const char *path, const char *text,
 
 	if (!blob) {
 		/* As before: no text kept, the time still reported. */
-		return time(NULL);
+		return monotime_wall_s();
 	}
 	mtime = cache_item_put_blob(c, path, blob);
 	cache_blob_unref(blob);

@@ -133,8 +133,8 @@ static int add_count(struct builder *b, size_t n)
 		return dynbuf_adds(&b->expr, ph) ? NOMEM : 0;
 	}
 	v = json_pack("{s:s}", "N", num);
-	if (!v || json_object_set_new(b->size_ids, num,
-				      json_integer(b->n_values))) {
+	if (!v ||
+	    json_object_set_new(b->size_ids, num, json_integer(b->n_values))) {
 		json_decref(v);
 		return NOMEM;
 	}
@@ -169,8 +169,8 @@ static int conjunct(struct builder *b)
 /* Writes the comparisons that hold when the value at path (text) is value
  * (an attribute value): one "=" for a scalar or a set, size() and each
  * member for a map or a list. */
-static int compare_value(struct builder *b, struct dynbuf *path,
-			 json_t *value, unsigned depth)
+static int compare_value(struct builder *b, struct dynbuf *path, json_t *value,
+			 unsigned depth)
 {
 	const char *tag;
 	json_t *inner;
@@ -279,8 +279,7 @@ static int compare_absent(struct builder *b, const char *name)
 	int rc = conjunct(b);
 
 	if (!rc)
-		rc = dynbuf_adds(&b->expr, "attribute_not_exists(") ? NOMEM
-								    : 0;
+		rc = dynbuf_adds(&b->expr, "attribute_not_exists(") ? NOMEM : 0;
 	if (!rc)
 		rc = add_name(b, name, &b->expr);
 	if (!rc)
@@ -396,8 +395,7 @@ static bool member_in(const json_t *x, const json_t *set, bool number)
 	{
 		if (number ? json_is_string(x) && json_is_string(m) &&
 				 codec_number_compare(json_string_value(x),
-						      json_string_value(m)) ==
-				     0
+						      json_string_value(m)) == 0
 			   : json_equal(x, m))
 			return true;
 	}

@@ -1651,8 +1651,7 @@ int ddb_move(struct ddb_client *c, const char *to_table,
 
 int ddb_move_if(struct ddb_client *c, const char *to_table, json_t *item,
 		const char *condition, json_t *names, json_t *values,
-		const char *from_table, json_t *from_key,
-		struct ddb_error *err)
+		const char *from_table, json_t *from_key, struct ddb_error *err)
 {
 	json_t *put = NULL, *actions = NULL, *p;
 	int rc = -EINVAL;
@@ -1668,10 +1667,10 @@ int ddb_move_if(struct ddb_client *c, const char *to_table, json_t *item,
 	p = json_object_get(put, "Put");
 	if (condition &&
 	    (set_new(p, "ConditionExpression", json_string(condition)) ||
-	     (names && set_new(p, "ExpressionAttributeNames",
-			       json_incref(names))) ||
-	     (values && set_new(p, "ExpressionAttributeValues",
-				json_incref(values)))))
+	     (names &&
+	      set_new(p, "ExpressionAttributeNames", json_incref(names))) ||
+	     (values &&
+	      set_new(p, "ExpressionAttributeValues", json_incref(values)))))
 		goto out;
 	actions = json_pack("[O,{s:{s:s,s:O}}]", put, "Delete", "TableName",
 			    from_table, "Key", from_key);

@@ -167,7 +167,7 @@ struct item_handle {
 	 * learn it again (and so cannot fail before the bytes are kept). */
 	struct table *table; /* reference; items opened for writing */
 	json_t *key;
-	struct expect expect; /* what a store must replace */
+	struct expect expect;		 /* what a store must replace */
 	struct item_handle *next_writer; /* fs->writers, under writers_lock */
 };
 
@@ -728,7 +728,8 @@ static int version_bump(struct fs *fs, struct table *t, const char *path,
 /* Whether two DynamoDB-JSON items are equal as DynamoDB compares. */
 static bool items_equal(json_t *a, json_t *b)
 {
-	json_t *ma = json_pack("{s:O}", "M", a), *mb = json_pack("{s:O}", "M", b);
+	json_t *ma = json_pack("{s:O}", "M", a),
+	       *mb = json_pack("{s:O}", "M", b);
 	bool eq = ma && mb && cond_value_equal(ma, mb);
 
 	json_decref(ma);
@@ -739,8 +740,8 @@ static bool items_equal(json_t *a, json_t *b)
 /* Where a conditional put goes: PutItem, or the put of a move. */
 struct put_target {
 	struct table *table;
-	json_t *key;		 /* the item's key, for reads */
-	struct table *from;	 /* a move: the table and key deleted */
+	json_t *key;	    /* the item's key, for reads */
+	struct table *from; /* a move: the table and key deleted */
 	json_t *from_key;
 };
 
@@ -767,7 +768,8 @@ static int put_expected(struct fs *fs, const struct put_target *pt,
 	if (c.unchecked) {
 		rc = ddb_get_item(fs->ddb, pt->table->name, pt->key, true, &now,
 				  err);
-		if (rc == -ENOENT || (!rc && !cond_attrs_hold(c.unchecked, now)))
+		if (rc == -ENOENT ||
+		    (!rc && !cond_attrs_hold(c.unchecked, now)))
 			rc = -ESTALE;
 		json_decref(now);
 		now = NULL;
@@ -775,9 +777,9 @@ static int put_expected(struct fs *fs, const struct put_target *pt,
 			goto out;
 	}
 	if (pt->from)
-		rc = ddb_move_if(fs->ddb, pt->table->name, item, c.expr,
-				 c.names, c.values, pt->from->name,
-				 pt->from_key, err);
+		rc =
+		    ddb_move_if(fs->ddb, pt->table->name, item, c.expr, c.names,
+				c.values, pt->from->name, pt->from_key, err);
 	else
 		rc = ddb_put_item(fs->ddb, pt->table->name, item, c.expr,
 				  c.names, c.values, err);
@@ -795,8 +797,8 @@ out:
 }
 
 /* The item x expects (NULL: none) as a DynamoDB-JSON item in *seen. */
-static int expect_item(struct fs *fs, const char *path,
-		       const struct expect *x, json_t **seen)
+static int expect_item(struct fs *fs, const char *path, const struct expect *x,
+		       json_t **seen)
 {
 	int rc;
 
@@ -805,7 +807,8 @@ static int expect_item(struct fs *fs, const char *path,
 		return 0;
 	rc = codec_parse(x->text->data, x->text->len, fs->format, seen, NULL);
 	if (rc)
-		log_msg(LOG_ERR, "%s: the item as last read cannot be read back: %s",
+		log_msg(LOG_ERR,
+			"%s: the item as last read cannot be read back: %s",
 			path, strerror(-rc));
 	return rc;
 }

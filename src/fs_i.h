@@ -92,11 +92,11 @@ struct fs {
 	size_t cache_bytes;
 	bool consistent;
 	bool read_only;
-	bool overwrite; /* conflicts=overwrite: no condition, puts grouped */
-	char *version;	/* version_attribute=, or NULL */
+	bool overwrite;	   /* conflicts=overwrite: no condition, puts grouped */
+	char *version;	   /* version_attribute=, or NULL */
 	struct seen *seen; /* what each writer saw (SPEC §6) */
-	bool test_clock; /* DYNAMOFS_TEST_CLOCK=1: see fs_setxattr */
-	char **tables;	 /* NULL-terminated filter, or NULL */
+	bool test_clock;   /* DYNAMOFS_TEST_CLOCK=1: see fs_setxattr */
+	char **tables;	   /* NULL-terminated filter, or NULL */
 	uid_t uid;
 	gid_t gid;
 	time_t started;

@@ -203,9 +203,9 @@ struct fs *fs_new(const struct fs_settings *s)
 		goto fail;
 	/* What writers saw: a quarter of the cache's bound (the texts are
 	 * mostly the cache's own, shared), one image per 4 KB of it. */
-	fs->seen = seen_new(s->cache_bytes / 4,
-			    s->cache_bytes / 4096 > 1024 ? s->cache_bytes / 4096
-							 : 1024);
+	fs->seen = seen_new(s->cache_bytes / 4, s->cache_bytes / 4096 > 1024
+						    ? s->cache_bytes / 4096
+						    : 1024);
 	if (!fs->seen)
 		goto fail;
 	/* Scratch files live in memory: bounded like the cache. */

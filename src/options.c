@@ -518,8 +518,7 @@ int options_validate(const struct dfs_opts *o, struct dfs_settings *s,
 	s->conflicts_overwrite =
 	    o->conflicts && strcmp(o->conflicts, "overwrite") == 0;
 	if (o->version_attribute &&
-	    (!o->version_attribute[0] ||
-	     strlen(o->version_attribute) > 255)) {
+	    (!o->version_attribute[0] || strlen(o->version_attribute) > 255)) {
 		errbuf_printf(
 		    err, errlen,
 		    "bad option version_attribute=%s: use an attribute name of 1 to 255 bytes",
@@ -619,12 +618,15 @@ int options_apply_source(struct dfs_opts *o, const char **mountpoint, char *err,
 
 void options_free(struct dfs_opts *o)
 {
-	char **strs[] = {&o->endpoint,	&o->region,	&o->profile,
-			 &o->format,	&o->hash_key,	&o->range_key,
-			 &o->cache_ttl, &o->cache_size, &o->tables,
-			 &o->retries,	&o->timeout,	&o->log,
+	char **strs[] = {&o->endpoint,	&o->region,
+			 &o->profile,	&o->format,
+			 &o->hash_key,	&o->range_key,
+			 &o->cache_ttl, &o->cache_size,
+			 &o->tables,	&o->retries,
+			 &o->timeout,	&o->log,
 			 &o->conflicts, &o->version_attribute,
-			 &o->fuse_uid,	&o->fuse_gid,	&o->fuse_umask};
+			 &o->fuse_uid,	&o->fuse_gid,
+			 &o->fuse_umask};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);

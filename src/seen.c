@@ -107,8 +107,8 @@ static bool set_locked(struct seen *s, pid_t tgid, const char *path,
 	bytes = sizeof(*e) + (size_t)len + 1 + (text ? text->len : 0);
 	if (bytes > s->max_bytes)
 		return false;
-	while (s->oldest && (s->bytes + bytes > s->max_bytes ||
-			     s->map.n >= s->max_entries))
+	while (s->oldest &&
+	       (s->bytes + bytes > s->max_bytes || s->map.n >= s->max_entries))
 		entry_drop(s, s->oldest);
 	e = malloc(sizeof(*e) + (size_t)len + 1);
 	if (!e)

@@ -424,11 +424,11 @@ b.json"
 	unmount_fs
 }
 
-@test "writes closed together go out as BatchWriteItem; every item is stored exactly" {
+@test "with conflicts=overwrite, writes closed together go out as BatchWriteItem; every item is stored exactly" {
 	T=$(uniq_table batch)
 	ddbtool create "$T" pk:S
 	ddbtool fill "$T" 200 k
-	mount_fs
+	mount_fs -o conflicts=overwrite
 	ls "$MNT/$T" >/dev/null
 	log_mark
 	ls "$MNT/$T" | xargs -P8 -n5 sh -c 'for f; do printf "{\"w\": \"%s\"}\n" "$f" >"'"$MNT/$T"'/$f"; done' _
@@ -437,6 +437,18 @@ b.json"
 	[ "$batches" -ge 1 ]
 	diff <(ddbtool scan "$T") <(for i in $(seq 0 199); do
 		printf '{"pk":{"S":"k%d"},"w":{"S":"k%d.json"}}\n' "$i" "$i"
+	done | LC_ALL=C sort)
+	unmount_fs
+	# conflicts=check (the default): each put carries its condition, so
+	# none is grouped; every one is stored all the same
+	mount_fs
+	ls "$MNT/$T" >/dev/null
+	log_mark
+	ls "$MNT/$T" | xargs -P8 -n5 sh -c 'for f; do printf "{\"c\": \"%s\"}\n" "$f" >"'"$MNT/$T"'/$f"; done' _
+	[ "$(requests_since BatchWriteItem)" -eq 0 ]
+	[ "$(requests_since PutItem)" -eq 200 ]
+	diff <(ddbtool scan "$T") <(for i in $(seq 0 199); do
+		printf '{"c":{"S":"k%d.json"},"pk":{"S":"k%d"}}\n' "$i" "$i"
 	done | LC_ALL=C sort)
 	unmount_fs
 }

@@ -216,6 +216,82 @@ y.json"
 	unmount_fs
 }
 
+# boto3 sets item x's name to "dev b" (name is a reserved word: #n).
+other_client_renames_x() {
+	ddbtool update "$T" "$XKEY" "SET #n = :n" '{":n":{"S":"dev b"}}' '{"#n":"name"}'
+}
+
+# The status line vim shows after a save failed: its message names the
+# error (E667 "Fsync failed" or E512 "Close failed" with ESTALE).
+vim_save_failed() {
+	screen_has "Fsync failed" || screen_has "Close failed" ||
+		screen_has "Stale file handle" || screen_has "E212"
+}
+
+@test "vim, another client changed the item and the mount saw it: :w warns, y gets ESTALE and overwrites nothing; :e! and :w save" {
+	seed_table vimwarn
+	# The kernel keeps nothing (cache_ttl=0), so vim's stat before the
+	# save reaches the mount; the test clock moves the time the mount
+	# gives the new content, so its mtime differs whatever the real time.
+	export DYNAMOFS_TEST_CLOCK=1
+	mount_outside_tmp -o cache_ttl=0
+	tmux_start "$MNT/$T/P" vim x.json
+	wait_for 'screen_has "\"v\": 1"' 15
+	other_client_renames_x
+	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
+	tmux -L "$TMUX_SOCK" send-keys ':%s/"v": 1/"v": 2/' Enter
+	wait_for 'screen_has "\"v\": 2"' 10
+	tmux -L "$TMUX_SOCK" send-keys ':w' Enter
+	wait_for 'screen_has "changed since reading it"' 15
+	tmux -L "$TMUX_SOCK" send-keys y
+	wait_for vim_save_failed 15
+	tmux -L "$TMUX_SOCK" capture-pane -p | grep -E 'E[0-9]+|Stale|WARNING' >&3 || true
+	# nothing overwritten: boto3's name, the old v
+	run ddbtool get "$T" "$XKEY"
+	assert_output --partial '"name":{"S":"dev b"}'
+	assert_output --partial '"v":{"N":"1"}'
+	grep -q '"v": 2' "$MNT/$T/P/.x.json.rejected"
+	# :e! reads the other version; the edit on it saves
+	tmux -L "$TMUX_SOCK" send-keys Escape ':e!' Enter
+	wait_for 'screen_has "dev b"' 15
+	tmux -L "$TMUX_SOCK" send-keys ':%s/"v": 1/"v": 2/' Enter ':wq' Enter
+	wait_for '[ "$(xitem_v)" = 2 ]' 20
+	wait_for tmux_gone 15
+	run ddbtool get "$T" "$XKEY"
+	assert_output --partial '"name":{"S":"dev b"}'
+	run ls -A "$MNT/$T/P"
+	assert_output "x.json
+y.json"
+	unset DYNAMOFS_TEST_CLOCK
+	EXPECT_LOG='changed since this writer read it|not stored'
+	unmount_fs
+}
+
+@test "vim, another client changed the item within cache_ttl: :w gets ESTALE, nothing overwritten; :e! and :w save" {
+	seed_table vimstale
+	mount_fs -o cache_ttl=600
+	tmux_start "$MNT/$T/P" vim x.json
+	wait_for 'screen_has "\"v\": 1"' 15
+	other_client_renames_x
+	tmux -L "$TMUX_SOCK" send-keys ':%s/"v": 1/"v": 2/' Enter
+	wait_for 'screen_has "\"v\": 2"' 10
+	tmux -L "$TMUX_SOCK" send-keys ':w' Enter
+	wait_for vim_save_failed 15
+	tmux -L "$TMUX_SOCK" capture-pane -p | grep -E 'E[0-9]+|Stale|WARNING' >&3 || true
+	run ddbtool get "$T" "$XKEY"
+	assert_output --partial '"name":{"S":"dev b"}'
+	assert_output --partial '"v":{"N":"1"}'
+	tmux -L "$TMUX_SOCK" send-keys Escape ':e!' Enter
+	wait_for 'screen_has "dev b"' 15
+	tmux -L "$TMUX_SOCK" send-keys ':%s/"v": 1/"v": 2/' Enter ':wq' Enter
+	wait_for '[ "$(xitem_v)" = 2 ]' 20
+	wait_for tmux_gone 15
+	run ddbtool get "$T" "$XKEY"
+	assert_output --partial '"name":{"S":"dev b"}'
+	EXPECT_LOG='changed since this writer read it|not stored'
+	unmount_fs
+}
+
 @test "vim in a hash-only table (scratch files beside items at the table level)" {
 	T=$(uniq_table vimhash)
 	ddbtool create "$T" id:S

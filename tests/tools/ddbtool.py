@@ -8,7 +8,9 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
   tables                            one table name a line
   load TABLE FILE                   put a JSON array of items with batch_writer
   put TABLE ITEM                    put an item given in DynamoDB JSON
-  update TABLE KEY EXPR VALUES      UpdateItem (KEY, VALUES in DynamoDB JSON)
+  update TABLE KEY EXPR VALUES [NAMES]  UpdateItem (KEY, VALUES in DynamoDB JSON;
+                                    NAMES: ExpressionAttributeNames as JSON)
+  delete TABLE KEY                  DeleteItem
   get TABLE KEY                     the item as compact sorted DynamoDB JSON, or NONE
   render TABLE KEY HASH [RANGE]     the item as SPEC section 4's plain file, by an
                                     independent Python implementation
@@ -239,9 +241,13 @@ def main(argv):
     elif cmd == "put":
         client().put_item(TableName=args[0], Item=unwire(json.loads(args[1])))
     elif cmd == "update":
+        extra = {"ExpressionAttributeNames": json.loads(args[4])} if len(args) > 4 else {}
         client().update_item(TableName=args[0], Key=unwire(json.loads(args[1])),
                              UpdateExpression=args[2],
-                             ExpressionAttributeValues=unwire(json.loads(args[3])))
+                             ExpressionAttributeValues=unwire(json.loads(args[3])),
+                             **extra)
+    elif cmd == "delete":
+        client().delete_item(TableName=args[0], Key=unwire(json.loads(args[1])))
     elif cmd == "get":
         r = client().get_item(TableName=args[0], Key=unwire(json.loads(args[1])),
                               ConsistentRead=True)

@@ -38,8 +38,8 @@ static void expect(const char *seen_text, const char *range,
 	got[1] = c.values;
 	got[2] = c.unchecked;
 	for (int i = 0; i < 3; i++) {
-		json_t *want = want_json[i] ? json_loads(want_json[i], 0, NULL)
-					    : NULL;
+		json_t *want =
+		    want_json[i] ? json_loads(want_json[i], 0, NULL) : NULL;
 
 		if (!want_json[i]) {
 			CHECK(got[i] == NULL);
@@ -47,9 +47,9 @@ static void expect(const char *seen_text, const char *range,
 			CHECK(want != NULL);
 			CHECK(got[i] && json_equal(want, got[i]));
 			if (!got[i] || !json_equal(want, got[i])) {
-				char *s = got[i] ? json_dumps(got[i],
-							      JSON_SORT_KEYS)
-						 : NULL;
+				char *s =
+				    got[i] ? json_dumps(got[i], JSON_SORT_KEYS)
+					   : NULL;
 				printf("#   member %d: %s\n", i,
 				       s ? s : "(null)");
 				free(s);
@@ -177,8 +177,8 @@ static void test_many_attributes(void)
 static void test_bad(void)
 {
 	struct cond c = {0};
-	json_t *seen = json_loads("{\"pk\":{\"S\":\"a\",\"N\":\"1\"}}", 0,
-				  NULL);
+	json_t *seen =
+	    json_loads("{\"pk\":{\"S\":\"a\",\"N\":\"1\"}}", 0, NULL);
 	struct cond_want w = {.seen = seen, .hash_name = "pk"};
 
 	CHECK_INT(cond_build(&c, &w), -EINVAL);
@@ -247,7 +247,6 @@ TAP_MAIN({"no item seen: attribute_not_exists", test_absent},
 	 {"maps and lists by size and member", test_nested},
 	 {"version_attribute", test_version},
 	 {"attributes that do not fit go unchecked", test_limits},
-	 {"400 attributes within 4 KB and 300 operators",
-	  test_many_attributes},
+	 {"400 attributes within 4 KB and 300 operators", test_many_attributes},
 	 {"malformed input", test_bad}, {"equality as DynamoDB's", test_equal},
 	 {"attributes still hold", test_attrs_hold})

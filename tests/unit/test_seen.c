@@ -25,8 +25,8 @@ static char *image(struct seen *s, pid_t tgid, const char *path, bool own)
 	return t;
 }
 
-static void check_image(struct seen *s, pid_t tgid, const char *path,
-			bool own, const char *want)
+static void check_image(struct seen *s, pid_t tgid, const char *path, bool own,
+			const char *want)
 {
 	char *got = image(s, tgid, path, own);
 
