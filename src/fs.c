@@ -656,10 +656,13 @@ static void item_stored(struct fs *fs, const char *path, struct table *t,
 
 /* A write found the item changed since its writer saw it, or gone. The
  * mount reads it again (consistent), so the next read shows the other
- * client's version; a name a rename had hidden is shown again. The
- * writer's process keeps expecting what it saw: the kernel retries a
- * rename or a truncate once after ESTALE, and that retry must fail the
- * same way, not succeed on an image the failure refreshed. */
+ * client's version. A name a rename had hidden (vim's backup) stays
+ * hidden: vim now removes the name and renames its backup back, which
+ * must neither delete the other client's item nor put the old text back
+ * (rename_scratch_to_item undoes the rename instead). The writer's
+ * process keeps expecting what it saw: the kernel retries a rename or a
+ * truncate once after ESTALE, and that retry must fail the same way, not
+ * succeed on an image the failure refreshed. */
 static void conflict_found(struct fs *fs, const char *path, struct node *n,
 			   struct expect *x)
 {
@@ -668,7 +671,6 @@ static void conflict_found(struct fs *fs, const char *path, struct node *n,
 	time_t mtime;
 	int rc;
 
-	fs_pathset_remove(&fs->hidden, path, false);
 	forget_listings(fs, path);
 	seen_pin(fs->seen, x->tgid, path, x->text);
 	rc = ddb_get_item(fs->ddb, n->table->name, n->key, true, &item, NULL);
@@ -1396,11 +1398,42 @@ static int item_delete(struct fs *fs, const char *path, struct node *n)
 	return 0;
 }
 
+/* Deletes the item at path that was renamed away as text was (its file's
+ * text then; NULL: unknown): with conflicts=check only if it still is,
+ * -ESTALE if another client changed it since. */
+static int moved_item_delete(struct fs *fs, const char *path, struct node *n,
+			     const char *was)
+{
+	struct cond_want w = {.hash_name = n->table->hash_name,
+			      .range_name = n->table->range_name,
+			      .version = version_of(fs, n->table)};
+	struct ddb_error err = {0};
+	struct cond c = {0};
+	json_t *seen = NULL;
+	int rc;
+
+	if (fs->overwrite || !was ||
+	    codec_parse(was, strlen(was), fs->format, &seen, NULL) != 0)
+		return item_delete(fs, path, n);
+	w.seen = seen;
+	rc = cond_build(&c, &w);
+	if (!rc)
+		rc = ddb_delete_item(fs->ddb, n->table->name, n->key, c.expr,
+				     c.names, c.values, &err);
+	if (rc == -EEXIST)
+		rc = -ESTALE;
+	if (!rc)
+		item_deleted(fs, path, n);
+	cond_clear(&c);
+	json_decref(seen);
+	return rc;
+}
+
 /* Removing a scratch file that an item was renamed to finishes that
  * rename: the item it came from goes, unless its name was written again. */
 static int finish_moved_item(struct fs *fs, struct scratch_node *sn)
 {
-	char *origin = scratch_origin(sn);
+	char *origin = scratch_origin(sn), *was = NULL;
 	struct node n;
 	int rc = 0;
 
@@ -1408,14 +1441,27 @@ static int finish_moved_item(struct fs *fs, struct scratch_node *sn)
 		return 0;
 	if (fs_pathset_has(&fs->hidden, origin) &&
 	    fs_resolve(fs, origin, &n) == 0) {
+		was = fs_pathset_value(&fs->hidden, origin);
 		if (n.kind == NODE_ITEM)
-			rc = item_delete(fs, origin, &n);
+			rc = moved_item_delete(fs, origin, &n, was);
 		fs_node_clear(&n);
-		if (rc == 0 || rc == -ENOENT) {
+		if (rc == -ESTALE) {
+			/* Changed by another client since it was renamed
+			 * away: that version stays, and is shown again. */
+			log_msg(
+			    LOG_WARNING,
+			    "%s: not deleted with the file it was renamed to: another client changed it since",
+			    origin);
+			cache_forget(fs->cache, origin);
+			forget_listings(fs, origin);
+			fs_invalidate_later(fs, origin);
+		}
+		if (rc == 0 || rc == -ENOENT || rc == -ESTALE) {
 			fs_pathset_remove(&fs->hidden, origin, false);
 			rc = 0;
 		}
 	}
+	free(was);
 	free(origin);
 	return rc;
 }
@@ -1705,6 +1751,24 @@ out:
 	return rc;
 }
 
+/* Whether scratch file sn, holding data, is the item at its origin to,
+ * hidden by a rename to sn, unchanged since: renaming it back undoes that
+ * rename (vim puts its backup back so after a failed save). */
+static bool renamed_back(struct fs *fs, struct scratch_node *sn,
+			 const char *to, const char *data, size_t len)
+{
+	char *origin = scratch_origin(sn), *was = NULL;
+	bool same = false;
+
+	if (origin && strcmp(origin, to) == 0) {
+		was = fs_pathset_value(&fs->hidden, to);
+		same = was && strlen(was) == len && memcmp(was, data, len) == 0;
+	}
+	free(was);
+	free(origin);
+	return same;
+}
+
 /* mv scratch item: the scratch file's bytes become the item (sed -i,
  * jq ... > t && mv t f). The scratch file goes only once stored. */
 static int rename_scratch_to_item(struct fs *fs, const char *from,
@@ -1723,6 +1787,15 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 	rc = scratch_copy(nf->scratch, &data, &len);
 	if (rc)
 		return rc;
+	if (nt->hidden && renamed_back(fs, nf->scratch, to, data, len)) {
+		/* mv x x~; mv x~ x with x~ unchanged: nothing to store. */
+		free(data);
+		fs_pathset_remove(&fs->hidden, to, false);
+		forget_listings(fs, to);
+		fs_invalidate_later(fs, to);
+		scratch_unlink(fs->scratch, from);
+		return 0;
+	}
 	rc = nt->hidden ? -ENOENT : item_fetch(fs, to, nt, &text, &mtime);
 	if (rc && rc != -ENOENT) {
 		/* sed -i deletes its temporary file when rename fails: the
@@ -1785,7 +1858,7 @@ static int rename_item_to_scratch(struct fs *fs, const char *from,
 		rc = scratch_set_origin(sn, from);
 	}
 	if (!rc)
-		rc = fs_pathset_add(&fs->hidden, from, NULL);
+		rc = fs_pathset_add(&fs->hidden, from, text->data);
 	if (rc && sn)
 		scratch_unlink(fs->scratch, to);
 	cache_forget(fs->cache, from);

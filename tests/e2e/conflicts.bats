@@ -309,3 +309,29 @@ other_client_sets_v() {
 	assert_failure
 	assert_output --partial "bad option version_attribute="
 }
+
+@test "an item renamed away (mv x x~) and changed by boto3: mv x~ x puts nothing back, rm x~ deletes nothing" {
+	seed away
+	mount_fs -o cache_ttl=600
+	cat "$MNT/$T/a.json" >/dev/null
+	mv "$MNT/$T/a.json" "$MNT/$T/a.json~"
+	other_client_sets_v 6
+	log_mark
+	mv "$MNT/$T/a.json~" "$MNT/$T/a.json"
+	[ "$(requests_since PutItem)" -eq 0 ]
+	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 6 ]
+	[ "$(jq .v "$MNT/$T/a.json")" = 6 ]
+	[ ! -e "$MNT/$T/a.json~" ]
+	mv "$MNT/$T/a.json" "$MNT/$T/a.json~"
+	other_client_sets_v 4
+	run fsprobe unlink "$MNT/$T/a.json~"
+	assert_output ok
+	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 4 ]
+	[ "$(jq .v "$MNT/$T/a.json")" = 4 ]
+	# unchanged since: removing the renamed file deletes it, as before
+	mv "$MNT/$T/a.json" "$MNT/$T/a.json~"
+	rm "$MNT/$T/a.json~"
+	run ddbtool get "$T" "$AKEY"
+	assert_output NONE
+	EXPECT_LOG='not deleted'
+}
