@@ -1754,8 +1754,8 @@ out:
 /* Whether scratch file sn, holding data, is the item at its origin to,
  * hidden by a rename to sn, unchanged since: renaming it back undoes that
  * rename (vim puts its backup back so after a failed save). */
-static bool renamed_back(struct fs *fs, struct scratch_node *sn,
-			 const char *to, const char *data, size_t len)
+static bool renamed_back(struct fs *fs, struct scratch_node *sn, const char *to,
+			 const char *data, size_t len)
 {
 	char *origin = scratch_origin(sn), *was = NULL;
 	bool same = false;
