@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "dynbuf.h"
+
 /* Pure module: no I/O, no globals, no locks. Every function is thread-safe
  * as long as two threads do not change the same json_t at once.
  *
@@ -71,6 +73,13 @@ struct codec_error {
  * (unknown type tag, N not a number, bad base64, ...); -ENOMEM. */
 int codec_render(const json_t *item, const struct codec_schema *s,
 		 enum codec_format f, char **text, size_t *len);
+
+/* Appends item to out as one line of a bulk file (SPEC §3, .items.jsonl):
+ * codec_render's text without the indentation, as Python's
+ * json.dumps(item, ensure_ascii=False, separators=(",", ":")) with the same
+ * key order, then "\n". Returns 0, -EINVAL (out unchanged) or -ENOMEM. */
+int codec_render_line(const json_t *item, const struct codec_schema *s,
+		      enum codec_format f, struct dynbuf *out);
 
 /* Parses file text (len bytes, need not be NUL-terminated; a leading UTF-8
  * BOM is skipped) in format f into a new wire item, checking everything

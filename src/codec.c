@@ -339,6 +339,7 @@ struct render {
 	struct dynbuf b;
 	int rc;
 	enum codec_format f;
+	bool compact; /* one line, separators "," and ":" */
 };
 
 static void put_add(struct render *r, const void *s, size_t n)
@@ -357,9 +358,17 @@ static void put_newline(struct render *r, int depth)
 {
 	static const char spaces[] = "                                ";
 
+	if (r->compact)
+		return;
 	put_add(r, "\n", 1);
 	for (int n = 2 * depth; n > 0; n -= 32)
 		put_add(r, spaces, n < 32 ? (size_t)n : 32);
+}
+
+/* The separator between a key and its value, as json.dumps writes it. */
+static void put_colon(struct render *r)
+{
+	put_add(r, ": ", r->compact ? 1 : 2);
 }
 
 /* A JSON string escaped as Python's json.dumps(ensure_ascii=False) does:
@@ -694,7 +703,7 @@ static void render_open(struct render *r, const char *tag, int depth)
 	put_add(r, "{", 1);
 	put_newline(r, depth + 1);
 	put_json_string(r, tag, strlen(tag));
-	put_add(r, ": ", 2);
+	put_colon(r);
 }
 
 static void render_close(struct render *r, int depth)
@@ -819,7 +828,7 @@ static int render_map(struct render *r, const json_t *obj,
 			put_add(r, ",", 1);
 		put_newline(r, depth + 1);
 		put_json_string(r, m[i].s, m[i].n);
-		put_add(r, ": ", 2);
+		put_colon(r);
 		rc = render_av(r, m[i].val, depth + 1);
 		if (rc)
 			goto out;
@@ -854,6 +863,28 @@ int codec_render(const json_t *item, const struct codec_schema *s,
 	*text = dynbuf_take(&r.b);
 out:
 	dynbuf_free(&r.b);
+	return rc;
+}
+
+int codec_render_line(const json_t *item, const struct codec_schema *s,
+		      enum codec_format f, struct dynbuf *out)
+{
+	struct render r = {.f = f, .compact = true, .b = *out};
+	int rc;
+
+	if (!json_is_object(item) || (f != CODEC_PLAIN && f != CODEC_DDB))
+		return -EINVAL;
+	rc = render_map(&r, item, s, 0);
+	put_add(&r, "\n", 1);
+	if (!rc)
+		rc = r.rc;
+	/* The buffer may have moved; what was appended before a failure is
+	 * taken back. */
+	if (rc)
+		r.b.len = out->len;
+	if (r.b.p)
+		r.b.p[r.b.len] = '\0';
+	*out = r.b;
 	return rc;
 }
 

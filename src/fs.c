@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "codec.h"
 #include "cond.h"
+#include "jsonl.h"
 #include "keyname.h"
 #include "log.h"
 #include "monotime.h"
@@ -148,8 +149,9 @@ static void expect_for(struct fs *fs, pid_t tgid, const char *path,
 
 /* What open hands read, write and close. */
 struct item_handle {
-	struct openlink link;	 /* first: the list hands back the handle */
-	struct cache_blob *text; /* read-only opens: the bytes at open */
+	struct openlink link;	     /* first: the list hands back the handle */
+	struct cache_blob *text;     /* read-only opens: the bytes at open */
+	struct jsonl_reader *reader; /* .items.jsonl opened for reading */
 	struct scratch_node *scratch; /* scratch files */
 	/* items opened for writing: what close will store */
 	pthread_mutex_t lock;
@@ -231,6 +233,10 @@ static int fs_getattr(const char *path, struct stat *st,
 	case NODE_TABLE_JSON:
 		fill_file_stat(fs, st, (off_t)n.table->describe->len,
 			       fs->started, false);
+		break;
+	case NODE_ITEMS:
+		/* Size 0, as /proc files: tools read it to the end. */
+		fill_file_stat(fs, st, 0, time(NULL), true);
 		break;
 	case NODE_PARTITION:
 		rc = fs_partition_exists(fs, path, &n);
@@ -971,6 +977,7 @@ static void handle_free(struct item_handle *h)
 	if (!h)
 		return;
 	cache_blob_unref(h->text);
+	jsonl_reader_close(h->reader);
 	expect_clear(&h->expect);
 	scratch_node_unref(h->scratch);
 	fs_table_unref(h->table);
@@ -1006,6 +1013,23 @@ static struct item_handle *handle_new(const char *path)
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/* A bulk file opened for reading: a parallel Scan of the table or a Query
+ * of the partition, a page at a time as it is read. Its items do not go
+ * into the cache: a whole table would push out what browsing needs, and
+ * be old within cache_ttl anyway. */
+static int items_open(struct fs *fs, struct node *n, struct item_handle *h)
+{
+	struct jsonl_source src = {
+	    .table = n->table->name,
+	    .schema = n->table->schema,
+	    .hash_value =
+		n->key ? json_object_get(n->key, n->table->hash_name) : NULL,
+	    .format = fs->format,
+	    .consistent = fs->consistent};
+
+	return jsonl_reader_open(fs->ddb, &src, &h->reader);
 }
 
 /* Opens (or, with create, makes) the file at path. */
@@ -1069,6 +1093,18 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 			goto out;
 		}
 		h->text = cache_blob_ref(n.table->describe);
+		break;
+	case NODE_ITEMS:
+		if (write) {
+			/* Bulk writes come with issue 15's write side. */
+			rc = -EACCES;
+			goto out;
+		}
+		rc = items_open(fs, &n, h);
+		if (rc)
+			goto out;
+		/* Read as it streams: no size, no page cache. */
+		fi->direct_io = 1;
 		break;
 	case NODE_ITEM:
 		tgid = caller_tgid();
@@ -1175,6 +1211,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		return -EINVAL;
 	if (h->scratch)
 		return (int)scratch_read(h->scratch, buf, size, offset);
+	if (h->reader)
+		return (int)jsonl_reader_read(h->reader, buf, size, offset);
 	pthread_mutex_lock(&h->lock);
 	data = h->writable ? h->buf : h->text->data;
 	len = h->writable ? h->len : h->text->len;
@@ -1354,6 +1392,9 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 				&x);
 		expect_clear(&x);
 		break;
+	case NODE_ITEMS:
+		rc = 0; /* a bulk file deletes nothing */
+		break;
 	case NODE_TABLE_JSON:
 		rc = -EACCES;
 		break;
@@ -1491,6 +1532,7 @@ static int fs_unlink(const char *path)
 		rc = n.hidden ? -ENOENT : item_delete(fs, path, &n);
 		break;
 	case NODE_TABLE_JSON:
+	case NODE_ITEMS:
 		rc = -EPERM;
 		break;
 	default:
@@ -1904,6 +1946,7 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		rc = -EXDEV;
 		break;
 	case NODE_TABLE_JSON:
+	case NODE_ITEMS:
 		rc = -EPERM;
 		break;
 	case NODE_ITEM:
@@ -1914,6 +1957,9 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		} else if (nt.kind == NODE_SCRATCH) {
 			rc = rename_item_to_scratch(fs, from, &nf, to, &nt,
 						    noreplace);
+		} else if (nt.kind == NODE_ITEMS ||
+			   nt.kind == NODE_TABLE_JSON) {
+			rc = -EPERM;
 		} else {
 			rc = nt.kind == NODE_PARTITION ? -EXDEV : -EISDIR;
 		}

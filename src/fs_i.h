@@ -34,6 +34,9 @@
  * the caller keeps it and it lives as long as its owner. */
 
 #define TABLE_JSON ".table.json"
+/* A table's or a partition's bulk file (SPEC §3): all its items, a line
+ * each. Answers lookups; never listed. */
+#define ITEMS_JSONL ".items.jsonl"
 
 /* A table's key schema and its rendered .table.json, shared by reference. */
 struct table {
@@ -148,6 +151,7 @@ enum node_kind {
 	NODE_ROOT,
 	NODE_TABLE,
 	NODE_TABLE_JSON,
+	NODE_ITEMS, /* .items.jsonl: key NULL (table) or the partition's */
 	NODE_PARTITION,
 	NODE_ITEM,
 	NODE_SCRATCH, /* a name that is not an item: the mount's memory only */

@@ -313,6 +313,10 @@ int fs_resolve(struct fs *fs, const char *path, struct node *n)
 		n->kind = NODE_TABLE_JSON;
 		return 0;
 	}
+	if (count == 2 && strcmp(parts[1], ITEMS_JSONL) == 0) {
+		n->kind = NODE_ITEMS;
+		return 0;
+	}
 	if (!n->table->range_name) {
 		if (count != 2) {
 			rc = -ENOENT;
@@ -344,6 +348,11 @@ int fs_resolve(struct fs *fs, const char *path, struct node *n)
 		goto fail;
 	if (count == 2) {
 		n->kind = NODE_PARTITION;
+		n->key = json_pack("{sO}", n->table->hash_name, hv);
+		goto done;
+	}
+	if (strcmp(parts[2], ITEMS_JSONL) == 0) {
+		n->kind = NODE_ITEMS;
 		n->key = json_pack("{sO}", n->table->hash_name, hv);
 		goto done;
 	}

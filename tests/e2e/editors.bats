@@ -353,6 +353,37 @@ y.json"
 	unmount_fs
 }
 
+@test "nano, another client changed the item: ^S says Stale file handle and overwrites nothing" {
+	seed_table nanostale
+	mount_fs -o cache_ttl=600
+	log_mark
+	tmux_start "$MNT/$T/P" nano x.json
+	wait_for 'screen_has "\"v\": 1"' 15
+	other_client_renames_x
+	tmux -L "$TMUX_SOCK" send-keys M-r
+	wait_for 'screen_has "Search (to replace)"' 5
+	tmux -L "$TMUX_SOCK" send-keys '"v": 1' Enter
+	wait_for 'screen_has "Replace with"' 5
+	tmux -L "$TMUX_SOCK" send-keys '"v": 2' Enter
+	wait_for 'screen_has "Replace this instance"' 5
+	tmux -L "$TMUX_SOCK" send-keys a
+	tmux -L "$TMUX_SOCK" send-keys C-s
+	wait_for 'screen_has "Stale file handle"' 15
+	screen_has "Error writing x.json: Stale file handle"
+	run ddbtool get "$T" "$XKEY"
+	assert_output --partial '"name":{"S":"dev b"}'
+	assert_output --partial '"v":{"N":"1"}'
+	[ "$(requests_since DeleteItem)" -eq 0 ]
+	grep -q '"v": 2' "$MNT/$T/P/.x.json.rejected"
+	# quit without saving
+	tmux -L "$TMUX_SOCK" send-keys C-x
+	wait_for 'screen_has "Save modified buffer"' 5
+	tmux -L "$TMUX_SOCK" send-keys n
+	wait_for tmux_gone 15
+	EXPECT_LOG='changed since this writer read it|not stored'
+	unmount_fs
+}
+
 @test "find -exec sed -i over 200 items updates all 200, none ever missing" {
 	T=$(uniq_table bulk200)
 	ddbtool create "$T" p:S s:S

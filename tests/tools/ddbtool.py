@@ -22,6 +22,8 @@ usage: ddbtool.py COMMAND ARGS...   (endpoint from DYNAMOFS_ENDPOINT)
   get-norm TABLE KEY                as get, with set members sorted (sets keep no order)
   scan TABLE                        every item (consistent Scan) as get-norm prints it,
                                     one a line, sorted
+  scan-lines TABLE [PART]           every item as a .items.jsonl line (sorted), or a
+                                    partition's in sort-key order
   scan-keys TABLE                   every item's key as compact sorted DynamoDB JSON,
                                     one a line, sorted
   schema TABLE                      the key schema as HASH:T[ RANGE:T], then the
@@ -114,8 +116,9 @@ def canonical(item):
     return json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def render_plain(item, hash_name, range_name=None):
-    """SPEC section 4, written independently of the C codec."""
+def render_plain(item, hash_name, range_name=None, compact=False):
+    """SPEC section 4, written independently of the C codec; compact: one
+    line of a bulk file (SPEC section 3, .items.jsonl)."""
     numbers = []
 
     def num(text):
@@ -157,7 +160,10 @@ def render_plain(item, hash_name, range_name=None):
     for k in sorted(item, key=lambda s: s.encode()):
         if k not in out:
             out[k] = conv(item[k])
-    text = json.dumps(out, indent=2, ensure_ascii=False)
+    if compact:
+        text = json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = json.dumps(out, indent=2, ensure_ascii=False)
     for i, n in enumerate(numbers):
         text = text.replace('"\\u0000N%d\\u0000"' % i, n, 1)
     return text + "\n"
@@ -309,6 +315,24 @@ def main(argv):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(render_plain(item, *names))
+    elif cmd == "scan-lines":
+        # TABLE [HASHVALUE]: every item (of one partition, S key) as a
+        # .items.jsonl line by render_plain, sorted unless a partition
+        # (then in sort-key order, as the Query returns them)
+        names = key_names(args[0])
+        if len(args) > 1:
+            items = []
+            for page in client().get_paginator("query").paginate(
+                    TableName=args[0], KeyConditionExpression="#h = :h",
+                    ExpressionAttributeNames={"#h": names[0]},
+                    ExpressionAttributeValues={":h": {"S": args[1]}},
+                    ConsistentRead=True):
+                items += [wire(i) for i in page["Items"]]
+            lines = [render_plain(i, *names, compact=True) for i in items]
+        else:
+            lines = sorted(render_plain(i, *names, compact=True)
+                           for i in scan_all(args[0]))
+        sys.stdout.write("".join(lines))
     elif cmd == "scan-keys":
         names = key_names(args[0])
         for line in sorted(canonical({k: i[k] for k in names if k in i})

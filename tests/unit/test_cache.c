@@ -80,16 +80,12 @@ static void test_stale(void)
 	cache_free(c);
 }
 
-/* Modification times are wall-clock seconds (time(2), which the test clock
- * does not move): waits until the second after t has begun (up to 3 s), so
- * that a new time could differ from t. */
+/* Modification times are wall-clock seconds on the test clock
+ * (monotime_wall_s): moves it past t, so that a new time could differ. */
 static void wait_second_after(time_t t)
 {
-	struct timespec ts = {0, 10 * 1000 * 1000};
-
-	for (int i = 0; i < 300 && time(NULL) <= t; i++)
-		nanosleep(&ts, NULL);
-	CHECK(time(NULL) > t);
+	monotime_advance_s(1);
+	CHECK(monotime_wall_s() > t);
 }
 
 static void test_ttl_zero_keeps_mtime_only(void)

@@ -1484,7 +1484,53 @@ static void test_round_trip(void)
 	CHECK_INT(failures, 0);
 }
 
+/* codec_render_line: the file text without indentation, keys in the same
+ * order, one line, appended after what the buffer holds. */
+static void test_render_line(void)
+{
+	static const struct {
+		const char *item;
+		enum codec_format f;
+		const char *line;
+	} rows[] = {
+	    {"{\"z\":{\"N\":\"1.50\"},\"pk\":{\"S\":\"k\u00e9\"},"
+	     "\"m\":{\"M\":{\"b\":{\"L\":[{\"BOOL\":true},{\"NULL\":true},"
+	     "{\"L\":[]}]},\"a\":{\"M\":{}}}},\"s\":{\"SS\":[\"y\",\"x\"]}}",
+	     CODEC_PLAIN,
+	     "{\"pk\":\"k\u00e9\",\"m\":{\"a\":{},\"b\":[true,null,[]]},"
+	     "\"s\":{\"$SS\":[\"x\",\"y\"]},\"z\":1.50}\n"},
+	    {"{\"pk\":{\"S\":\"k\"},\"b\":{\"B\":\"AAE=\"}}", CODEC_DDB,
+	     "{\"pk\":{\"S\":\"k\"},\"b\":{\"B\":\"AAE=\"}}\n"},
+	};
+	struct codec_schema sc = {.hash_name = "pk", .hash_type = 'S'};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *item = json_loads(rows[i].item, 0, NULL);
+		struct dynbuf b = {0};
+
+		dynbuf_adds(&b, "before\n");
+		CHECK_INT(codec_render_line(item, &sc, rows[i].f, &b), 0);
+		CHECK(b.p && strncmp(b.p, "before\n", 7) == 0);
+		CHECK_STR(b.p ? b.p + 7 : "", rows[i].line);
+		dynbuf_free(&b);
+		json_decref(item);
+	}
+	/* A malformed item appends nothing. */
+	{
+		json_t *bad = json_loads("{\"pk\":{\"Q\":\"k\"}}", 0, NULL);
+		struct dynbuf b = {0};
+
+		dynbuf_adds(&b, "x");
+		CHECK_INT(codec_render_line(bad, &sc, CODEC_PLAIN, &b),
+			  -EINVAL);
+		CHECK_STR(b.p, "x");
+		dynbuf_free(&b);
+		json_decref(bad);
+	}
+}
+
 TAP_MAIN({"data folders match Python's json.dumps", test_data_folders},
+	 {"one line of a bulk file", test_render_line},
 	 {"render table", test_render_table},
 	 {"NUL in names and strings", test_nul_names},
 	 {"parse: valid texts", test_parse_ok},
