@@ -54,4 +54,61 @@ unsigned jsonl_reader_pages(struct jsonl_reader *r);
  * frees the reader. NULL is fine. */
 void jsonl_reader_close(struct jsonl_reader *r);
 
+/* ---- writing ------------------------------------------------------------ */
+
+/* How many lines a writer keeps checked and waiting, past what is on the
+ * wire; a write(2) that brings more waits for room (memory stays bounded
+ * whatever the input's size). */
+#define JSONL_QUEUE_LINES 1000
+#define JSONL_QUEUE_BYTES (16u << 20)
+/* The longest line taken: the longest text of one item's file. */
+#define JSONL_LINE_MAX (CODEC_ITEM_MAX * 8)
+
+/* Where a writer stores. Borrowed and copied by jsonl_writer_open. */
+struct jsonl_target {
+	const char *table;
+	struct codec_schema schema;
+	json_t *hash_value; /* a partition's file: every line's partition key
+			       must be this ({"S":"x"}); NULL for a table's */
+	enum codec_format format;
+	const char *path; /* for log lines: "PATH line N: ..." */
+	/* Called from the sending threads with each item once stored
+	 * (borrowed), so the caller can drop what it cached of it. */
+	void (*stored)(json_t *item, void *arg);
+	void *arg;
+	/* The most bytes of rejected lines kept for jsonl_writer_finish. */
+	size_t rejected_max;
+};
+
+struct jsonl_writer;
+
+int jsonl_writer_open(struct ddb_client *ddb, const struct jsonl_target *t,
+		      struct jsonl_writer **out);
+
+/* Takes len more bytes of the file, in order. Every complete line is
+ * checked as an item file is (SPEC §5: JSON, types, sets, numbers, size)
+ * and must hold the whole key (and, in a partition's file, its partition
+ * key); a good line is queued for a BatchWriteItem, a bad one is logged
+ * with its number and reason and kept for the rejected lines. Blank lines
+ * are skipped. Blocks while JSONL_QUEUE_LINES wait. Returns 0 or -ENOMEM;
+ * bad lines and failed requests are reported by jsonl_writer_finish. */
+int jsonl_writer_add(struct jsonl_writer *w, const char *data, size_t len);
+
+/* Takes the last line (one without a newline), sends what waits and
+ * waits for every request. Returns 0 when every line since the last
+ * finish is stored; -EINVAL when a line was bad (the good ones are
+ * stored); else the error of the first failed request (after it, no more
+ * lines are sent: they are all rejected). *rejected (caller frees with
+ * dynbuf_free) receives every line not stored, bad or failed, in input
+ * order, each ending in a newline; at most the target's rejected_max
+ * bytes of them (the log says how many more were lost). The writer can take
+ * more lines after. */
+int jsonl_writer_finish(struct jsonl_writer *w, struct dynbuf *rejected);
+
+/* How many requests the writer has sent (tests, diagnostics). */
+unsigned jsonl_writer_requests(struct jsonl_writer *w);
+
+/* Waits for what is on the wire and frees the writer. NULL is fine. */
+void jsonl_writer_close(struct jsonl_writer *w);
+
 #endif

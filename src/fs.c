@@ -152,6 +152,8 @@ struct item_handle {
 	struct openlink link;	     /* first: the list hands back the handle */
 	struct cache_blob *text;     /* read-only opens: the bytes at open */
 	struct jsonl_reader *reader; /* .items.jsonl opened for reading */
+	struct jsonl_writer *bulk;   /* .items.jsonl opened for writing */
+	bool bulk_pending;	     /* lines taken since the last finish */
 	struct scratch_node *scratch; /* scratch files */
 	/* items opened for writing: what close will store */
 	pthread_mutex_t lock;
@@ -169,7 +171,8 @@ struct item_handle {
 	 * learn it again (and so cannot fail before the bytes are kept). */
 	struct table *table; /* reference; items opened for writing */
 	json_t *key;
-	struct expect expect;		 /* what a store must replace */
+	struct expect expect; /* what a store must replace */
+	struct fs *fs;	      /* for bulk_stored, called off FUSE threads */
 	struct item_handle *next_writer; /* fs->writers, under writers_lock */
 };
 
@@ -978,6 +981,7 @@ static void handle_free(struct item_handle *h)
 		return;
 	cache_blob_unref(h->text);
 	jsonl_reader_close(h->reader);
+	jsonl_writer_close(h->bulk);
 	expect_clear(&h->expect);
 	scratch_node_unref(h->scratch);
 	fs_table_unref(h->table);
@@ -1030,6 +1034,109 @@ static int items_open(struct fs *fs, struct node *n, struct item_handle *h)
 	    .consistent = fs->consistent};
 
 	return jsonl_reader_open(fs->ddb, &src, &h->reader);
+}
+
+/* Where a bulk write's stored item is shown: its cached copy and listing
+ * go, and the kernel's, so the mount reads its own writes. */
+static void bulk_stored(json_t *item, void *arg)
+{
+	struct item_handle *h = arg;
+	struct fs *fs = h->fs;
+	struct table *t = h->table;
+	char *hname = NULL, *rname = NULL, *path = NULL;
+
+	if (fs_name_of_value(json_object_get(item, t->hash_name),
+			     t->range_name ? KEYNAME_PARTITION
+					   : KEYNAME_HASH_ITEM,
+			     &hname) != 0)
+		goto out;
+	if (t->range_name &&
+	    fs_name_of_value(json_object_get(item, t->range_name),
+			     KEYNAME_RANGE_ITEM, &rname) != 0)
+		goto out;
+	if ((rname ? asprintf(&path, "/%s/%s/%s", t->name, hname, rname)
+		   : asprintf(&path, "/%s/%s", t->name, hname)) < 0) {
+		path = NULL;
+		goto out;
+	}
+	cache_forget(fs->cache, path);
+	forget_listings(fs, path);
+	fs_invalidate_later(fs, path);
+out:
+	/* A key too long for a file name is shown under a shortened name:
+	 * what the mount cached of that table goes. */
+	if (!path) {
+		char *dir = NULL;
+
+		if (asprintf(&dir, "/%s", t->name) >= 0)
+			cache_forget_tree(fs->cache, dir);
+		free(dir);
+	}
+	free(path);
+	free(hname);
+	free(rname);
+}
+
+/* A bulk file opened for writing: lines become BatchWriteItems as they
+ * come (jsonl.c); O_TRUNC deletes nothing. */
+static int bulk_open(struct fs *fs, struct node *n, struct item_handle *h)
+{
+	struct jsonl_target t = {
+	    .table = n->table->name,
+	    .schema = n->table->schema,
+	    .hash_value =
+		n->key ? json_object_get(n->key, n->table->hash_name) : NULL,
+	    .format = fs->format,
+	    .path = h->path,
+	    .stored = bulk_stored,
+	    .arg = h,
+	    .rejected_max = fs->cache_bytes / 4};
+
+	h->fs = fs;
+	return jsonl_writer_open(fs->ddb, &t, &h->bulk);
+}
+
+/* Waits for every line a bulk handle took; the lines not stored go to
+ * .items.jsonl.rejected beside it (replacing what was there); when none,
+ * that file goes. Returns 0, -EINVAL for a bad line, or a request's
+ * error. */
+static int bulk_finish(struct fs *fs, struct item_handle *h)
+{
+	struct scratch_node *sn = NULL;
+	struct dynbuf rej = {0};
+	char *rp = NULL;
+	int rc;
+
+	rc = jsonl_writer_finish(h->bulk, &rej);
+	h->bulk_pending = false;
+	h->error = rc;
+	if (asprintf(&rp, "%s.rejected", h->path) < 0) {
+		rp = NULL;
+		goto out;
+	}
+	if (rej.len == 0) {
+		if (scratch_unlink(fs->scratch, rp) == 0)
+			fs_invalidate_later(fs, rp);
+		goto out;
+	}
+	if (scratch_lookup(fs->scratch, rp, &sn) != 0 &&
+	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
+		goto out;
+	if (scratch_set(fs->scratch, sn, rej.p, rej.len) != 0)
+		log_msg(
+		    LOG_ERR,
+		    "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
+		    rp, rej.len);
+	else
+		log_msg(LOG_ERR,
+			"%s: the lines not stored are kept in %s, in order",
+			h->path, strrchr(rp, '/') + 1);
+	fs_invalidate_later(fs, rp);
+out:
+	scratch_node_unref(sn);
+	free(rp);
+	dynbuf_free(&rej);
+	return rc;
 }
 
 /* Opens (or, with create, makes) the file at path. */
@@ -1095,12 +1202,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		h->text = cache_blob_ref(n.table->describe);
 		break;
 	case NODE_ITEMS:
-		if (write) {
-			/* Bulk writes come with issue 15's write side. */
-			rc = -EACCES;
-			goto out;
-		}
-		rc = items_open(fs, &n, h);
+		h->table = fs_table_ref(n.table);
+		rc = write ? bulk_open(fs, &n, h) : items_open(fs, &n, h);
 		if (rc)
 			goto out;
 		/* Read as it streams: no size, no page cache. */
@@ -1177,7 +1280,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 	fi->keep_cache = 0;
 	/* Only an item open for writing has anything to do at close: the
 	 * kernel need not ask the others (one round trip less per cat). */
-	fi->noflush = !h->writable;
+	fi->noflush = !h->writable && !h->bulk;
 	fs_openlink_add(fs, &h->link, item_handle_unlinked);
 	fi->fh = (uintptr_t)h;
 	h = NULL;
@@ -1213,6 +1316,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 		return (int)scratch_read(h->scratch, buf, size, offset);
 	if (h->reader)
 		return (int)jsonl_reader_read(h->reader, buf, size, offset);
+	if (h->bulk)
+		return 0; /* a bulk file open for writing reads as empty */
 	pthread_mutex_lock(&h->lock);
 	data = h->writable ? h->buf : h->text->data;
 	len = h->writable ? h->len : h->text->len;
@@ -1241,6 +1346,13 @@ static int fs_write(const char *path, const char *buf, size_t size,
 	if (h->scratch)
 		return (int)scratch_write(fs->scratch, h->scratch, buf, size,
 					  offset);
+	if (h->bulk) {
+		/* In the order written; the offset of a file shown with
+		 * size 0 means nothing. */
+		rc = jsonl_writer_add(h->bulk, buf, size);
+		h->bulk_pending = true;
+		return rc ? rc : (int)size;
+	}
 	if (!h->writable)
 		return -EBADF;
 	pthread_mutex_lock(&h->lock);
@@ -1266,6 +1378,9 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
 	int rc;
 
+	if (h->bulk)
+		return h->bulk_pending ? bulk_finish(current_fs(), h)
+				       : h->error;
 	if (!h->writable)
 		return 0;
 	/* close() of every descriptor flushes, also the shell's close of the
@@ -1288,6 +1403,9 @@ static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
 
 	(void)datasync;
+	if (h && h->bulk)
+		return h->bulk_pending ? bulk_finish(current_fs(), h)
+				       : h->error;
 	if (!h || !h->writable)
 		return 0;
 	return handle_store(current_fs(), path, h);
@@ -1300,6 +1418,11 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 
 	if (!h)
 		return 0;
+	if (h->bulk && h->bulk_pending && bulk_finish(fs, h) < 0)
+		log_msg(
+		    LOG_ERR,
+		    "%s: the store at the last close failed and no program was told",
+		    h->path);
 	if (h->writable) {
 		bool pending;
 
@@ -1340,6 +1463,8 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -EINVAL;
 	if (h && h->scratch)
 		return scratch_truncate(fs->scratch, h->scratch, size);
+	if (h && h->bulk)
+		return 0; /* a bulk file deletes nothing */
 	if (h && h->writable) {
 		/* ftruncate / O_TRUNC: changes what close stores. */
 		pthread_mutex_lock(&h->lock);
