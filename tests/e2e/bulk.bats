@@ -13,6 +13,7 @@ setup() {
 
 teardown() {
 	cleanup_mount
+	stop_proxy
 }
 
 # The requests after log_mark, for the record of a failed test.
@@ -226,4 +227,64 @@ typed_table() {
 	jq -c 'select(.pk != "b") | .x = 1' "$MNT/$T/.items.jsonl" >"$MNT/$T/.items.jsonl"
 	[ "$(ddbtool count "$T")" -eq 4 ]
 	[ "$(ddbtool scan "$T" | jq -s 'map(select(.x.N == "1")) | length')" -eq 3 ]
+}
+
+@test "the server fails half way through a 5,000-line load: close fails, exactly the lines not stored are in .items.jsonl.rejected" {
+	T=$(uniq_table half)
+	ddbtool create "$T" pk:S
+	GATE_CTL="$BATS_TEST_TMPDIR/gate.ctl"
+	: >"$GATE_CTL"
+	start_proxy "$PY" "$DYNAMOFS_ROOT/tests/tools/gateproxy.py" \
+		"$DYNAMOFS_ENDPOINT" "$GATE_CTL" "$BATS_TEST_TMPDIR/gate.log"
+	MOUNT_SOURCE=$PROXY_URL mount_fs -o retries=0
+	export T GATE_CTL DDBTOOL
+	# 2,500 lines are 100 full batches, sent as they come; once boto3
+	# sees them all, every BatchWriteItem fails, and 2,500 more follow
+	run "$PY" - "$MNT/$T/.items.jsonl" <<-'EOF2'
+		import errno, os, subprocess, sys
+		fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+		def lines(a, b):
+		    return "".join('{"pk":"k%04d","v":%d}\n' % (i, i) for i in range(a, b)).encode()
+		os.write(fd, lines(0, 2500))
+		while True:
+		    n = subprocess.run(["/usr/bin/python3", os.environ["DDBTOOL"], "count", os.environ["T"]],
+		                       capture_output=True, text=True, check=True).stdout.strip()
+		    if n == "2500":
+		        break
+		with open(os.environ["GATE_CTL"], "w") as f:
+		    f.write("BatchWriteItem 500\n")
+		os.write(fd, lines(2500, 5000))
+		try:
+		    os.close(fd)
+		    print("closed")
+		except OSError as e:
+		    print(errno.errorcode[e.errno])
+	EOF2
+	assert_output EIO
+	[ "$(ddbtool count "$T")" -eq 2500 ]
+	# exactly the lines not stored, in order
+	diff <(for i in $(seq 2500 4999); do printf '{"pk":"k%04d","v":%d}\n' "$i" "$i"; done) "$MNT/$T/.items.jsonl.rejected"
+	grep -q 'line 2501: not' "$DLOG"
+	: >"$GATE_CTL"
+	EXPECT_LOG='not stored|not sent|InternalServerError|500|kept in'
+}
+
+@test "1 GiB written to .items.jsonl streams through with bounded memory" {
+	T=$(uniq_table big)
+	ddbtool create "$T" pk:S
+	# ASan keeps freed memory in quarantine (256 MB by default); a small
+	# one lets the daemon's peak show what it holds
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:quarantine_size_mb=8" mount_fs
+	# 8,192 items, each line padded to 128 KiB with spaces
+	"$PY" -c '
+import sys
+out = sys.stdout.buffer
+for i in range(8192):
+    line = ("{\"pk\":\"b%05d\",\"v\":%d}" % (i, i)).encode()
+    out.write(line + b" " * (131071 - len(line)) + b"\n")
+' >"$MNT/$T/.items.jsonl"
+	[ "$(ddbtool count "$T")" -eq 8192 ]
+	hwm=$(awk '/VmHWM/ {print $2}' "/proc/$DYNAMOFS_PID/status")
+	echo "daemon peak RSS: $hwm kB"
+	[ "$hwm" -lt $((200 * 1024)) ]
 }
