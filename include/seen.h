@@ -24,9 +24,16 @@ void seen_free(struct seen *s);
 void seen_note(struct seen *s, pid_t tgid, const char *path,
 	       struct cache_blob *text);
 
-/* Records text (as seen_note) for tgid alone: what a failed write of tgid
- * expected, so that the kernel's retry of the same call expects it again.
- * Thread-safe. */
+/* Records that process tgid wrote text (NULL: deleted the item) at path:
+ * anyone now sees it, and so does tgid if it has an image of its own there
+ * (a process that never read the item keeps expecting what anyone saw, so
+ * a shell's `echo > f` never conflicts with its own earlier one). */
+void seen_note_write(struct seen *s, pid_t tgid, const char *path,
+		     struct cache_blob *text);
+
+/* Records text (as seen_note) for tgid alone: what a failed rename or
+ * truncate of tgid expected, so that the kernel's retry of the same call
+ * expects it again. Kept even past the byte budget. Thread-safe. */
 void seen_pin(struct seen *s, pid_t tgid, const char *path,
 	      struct cache_blob *text);
 

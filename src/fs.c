@@ -118,6 +118,10 @@ struct expect {
 	 * back after its save failed), not the user's: a conflict keeps
 	 * them out of .NAME.rejected, which holds the save's. */
 	bool backup;
+	/* A rename or truncate, which the kernel calls once more after
+	 * ESTALE: a conflict pins the process's image to what it expected,
+	 * so that call fails the same way. */
+	bool pin;
 };
 
 static void expect_clear(struct expect *x)
@@ -126,10 +130,26 @@ static void expect_clear(struct expect *x)
 	x->text = NULL;
 }
 
-/* The process (thread group) of the FUSE request being served. */
-static pid_t caller_tgid(void)
+/* The process (thread group) of the FUSE request being served; 0 when no
+ * image is kept (conflicts=overwrite without version_attribute=), which
+ * spares each open the read of /proc. */
+static pid_t caller_tgid(struct fs *fs)
 {
+	if (fs->overwrite && !fs->version)
+		return 0;
 	return seen_thread_group(fuse_get_context()->pid);
+}
+
+/* The text of the item a rename to a scratch name hid at path (vim's
+ * backup), as a blob (caller drops), or NULL: what the mount believes is
+ * there, since the item is still in DynamoDB. */
+static struct cache_blob *hidden_text(struct fs *fs, const char *path)
+{
+	char *was = fs_pathset_value(&fs->hidden, path);
+	struct cache_blob *b = was ? cache_blob_new(was, strlen(was)) : NULL;
+
+	free(was);
+	return b;
 }
 
 /* What a write by tgid at path expects when no open of its handle read the
@@ -652,7 +672,7 @@ static void item_stored(struct fs *fs, const char *path, struct table *t,
 	if (fs_item_store(fs, t, path, item, &text, &mtime) != 0)
 		cache_forget(fs->cache, path);
 	if (text)
-		seen_note(fs->seen, x ? x->tgid : 0, path, text);
+		seen_note_write(fs->seen, x ? x->tgid : 0, path, text);
 	if (x) {
 		expect_clear(x);
 		x->text = text ? cache_blob_ref(text) : NULL;
@@ -681,7 +701,8 @@ static void conflict_found(struct fs *fs, const char *path, struct node *n,
 	int rc;
 
 	forget_listings(fs, path);
-	seen_pin(fs->seen, x->tgid, path, x->text);
+	if (x->pin)
+		seen_pin(fs->seen, x->tgid, path, x->text);
 	rc = ddb_get_item(fs->ddb, n->table->name, n->key, true, &item, NULL);
 	if (rc == -ENOENT)
 		cache_item_put_negative(fs->cache, path);
@@ -1061,6 +1082,7 @@ static void bulk_stored(json_t *item, void *arg)
 	}
 	cache_forget(fs->cache, path);
 	forget_listings(fs, path);
+	fs_created_note(fs, path);
 	fs_invalidate_later(fs, path);
 out:
 	/* A key too long for a file name is shown under a shortened name:
@@ -1107,9 +1129,16 @@ static int bulk_finish(struct fs *fs, struct item_handle *h)
 	char *rp = NULL;
 	int rc;
 
+	pthread_mutex_lock(&h->lock);
+	if (!h->bulk_pending) {
+		rc = h->error;
+		pthread_mutex_unlock(&h->lock);
+		return rc;
+	}
 	rc = jsonl_writer_finish(h->bulk, &rej);
 	h->bulk_pending = false;
 	h->error = rc;
+	pthread_mutex_unlock(&h->lock);
 	if (asprintf(&rp, "%s.rejected", h->path) < 0) {
 		rp = NULL;
 		goto out;
@@ -1147,6 +1176,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 	struct item_handle *h = NULL;
 	struct cache_blob *text = NULL;
 	bool write = wants_write(fi->flags) || create;
+	struct cache_blob *hidden;
 	struct node n;
 	time_t mtime;
 	pid_t tgid;
@@ -1210,7 +1240,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		fi->direct_io = 1;
 		break;
 	case NODE_ITEM:
-		tgid = caller_tgid();
+		tgid = caller_tgid(fs);
 		/* With O_EXCL the put at close is conditional, so a cache
 		 * that is behind (another client made the item in the last
 		 * cache_ttl) still cannot overwrite it: close says EEXIST. */
@@ -1235,7 +1265,11 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 			 * back), or on no item. */
 			h->excl = (fi->flags & O_EXCL) != 0 ||
 				  (!create && fs->overwrite);
-			expect_for(fs, tgid, path, NULL, &h->expect);
+			/* A hidden name (vim's backup took it) still has
+			 * its item in DynamoDB: that is the belief. */
+			hidden = n.hidden ? hidden_text(fs, path) : NULL;
+			expect_for(fs, tgid, path, hidden, &h->expect);
+			cache_blob_unref(hidden);
 			h->table = fs_table_ref(n.table);
 			h->key = json_incref(n.key);
 			writer_add(fs, h);
@@ -1245,7 +1279,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		if (rc)
 			goto out;
 		if (!write) {
-			seen_note(fs->seen, tgid, path, text);
+			if (tgid)
+				seen_note(fs->seen, tgid, path, text);
 			h->text = text;
 			text = NULL;
 			break;
@@ -1255,7 +1290,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		    !(fi->flags & O_TRUNC)) {
 			/* Opened for reading too: the writer saw what this
 			 * open serves, and that is what a store replaces. */
-			seen_note(fs->seen, tgid, path, text);
+			if (tgid)
+				seen_note(fs->seen, tgid, path, text);
 			h->expect.tgid = tgid;
 			h->expect.text = cache_blob_ref(text);
 		} else {
@@ -1348,9 +1384,12 @@ static int fs_write(const char *path, const char *buf, size_t size,
 					  offset);
 	if (h->bulk) {
 		/* In the order written; the offset of a file shown with
-		 * size 0 means nothing. */
+		 * size 0 means nothing. A flush of a shared descriptor may
+		 * come meanwhile: the handle's lock keeps them apart. */
+		pthread_mutex_lock(&h->lock);
 		rc = jsonl_writer_add(h->bulk, buf, size);
 		h->bulk_pending = true;
+		pthread_mutex_unlock(&h->lock);
 		return rc ? rc : (int)size;
 	}
 	if (!h->writable)
@@ -1379,8 +1418,7 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	int rc;
 
 	if (h->bulk)
-		return h->bulk_pending ? bulk_finish(current_fs(), h)
-				       : h->error;
+		return bulk_finish(current_fs(), h);
 	if (!h->writable)
 		return 0;
 	/* close() of every descriptor flushes, also the shell's close of the
@@ -1404,8 +1442,7 @@ static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 	(void)datasync;
 	if (h && h->bulk)
-		return h->bulk_pending ? bulk_finish(current_fs(), h)
-				       : h->error;
+		return bulk_finish(current_fs(), h);
 	if (!h || !h->writable)
 		return 0;
 	return handle_store(current_fs(), path, h);
@@ -1418,7 +1455,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 
 	if (!h)
 		return 0;
-	if (h->bulk && h->bulk_pending && bulk_finish(fs, h) < 0)
+	if (h->bulk && bulk_finish(fs, h) < 0)
 		log_msg(
 		    LOG_ERR,
 		    "%s: the store at the last close failed and no program was told",
@@ -1512,7 +1549,8 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 			break;
 		memcpy(data, text->data,
 		       (size_t)size < text->len ? (size_t)size : text->len);
-		expect_for(fs, caller_tgid(), path, text, &x);
+		expect_for(fs, caller_tgid(fs), path, text, &x);
+		x.pin = true;
 		rc = item_write(fs, path, &n, data, (size_t)size, false, false,
 				&x);
 		expect_clear(&x);
@@ -1539,7 +1577,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 static void item_deleted(struct fs *fs, const char *path, struct node *n)
 {
 	/* Whoever deleted it saw it go: a new file there expects no item. */
-	seen_note(fs->seen, caller_tgid(), path, NULL);
+	seen_note_write(fs->seen, caller_tgid(fs), path, NULL);
 	cache_item_put_negative(fs->cache, path);
 	forget_listings(fs, path);
 	drop_rejected(fs, path);
@@ -1583,6 +1621,16 @@ static int moved_item_delete(struct fs *fs, const char *path, struct node *n,
 		return item_delete(fs, path, n);
 	w.seen = seen;
 	rc = cond_build(&c, &w);
+	if (!rc && c.unchecked) {
+		/* What one expression cannot hold, by a consistent read. */
+		json_t *now = NULL;
+
+		rc = ddb_get_item(fs->ddb, n->table->name, n->key, true, &now,
+				  &err);
+		if (!rc && !cond_attrs_hold(c.unchecked, now))
+			rc = -ESTALE;
+		json_decref(now);
+	}
 	if (!rc)
 		rc = ddb_delete_item(fs->ddb, n->table->name, n->key, c.expr,
 				     c.names, c.values, &err);
@@ -1879,7 +1927,13 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 				     : item_fetch(fs, to, nt, &text, &mtime);
 	if (rc && rc != -ENOENT)
 		goto out;
-	expect_for(fs, caller_tgid(), to, rc ? NULL : text, &x);
+	if (nt->hidden && !noreplace) {
+		cache_blob_unref(text);
+		text = hidden_text(fs, to);
+		rc = text ? 0 : -ENOENT;
+	}
+	expect_for(fs, caller_tgid(fs), to, rc ? NULL : text, &x);
+	x.pin = true;
 	rc = expect_item(fs, to, &x, &seen);
 	if (!rc)
 		rc = version_bump(fs, nt->table, to, item,
@@ -1976,7 +2030,10 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 		return rc;
 	}
 	new_item = rc == -ENOENT;
-	expect_for(fs, caller_tgid(), to, new_item ? NULL : text, &x);
+	if (nt->hidden)
+		text = hidden_text(fs, to);
+	expect_for(fs, caller_tgid(fs), to, text, &x);
+	x.pin = true;
 	origin = scratch_origin(nf->scratch);
 	x.backup = origin && strcmp(origin, to) == 0;
 	free(origin);

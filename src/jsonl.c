@@ -101,9 +101,10 @@ static int fetch_page(struct segment *s)
 	}
 	json_decref(s->start);
 	s->start = last;
-	if (!last)
-		s->done = true;
-	return 0;
+	/* 1: that was the last page; the caller marks the segment done
+	 * under the lock, with the page ready, so the reader never sees
+	 * "done" before the page. */
+	return last ? 0 : 1;
 }
 
 static void *segment_main(void *arg)
@@ -122,10 +123,12 @@ static void *segment_main(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		rc = fetch_page(s);
 		pthread_mutex_lock(&r->lock);
-		if (rc)
+		if (rc < 0) {
 			s->error = rc;
-		else
+		} else {
 			s->ready = true;
+			s->done = rc == 1;
+		}
 		pthread_cond_broadcast(&r->cond);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -463,7 +466,13 @@ static void job_done(struct jsonl_writer *w, struct job *j, int rc)
 		pathmap_remove(&w->keys, &k->node);
 		free(k);
 	}
-	if (rc) {
+	if (rc == -EINVAL) {
+		/* The server refused this line alone (a check the codec
+		 * cannot make, as an index key's type): a bad line, and the
+		 * load goes on. */
+		w->bad_line = true;
+		reject_line(w, j->number, j->text, j->len);
+	} else if (rc) {
 		if (!w->error)
 			w->error = rc;
 		reject_line(w, j->number, j->text, j->len);
@@ -507,7 +516,11 @@ static bool job_ready(struct jsonl_writer *w)
 	for (struct job *j = w->head; j; j = j->next)
 		if (!j->key->flying && ++n >= PUTQ_BATCH_MAX)
 			return true;
-	return n > 0 && (w->draining || w->closing);
+	/* Fewer: only when nothing more can come (finish, close, or the
+	 * queue at its bound, where add waits for room). */
+	return n > 0 &&
+	       (w->draining || w->closing || w->queued >= JSONL_QUEUE_LINES ||
+		w->queued_bytes >= JSONL_QUEUE_BYTES);
 }
 
 /* One BatchWriteItem of batch[0..n); rc[i] set per job: 0 stored, or an

@@ -90,9 +90,10 @@ static struct seen_entry *find(struct seen *s, const char *key, size_t len)
 	return n ? pathmap_entry(n, struct seen_entry, node) : NULL;
 }
 
-/* Sets the image of key (under the lock); false when there was no room. */
+/* Sets the image of key (under the lock); false when there was no room.
+ * A forced image is kept even past the byte budget (the others go). */
 static bool set_locked(struct seen *s, pid_t tgid, const char *path,
-		       struct cache_blob *text)
+		       struct cache_blob *text, bool force)
 {
 	char key[4200];
 	int len = make_key(key, sizeof(key), tgid, path);
@@ -105,7 +106,7 @@ static bool set_locked(struct seen *s, pid_t tgid, const char *path,
 	if (e)
 		entry_drop(s, e);
 	bytes = sizeof(*e) + (size_t)len + 1 + (text ? text->len : 0);
-	if (bytes > s->max_bytes)
+	if (bytes > s->max_bytes && !force)
 		return false;
 	while (s->oldest &&
 	       (s->bytes + bytes > s->max_bytes || s->map.n >= s->max_entries))
@@ -136,8 +137,22 @@ void seen_note(struct seen *s, pid_t tgid, const char *path,
 {
 	pthread_mutex_lock(&s->lock);
 	if (tgid > 0)
-		set_locked(s, tgid, path, text);
-	set_locked(s, 0, path, text);
+		set_locked(s, tgid, path, text, false);
+	set_locked(s, 0, path, text, false);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void seen_note_write(struct seen *s, pid_t tgid, const char *path,
+		     struct cache_blob *text)
+{
+	char key[4200];
+	int len;
+
+	pthread_mutex_lock(&s->lock);
+	len = tgid > 0 ? make_key(key, sizeof(key), tgid, path) : -1;
+	if (len > 0 && find(s, key, (size_t)len))
+		set_locked(s, tgid, path, text, false);
+	set_locked(s, 0, path, text, false);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -145,7 +160,7 @@ void seen_pin(struct seen *s, pid_t tgid, const char *path,
 	      struct cache_blob *text)
 {
 	pthread_mutex_lock(&s->lock);
-	set_locked(s, tgid > 0 ? tgid : 0, path, text);
+	set_locked(s, tgid > 0 ? tgid : 0, path, text, true);
 	pthread_mutex_unlock(&s->lock);
 }
 

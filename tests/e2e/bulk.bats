@@ -288,3 +288,29 @@ for i in range(8192):
 	echo "daemon peak RSS: $hwm kB"
 	[ "$hwm" -lt $((200 * 1024)) ]
 }
+
+@test "lines of 720 KB of text each (escaped) load without waiting forever for a full batch" {
+	T=$(uniq_table wide)
+	ddbtool create "$T" pk:S
+	mount_fs
+	"$PY" -c '
+import json
+for i in range(30):
+    print(json.dumps({"pk": "w%d" % i, "s": "\u00e9" * 120000}, separators=(",", ":")))
+' >"$MNT/$T/.items.jsonl"
+	[ "$(ddbtool count "$T")" -eq 30 ]
+}
+
+@test "items loaded into a partition this mount just made are read at once" {
+	T=$(uniq_table made)
+	ddbtool create "$T" p:S s:S
+	mount_fs -o cache_ttl=600
+	mkdir "$MNT/$T/P"
+	ls "$MNT/$T/P" >/dev/null
+	printf '{"p":"P","s":"1","v":1}\n{"p":"P","s":"2","v":2}\n' >"$MNT/$T/P/.items.jsonl"
+	run jq -c . "$MNT/$T/P/1.json"
+	assert_output '{"p":"P","s":"1","v":1}'
+	run ls "$MNT/$T/P"
+	assert_output "1.json
+2.json"
+}

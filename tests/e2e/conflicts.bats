@@ -335,3 +335,40 @@ other_client_sets_v() {
 	assert_output NONE
 	EXPECT_LOG='not deleted'
 }
+
+@test "a shell's own redirections never conflict with each other, nor with an rm in between" {
+	T=$(uniq_table shell)
+	ddbtool create "$T" id:S
+	mount_fs -o cache_ttl=600
+	# one bash process does every redirection: it never reads the item
+	run bash -c '
+		set -e
+		echo "{\"a\": 1}" >"$1/f.json"
+		sed -i "s/1/2/" "$1/f.json"
+		echo "{\"a\": 3}" >"$1/f.json"
+		exec 3>"$1/f.json"; echo "{\"a\": 4}" >&3; exec 3>&-
+		rm "$1/f.json"
+		echo "{\"a\": 5}" >"$1/f.json"
+		cat "$1/f.json" >/dev/null
+		echo "{\"a\": 6}" >"$1/f.json"
+	' _ "$MNT/$T"
+	assert_success
+	[ "$(ddbtool get "$T" '{"id":{"S":"f"}}' | jq -r .a.N)" = 6 ]
+	[ ! -e "$MNT/$T/.f.json.rejected" ]
+	! grep -q 'changed since' "$DLOG"
+}
+
+@test "a name a rename hid (mv f f.orig; jq . f.orig > f) is written over what the mount knows is there" {
+	seed hide
+	ddbtool put "$T" '{"id":{"S":"g"},"v":{"N":"7"}}'
+	mount_fs -o cache_ttl=600
+	mv "$MNT/$T/a.json" "$MNT/$T/a.orig"
+	jq '.v = 2' "$MNT/$T/a.orig" >"$MNT/$T/a.json"
+	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 2 ]
+	mv "$MNT/$T/a.json" "$MNT/$T/a~"
+	mv "$MNT/$T/g.json" "$MNT/$T/a.json"
+	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 7 ]
+	run ddbtool get "$T" '{"id":{"S":"g"}}'
+	assert_output NONE
+	! grep -q 'changed since' "$DLOG"
+}
