@@ -519,13 +519,24 @@ class Bench:
                       ceiling=("put_c1", "put_c8"), target=dict(ratio=1.5)))
 
         # (3c) the same files again with xargs -P8 cp, over the items 3b
-        # made in that round: cp opens existing files with O_TRUNC, so the
-        # puts are unconditional and concurrent closes share BatchWriteItems
+        # made in that round: cp opens existing files with O_TRUNC, and with
+        # conflicts=check (the default) each close is a PutItem conditional
+        # on the item this cp saw, sent alone (a condition cannot ride in a
+        # BatchWriteItem)
+        def reload_a(r):
+            return ("cd %s && ls -U | xargs -P8 -n%d cp -t %s/Load/xp-d%d-r%d/"
+                    % (src, xn, M, delay, r), ("Load", "xp-d%d-r%d" % (delay, r)))
         W.append(dict(id="3c-reload-xargs", title="reload %d existing items, xargs -P8 cp"
-                      % src_files, items=src_files,
-                      a=lambda r: ("cd %s && ls -U | xargs -P8 -n%d cp -t %s/Load/xp-d%d-r%d/"
-                                   % (src, xn, M, delay, r),
-                                   ("Load", "xp-d%d-r%d" % (delay, r))),
+                      % src_files, items=src_files, a=reload_a,
+                      b=lambda r: load_b("bw-d%d-r%d-b" % (delay, r))(),
+                      ceiling=("put_c1", "put_c8"), target=dict()))
+        # (3c-overwrite) 3c's command over the same items, on a mount with
+        # -o conflicts=overwrite (run_a passes "opts" to each fresh mount):
+        # the puts are unconditional and concurrent closes share
+        # BatchWriteItems (src/putq.c); 3c minus this is the check's cost
+        W.append(dict(id="3c-overwrite", title="reload %d existing items, xargs -P8 cp, "
+                      "conflicts=overwrite" % src_files, items=src_files, a=reload_a,
+                      opts="conflicts=overwrite",
                       b=lambda r: load_b("bw-d%d-r%d-b" % (delay, r))(),
                       ceiling=("put_c1", "put_c8"), target=dict()))
 
@@ -674,6 +685,7 @@ class Bench:
                 cmd, verify = w["a"](r)
                 a = self.run_a(endpoint, cmd, w["items"],
                                check=lambda out: out.strip()[-200:],
+                               opts=w.get("opts", ""),
                                name="%s-d%g-r%d" % (w["id"], delay, r))
                 if verify:
                     got = 0
@@ -834,6 +846,7 @@ class Bench:
             met.append(max(req) <= t["requests"])
         summ["target_met"] = all(met) if met else None
         return dict(id=w["id"], title=w["title"], items=w["items"], target=t,
+                    mount_opts=w.get("opts", ""),
                     ceiling_keys=list(w["ceiling"]), summary=summ, rounds=rounds)
 
     def rss_pass(self, endpoint, W, delay):
