@@ -12,7 +12,8 @@
  * counts one). */
 #define COND_EXPR_MAX 4096
 #define COND_OPS_MAX  300
-/* The deepest document path DynamoDB takes (a.b[1].c is depth 3). */
+/* The deepest document path compared: a top-level attribute is depth 1,
+ * each map member or list element one deeper (a.b[1].c is depth 4). */
 #define COND_DEPTH_MAX 32
 
 /* A condition for PutItem's ConditionExpression. Zero-initialise; every
