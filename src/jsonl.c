@@ -29,14 +29,48 @@ struct segment {
 	int error;
 };
 
-struct jsonl_reader {
-	struct ddb_client *ddb;
+/* What a reader or writer keeps of the table it works on (copies). */
+struct jsonl_table {
 	char *table;
 	char *hash_name;
 	char *range_name;
-	struct codec_schema schema;
-	json_t *hash_value;
+	struct codec_schema schema; /* names point at the copies above */
+	json_t *hash_value;	    /* a partition's key value, or NULL */
 	enum codec_format format;
+};
+
+/* Copies what names the table into t (zeroed). Returns 0 or -ENOMEM (t
+ * is then half filled: table_free it). */
+static int table_copy(struct jsonl_table *t, const char *table,
+		      const struct codec_schema *schema, json_t *hash_value,
+		      enum codec_format format)
+{
+	t->table = strdup(table);
+	t->hash_name = strdup(schema->hash_name);
+	t->range_name = schema->range_name ? strdup(schema->range_name) : NULL;
+	t->schema = *schema;
+	t->schema.hash_name = t->hash_name;
+	t->schema.range_name = t->range_name;
+	t->hash_value = hash_value ? json_deep_copy(hash_value) : NULL;
+	t->format = format;
+	return !t->table || !t->hash_name ||
+		       (schema->range_name && !t->range_name) ||
+		       (hash_value && !t->hash_value)
+		   ? -ENOMEM
+		   : 0;
+}
+
+static void table_free(struct jsonl_table *t)
+{
+	json_decref(t->hash_value);
+	free(t->table);
+	free(t->hash_name);
+	free(t->range_name);
+}
+
+struct jsonl_reader {
+	struct ddb_client *ddb;
+	struct jsonl_table t;
 	bool consistent;
 
 	pthread_mutex_t lock;
@@ -60,7 +94,8 @@ static int render_item(json_t *item, void *arg)
 {
 	struct segment *s = arg;
 
-	return codec_render_line(item, &s->r->schema, s->r->format, &s->lines);
+	return codec_render_line(item, &s->r->t.schema, s->r->t.format,
+				 &s->lines);
 }
 
 /* Fetches the segment's next page into s->lines; called without the lock
@@ -68,9 +103,9 @@ static int render_item(json_t *item, void *arg)
 static int fetch_page(struct segment *s)
 {
 	struct jsonl_reader *r = s->r;
-	struct ddb_page_req req = {.table = r->table,
-				   .hash_name = r->hash_name,
-				   .hash_value = r->hash_value,
+	struct ddb_page_req req = {.table = r->t.table,
+				   .hash_name = r->t.hash_name,
+				   .hash_value = r->t.hash_value,
 				   .read = DDB_READ_ITEMS,
 				   .start = s->start,
 				   .consistent = r->consistent};
@@ -80,7 +115,7 @@ static int fetch_page(struct segment *s)
 	size_t len = 0;
 	int rc;
 
-	if (r->hash_value)
+	if (r->t.hash_value)
 		rc = ddb_query_page(r->ddb, &req, &body, &len, &err);
 	else
 		rc = ddb_scan_page(r->ddb, &req, s->index, r->total, &body,
@@ -92,7 +127,7 @@ static int fetch_page(struct segment *s)
 	free(body);
 	if (rc == -EBADMSG) {
 		log_msg(LOG_ERR, "%s: a malformed page from DynamoDB",
-			r->table);
+			r->t.table);
 		rc = -EIO;
 	}
 	if (rc) {
@@ -153,6 +188,7 @@ int jsonl_reader_open(struct ddb_client *ddb, const struct jsonl_source *src,
 		      struct jsonl_reader **out)
 {
 	struct jsonl_reader *r;
+	int rc;
 
 	*out = NULL;
 	if (!src->table || !src->schema.hash_name)
@@ -163,24 +199,14 @@ int jsonl_reader_open(struct ddb_client *ddb, const struct jsonl_source *src,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	r->ddb = ddb;
-	r->table = strdup(src->table);
-	r->hash_name = strdup(src->schema.hash_name);
-	r->range_name =
-	    src->schema.range_name ? strdup(src->schema.range_name) : NULL;
-	r->schema = src->schema;
-	r->schema.hash_name = r->hash_name;
-	r->schema.range_name = r->range_name;
-	r->hash_value =
-	    src->hash_value ? json_deep_copy(src->hash_value) : NULL;
-	r->format = src->format;
+	rc = table_copy(&r->t, src->table, &src->schema, src->hash_value,
+			src->format);
 	r->consistent = src->consistent;
 	r->total = src->hash_value ? 1
 		   : src->segments ? src->segments
 				   : JSONL_SEGMENTS;
 	r->seg = calloc(r->total, sizeof(*r->seg));
-	if (!r->table || !r->hash_name ||
-	    (src->schema.range_name && !r->range_name) ||
-	    (src->hash_value && !r->hash_value) || !r->seg) {
+	if (rc || !r->seg) {
 		jsonl_reader_close(r);
 		return -ENOMEM;
 	}
@@ -304,10 +330,7 @@ void jsonl_reader_close(struct jsonl_reader *r)
 	}
 	free(r->seg);
 	dynbuf_free(&r->cur);
-	json_decref(r->hash_value);
-	free(r->table);
-	free(r->hash_name);
-	free(r->range_name);
+	table_free(&r->t);
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
@@ -343,12 +366,7 @@ struct reject {
 
 struct jsonl_writer {
 	struct ddb_client *ddb;
-	char *table;
-	char *hash_name;
-	char *range_name;
-	struct codec_schema schema;
-	json_t *hash_value;
-	enum codec_format format;
+	struct jsonl_table t;
 	char *path;
 	void (*stored)(json_t *item, void *arg);
 	void *arg;
@@ -384,7 +402,7 @@ struct jsonl_writer {
  * Returns 0 and *text (caller frees) or -ENOMEM / -EINVAL. */
 static int key_text(const struct jsonl_writer *w, json_t *item, char **text)
 {
-	const char *names[2] = {w->hash_name, w->range_name};
+	const char *names[2] = {w->t.hash_name, w->t.range_name};
 	struct dynbuf b = {0};
 	int rc = 0;
 
@@ -552,7 +570,7 @@ static void send_jobs(struct jsonl_writer *w, struct job **batch, size_t n,
 				r = -ENOMEM;
 		}
 		if (!r) {
-			req = json_pack("{s{sO}}", "RequestItems", w->table,
+			req = json_pack("{s{sO}}", "RequestItems", w->t.table,
 					reqs);
 			pthread_mutex_lock(&w->lock);
 			w->requests++;
@@ -580,7 +598,7 @@ static void send_jobs(struct jsonl_writer *w, struct job **batch, size_t n,
 			return;
 		}
 		unproc = json_object_get(
-		    json_object_get(resp, "UnprocessedItems"), w->table);
+		    json_object_get(resp, "UnprocessedItems"), w->t.table);
 		for (i = 0; i < n; i++) {
 			bool again = false;
 			size_t u;
@@ -699,12 +717,12 @@ static int check_line(struct jsonl_writer *w, const char *text, size_t len,
 		      json_t **item, char *why, size_t whylen)
 {
 	struct codec_error cerr = {0};
-	const char *names[2] = {w->hash_name, w->range_name};
+	const char *names[2] = {w->t.hash_name, w->t.range_name};
 	json_t *key = NULL;
 	int rc;
 
 	*item = NULL;
-	rc = codec_parse(text, len, w->format, item, &cerr);
+	rc = codec_parse(text, len, w->t.format, item, &cerr);
 	if (rc) {
 		codec_strerror(&cerr, why, whylen);
 		return rc;
@@ -725,17 +743,17 @@ static int check_line(struct jsonl_writer *w, const char *text, size_t len,
 		}
 	}
 	if (!rc) {
-		rc = codec_apply_key(*item, &w->schema, key, &cerr);
+		rc = codec_apply_key(*item, &w->t.schema, key, &cerr);
 		if (rc)
 			codec_strerror(&cerr, why, whylen);
 	}
-	if (!rc && w->hash_value &&
-	    !cond_value_equal(json_object_get(*item, w->hash_name),
-			      w->hash_value)) {
+	if (!rc && w->t.hash_value &&
+	    !cond_value_equal(json_object_get(*item, w->t.hash_name),
+			      w->t.hash_value)) {
 		snprintf(
 		    why, whylen,
 		    "its \"%s\" is not this partition's (the directory's) key",
-		    w->hash_name);
+		    w->t.hash_name);
 		rc = -EINVAL;
 	}
 	json_decref(key);
@@ -933,6 +951,7 @@ int jsonl_writer_open(struct ddb_client *ddb, const struct jsonl_target *t,
 {
 	struct jsonl_writer *w;
 	struct timespec now;
+	int rc;
 
 	*out = NULL;
 	if (!t->table || !t->schema.hash_name)
@@ -943,15 +962,7 @@ int jsonl_writer_open(struct ddb_client *ddb, const struct jsonl_target *t,
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	w->ddb = ddb;
-	w->table = strdup(t->table);
-	w->hash_name = strdup(t->schema.hash_name);
-	w->range_name =
-	    t->schema.range_name ? strdup(t->schema.range_name) : NULL;
-	w->schema = t->schema;
-	w->schema.hash_name = w->hash_name;
-	w->schema.range_name = w->range_name;
-	w->hash_value = t->hash_value ? json_deep_copy(t->hash_value) : NULL;
-	w->format = t->format;
+	rc = table_copy(&w->t, t->table, &t->schema, t->hash_value, t->format);
 	w->path = strdup(t->path ? t->path : t->table);
 	w->stored = t->stored;
 	w->arg = t->arg;
@@ -959,10 +970,7 @@ int jsonl_writer_open(struct ddb_client *ddb, const struct jsonl_target *t,
 	w->slots = (struct putq_slots)PUTQ_SLOTS_INIT;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	w->rng = (uint64_t)now.tv_nsec * 2654435761u + 1;
-	if (!w->table || !w->hash_name || !w->path ||
-	    (t->schema.range_name && !w->range_name) ||
-	    (t->hash_value && !w->hash_value) ||
-	    pathmap_init(&w->keys, 64) != 0) {
+	if (rc || !w->path || pathmap_init(&w->keys, 64) != 0) {
 		jsonl_writer_close(w);
 		return -ENOMEM;
 	}
@@ -1006,10 +1014,7 @@ void jsonl_writer_close(struct jsonl_writer *w)
 		free(w->rej[i].text);
 	free(w->rej);
 	dynbuf_free(&w->partial);
-	json_decref(w->hash_value);
-	free(w->table);
-	free(w->hash_name);
-	free(w->range_name);
+	table_free(&w->t);
 	free(w->path);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);

@@ -55,6 +55,17 @@ static void unlink_lru(struct seen *s, struct seen_entry *e)
 	e->older = e->newer = NULL;
 }
 
+static void push_newest(struct seen *s, struct seen_entry *e)
+{
+	e->newer = NULL;
+	e->older = s->newest;
+	if (s->newest)
+		s->newest->newer = e;
+	else
+		s->oldest = e;
+	s->newest = e;
+}
+
 static void entry_drop(struct seen *s, struct seen_entry *e)
 {
 	unlink_lru(s, e);
@@ -120,13 +131,7 @@ static bool set_locked(struct seen *s, pid_t tgid, const char *path,
 	e->node.hash = pathmap_hash(key, (size_t)len);
 	e->text = text ? cache_blob_ref(text) : NULL;
 	e->bytes = bytes;
-	e->newer = NULL;
-	e->older = s->newest;
-	if (s->newest)
-		s->newest->newer = e;
-	else
-		s->oldest = e;
-	s->newest = e;
+	push_newest(s, e);
 	pathmap_insert(&s->map, &e->node);
 	s->bytes += bytes;
 	return true;
@@ -184,12 +189,7 @@ bool seen_get(struct seen *s, pid_t tgid, const char *path, bool own_only,
 	if (e) {
 		/* Used: the newest now. */
 		unlink_lru(s, e);
-		e->older = s->newest;
-		if (s->newest)
-			s->newest->newer = e;
-		else
-			s->oldest = e;
-		s->newest = e;
+		push_newest(s, e);
 		*text = e->text ? cache_blob_ref(e->text) : NULL;
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -325,13 +325,9 @@ x.json"
 	unmount_fs
 }
 
-@test "nano (Debian's nanorc, with locking) edits an item: replace, ^S, ^X" {
-	seed_table nano
-	mount_fs
-	poll_start item "$XKEY"
-	log_mark
-	tmux_start "$MNT/$T/P" nano x.json
-	wait_for 'screen_has "\"v\": 1"' 15
+# In the nano of the tmux session: replace "v": 1 by "v": 2 (M-r, all
+# instances), then save with ^S.
+nano_replace_and_save() {
 	tmux -L "$TMUX_SOCK" send-keys M-r
 	wait_for 'screen_has "Search (to replace)"' 5
 	tmux -L "$TMUX_SOCK" send-keys '"v": 1' Enter
@@ -340,6 +336,16 @@ x.json"
 	wait_for 'screen_has "Replace this instance"' 5
 	tmux -L "$TMUX_SOCK" send-keys a
 	tmux -L "$TMUX_SOCK" send-keys C-s
+}
+
+@test "nano (Debian's nanorc, with locking) edits an item: replace, ^S, ^X" {
+	seed_table nano
+	mount_fs
+	poll_start item "$XKEY"
+	log_mark
+	tmux_start "$MNT/$T/P" nano x.json
+	wait_for 'screen_has "\"v\": 1"' 15
+	nano_replace_and_save
 	wait_for '[ "$(xitem_v)" = 2 ]' 20
 	tmux -L "$TMUX_SOCK" send-keys C-x
 	wait_for tmux_gone 15
@@ -360,14 +366,7 @@ y.json"
 	tmux_start "$MNT/$T/P" nano x.json
 	wait_for 'screen_has "\"v\": 1"' 15
 	other_client_renames_x
-	tmux -L "$TMUX_SOCK" send-keys M-r
-	wait_for 'screen_has "Search (to replace)"' 5
-	tmux -L "$TMUX_SOCK" send-keys '"v": 1' Enter
-	wait_for 'screen_has "Replace with"' 5
-	tmux -L "$TMUX_SOCK" send-keys '"v": 2' Enter
-	wait_for 'screen_has "Replace this instance"' 5
-	tmux -L "$TMUX_SOCK" send-keys a
-	tmux -L "$TMUX_SOCK" send-keys C-s
+	nano_replace_and_save
 	wait_for 'screen_has "Stale file handle"' 15
 	screen_has "Error writing x.json: Stale file handle"
 	run ddbtool get "$T" "$XKEY"
