@@ -1927,10 +1927,14 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 				     : item_fetch(fs, to, nt, &text, &mtime);
 	if (rc && rc != -ENOENT)
 		goto out;
-	if (nt->hidden && !noreplace) {
+	if (nt->hidden) {
+		/* The name is free in this mount, so mv's RENAME_NOREPLACE
+		 * may take it; its item, renamed away, is still stored:
+		 * the move replaces what the mount hid. */
 		cache_blob_unref(text);
 		text = hidden_text(fs, to);
 		rc = text ? 0 : -ENOENT;
+		noreplace = false;
 	}
 	expect_for(fs, caller_tgid(fs), to, rc ? NULL : text, &x);
 	x.pin = true;
@@ -2030,8 +2034,12 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 		return rc;
 	}
 	new_item = rc == -ENOENT;
-	if (nt->hidden)
+	if (nt->hidden) {
+		/* As in rename_item: a free name here, an item renamed
+		 * away in DynamoDB, which this replaces. */
 		text = hidden_text(fs, to);
+		noreplace = false;
+	}
 	expect_for(fs, caller_tgid(fs), to, text, &x);
 	x.pin = true;
 	origin = scratch_origin(nf->scratch);

@@ -366,9 +366,16 @@ other_client_sets_v() {
 	jq '.v = 2' "$MNT/$T/a.orig" >"$MNT/$T/a.json"
 	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 2 ]
 	mv "$MNT/$T/a.json" "$MNT/$T/a~"
-	mv "$MNT/$T/g.json" "$MNT/$T/a.json"
+	# mv -n renames with RENAME_NOREPLACE (plain mv may too): the name
+	# is free here, and the item renamed away is what it replaces
+	mv -n "$MNT/$T/g.json" "$MNT/$T/a.json"
 	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 7 ]
 	run ddbtool get "$T" '{"id":{"S":"g"}}'
 	assert_output NONE
+	# a scratch file renamed with RENAME_NOREPLACE onto a hidden name
+	mv "$MNT/$T/a.json" "$MNT/$T/a~2"
+	echo '{"v": 9}' >"$MNT/$T/new.tmp"
+	mv -n "$MNT/$T/new.tmp" "$MNT/$T/a.json"
+	[ "$(ddbtool get "$T" "$AKEY" | jq -r .v.N)" = 9 ]
 	! grep -q 'changed since' "$DLOG"
 }
