@@ -11,10 +11,10 @@
 #include "codec.h"
 #include "ddb.h"
 
-/* How many Scan segments a table's file reads in parallel at most, and how
- * many it starts with: one more starts each time the reader has taken a
- * page past the first JSONL_SEGMENTS_FIRST - 1, so `head -1` of a table
- * whose segments fit a page each costs JSONL_SEGMENTS_FIRST Scans. */
+/* How many Scan segments a table's file reads in parallel, and how many it
+ * starts with: the others start once the reader has taken
+ * JSONL_SEGMENTS_FIRST pages, so `head -1` of a table whose segments fit a
+ * page each costs JSONL_SEGMENTS_FIRST Scans. */
 #define JSONL_SEGMENTS	     8
 #define JSONL_SEGMENTS_FIRST 2
 

@@ -248,14 +248,15 @@ static int take_page(struct jsonl_reader *r)
 				s->lines.len = 0;
 				s->ready = false;
 				r->next_take = (s->index + 1) % r->running;
-				/* One more segment for each page taken past
-				 * the first ones, while there are segments
-				 * left: a reader that stops early (head -1)
-				 * has cost the first segments' pages only. */
-				if (++r->taken >= JSONL_SEGMENTS_FIRST &&
-				    r->running < r->total &&
-				    (rc = start_segment(r)) != 0)
-					return rc;
+				/* The other segments start once the reader
+				 * has taken more than the first page: a
+				 * reader that stops early (head -1) has cost
+				 * the first segments' pages only, one that
+				 * reads on gets every segment at once. */
+				if (++r->taken >= JSONL_SEGMENTS_FIRST)
+					while (r->running < r->total)
+						if ((rc = start_segment(r)) != 0)
+							return rc;
 				pthread_cond_broadcast(&r->cond);
 				return 1;
 			}
@@ -397,9 +398,19 @@ struct jsonl_writer {
 	size_t n_rej, cap_rej, rej_bytes, rej_lost;
 };
 
-/* The key of item as one text: the key attributes in schema order, numbers
- * canonical (1.0 and 1 are one key), so equal keys give equal texts.
+/* The key of item as one text: the key attributes in schema order, each as
+ * its type, its length and its value (numbers canonical: 1.0 and 1 are one
+ * key), so equal keys give equal texts and no value can run into the next.
  * Returns 0 and *text (caller frees) or -ENOMEM / -EINVAL. */
+static int key_part(struct dynbuf *b, const char *tag, const char *v,
+		    size_t len)
+{
+	char head[64];
+
+	snprintf(head, sizeof(head), "%s%zu:", tag, len);
+	return dynbuf_adds(b, head) || dynbuf_add(b, v, len) ? -ENOMEM : 0;
+}
+
 static int key_text(const struct jsonl_writer *w, json_t *item, char **text)
 {
 	const char *names[2] = {w->t.hash_name, w->t.range_name};
@@ -417,13 +428,16 @@ static int key_text(const struct jsonl_writer *w, json_t *item, char **text)
 		    json_object_iter_value(json_object_iter(v)));
 		if (!s)
 			return -EINVAL;
-		rc = dynbuf_adds(&b, tag) || dynbuf_addc(&b, ':') ? -ENOMEM : 0;
-		if (!rc && strcmp(tag, "N") == 0)
-			rc = ddbvalue_number_canonical(s, strlen(s), &b);
-		else if (!rc)
-			rc = dynbuf_add(&b, s, strlen(s) + 1) ? -ENOMEM : 0;
-		if (!rc)
-			rc = dynbuf_addc(&b, '\n') ? -ENOMEM : 0;
+		if (strcmp(tag, "N") == 0) {
+			struct dynbuf num = {0};
+
+			rc = ddbvalue_number_canonical(s, strlen(s), &num);
+			if (!rc)
+				rc = key_part(&b, tag, num.p, num.len);
+			dynbuf_free(&num);
+		} else {
+			rc = key_part(&b, tag, s, strlen(s));
+		}
 	}
 	if (rc) {
 		dynbuf_free(&b);

@@ -314,3 +314,16 @@ for i in range(30):
 	assert_output "1.json
 2.json"
 }
+
+@test "100 lines of one partition (string keys) go out as full BatchWriteItems, not one line a request" {
+	T=$(uniq_table onepart)
+	ddbtool create "$T" p:S s:N
+	mount_fs
+	log_mark
+	for i in $(seq 1 100); do
+		printf '{"p":"part","s":%d}\n' "$i"
+	done >>"$MNT/$T/.items.jsonl"
+	[ "$(ddbtool count "$T")" -eq 100 ]
+	echo "BatchWriteItem: $(requests_since BatchWriteItem)"
+	[ "$(requests_since BatchWriteItem)" -le 8 ]
+}
