@@ -13,6 +13,14 @@
  *            put       TABLE PART           PutItem of new device items
  *            query     TABLE NPART          Query of a random Devices partition
  *            querywide TABLE PART           every page of one partition
+ *            pscan     TABLE -              parallel Scans of the whole
+ *                                           table, THREADS segments, one
+ *                                           connection each, pages read and
+ *                                           discarded; each thread scans its
+ *                                           segment again and again, whole
+ *                                           passes, while SECONDS last
+ *            bwrite    TABLE PART           BatchWriteItem of 25 new device
+ *                                           items a request
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (default "bench"),
  * region AWS_REGION (default us-east-1). Prints one JSON object on stdout. */
 #include <curl/curl.h>
@@ -283,14 +291,14 @@ static int seed(enum seed_kind kind, const char *table, const char *part,
 
 /* ---- ceiling ------------------------------------------------------------ */
 
-enum ceil_op { OP_GET, OP_PUT, OP_QUERY, OP_QUERYWIDE };
+enum ceil_op { OP_GET, OP_PUT, OP_QUERY, OP_QUERYWIDE, OP_PSCAN, OP_BWRITE };
 
 struct ceil_job {
 	enum ceil_op op;
 	const char *table;
 	const char *part;
 	long n;
-	int id;
+	int id, nthreads;
 	double until;
 	long requests, items, errors;
 	double busy; /* seconds spent inside requests */
@@ -301,6 +309,115 @@ static long count_of(const char *body)
 	const char *p = body ? strstr(body, "\"Count\":") : NULL;
 
 	return p ? strtol(p + 8, NULL, 10) : 0;
+}
+
+/* The LastEvaluatedKey object of a response, copied into out (NUL-ended),
+ * or 0 when there is none (or it does not fit). Strings are skipped with
+ * their escapes, so braces inside key values do not count. */
+static int last_key(const char *body, char *out, size_t cap)
+{
+	const char *p = body ? strstr(body, "\"LastEvaluatedKey\":") : NULL;
+	const char *q;
+	int depth = 0, instr = 0;
+
+	if (!p)
+		return 0;
+	p += strlen("\"LastEvaluatedKey\":");
+	while (*p == ' ')
+		p++;
+	if (*p != '{')
+		return 0;
+	for (q = p; *q; q++) {
+		if (instr) {
+			if (*q == '\\' && q[1])
+				q++;
+			else if (*q == '"')
+				instr = 0;
+		} else if (*q == '"') {
+			instr = 1;
+		} else if (*q == '{') {
+			depth++;
+		} else if (*q == '}' && --depth == 0) {
+			break;
+		}
+	}
+	if (!*q || (size_t)(q - p + 2) > cap)
+		return 0;
+	memcpy(out, p, (size_t)(q - p + 1));
+	out[q - p + 1] = '\0';
+	return 1;
+}
+
+/* Occurrences of needle in body (unprocessed puts of a BatchWriteItem). */
+static long occurrences(const char *body, const char *needle)
+{
+	long n = 0;
+
+	for (const char *p = body; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+/* One segment of a parallel Scan, every page, once. */
+static void pscan_segment(struct ceil_job *j, CURL *h, struct buf *resp)
+{
+	char body[4096], lek[2048];
+	int more = 0;
+
+	do {
+		int len = snprintf(body, sizeof(body),
+				   "{\"TableName\":\"%s\",\"Segment\":%d,"
+				   "\"TotalSegments\":%d%s%s}",
+				   j->table, j->id, j->nthreads,
+				   more ? ",\"ExclusiveStartKey\":" : "",
+				   more ? lek : "");
+		double t0 = now_s();
+		long st = post(h, resp, "Scan", body, (size_t)len);
+		j->busy += now_s() - t0;
+		j->requests++;
+		if (st != 200) {
+			j->errors++;
+			return;
+		}
+		j->items += count_of(resp->data);
+		more = last_key(resp->data, lek, sizeof(lek));
+	} while (more);
+}
+
+/* BatchWriteItem of 25 new items until j->until. */
+static void bwrite_loop(struct ceil_job *j, CURL *h, struct buf *resp)
+{
+	size_t cap = 64 * 1024;
+	char *body = malloc(cap), item[1024], key[64];
+	long seq = 0;
+
+	if (!body)
+		return;
+	snprintf(key, sizeof(key), "%s-t%d", j->part, j->id);
+	while (now_s() < j->until) {
+		size_t len = (size_t)snprintf(
+		    body, cap, "{\"RequestItems\":{\"%s\":[", j->table);
+		for (int k = 0; k < 25; k++) {
+			seq++;
+			device_item(item, sizeof(item), "device_id", key, 'S',
+				    "datacount", seq, (unsigned)seq);
+			len +=
+			    (size_t)snprintf(body + len, cap - len,
+					     "%s{\"PutRequest\":{\"Item\":%s}}",
+					     k ? "," : "", item);
+		}
+		len += (size_t)snprintf(body + len, cap - len, "]}}");
+		double t0 = now_s();
+		long st = post(h, resp, "BatchWriteItem", body, len);
+		j->busy += now_s() - t0;
+		j->requests++;
+		if (st == 200)
+			j->items +=
+			    25 - occurrences(resp->data, "\"PutRequest\"");
+		else
+			j->errors++;
+	}
+	free(body);
 }
 
 static void *ceil_main(void *arg)
@@ -314,6 +431,20 @@ static void *ceil_main(void *arg)
 
 	if (!h)
 		return NULL;
+	if (j->op == OP_PSCAN || j->op == OP_BWRITE) {
+		if (j->op == OP_PSCAN) {
+			/* Whole passes over the segment while time is left
+			 * (at least one): one pass of a table that takes
+			 * about a second is too noisy a sample. */
+			do
+				pscan_segment(j, h, &resp);
+			while (!j->errors && now_s() < j->until);
+		} else
+			bwrite_loop(j, h, &resp);
+		curl_easy_cleanup(h);
+		free(resp.data);
+		return NULL;
+	}
 	while (now_s() < j->until) {
 		int len = 0;
 		long st, items = 1;
@@ -336,6 +467,9 @@ static void *ceil_main(void *arg)
 			len = snprintf(body, sizeof(body),
 				       "{\"TableName\":\"%s\",\"Item\":%s}",
 				       j->table, item);
+			break;
+		case OP_PSCAN:
+		case OP_BWRITE:
 			break;
 		case OP_QUERY:
 		case OP_QUERYWIDE:
@@ -409,6 +543,10 @@ static int ceiling(const char *opname, int threads, double seconds,
 		op = OP_QUERY;
 	else if (strcmp(opname, "querywide") == 0)
 		op = OP_QUERYWIDE;
+	else if (strcmp(opname, "pscan") == 0)
+		op = OP_PSCAN;
+	else if (strcmp(opname, "bwrite") == 0)
+		op = OP_BWRITE;
 	else
 		return 2;
 	if (threads < 1 || threads > 64)
@@ -420,6 +558,7 @@ static int ceiling(const char *opname, int threads, double seconds,
 					    .part = a2,
 					    .n = strtol(a2, NULL, 10),
 					    .id = i,
+					    .nthreads = threads,
 					    .until = t0 + seconds};
 		pthread_create(&tid[i], NULL, ceil_main, &jobs[i]);
 	}
@@ -446,7 +585,7 @@ static void usage(void)
 	    "usage: ddbraw ENDPOINT seed-devices TABLE NPART NPER THREADS\n"
 	    "       ddbraw ENDPOINT seed-hash TABLE N THREADS\n"
 	    "       ddbraw ENDPOINT seed-wide TABLE PART N THREADS\n"
-	    "       ddbraw ENDPOINT ceiling get|put|query|querywide THREADS SECONDS TABLE ARG\n");
+	    "       ddbraw ENDPOINT ceiling get|put|query|querywide|pscan|bwrite THREADS SECONDS TABLE ARG\n");
 	exit(2);
 }
 

@@ -57,6 +57,10 @@ def target_text(w):
         parts.append(">= %gx" % t["ratio"])
     if "ceiling_c8" in t:
         parts.append(">= %g of c8" % t["ceiling_c8"])
+    if "ratio_b2" in t:
+        parts.append(">= %gx the %s" % (t["ratio_b2"], w["summary"].get("b2_title", "second boto3 side")))
+    if "ceiling" in t:
+        parts.append(">= %g of %s" % (t["ceiling"][1], t["ceiling"][0]))
     if "requests" in t:
         parts.append("<= %d requests" % t["requests"])
     if not parts:
@@ -122,10 +126,15 @@ def ceiling_table(run):
             "| --- | ---: | ---: | ---: | ---: |"]
     for op, title in (("get", "GetItem (hash table)"), ("put", "PutItem"),
                       ("query", "Query (one Devices partition)"),
-                      ("querywide", "Query, every page of the wide partition")):
+                      ("querywide", "Query, every page of the wide partition"),
+                      ("pscan", "Scan of all of Hash, 8 segments (whole passes)"),
+                      ("bwrite", "BatchWriteItem, 25 new items")):
         c1, c8 = c.get(op + "_c1"), c.get(op + "_c8")
+        if not c1 and not c8:
+            continue
         rows.append("| %s | %s | %s | %s | %s |" % (
-            title, fmt(c1["requests_per_s"]), fmt(c1["items_per_s"]),
+            title, fmt(c1["requests_per_s"]) if c1 else "-",
+            fmt(c1["items_per_s"]) if c1 else "-",
             fmt(c8["requests_per_s"]) if c8 else "-",
             fmt(c8["items_per_s"]) if c8 else "-"))
     return "\n".join(rows)
