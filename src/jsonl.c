@@ -255,7 +255,8 @@ static int take_page(struct jsonl_reader *r)
 				 * reads on gets every segment at once. */
 				if (++r->taken >= JSONL_SEGMENTS_FIRST)
 					while (r->running < r->total)
-						if ((rc = start_segment(r)) != 0)
+						if ((rc = start_segment(r)) !=
+						    0)
 							return rc;
 				pthread_cond_broadcast(&r->cond);
 				return 1;
