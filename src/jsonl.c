@@ -982,7 +982,12 @@ int jsonl_writer_open(struct ddb_client *ddb, const struct jsonl_target *t,
 	w->stored = t->stored;
 	w->arg = t->arg;
 	w->rejected_max = t->rejected_max;
+	/* A bulk load has its batches waiting from the start: it begins
+	 * with every slot open and lets the policy take them back when
+	 * answers slow down (a busy local server), where the item queue
+	 * starts at two and a short load ends before it has climbed. */
 	w->slots = (struct putq_slots)PUTQ_SLOTS_INIT;
+	w->slots.n = PUTQ_IN_FLIGHT_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	w->rng = (uint64_t)now.tv_nsec * 2654435761u + 1;
 	if (rc || !w->path || pathmap_init(&w->keys, 64) != 0) {
