@@ -47,9 +47,6 @@ int jsonl_reader_open(struct ddb_client *ddb, const struct jsonl_source *src,
 ssize_t jsonl_reader_read(struct jsonl_reader *r, char *buf, size_t size,
 			  off_t offset);
 
-/* How many pages (requests) the reader has asked for: diagnostics, tests. */
-unsigned jsonl_reader_pages(struct jsonl_reader *r);
-
 /* Stops the segments' threads (a request on the wire is waited for) and
  * frees the reader. NULL is fine. */
 void jsonl_reader_close(struct jsonl_reader *r);
@@ -104,9 +101,6 @@ int jsonl_writer_add(struct jsonl_writer *w, const char *data, size_t len);
  * bytes of them (the log says how many more were lost). The writer can take
  * more lines after. */
 int jsonl_writer_finish(struct jsonl_writer *w, struct dynbuf *rejected);
-
-/* How many requests the writer has sent (tests, diagnostics). */
-unsigned jsonl_writer_requests(struct jsonl_writer *w);
 
 /* Waits for what is on the wire and frees the writer. NULL is fine. */
 void jsonl_writer_close(struct jsonl_writer *w);

@@ -578,26 +578,47 @@ static char *rejected_path(const char *path)
 	return p;
 }
 
+/* Makes the scratch file rp hold the rejected bytes (replacing what it
+ * held). Returns 0, or -1 when they could not be kept (logged). */
+static int keep_rejected_at(struct fs *fs, const char *rp, const char *data,
+			    size_t len)
+{
+	struct scratch_node *sn = NULL;
+	int rc = -1;
+
+	if (scratch_lookup(fs->scratch, rp, &sn) != 0 &&
+	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
+		goto out;
+	if (scratch_set(fs->scratch, sn, data, len) != 0) {
+		log_msg(
+		    LOG_ERR,
+		    "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
+		    rp, len);
+		goto out;
+	}
+	rc = 0;
+out:
+	scratch_node_unref(sn);
+	return rc;
+}
+
+/* Removes the scratch file rp of rejected bytes, if there is one. */
+static void drop_rejected_at(struct fs *fs, const char *rp)
+{
+	if (scratch_unlink(fs->scratch, rp) == 0)
+		fs_invalidate_later(
+		    fs, rp); /* stat must not find it in the kernel */
+}
+
 /* Keeps bytes a write could not store as the scratch file .NAME.rejected,
  * since shells ignore close's error and the user's text must not be lost. */
 static void keep_rejected(struct fs *fs, const char *path, const char *data,
 			  size_t len)
 {
-	struct scratch_node *sn = NULL;
 	char *rp = rejected_path(path);
 
-	if (!rp)
-		return;
-	if (scratch_lookup(fs->scratch, rp, &sn) != 0 &&
-	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
-		goto out;
-	if (scratch_set(fs->scratch, sn, data, len) != 0)
-		log_msg(
-		    LOG_ERR,
-		    "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
-		    rp, len);
-out:
-	scratch_node_unref(sn);
+	if (rp)
+		keep_rejected_at(fs, rp, data, len);
 	free(rp);
 }
 
@@ -605,9 +626,8 @@ static void drop_rejected(struct fs *fs, const char *path)
 {
 	char *rp = rejected_path(path);
 
-	if (rp && scratch_unlink(fs->scratch, rp) == 0)
-		fs_invalidate_later(
-		    fs, rp); /* stat must not find it in the kernel */
+	if (rp)
+		drop_rejected_at(fs, rp);
 	free(rp);
 }
 
@@ -769,6 +789,25 @@ static bool items_equal(json_t *a, json_t *b)
 	return eq;
 }
 
+/* What cond_build could not put in the expression (c->unchecked, if any)
+ * compared with the item at key by a consistent read. Returns 0 when it
+ * still holds, -ESTALE when it does not (or the item is gone), or the
+ * read's error. */
+static int unchecked_hold(struct fs *fs, struct table *t, json_t *key,
+			  const struct cond *c, struct ddb_error *err)
+{
+	json_t *now = NULL;
+	int rc;
+
+	if (!c->unchecked)
+		return 0;
+	rc = ddb_get_item(fs->ddb, t->name, key, true, &now, err);
+	if (rc == -ENOENT || (!rc && !cond_attrs_hold(c->unchecked, now)))
+		rc = -ESTALE;
+	json_decref(now);
+	return rc;
+}
+
 /* Where a conditional put goes: PutItem, or the put of a move. */
 struct put_target {
 	struct table *table;
@@ -795,19 +834,10 @@ static int put_expected(struct fs *fs, const struct put_target *pt,
 	int rc;
 
 	rc = cond_build(&c, &w);
+	if (!rc)
+		rc = unchecked_hold(fs, pt->table, pt->key, &c, err);
 	if (rc)
 		goto out;
-	if (c.unchecked) {
-		rc = ddb_get_item(fs->ddb, pt->table->name, pt->key, true, &now,
-				  err);
-		if (rc == -ENOENT ||
-		    (!rc && !cond_attrs_hold(c.unchecked, now)))
-			rc = -ESTALE;
-		json_decref(now);
-		now = NULL;
-		if (rc)
-			goto out;
-	}
 	if (pt->from)
 		rc =
 		    ddb_move_if(fs->ddb, pt->table->name, item, c.expr, c.names,
@@ -1124,7 +1154,6 @@ static int bulk_open(struct fs *fs, struct node *n, struct item_handle *h)
  * error. */
 static int bulk_finish(struct fs *fs, struct item_handle *h)
 {
-	struct scratch_node *sn = NULL;
 	struct dynbuf rej = {0};
 	char *rp = NULL;
 	int rc;
@@ -1144,25 +1173,15 @@ static int bulk_finish(struct fs *fs, struct item_handle *h)
 		goto out;
 	}
 	if (rej.len == 0) {
-		if (scratch_unlink(fs->scratch, rp) == 0)
-			fs_invalidate_later(fs, rp);
+		drop_rejected_at(fs, rp);
 		goto out;
 	}
-	if (scratch_lookup(fs->scratch, rp, &sn) != 0 &&
-	    scratch_create(fs->scratch, rp, 0644, &sn) != 0)
-		goto out;
-	if (scratch_set(fs->scratch, sn, rej.p, rej.len) != 0)
-		log_msg(
-		    LOG_ERR,
-		    "%s: no room to keep the %zu rejected bytes (the scratch files are full: see cache_size); they are lost",
-		    rp, rej.len);
-	else
+	if (keep_rejected_at(fs, rp, rej.p, rej.len) == 0)
 		log_msg(LOG_ERR,
 			"%s: the lines not stored are kept in %s, in order",
 			h->path, strrchr(rp, '/') + 1);
 	fs_invalidate_later(fs, rp);
 out:
-	scratch_node_unref(sn);
 	free(rp);
 	dynbuf_free(&rej);
 	return rc;
@@ -1621,16 +1640,8 @@ static int moved_item_delete(struct fs *fs, const char *path, struct node *n,
 		return item_delete(fs, path, n);
 	w.seen = seen;
 	rc = cond_build(&c, &w);
-	if (!rc && c.unchecked) {
-		/* What one expression cannot hold, by a consistent read. */
-		json_t *now = NULL;
-
-		rc = ddb_get_item(fs->ddb, n->table->name, n->key, true, &now,
-				  &err);
-		if (!rc && !cond_attrs_hold(c.unchecked, now))
-			rc = -ESTALE;
-		json_decref(now);
-	}
+	if (!rc)
+		rc = unchecked_hold(fs, n->table, n->key, &c, &err);
 	if (!rc)
 		rc = ddb_delete_item(fs->ddb, n->table->name, n->key, c.expr,
 				     c.names, c.values, &err);
@@ -1901,6 +1912,29 @@ out:
 	return rc;
 }
 
+/* What the mount believes is at a rename's target: *text (a reference;
+ * NULL: no item). A name a rename to a scratch name hid is free in this
+ * mount, but its item is still stored, as the text it was hidden with:
+ * that is what the rename replaces, so *hidden is set and a
+ * RENAME_NOREPLACE (mv -n, or mv finding no target) must not fail on it.
+ * Otherwise the cache or a GetItem. Returns 0, or the read's -errno
+ * (never -ENOENT). */
+static int target_belief(struct fs *fs, const char *to, struct node *nt,
+			 struct cache_blob **text, bool *hidden)
+{
+	time_t mtime;
+	int rc;
+
+	*text = NULL;
+	*hidden = nt->hidden;
+	if (nt->hidden) {
+		*text = hidden_text(fs, to);
+		return 0;
+	}
+	rc = item_fetch(fs, to, nt, text, &mtime);
+	return rc == -ENOENT ? 0 : rc;
+}
+
 /* mv item item: one TransactWriteItems (put the new key, delete the old),
  * or put then delete on a server without transactions. */
 static int rename_item(struct fs *fs, const char *from, struct node *nf,
@@ -1914,7 +1948,7 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 	struct ddb_error err = {0};
 	struct expect x = {0};
 	json_t *item = NULL, *seen = NULL;
-	time_t mtime;
+	bool hidden = false;
 	int rc;
 
 	rc = ddb_moved_item(fs->ddb, nf->table->name, nf->key, nt->key, &item,
@@ -1922,21 +1956,15 @@ static int rename_item(struct fs *fs, const char *from, struct node *nf,
 	if (rc)
 		return rc;
 	/* A move over an item replaces it: conditional on what the mover
-	 * saw there, as any write. */
-	rc = nt->hidden || noreplace ? -ENOENT
-				     : item_fetch(fs, to, nt, &text, &mtime);
-	if (rc && rc != -ENOENT)
+	 * saw there, as any write. With noreplace only a hidden item can
+	 * be there to replace. */
+	if (!noreplace || nt->hidden)
+		rc = target_belief(fs, to, nt, &text, &hidden);
+	if (rc)
 		goto out;
-	if (nt->hidden) {
-		/* The name is free in this mount, so mv's RENAME_NOREPLACE
-		 * may take it; its item, renamed away, is still stored:
-		 * the move replaces what the mount hid. */
-		cache_blob_unref(text);
-		text = hidden_text(fs, to);
-		rc = text ? 0 : -ENOENT;
+	if (hidden)
 		noreplace = false;
-	}
-	expect_for(fs, caller_tgid(fs), to, rc ? NULL : text, &x);
+	expect_for(fs, caller_tgid(fs), to, text, &x);
 	x.pin = true;
 	rc = expect_item(fs, to, &x, &seen);
 	if (!rc)
@@ -1976,13 +2004,14 @@ out:
 	return rc;
 }
 
-/* Whether scratch file sn, holding data, is the item at its origin to,
- * hidden by a rename to sn, unchanged since: renaming it back undoes that
- * rename (vim puts its backup back so after a failed save). */
-static bool renamed_back(struct fs *fs, struct scratch_node *sn, const char *to,
+/* Whether a scratch file renamed away from origin (NULL: none), holding
+ * data, is the item at to, hidden by that rename, unchanged since:
+ * renaming it back undoes that rename (vim puts its backup back so after
+ * a failed save). */
+static bool renamed_back(struct fs *fs, const char *origin, const char *to,
 			 const char *data, size_t len)
 {
-	char *origin = scratch_origin(sn), *was = NULL;
+	char *was = NULL;
 	bool same = false;
 
 	if (origin && strcmp(origin, to) == 0) {
@@ -1990,7 +2019,6 @@ static bool renamed_back(struct fs *fs, struct scratch_node *sn, const char *to,
 		same = was && strlen(was) == len && memcmp(was, data, len) == 0;
 	}
 	free(was);
-	free(origin);
 	return same;
 }
 
@@ -2006,23 +2034,24 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 
 	struct cache_blob *text = NULL;
 	struct expect x = {0};
-	bool new_item;
-	time_t mtime;
+	bool hidden;
 
 	rc = scratch_copy(nf->scratch, &data, &len);
 	if (rc)
 		return rc;
-	if (nt->hidden && renamed_back(fs, nf->scratch, to, data, len)) {
+	origin = scratch_origin(nf->scratch);
+	if (nt->hidden && renamed_back(fs, origin, to, data, len)) {
 		/* mv x x~; mv x~ x with x~ unchanged: nothing to store. */
 		free(data);
 		fs_pathset_remove(&fs->hidden, to, false);
 		forget_listings(fs, to);
 		fs_invalidate_later(fs, to);
 		scratch_unlink(fs->scratch, from);
+		free(origin);
 		return 0;
 	}
-	rc = nt->hidden ? -ENOENT : item_fetch(fs, to, nt, &text, &mtime);
-	if (rc && rc != -ENOENT) {
+	rc = target_belief(fs, to, nt, &text, &hidden);
+	if (rc) {
 		/* sed -i deletes its temporary file when rename fails: the
 		 * bytes must outlive it here too. */
 		log_msg(
@@ -2031,35 +2060,30 @@ static int rename_scratch_to_item(struct fs *fs, const char *from,
 		    to, strerror(-rc), strrchr(to, '/') + 1);
 		keep_rejected(fs, to, data, len);
 		free(data);
+		free(origin);
 		return rc;
-	}
-	new_item = rc == -ENOENT;
-	if (nt->hidden) {
-		/* As in rename_item: a free name here, an item renamed
-		 * away in DynamoDB, which this replaces. */
-		text = hidden_text(fs, to);
-		noreplace = false;
 	}
 	expect_for(fs, caller_tgid(fs), to, text, &x);
 	x.pin = true;
-	origin = scratch_origin(nf->scratch);
 	x.backup = origin && strcmp(origin, to) == 0;
-	free(origin);
+	/* A new file (no item, or a hidden one) takes its key from its
+	 * name; a hidden name is free for RENAME_NOREPLACE. */
+	rc = item_write(fs, to, nt, data, len, noreplace && !hidden,
+			hidden || !text, &x);
 	cache_blob_unref(text);
-	rc = item_write(fs, to, nt, data, len, noreplace, new_item, &x);
 	expect_clear(&x);
 	free(data);
 	if (rc)
-		return rc;
-	origin = scratch_origin(nf->scratch);
+		goto out;
 	if (origin && strcmp(origin, to) != 0) {
 		/* item -> scratch -> another item: the first name goes now. */
 		rc = finish_moved_item(fs, nf->scratch);
 	} else if (origin) {
 		fs_pathset_remove(&fs->hidden, origin, false);
 	}
-	free(origin);
 	scratch_unlink(fs->scratch, from);
+out:
+	free(origin);
 	return rc;
 }
 

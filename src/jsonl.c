@@ -80,7 +80,6 @@ struct jsonl_reader {
 	unsigned running;
 	unsigned next_take; /* round robin over the segments */
 	unsigned taken;	    /* pages the reader has taken */
-	unsigned pages;
 	struct segment *seg;
 
 	/* The page being read: stream bytes [base, base + cur.len). */
@@ -154,7 +153,6 @@ static void *segment_main(void *arg)
 			pthread_cond_wait(&r->cond, &r->lock);
 			continue;
 		}
-		r->pages++;
 		pthread_mutex_unlock(&r->lock);
 		rc = fetch_page(s);
 		pthread_mutex_lock(&r->lock);
@@ -306,16 +304,6 @@ out:
 	return got;
 }
 
-unsigned jsonl_reader_pages(struct jsonl_reader *r)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&r->lock);
-	n = r->pages;
-	pthread_mutex_unlock(&r->lock);
-	return n;
-}
-
 void jsonl_reader_close(struct jsonl_reader *r)
 {
 	if (!r)
@@ -391,7 +379,6 @@ struct jsonl_writer {
 	pthread_t senders[PUTQ_IN_FLIGHT_MAX];
 	unsigned n_senders;
 	uint64_t rng;
-	unsigned requests;
 
 	int error;     /* the first failed request's */
 	bool bad_line; /* a line failed its check */
@@ -587,9 +574,6 @@ static void send_jobs(struct jsonl_writer *w, struct job **batch, size_t n,
 		if (!r) {
 			req = json_pack("{s{sO}}", "RequestItems", w->t.table,
 					reqs);
-			pthread_mutex_lock(&w->lock);
-			w->requests++;
-			pthread_mutex_unlock(&w->lock);
 			r = req ? ddb_call(w->ddb, "BatchWriteItem", req, &resp,
 					   &err)
 				: -ENOMEM;
@@ -949,16 +933,6 @@ int jsonl_writer_finish(struct jsonl_writer *w, struct dynbuf *rejected)
 	w->bad_line = false;
 	pthread_mutex_unlock(&w->lock);
 	return rc;
-}
-
-unsigned jsonl_writer_requests(struct jsonl_writer *w)
-{
-	unsigned n;
-
-	pthread_mutex_lock(&w->lock);
-	n = w->requests;
-	pthread_mutex_unlock(&w->lock);
-	return n;
 }
 
 int jsonl_writer_open(struct ddb_client *ddb, const struct jsonl_target *t,
