@@ -13,7 +13,9 @@
 struct cache_blob {
 	size_t refs; /* atomic */
 	size_t len;
-	char data[]; /* len bytes, then a NUL */
+	uint64_t hash; /* FNV-1a of data (pathmap_hash): what "same content"
+			  means to the cache and the kernel's page cache */
+	char data[];   /* len bytes, then a NUL */
 };
 
 /* The heap footprint of one malloc(n) of glibc (header and 16-byte
@@ -97,6 +99,12 @@ time_t cache_item_put(struct cache *c, const char *path, const char *text,
  * of its own (no copy). Thread-safe. */
 time_t cache_item_put_blob(struct cache *c, const char *path,
 			   struct cache_blob *blob);
+
+/* As cache_item_put_blob; *changed (may be NULL) tells whether the cache
+ * remembered other content for path before (false when it remembered
+ * none: a first sight is not a change). */
+time_t cache_item_put_blob_changed(struct cache *c, const char *path,
+				   struct cache_blob *blob, bool *changed);
 
 /* Remembers that path does not exist, for ttl. Thread-safe. */
 void cache_item_put_negative(struct cache *c, const char *path);

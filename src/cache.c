@@ -79,6 +79,7 @@ struct cache_blob *cache_blob_new(const void *data, size_t len)
 	if (len)
 		memcpy(b->data, data, len);
 	b->data[len] = '\0';
+	b->hash = pathmap_hash(b->data, len);
 	return b;
 }
 
@@ -363,22 +364,26 @@ int cache_item_get_stale(struct cache *c, const char *path,
 	return item_get(c, path, out, true);
 }
 
-time_t cache_item_put_blob(struct cache *c, const char *path,
-			   struct cache_blob *blob)
+time_t cache_item_put_blob_changed(struct cache *c, const char *path,
+				   struct cache_blob *blob, bool *changed)
 {
 	/* Content, not a path: FNV-1a of it. Two contents that collide
 	 * keep the old mtime, which costs a tool a changed file's mtime,
 	 * not the content. */
-	uint64_t h = pathmap_hash(blob->data, blob->len);
+	uint64_t h = blob->hash;
 	struct entry *e;
 	time_t mtime = monotime_wall_s();
 
+	if (changed)
+		*changed = false;
 	pthread_mutex_lock(&c->lock);
 	e = touch(c, path);
 	if (!e)
 		goto out;
 	if (e->has_meta && e->content_hash == h)
 		mtime = e->mtime;
+	else if (e->has_meta && changed)
+		*changed = true;
 	e->has_meta = true;
 	e->content_hash = h;
 	e->mtime = mtime;
@@ -397,6 +402,12 @@ time_t cache_item_put_blob(struct cache *c, const char *path,
 out:
 	pthread_mutex_unlock(&c->lock);
 	return mtime;
+}
+
+time_t cache_item_put_blob(struct cache *c, const char *path,
+			   struct cache_blob *blob)
+{
+	return cache_item_put_blob_changed(c, path, blob, NULL);
 }
 
 time_t cache_item_put(struct cache *c, const char *path, const char *text,

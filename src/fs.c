@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,12 +21,14 @@
 #include "keyname.h"
 #include "log.h"
 #include "monotime.h"
+#include "pagecache.h"
 #include "putq.h"
 #include "scratch.h"
 #include "seen.h"
 #include "shortname.h"
 
-#define XATTR_KEY "user.dynamodb.key"
+#define XATTR_KEY   "user.dynamodb.key"
+#define XATTR_STATS "user.dynamofs.stats"
 
 static struct fs *current_fs(void)
 {
@@ -194,6 +197,9 @@ struct item_handle {
 	struct expect expect; /* what a store must replace */
 	struct fs *fs;	      /* for bulk_stored, called off FUSE threads */
 	struct item_handle *next_writer; /* fs->writers, under writers_lock */
+	/* items: how the kernel's pages of the file may have been filled */
+	struct pagecache *pages;
+	struct pagecache_ticket pages_ticket;
 };
 
 /* The length an item open for writing has now, if one is; for stat during
@@ -245,6 +251,7 @@ static int fs_getattr(const char *path, struct stat *st,
 	off_t size;
 	int rc;
 
+	fs_count(fs, FS_OP_GETATTR);
 	rc = fs_resolve(fs, path, &n);
 	if (rc)
 		return rc;
@@ -361,6 +368,7 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 	struct node n;
 	int rc;
 
+	fs_count(fs, FS_OP_OPENDIR);
 	rc = fs_resolve(fs, path, &n);
 	if (rc)
 		return rc;
@@ -453,6 +461,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	struct stat st;
 	int rc = 0;
 
+	fs_count(fs, FS_OP_READDIR);
 	pthread_mutex_lock(&dh->lock);
 	/* Offsets: 1 and 2 are "." and "..", then the mount's own names,
 	 * then listed entry i has offset n_extra + i + 3. */
@@ -1030,6 +1039,8 @@ static void handle_free(struct item_handle *h)
 {
 	if (!h)
 		return;
+	if (h->pages)
+		pagecache_release(h->pages, &h->pages_ticket);
 	cache_blob_unref(h->text);
 	jsonl_reader_close(h->reader);
 	jsonl_writer_close(h->bulk);
@@ -1187,6 +1198,13 @@ out:
 	return rc;
 }
 
+/* h, an item open for writing, can put anything in the kernel's pages. */
+static void item_pages_writer(struct fs *fs, struct item_handle *h)
+{
+	h->pages = fs->pages;
+	pagecache_open_writer(fs->pages, h->path, &h->pages_ticket);
+}
+
 /* Opens (or, with create, makes) the file at path. */
 static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		       mode_t mode)
@@ -1196,6 +1214,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 	struct cache_blob *text = NULL;
 	bool write = wants_write(fi->flags) || create;
 	struct cache_blob *hidden;
+	bool keep_pages = false;
 	struct node n;
 	time_t mtime;
 	pid_t tgid;
@@ -1292,6 +1311,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 			h->table = fs_table_ref(n.table);
 			h->key = json_incref(n.key);
 			writer_add(fs, h);
+			item_pages_writer(fs, h);
 			rc = 0;
 			break;
 		}
@@ -1300,11 +1320,18 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		if (!write) {
 			if (tgid)
 				seen_note(fs->seen, tgid, path, text);
+			/* Pages filled from these same bytes are kept: a
+			 * second cat within cache_ttl is served by the
+			 * kernel (SEMANTICS, "The kernel's caches"). */
+			h->pages = fs->pages;
+			keep_pages = pagecache_open(fs->pages, path, text,
+						    &h->pages_ticket);
 			h->text = text;
 			text = NULL;
 			break;
 		}
 		h->writable = true;
+		item_pages_writer(fs, h);
 		if ((fi->flags & O_ACCMODE) == O_RDWR &&
 		    !(fi->flags & O_TRUNC)) {
 			/* Opened for reading too: the writer saw what this
@@ -1330,9 +1357,9 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 		writer_add(fs, h);
 		break;
 	}
-	/* Each open reads the item afresh; the kernel must not serve pages
-	 * from before (another mount may have changed it). */
-	fi->keep_cache = 0;
+	/* Other opens read afresh; the kernel must not serve pages from
+	 * before (another mount may have changed the item). */
+	fi->keep_cache = keep_pages;
 	/* Only an item open for writing has anything to do at close: the
 	 * kernel need not ask the others (one round trip less per cat). */
 	fi->noflush = !h->writable && !h->bulk;
@@ -1349,11 +1376,13 @@ out:
 
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
+	fs_count(current_fs(), FS_OP_OPEN);
 	return open_common(path, fi, false, 0);
 }
 
 static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	fs_count(current_fs(), FS_OP_OPEN);
 	return open_common(path, fi, true, mode);
 }
 
@@ -1365,6 +1394,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 	size_t len;
 	int rc;
 
+	fs_count(current_fs(), FS_OP_READ);
 	if (offset < 0)
 		return -EINVAL;
 	if (h->scratch)
@@ -1396,6 +1426,7 @@ static int fs_write(const char *path, const char *buf, size_t size,
 	size_t end;
 	int rc;
 
+	fs_count(fs, FS_OP_WRITE);
 	if (offset < 0)
 		return -EINVAL;
 	if (h->scratch)
@@ -1436,6 +1467,7 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
 	int rc;
 
+	fs_count(current_fs(), FS_OP_FLUSH);
 	if (h->bulk)
 		return bulk_finish(current_fs(), h);
 	if (!h->writable)
@@ -1472,6 +1504,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct fs *fs = current_fs();
 	struct item_handle *h = (struct item_handle *)(uintptr_t)fi->fh;
 
+	fs_count(fs, FS_OP_RELEASE);
 	if (!h)
 		return 0;
 	if (h->bulk && bulk_finish(fs, h) < 0)
@@ -1517,6 +1550,8 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -EROFS;
 	if (size < 0)
 		return -EINVAL;
+	/* The kernel cuts its pages to size before it asks. */
+	pagecache_forget(fs->pages, path);
 	if (h && h->scratch)
 		return scratch_truncate(fs->scratch, h->scratch, size);
 	if (h && h->bulk)
@@ -1699,6 +1734,7 @@ static int fs_unlink(const char *path)
 
 	if (fs->read_only)
 		return -EROFS;
+	pagecache_forget(fs->pages, path);
 	rc = fs_resolve(fs, path, &n);
 	if (rc)
 		return rc;
@@ -2150,6 +2186,10 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		rc = 0;
 		goto out;
 	}
+	/* Before the request: the kernel moves its inode (pages, handles)
+	 * once we answer, and a failed rename only costs a re-read. */
+	pagecache_rename(fs->pages, from, to,
+			 nf.kind == NODE_TABLE || nf.kind == NODE_PARTITION);
 	switch (nf.kind) {
 	case NODE_ROOT:
 		rc = -EBUSY;
@@ -2273,15 +2313,47 @@ static int fs_setxattr(const char *path, const char *name, const char *value,
 	return 0;
 }
 
+/* user.dynamofs.stats on the root: the FUSE requests the mount has served,
+ * one "name count" line each (dynamofs(1), "Kernel caches"). */
+static int stats_text(struct fs *fs, char *buf, size_t len)
+{
+	static const char *const names[FS_OP_N] = {
+	    [FS_OP_GETATTR] = "getattr", [FS_OP_OPENDIR] = "opendir",
+	    [FS_OP_READDIR] = "readdir", [FS_OP_OPEN] = "open",
+	    [FS_OP_READ] = "read",	 [FS_OP_WRITE] = "write",
+	    [FS_OP_FLUSH] = "flush",	 [FS_OP_RELEASE] = "release"};
+	size_t used = 0;
+
+	for (int i = 0; i < FS_OP_N; i++) {
+		int n =
+		    snprintf(buf + used, len - used, "%s %lu\n", names[i],
+			     __atomic_load_n(&fs->ops[i], __ATOMIC_RELAXED));
+		if (n < 0 || (size_t)n >= len - used)
+			return -ERANGE;
+		used += (size_t)n;
+	}
+	return (int)used;
+}
+
 static int fs_getxattr(const char *path, const char *name, char *value,
 		       size_t size)
 {
 	struct fs *fs = current_fs();
+	char stats[512];
 	struct node n;
 	char *text = NULL;
 	size_t len;
 	int rc;
 
+	if (strcmp(path, "/") == 0 && strcmp(name, XATTR_STATS) == 0) {
+		rc = stats_text(fs, stats, sizeof(stats));
+		if (rc < 0 || size == 0)
+			return rc;
+		if (size < (size_t)rc)
+			return -ERANGE;
+		memcpy(value, stats, (size_t)rc);
+		return rc;
+	}
 	rc = fs_resolve(fs, path, &n);
 	if (rc)
 		return rc;

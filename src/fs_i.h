@@ -86,6 +86,20 @@ struct item_handle;
 struct stash;
 struct inval;
 
+/* The FUSE requests the mount counts (high-level libfuse asks getattr for a
+ * LOOKUP as well as for a GETATTR). */
+enum fs_op {
+	FS_OP_GETATTR,
+	FS_OP_OPENDIR,
+	FS_OP_READDIR,
+	FS_OP_OPEN,
+	FS_OP_READ,
+	FS_OP_WRITE,
+	FS_OP_FLUSH,
+	FS_OP_RELEASE,
+	FS_OP_N
+};
+
 struct fs {
 	struct ddb_client *ddb;
 	struct putq *putq; /* unconditional puts, grouped when concurrent */
@@ -98,8 +112,9 @@ struct fs {
 	bool overwrite;	   /* conflicts=overwrite: no condition, puts grouped */
 	char *version;	   /* version_attribute=, or NULL */
 	struct seen *seen; /* what each writer saw (SPEC §6) */
-	bool test_clock;   /* DYNAMOFS_TEST_CLOCK=1: see fs_setxattr */
-	char **tables;	   /* NULL-terminated filter, or NULL */
+	struct pagecache *pages; /* what the kernel's page cache holds */
+	bool test_clock;	 /* DYNAMOFS_TEST_CLOCK=1: see fs_setxattr */
+	char **tables;		 /* NULL-terminated filter, or NULL */
 	uid_t uid;
 	gid_t gid;
 	time_t started;
@@ -135,6 +150,9 @@ struct fs {
 	pthread_mutex_t open_lock;
 	struct openlink open_handles; /* sentinel of a circular list */
 
+	/* FUSE requests served, by kind (fs_count; user.dynamofs.stats) */
+	unsigned long ops[FS_OP_N];
+
 	/* Kernel cache invalidations, sent from a thread of their own: a
 	 * notification sent from inside a request on the same file may wait
 	 * on that request (libfuse warns of the deadlock). */
@@ -146,6 +164,11 @@ struct fs {
 	pthread_cond_t inval_cond;
 	struct inval *inval_queue; /* under inval_lock */
 };
+
+static inline void fs_count(struct fs *fs, enum fs_op op)
+{
+	__atomic_add_fetch(&fs->ops[op], 1, __ATOMIC_RELAXED);
+}
 
 enum node_kind {
 	NODE_ROOT,

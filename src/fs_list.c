@@ -21,6 +21,7 @@ int fs_item_store(struct fs *fs, struct table *t, const char *path,
 		  json_t *item, struct cache_blob **text, time_t *mtime)
 {
 	char *rendered = NULL;
+	bool changed;
 	size_t len = 0;
 	int rc;
 
@@ -34,7 +35,11 @@ int fs_item_store(struct fs *fs, struct table *t, const char *path,
 	free(rendered);
 	if (!*text)
 		return -ENOMEM;
-	*mtime = cache_item_put_blob(fs->cache, path, *text);
+	*mtime = cache_item_put_blob_changed(fs->cache, path, *text, &changed);
+	/* A re-read that shows another content: what the kernel holds of
+	 * the file (size, pages) goes now, not at its own time-out. */
+	if (changed)
+		fs_invalidate_later(fs, path);
 	return 0;
 }
 

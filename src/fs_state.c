@@ -8,6 +8,7 @@
 
 #include "cache.h"
 #include "keyname.h"
+#include "pagecache.h"
 #include "putq.h"
 #include "scratch.h"
 #include "seen.h"
@@ -62,6 +63,10 @@ void fs_invalidate_later(struct fs *fs, const char *path)
 	size_t len = strlen(path);
 	struct inval *p;
 
+	/* Now, not when the thread gets to it: the next open must not let
+	 * the kernel keep pages of the old content. */
+	if (fs->pages)
+		pagecache_forget(fs->pages, path);
 	if (!fs->inval_running)
 		return;
 	p = malloc(sizeof(*p) + len + 1);
@@ -208,6 +213,12 @@ struct fs *fs_new(const struct fs_settings *s)
 						    : 1024);
 	if (!fs->seen)
 		goto fail;
+	/* Which text the kernel's pages of each item came from: a small
+	 * record per item file read lately, one per 1 KB of the cache. */
+	fs->pages = pagecache_new(
+	    s->cache_bytes / 1024 > 1024 ? s->cache_bytes / 1024 : 1024);
+	if (!fs->pages)
+		goto fail;
 	/* Scratch files live in memory: bounded like the cache. */
 	fs->scratch = scratch_store_new(s->cache_bytes);
 	if (!fs->scratch)
@@ -247,6 +258,7 @@ void fs_free(struct fs *fs)
 	putq_free(fs->putq);
 	scratch_store_free(fs->scratch);
 	seen_free(fs->seen);
+	pagecache_free(fs->pages);
 	free(fs->version);
 	keyname_attr_free(&fs->new_hash);
 	keyname_attr_free(&fs->new_range);
