@@ -81,6 +81,27 @@ int codec_render(const json_t *item, const struct codec_schema *s,
 int codec_render_line(const json_t *item, const struct codec_schema *s,
 		      enum codec_format f, struct dynbuf *out);
 
+/* codec_render of the member named member (an object) of the JSON object
+ * in the len bytes at body (need not be NUL-terminated): a GetItem answer
+ * and "Item". Reads the item straight from the bytes, with no jansson tree,
+ * and produces exactly codec_render's text for json_loadb(body,
+ * JSON_ALLOW_NUL)'s tree; whatever that reader does not take (duplicate
+ * keys, a malformed item, a number token outside its range, ...) goes
+ * through jansson and codec_render, so the text or the error is theirs.
+ * Returns 0 and sets *text (NUL-terminated; caller frees with free()) and
+ * *tlen; -ENOENT when the member is missing or not an object; -EBADMSG
+ * when body is not a JSON object; -EINVAL as codec_render; -ENOMEM. */
+int codec_render_member(const char *body, size_t len, const char *member,
+			const struct codec_schema *s, enum codec_format f,
+			char **text, size_t *tlen);
+
+/* The reader of codec_render_member alone, over the text of one wire item
+ * (len bytes of json): codec_render's text as above, or -ENOTSUP where
+ * codec_render_member would go through jansson; -ENOMEM. For the tests
+ * that hold the two paths to the same bytes. */
+int codec_render_raw(const char *json, size_t len, const struct codec_schema *s,
+		     enum codec_format f, char **text, size_t *tlen);
+
 /* Parses file text (len bytes, need not be NUL-terminated; a leading UTF-8
  * BOM is skipped) in format f into a new wire item, checking everything
  * DynamoDB checks on an item: exactly one JSON object and nothing after it

@@ -132,6 +132,15 @@ int ddb_delete_table(struct ddb_client *c, const char *table,
 int ddb_get_item(struct ddb_client *c, const char *table, json_t *key,
 		 bool consistent, json_t **item, struct ddb_error *err);
 
+/* ddb_get_item's request, its answer unparsed as ddb_query_page's: *body
+ * allocated and NUL-terminated, *len bytes before the NUL, caller frees.
+ * Render it with codec_render_member(body, len, "Item", ...), which reads
+ * the item without a jansson tree and says -ENOENT when there is none (an
+ * answer without an item is not an error of the call). */
+int ddb_get_item_body(struct ddb_client *c, const char *table, json_t *key,
+		      bool consistent, char **body, size_t *len,
+		      struct ddb_error *err);
+
 /* PutItem of item (borrowed). condition (may be NULL) is a
  * ConditionExpression; names/values (may be NULL, borrowed) its
  * ExpressionAttributeNames/Values. A failed condition returns -EEXIST. */

@@ -889,6 +889,813 @@ int codec_render_line(const json_t *item, const struct codec_schema *s,
 }
 
 /* ------------------------------------------------------------------ */
+/* rendering straight from the wire bytes */
+
+/* A GetItem answer parsed into a jansson tree costs a malloc per string and
+ * object; the reader below lays the item out as a flat array of nodes over
+ * the bytes instead (escaped strings alone are decoded aside), and the
+ * renderer walks that. It takes only what it can vouch renders exactly as
+ * json_loadb(JSON_ALLOW_NUL) + codec_render would: anything else (duplicate
+ * keys, number tokens with an exponent or many digits, deep nesting, a
+ * malformed item, bad JSON) is -ENOTSUP, and codec_render_member falls back
+ * to that path, so it also fails the same way. */
+
+enum raw_type {
+	RAW_NULL,
+	RAW_TRUE,
+	RAW_FALSE,
+	RAW_NUM,
+	RAW_STR,
+	RAW_ARR,
+	RAW_OBJ
+};
+
+/* Subtrees are laid out in document order: a container's first member is
+ * the next node, an object's members are a key node then the value's
+ * subtree, and end is the index just past the subtree. */
+struct raw_node {
+	uint8_t t;
+	bool dec;     /* RAW_STR: the bytes are in raw_doc.dec (escapes) */
+	uint32_t end; /* index past this node's subtree */
+	uint32_t cnt; /* RAW_ARR: elements; RAW_OBJ: members */
+	size_t off;   /* RAW_STR: offset in the text, or in dec */
+	size_t n;     /* RAW_STR: bytes */
+};
+
+/* Deeper than jansson's 2048 is refused by it; deeper than the renderer's
+ * JSONTEXT_DEPTH_MAX by codec_render: either way the fallback says so. */
+#define RAW_DEPTH_MAX (2 * JSONTEXT_DEPTH_MAX + 8)
+#define RAW_INLINE    128 /* nodes without a malloc: any usual item */
+
+struct raw_doc {
+	const char *p;
+	size_t len;
+	size_t pos;
+	struct raw_node *v; /* inl, or the heap once more are needed */
+	uint32_t n, cap;
+	struct dynbuf dec;
+	struct raw_node inl[RAW_INLINE];
+};
+
+static void raw_free(struct raw_doc *d)
+{
+	if (d->v != d->inl)
+		free(d->v);
+	dynbuf_free(&d->dec);
+}
+
+/* A new node; -ENOMEM, or -ENOTSUP past what the indices hold. */
+static int raw_push(struct raw_doc *d, enum raw_type t, uint32_t *idx)
+{
+	if (d->n == d->cap) {
+		uint32_t cap = d->cap * 2;
+		struct raw_node *v;
+
+		if (cap > UINT32_MAX / 2)
+			return -ENOTSUP;
+		v = malloc((size_t)cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, d->v, (size_t)d->n * sizeof(*v));
+		if (d->v != d->inl)
+			free(d->v);
+		d->v = v;
+		d->cap = cap;
+	}
+	*idx = d->n++;
+	d->v[*idx] = (struct raw_node){.t = (uint8_t)t};
+	return 0;
+}
+
+static void raw_ws(struct raw_doc *d)
+{
+	while (d->pos < d->len &&
+	       (d->p[d->pos] == ' ' || d->p[d->pos] == '\n' ||
+		d->p[d->pos] == '\r' || d->p[d->pos] == '\t'))
+		d->pos++;
+}
+
+static int hex4(const char *s, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+		int x;
+
+		if (c >= '0' && c <= '9')
+			x = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			x = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			x = c - 'A' + 10;
+		else
+			return -ENOTSUP;
+		v = v << 4 | (uint32_t)x;
+	}
+	*out = v;
+	return 0;
+}
+
+static int put_utf8(struct dynbuf *b, uint32_t cp)
+{
+	unsigned char u[4];
+	size_t n;
+
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (unsigned char)(0xC0 | cp >> 6);
+		u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xE0 | cp >> 12);
+		u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		u[0] = (unsigned char)(0xF0 | cp >> 18);
+		u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+		u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	return dynbuf_add(b, u, n);
+}
+
+/* The escape at p[pos] ('\\' already seen at pos - 1) decoded into dec, as
+ * jansson decodes it: surrogate pairs joined, lone halves refused; a NUL
+ * only where nul_ok (jansson refuses one in an object key). */
+static int raw_escape(struct raw_doc *d, bool nul_ok)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char *hit;
+	uint32_t cp, lo;
+
+	if (d->pos >= d->len)
+		return -ENOTSUP;
+	if (d->p[d->pos] != 'u') {
+		hit = strchr(from, d->p[d->pos]);
+		if (!hit || !*hit)
+			return -ENOTSUP;
+		d->pos++;
+		return dynbuf_addc(&d->dec, to[hit - from]);
+	}
+	if (d->len - d->pos < 5 || hex4(d->p + d->pos + 1, &cp))
+		return -ENOTSUP;
+	d->pos += 5;
+	if (cp >= 0xDC00 && cp <= 0xDFFF)
+		return -ENOTSUP;
+	if (cp >= 0xD800 && cp <= 0xDBFF) {
+		if (d->len - d->pos < 6 || d->p[d->pos] != '\\' ||
+		    d->p[d->pos + 1] != 'u' || hex4(d->p + d->pos + 2, &lo) ||
+		    lo < 0xDC00 || lo > 0xDFFF)
+			return -ENOTSUP;
+		d->pos += 6;
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+	}
+	if (cp == 0 && !nul_ok)
+		return -ENOTSUP;
+	return put_utf8(&d->dec, cp);
+}
+
+/* The string at p[pos] ('"'), strict as jansson: valid UTF-8, no control
+ * bytes. Bytes without escapes stay where they are. */
+static int raw_string(struct raw_doc *d, uint32_t idx, bool key)
+{
+	size_t start = ++d->pos, run;
+	int rc;
+
+	while (d->pos < d->len) {
+		unsigned char c = (unsigned char)d->p[d->pos];
+		size_t k;
+
+		if (c == '"') {
+			d->v[idx].off = start;
+			d->v[idx].n = d->pos++ - start;
+			return 0;
+		}
+		if (c == '\\')
+			break;
+		if (c < 0x20)
+			return -ENOTSUP;
+		if (c < 0x80) {
+			d->pos++;
+			continue;
+		}
+		k = ddbvalue_utf8_char_len(d->p + d->pos, d->len - d->pos);
+		if (!k)
+			return -ENOTSUP;
+		d->pos += k;
+	}
+	if (d->pos >= d->len)
+		return -ENOTSUP;
+	/* Escaped: the decoded bytes go to dec, in one piece. */
+	d->v[idx].dec = true;
+	d->v[idx].off = d->dec.len;
+	rc = dynbuf_add(&d->dec, d->p + start, d->pos - start);
+	while (!rc) {
+		unsigned char c;
+		size_t k;
+
+		if (d->pos >= d->len)
+			return -ENOTSUP;
+		c = (unsigned char)d->p[d->pos];
+		if (c == '"') {
+			d->v[idx].n = d->dec.len - d->v[idx].off;
+			d->pos++;
+			return 0;
+		}
+		if (c == '\\') {
+			d->pos++;
+			rc = raw_escape(d, !key);
+			continue;
+		}
+		if (c < 0x20)
+			return -ENOTSUP;
+		run = d->pos;
+		if (c < 0x80) {
+			k = 1;
+		} else {
+			k = ddbvalue_utf8_char_len(d->p + d->pos,
+						   d->len - d->pos);
+			if (!k)
+				return -ENOTSUP;
+		}
+		d->pos += k;
+		rc = dynbuf_add(&d->dec, d->p + run, k);
+	}
+	return rc;
+}
+
+/* A number token as JSON writes it; with an exponent or more than 15
+ * characters, jansson's range checks (integer overflow, a double out of
+ * range) are left to it. */
+static int raw_number(struct raw_doc *d)
+{
+	size_t start = d->pos;
+	bool digits = false;
+
+	if (d->p[d->pos] == '-')
+		d->pos++;
+	if (d->pos < d->len && d->p[d->pos] == '0') {
+		d->pos++;
+		digits = true;
+	} else {
+		while (d->pos < d->len && d->p[d->pos] >= '0' &&
+		       d->p[d->pos] <= '9') {
+			d->pos++;
+			digits = true;
+		}
+	}
+	if (!digits)
+		return -ENOTSUP;
+	if (d->pos < d->len && d->p[d->pos] == '.') {
+		d->pos++;
+		digits = false;
+		while (d->pos < d->len && d->p[d->pos] >= '0' &&
+		       d->p[d->pos] <= '9') {
+			d->pos++;
+			digits = true;
+		}
+		if (!digits)
+			return -ENOTSUP;
+	}
+	if (d->pos < d->len && (d->p[d->pos] == 'e' || d->p[d->pos] == 'E' ||
+				(d->p[d->pos] >= '0' && d->p[d->pos] <= '9')))
+		return -ENOTSUP;
+	return d->pos - start > 15 ? -ENOTSUP : 0;
+}
+
+static int raw_value(struct raw_doc *d, int depth)
+{
+	static const char *const words[] = {"null", "true", "false"};
+	uint32_t idx, key;
+	size_t wl;
+	char c;
+	int rc;
+
+	raw_ws(d);
+	if (d->pos >= d->len || depth > RAW_DEPTH_MAX)
+		return -ENOTSUP;
+	c = d->p[d->pos];
+	switch (c) {
+	case '"':
+		rc = raw_push(d, RAW_STR, &idx);
+		if (!rc)
+			rc = raw_string(d, idx, false);
+		break;
+	case 'n':
+	case 't':
+	case 'f':
+		rc = raw_push(
+		    d, c == 'n' ? RAW_NULL : (c == 't' ? RAW_TRUE : RAW_FALSE),
+		    &idx);
+		if (rc)
+			break;
+		wl = strlen(words[d->v[idx].t]);
+		if (d->len - d->pos < wl ||
+		    memcmp(d->p + d->pos, words[d->v[idx].t], wl) != 0)
+			return -ENOTSUP;
+		d->pos += wl;
+		break;
+	case '[':
+	case '{':
+		rc = raw_push(d, c == '[' ? RAW_ARR : RAW_OBJ, &idx);
+		if (rc)
+			break;
+		d->pos++;
+		raw_ws(d);
+		if (d->pos < d->len && d->p[d->pos] == (c == '[' ? ']' : '}')) {
+			d->pos++;
+			break;
+		}
+		for (;;) {
+			if (c == '{') {
+				raw_ws(d);
+				if (d->pos >= d->len || d->p[d->pos] != '"')
+					return -ENOTSUP;
+				rc = raw_push(d, RAW_STR, &key);
+				if (!rc)
+					rc = raw_string(d, key, true);
+				if (rc)
+					return rc;
+				d->v[key].end = key + 1;
+				raw_ws(d);
+				if (d->pos >= d->len || d->p[d->pos] != ':')
+					return -ENOTSUP;
+				d->pos++;
+			}
+			rc = raw_value(d, depth + 1);
+			if (rc)
+				return rc;
+			d->v[idx].cnt++;
+			raw_ws(d);
+			if (d->pos < d->len && d->p[d->pos] == ',') {
+				d->pos++;
+				continue;
+			}
+			if (d->pos < d->len &&
+			    d->p[d->pos] == (c == '[' ? ']' : '}')) {
+				d->pos++;
+				break;
+			}
+			return -ENOTSUP;
+		}
+		break;
+	default:
+		if (c != '-' && (c < '0' || c > '9'))
+			return -ENOTSUP;
+		rc = raw_push(d, RAW_NUM, &idx);
+		if (!rc)
+			rc = raw_number(d);
+		break;
+	}
+	if (!rc)
+		d->v[idx].end = d->n;
+	return rc;
+}
+
+/* Reads the one JSON value of the len bytes at p (whitespace around it). */
+static int raw_parse(struct raw_doc *d, const char *p, size_t len)
+{
+	int rc;
+
+	d->p = p;
+	d->len = len;
+	d->pos = 0;
+	d->v = d->inl;
+	d->n = 0;
+	d->cap = RAW_INLINE;
+	d->dec = (struct dynbuf){0};
+	/* A raw NUL is never JSON, but jansson steps over one after a
+	 * number: whatever jansson makes of it, it does so on its own. */
+	if (memchr(p, '\0', len))
+		return -ENOTSUP;
+	rc = raw_value(d, 1);
+	if (rc)
+		return rc;
+	raw_ws(d);
+	return d->pos == len ? 0 : -ENOTSUP;
+}
+
+static const char *raw_str(const struct raw_doc *d, uint32_t idx, size_t *n)
+{
+	const struct raw_node *v = &d->v[idx];
+
+	*n = v->n;
+	return v->dec ? d->dec.p + v->off : d->p + v->off;
+}
+
+/* Members of a small map or set on the stack; bigger ones on the heap. */
+#define RAW_MEMBERS 32
+
+/* A map member: what member_cmp_key needs, small enough for the stack at
+ * every level of nesting. */
+struct raw_key {
+	const char *s;
+	size_t n;
+	int rank; /* 0 hash key, 1 range key, 2 others */
+	uint32_t val;
+};
+
+static int raw_key_cmp(const void *pa, const void *pb)
+{
+	const struct raw_key *a = pa, *b = pb;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	return bytes_cmp(a->s, a->n, b->s, b->n);
+}
+
+static int raw_render_av(struct render *r, const struct raw_doc *d,
+			 uint32_t idx, int depth);
+static int raw_render_map(struct render *r, const struct raw_doc *d,
+			  uint32_t idx, const struct codec_schema *sc,
+			  int depth);
+
+/* As map_sorted, over an object node; two equal keys are -ENOTSUP (jansson
+ * keeps the last one). *out is stack when it is, else caller frees. */
+static int raw_map_sorted(const struct raw_doc *d, uint32_t idx,
+			  const struct codec_schema *sc, struct raw_key *stack,
+			  struct raw_key **out)
+{
+	uint32_t n = d->v[idx].cnt, k = idx + 1;
+	struct raw_key *m = n <= RAW_MEMBERS ? stack : calloc(n, sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		m[i] = (struct raw_key){.rank = 2, .val = k + 1};
+		m[i].s = raw_str(d, k, &m[i].n);
+		if (sc && name_is(sc->hash_name, m[i].s, m[i].n))
+			m[i].rank = 0;
+		else if (sc && name_is(sc->range_name, m[i].s, m[i].n))
+			m[i].rank = 1;
+		k = d->v[k + 1].end;
+	}
+	qsort(m, n, sizeof(*m), raw_key_cmp);
+	for (uint32_t i = 1; i < n; i++) {
+		if (raw_key_cmp(&m[i - 1], &m[i]) == 0) {
+			if (m != stack)
+				free(m);
+			return -ENOTSUP;
+		}
+	}
+	*out = m;
+	return 0;
+}
+
+static bool raw_map_needs_escape(const struct raw_doc *d, uint32_t idx)
+{
+	static const char *const tags[] = {"$B", "$SS", "$NS", "$BS", "$M"};
+	const char *key;
+	size_t klen;
+
+	if (d->v[idx].cnt != 1)
+		return false;
+	key = raw_str(d, idx + 1, &klen);
+	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
+		if (name_is(tags[i], key, klen))
+			return true;
+	return false;
+}
+
+/* As set_sorted and render_set over an array node. */
+static int raw_render_set(struct render *r, const struct raw_doc *d,
+			  uint32_t idx, enum av_type t, int depth)
+{
+	struct member stack[RAW_MEMBERS];
+	uint32_t n = d->v[idx].cnt, k = idx + 1;
+	struct member *m = n <= RAW_MEMBERS ? stack : calloc(n, sizeof(*m));
+	int rc = 0;
+
+	if (!m)
+		return -ENOMEM;
+	if (m == stack)
+		memset(m, 0, (size_t)n * sizeof(*m));
+	for (uint32_t i = 0; i < n; i++, k = d->v[k].end) {
+		m[i].index = i;
+		if (d->v[k].t != RAW_STR) {
+			rc = -ENOTSUP;
+			goto out;
+		}
+		m[i].s = raw_str(d, k, &m[i].n);
+		if (t == AV_NS && num_parse(m[i].s, m[i].n, &m[i].num) != 0) {
+			rc = -ENOTSUP;
+			goto out;
+		}
+		if (t == AV_BS) {
+			rc = b64_bytes(m[i].s, m[i].n, &m[i].bytes, &m[i].blen);
+			if (rc)
+				goto out;
+		}
+	}
+	qsort(m, n, sizeof(*m),
+	      t == AV_NS ? member_cmp_ns
+			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
+	if (n == 0) {
+		put_str(r, "[]");
+		goto out;
+	}
+	put_add(r, "[", 1);
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		if (i)
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
+		if (t == AV_SS || (t == AV_NS && r->f == CODEC_DDB))
+			put_json_string(r, m[i].s, m[i].n);
+		else if (t == AV_NS)
+			rc = put_number(r, m[i].s, m[i].n);
+		else
+			rc = render_b64(r, m[i].s, m[i].n);
+	}
+	put_newline(r, depth);
+	put_add(r, "]", 1);
+out:
+	for (uint32_t i = 0; i < n; i++)
+		free(m[i].bytes);
+	if (m != stack)
+		free(m);
+	return rc;
+}
+
+static int raw_render_list(struct render *r, const struct raw_doc *d,
+			   uint32_t idx, int depth)
+{
+	uint32_t k = idx + 1;
+	int rc;
+
+	if (d->v[idx].cnt == 0) {
+		put_str(r, "[]");
+		return 0;
+	}
+	put_add(r, "[", 1);
+	for (uint32_t i = 0; i < d->v[idx].cnt; i++, k = d->v[k].end) {
+		if (i)
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
+		rc = raw_render_av(r, d, k, depth + 1);
+		if (rc)
+			return rc;
+	}
+	put_newline(r, depth);
+	put_add(r, "]", 1);
+	return 0;
+}
+
+/* As render_payload; v is the payload's node. */
+static int raw_render_payload(struct render *r, const struct raw_doc *d,
+			      enum av_type t, uint32_t v, int depth)
+{
+	bool plain = r->f == CODEC_PLAIN;
+	const char *s = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (d->v[v].t == RAW_STR)
+		s = raw_str(d, v, &n);
+	switch (t) {
+	case AV_S:
+		put_json_string(r, s, n);
+		return 0;
+	case AV_N:
+		if (plain)
+			return put_number(r, s, n);
+		if (num_parse(s, n, NULL) != 0)
+			return -EINVAL;
+		put_json_string(r, s, n);
+		return 0;
+	case AV_B:
+		if (!plain)
+			return render_b64(r, s, n);
+		render_open(r, "$B", depth);
+		rc = render_b64(r, s, n);
+		render_close(r, depth);
+		return rc;
+	case AV_BOOL:
+		put_str(r, d->v[v].t == RAW_TRUE ? "true" : "false");
+		return 0;
+	case AV_NULL:
+		put_str(r, plain ? "null"
+				 : (d->v[v].t == RAW_TRUE ? "true" : "false"));
+		return 0;
+	case AV_SS:
+	case AV_NS:
+	case AV_BS:
+		if (!plain)
+			return raw_render_set(r, d, v, t, depth);
+		render_open(r,
+			    t == AV_SS ? "$SS" : (t == AV_NS ? "$NS" : "$BS"),
+			    depth);
+		rc = raw_render_set(r, d, v, t, depth + 1);
+		render_close(r, depth);
+		return rc;
+	case AV_L:
+		return raw_render_list(r, d, v, depth);
+	case AV_M:
+		if (!plain || !raw_map_needs_escape(d, v))
+			return raw_render_map(r, d, v, NULL, depth);
+		render_open(r, "$M", depth);
+		rc = raw_render_map(r, d, v, NULL, depth + 1);
+		render_close(r, depth);
+		return rc;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* As av_split and render_av: {"T": payload}, one member, payload of T's
+ * JSON type. */
+static int raw_render_av(struct render *r, const struct raw_doc *d,
+			 uint32_t idx, int depth)
+{
+	const char *tag;
+	size_t tlen;
+	enum av_type t;
+	uint32_t v = idx + 2;
+	uint8_t vt;
+	bool ok;
+	int rc;
+
+	if (d->v[idx].t != RAW_OBJ || d->v[idx].cnt != 1 ||
+	    depth > JSONTEXT_DEPTH_MAX)
+		return -ENOTSUP;
+	tag = raw_str(d, idx + 1, &tlen);
+	t = tag_type(tag, tlen);
+	vt = d->v[v].t;
+	switch (t) {
+	case AV_S:
+	case AV_N:
+	case AV_B:
+		ok = vt == RAW_STR;
+		break;
+	case AV_SS:
+	case AV_NS:
+	case AV_BS:
+	case AV_L:
+		ok = vt == RAW_ARR;
+		break;
+	case AV_M:
+		ok = vt == RAW_OBJ;
+		break;
+	case AV_BOOL:
+	case AV_NULL:
+		ok = vt == RAW_TRUE || vt == RAW_FALSE;
+		break;
+	default:
+		ok = false;
+		break;
+	}
+	if (!ok)
+		return -ENOTSUP;
+	if (r->f == CODEC_PLAIN)
+		return raw_render_payload(r, d, t, v, depth);
+	render_open(r, av_tags[t], depth);
+	rc = raw_render_payload(r, d, t, v, depth + 1);
+	render_close(r, depth);
+	return rc;
+}
+
+static int raw_render_map(struct render *r, const struct raw_doc *d,
+			  uint32_t idx, const struct codec_schema *sc,
+			  int depth)
+{
+	struct raw_key stack[RAW_MEMBERS];
+	struct raw_key *m = NULL;
+	uint32_t n = d->v[idx].cnt;
+	int rc = raw_map_sorted(d, idx, sc, stack, &m);
+
+	if (rc)
+		return rc;
+	if (n == 0) {
+		put_str(r, "{}");
+		goto out;
+	}
+	put_add(r, "{", 1);
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			put_add(r, ",", 1);
+		put_newline(r, depth + 1);
+		put_json_string(r, m[i].s, m[i].n);
+		put_colon(r);
+		rc = raw_render_av(r, d, m[i].val, depth + 1);
+		if (rc)
+			goto out;
+	}
+	put_newline(r, depth);
+	put_add(r, "}", 1);
+out:
+	if (m != stack)
+		free(m);
+	return rc;
+}
+
+/* Renders the object node idx of d as codec_render would. */
+static int raw_render_item(const struct raw_doc *d, uint32_t idx,
+			   const struct codec_schema *s, enum codec_format f,
+			   char **text, size_t *len)
+{
+	struct render r = {.f = f};
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if (d->v[idx].t != RAW_OBJ || (f != CODEC_PLAIN && f != CODEC_DDB))
+		return -ENOTSUP;
+	/* The text is about as long as the wire item (type tags out,
+	 * indentation in): one allocation for most. */
+	r.b.cap = d->len + d->len / 2 + 64;
+	r.b.p = malloc(r.b.cap);
+	if (!r.b.p)
+		return -ENOMEM;
+	r.b.p[0] = '\0';
+	rc = raw_render_map(&r, d, idx, s, 0);
+	put_add(&r, "\n", 1);
+	if (!rc)
+		rc = r.rc;
+	if (!rc) {
+		*len = r.b.len;
+		*text = dynbuf_take(&r.b);
+	}
+	dynbuf_free(&r.b);
+	return rc == 0 || rc == -ENOMEM ? rc : -ENOTSUP;
+}
+
+int codec_render_raw(const char *json, size_t len, const struct codec_schema *s,
+		     enum codec_format f, char **text, size_t *tlen)
+{
+	struct raw_doc d;
+	int rc;
+
+	*text = NULL;
+	*tlen = 0;
+	rc = raw_parse(&d, json, len);
+	if (!rc)
+		rc = raw_render_item(&d, 0, s, f, text, tlen);
+	raw_free(&d);
+	return rc == -ENOMEM ? rc : (rc ? -ENOTSUP : 0);
+}
+
+/* The slow path: jansson's tree, as ddb_call and codec_render read it. */
+static int member_render_tree(const char *body, size_t len, const char *member,
+			      const struct codec_schema *s, enum codec_format f,
+			      char **text, size_t *tlen)
+{
+	json_t *doc = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	json_t *it = json_object_get(doc, member);
+	int rc;
+
+	if (!json_is_object(doc))
+		rc = -EBADMSG;
+	else if (!json_is_object(it))
+		rc = -ENOENT;
+	else
+		rc = codec_render(it, s, f, text, tlen);
+	json_decref(doc);
+	return rc;
+}
+
+int codec_render_member(const char *body, size_t len, const char *member,
+			const struct codec_schema *s, enum codec_format f,
+			char **text, size_t *tlen)
+{
+	struct raw_doc doc, *d = &doc;
+	uint32_t found = 0, k;
+	size_t mlen = strlen(member);
+	int rc, hits = 0;
+
+	*text = NULL;
+	*tlen = 0;
+	rc = raw_parse(d, body, len);
+	if (!rc && d->v[0].t != RAW_OBJ)
+		rc = -ENOTSUP;
+	k = 1;
+	for (uint32_t i = 0; !rc && i < d->v[0].cnt; i++, k = d->v[k + 1].end) {
+		const char *key;
+		size_t klen;
+
+		key = raw_str(d, k, &klen);
+		if (klen == mlen && memcmp(key, member, mlen) == 0) {
+			found = k + 1;
+			hits++;
+		}
+	}
+	/* A member given twice: jansson keeps the last, left to it. */
+	if (!rc && hits > 1)
+		rc = -ENOTSUP;
+	if (!rc && (!hits || d->v[found].t != RAW_OBJ))
+		rc = -ENOENT;
+	if (!rc)
+		rc = raw_render_item(d, found, s, f, text, tlen);
+	raw_free(d);
+	if (rc == -ENOTSUP)
+		rc = member_render_tree(body, len, member, s, f, text, tlen);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 /* conversion of the JSON tree to a wire item, with DynamoDB's checks */
 
 /* One step of an attribute path, on the stack; formatted only on error. */

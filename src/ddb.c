@@ -1027,6 +1027,24 @@ out:
 	return rc;
 }
 
+int ddb_get_item_body(struct ddb_client *c, const char *table, json_t *key,
+		      bool consistent, char **body, size_t *len,
+		      struct ddb_error *err)
+{
+	json_t *req;
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	req = json_pack("{s:s,s:O,s:b}", "TableName", table ? table : "", "Key",
+			key, "ConsistentRead", consistent);
+	if (!req)
+		return key ? -ENOMEM : -EINVAL;
+	rc = call_raw(c, "GetItem", req, body, len, err);
+	json_decref(req);
+	return rc;
+}
+
 /* Builds a PutItem/DeleteItem body: TableName, what (Item or Key) and the
  * optional condition with its names and values. Returns a new reference or
  * NULL (out of memory or bad arguments). */

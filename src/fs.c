@@ -47,7 +47,8 @@ static int item_fetch(struct fs *fs, const char *path, struct node *n,
 {
 	struct ddb_error err = {0};
 	struct cache_item ci;
-	json_t *item = NULL;
+	char *body = NULL;
+	size_t len = 0;
 	int rc;
 
 	*text = NULL;
@@ -60,18 +61,18 @@ static int item_fetch(struct fs *fs, const char *path, struct node *n,
 	}
 	if (fs_created_says_absent(fs, path))
 		return -ENOENT;
-	rc = ddb_get_item(fs->ddb, n->table->name, n->key, fs->consistent,
-			  &item, &err);
+	rc = ddb_get_item_body(fs->ddb, n->table->name, n->key, fs->consistent,
+			       &body, &len, &err);
+	if (!rc)
+		rc = fs_item_store_body(fs, n->table, path, body, len, text,
+					mtime);
+	free(body);
 	if (rc == -ENOENT && err.code[0] == '\0') {
 		cache_item_put_negative(fs->cache, path);
 		return -ENOENT;
 	}
 	if (rc == -ENOENT)
 		fs_table_forget(fs, n->table->name);
-	if (rc)
-		return rc;
-	rc = fs_item_store(fs, n->table, path, item, text, mtime);
-	json_decref(item);
 	return rc;
 }
 

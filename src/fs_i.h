@@ -283,6 +283,14 @@ char *fs_join_path(const char *dir, const char *name);
 int fs_item_store(struct fs *fs, struct table *t, const char *path,
 		  json_t *item, struct cache_blob **text, time_t *mtime);
 
+/* fs_item_store of the item in a GetItem answer (len bytes of body, from
+ * ddb_get_item_body), rendered from the bytes without a jansson tree.
+ * Returns -ENOENT, storing nothing, when the answer holds no item; -EIO
+ * for an answer that is not JSON. */
+int fs_item_store_body(struct fs *fs, struct table *t, const char *path,
+		       const char *body, size_t len, struct cache_blob **text,
+		       time_t *mtime);
+
 /* A listing of dirpath: the root (t NULL), a table (pkey NULL) or the
  * partition pkey ({hash: value}, a new reference is taken) of t (a
  * reference is taken). Sends nothing. NULL on ENOMEM. Free with

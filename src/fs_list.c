@@ -15,21 +15,12 @@
 
 /* ---- items -------------------------------------------------------------- */
 
-/* Renders item and remembers it under path. Returns 0 with *text (a blob
- * reference) and *mtime, or -errno. */
-int fs_item_store(struct fs *fs, struct table *t, const char *path,
-		  json_t *item, struct cache_blob **text, time_t *mtime)
+/* Remembers rendered text (taken: freed here) under path. */
+static int item_keep(struct fs *fs, const char *path, char *rendered,
+		     size_t len, struct cache_blob **text, time_t *mtime)
 {
-	char *rendered = NULL;
 	bool changed;
-	size_t len = 0;
-	int rc;
 
-	rc = codec_render(item, &t->schema, fs->format, &rendered, &len);
-	if (rc) {
-		log_msg(LOG_ERR, "cannot render %s: %s", path, strerror(-rc));
-		return rc;
-	}
 	/* One copy, shared by the cache and the caller. */
 	*text = cache_blob_new(rendered, len);
 	free(rendered);
@@ -41,6 +32,50 @@ int fs_item_store(struct fs *fs, struct table *t, const char *path,
 	if (changed)
 		fs_invalidate_later(fs, path);
 	return 0;
+}
+
+/* Renders item and remembers it under path. Returns 0 with *text (a blob
+ * reference) and *mtime, or -errno. */
+int fs_item_store(struct fs *fs, struct table *t, const char *path,
+		  json_t *item, struct cache_blob **text, time_t *mtime)
+{
+	char *rendered = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = codec_render(item, &t->schema, fs->format, &rendered, &len);
+	if (rc) {
+		log_msg(LOG_ERR, "cannot render %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	return item_keep(fs, path, rendered, len, text, mtime);
+}
+
+int fs_item_store_body(struct fs *fs, struct table *t, const char *path,
+		       const char *body, size_t len, struct cache_blob **text,
+		       time_t *mtime)
+{
+	char *rendered = NULL;
+	size_t rlen = 0;
+	int rc;
+
+	*text = NULL;
+	rc = codec_render_member(body, len, "Item", &t->schema, fs->format,
+				 &rendered, &rlen);
+	if (rc == -ENOENT)
+		return rc;
+	if (rc == -EBADMSG) {
+		/* The checksum held, so the server sent it so: a retry
+		 * would get the same. */
+		log_msg(LOG_ERR, "cannot read the GetItem answer for %s: %s",
+			path, "malformed response body");
+		return -EIO;
+	}
+	if (rc) {
+		log_msg(LOG_ERR, "cannot render %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	return item_keep(fs, path, rendered, rlen, text, mtime);
 }
 
 /* ---- listings ----------------------------------------------------------- */

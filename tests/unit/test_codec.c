@@ -1529,6 +1529,454 @@ static void test_render_line(void)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* rendering straight from the wire bytes: the same text as the tree */
+
+/* What the tree path makes of a body: json_loadb as ddb_call read it, the
+ * member, codec_render (rc -EBADMSG / -ENOENT as codec_render_member). */
+static int tree_render(const char *body, size_t len,
+		       const struct codec_schema *s, enum codec_format f,
+		       char **t, size_t *n)
+{
+	json_t *doc = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+	json_t *it = json_object_get(doc, "Item");
+	int rc;
+
+	*t = NULL;
+	*n = 0;
+	if (!json_is_object(doc))
+		rc = -EBADMSG;
+	else if (!json_is_object(it))
+		rc = -ENOENT;
+	else
+		rc = codec_render(it, s, f, t, n);
+	json_decref(doc);
+	return rc;
+}
+
+/* Renders the answer body both ways (and its item alone with the raw
+ * reader when item_len > 0) and compares results and bytes. raw_rc is what
+ * codec_render_raw must return for the item: 0, or -ENOTSUP for what it
+ * leaves to jansson; 1: either. Returns the number of differences. */
+static int both_ways(const char *what, const char *body, size_t len,
+		     const char *item, size_t item_len,
+		     const struct codec_schema *s, enum codec_format f,
+		     int raw_rc)
+{
+	char *t1 = NULL, *t2 = NULL, *t3 = NULL;
+	size_t n1 = 0, n2 = 0, n3 = 0;
+	int rc1 = tree_render(body, len, s, f, &t1, &n1);
+	int rc2 = codec_render_member(body, len, "Item", s, f, &t2, &n2);
+	int rc3 = 0, bad = 0;
+
+	if (rc1 != rc2 || (rc1 == 0 && !same_text(what, t2, n2, t1, n1)) ||
+	    (rc1 != 0 && (t2 || n2))) {
+		printf("#   %s format %d: member rc %d, tree rc %d\n", what, f,
+		       rc2, rc1);
+		bad++;
+	}
+	if (item_len) {
+		rc3 = codec_render_raw(item, item_len, s, f, &t3, &n3);
+		if ((raw_rc != 1 && rc3 != raw_rc) ||
+		    (rc3 != 0 && rc3 != -ENOTSUP) ||
+		    (rc3 == 0 &&
+		     (rc1 != 0 || !same_text(what, t3, n3, t1, n1)))) {
+			printf("#   %s format %d: raw rc %d (want %d), tree rc "
+			       "%d\n",
+			       what, f, rc3, raw_rc, rc1);
+			bad++;
+		}
+	}
+	free(t1);
+	free(t2);
+	free(t3);
+	return bad;
+}
+
+/* The item text in a GetItem answer, as DynamoDB Local writes one. */
+static int item_both_ways(const char *what, const char *item, size_t len,
+			  const struct codec_schema *s, enum codec_format f,
+			  int raw_rc)
+{
+	struct dynbuf b = {0};
+	int bad;
+
+	dynbuf_adds(&b, "{\"Item\":");
+	dynbuf_add(&b, item, len);
+	dynbuf_adds(&b, "}");
+	if (!b.p)
+		abort();
+	bad = both_ways(what, b.p, b.len, item, len, s, f, raw_rc);
+	dynbuf_free(&b);
+	return bad;
+}
+
+/* Items the raw reader must render itself, and items it must leave to
+ * jansson, each in both formats; errors must come out as the tree's. */
+static void test_render_raw_table(void)
+{
+	static const struct {
+		const char *name;
+		const char *item;
+		int raw_rc; /* for both formats */
+	} rows[] = {
+	    {"empty", "{}", 0},
+	    {"spaces everywhere",
+	     " { \"pk\" : { \"S\" : \"a\" } ,\n\t"
+	     "\"n\" :{\"N\":\"1\"} }\r\n",
+	     0},
+	    {"key attributes first",
+	     "{\"b\":{\"S\":\"x\"},\"sk\":{\"N\":"
+	     "\"2\"},\"a\":{\"S\":\"y\"},\"pk\":{\"S\":"
+	     "\"k\"}}",
+	     0},
+	    {"escaped key names the hash key",
+	     "{\"a\":{\"S\":\"x\"},\"p\\u006b\":{\"S\":\"k\"}}", 0},
+	    {"escaped tag", "{\"a\":{\"\\u0053\":\"x\"}}", 0},
+	    {"every escape",
+	     "{\"s\":{\"S\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t"
+	     "\\u00e9\\u00E9\\ud83d\\ude00\\u0000\\u001f"
+	     "\\u007f\\u2028\"}}",
+	     0},
+	    {"raw UTF-8 sorts by bytes",
+	     "{\"\xc3\xa9\":{\"S\":\"\xf0\x9f\x98\x80\"},\"z\":{\"S\":\"\"},"
+	     "\"\xe6\x97\xa5\":{\"S\":\"\x7f\"}}",
+	     0},
+	    {"escaped key sorts by decoded bytes",
+	     "{\"\\u00e9\":{\"S\":\"1\"},\"z\":{\"S\":\"2\"},\"\\u0041\":{"
+	     "\"S\":\"3\"}}",
+	     0},
+	    {"NUL in a value", "{\"a\":{\"S\":\"x\\u0000y\"}}", 0},
+	    {"numbers",
+	     "{\"a\":{\"N\":\"-0.000123\"},\"b\":{\"N\":\"+5\"},"
+	     "\"c\":{\"N\":\".5\"},\"d\":{\"N\":\"007.500\"},"
+	     "\"e\":{\"N\":\"1.0E+5\"},\"f\":{\"N\":\"-0\"}}",
+	     0},
+	    {"sets unsorted and tied",
+	     "{\"ss\":{\"SS\":[\"b\",\"a\",\"\",\"a\"]},\"ns\":{\"NS\":["
+	     "\"10\",\"9\",\"1.0\",\"1\",\"-1E+2\"]},\"bs\":{\"BS\":["
+	     "\"/w==\",\"AA==\",\"\",\"AAE=\"]}}",
+	     0},
+	    {"empty sets and containers",
+	     "{\"ss\":{\"SS\":[]},\"l\":{\"L\":[]},"
+	     "\"m\":{\"M\":{}}}",
+	     0},
+	    {"binary", "{\"b\":{\"B\":\"AAECAwQFBgc=\"},\"e\":{\"B\":\"\"}}",
+	     0},
+	    {"bool and null",
+	     "{\"t\":{\"BOOL\":true},\"f\":{\"BOOL\":false},"
+	     "\"n\":{\"NULL\":true},\"m\":{\"NULL\":false}}",
+	     0},
+	    {"nested lists and maps",
+	     "{\"l\":{\"L\":[{\"M\":{\"b\":{\"L\":[{\"N\":\"1\"},{\"NULL\":"
+	     "true}]},\"a\":{\"M\":{\"z\":{\"S\":\"q\"}}}}},{\"L\":[]},{"
+	     "\"SS\":[\"y\",\"x\"]}]}}",
+	     0},
+	    {"$M escapes",
+	     "{\"m\":{\"M\":{\"$SS\":{\"S\":\"x\"}}},\"n\":{\"M\":"
+	     "{\"$M\":{\"M\":{}}}},\"o\":{\"M\":{\"$S\":{\"S\":"
+	     "\"x\"}}},\"$B\":{\"S\":\"top\"}}",
+	     0},
+	    /* What the raw reader leaves to jansson: the same text or error
+	     * must come back from codec_render_member. */
+	    {"duplicate attribute", "{\"a\":{\"S\":\"1\"},\"a\":{\"S\":\"2\"}}",
+	     -ENOTSUP},
+	    {"duplicate by escape",
+	     "{\"a\":{\"S\":\"1\"},\"\\u0061\":{\"N\":"
+	     "\"2\"}}",
+	     -ENOTSUP},
+	    {"duplicate tag", "{\"a\":{\"S\":\"1\",\"S\":\"2\"}}", -ENOTSUP},
+	    {"two tags", "{\"a\":{\"S\":\"1\",\"N\":\"1\"}}", -ENOTSUP},
+	    {"unknown tag", "{\"a\":{\"X\":\"1\"}}", -ENOTSUP},
+	    {"S not a string", "{\"a\":{\"S\":1}}", -ENOTSUP},
+	    {"BOOL not a boolean", "{\"a\":{\"BOOL\":null}}", -ENOTSUP},
+	    {"N not a number", "{\"a\":{\"N\":\"abc\"}}", -ENOTSUP},
+	    {"bad base64", "{\"a\":{\"B\":\"!!!!\"}}", -ENOTSUP},
+	    {"bad BS member", "{\"a\":{\"BS\":[\"AA==\",\"A\"]}}", -ENOTSUP},
+	    {"set member not a string", "{\"a\":{\"SS\":[\"a\",1]}}", -ENOTSUP},
+	    {"not an AV", "{\"a\":\"x\"}", -ENOTSUP},
+	    {"NUL in a key", "{\"a\\u0000b\":{\"S\":\"x\"}}", -ENOTSUP},
+	    {"lone high surrogate", "{\"a\":{\"S\":\"\\ud83d\"}}", -ENOTSUP},
+	    {"lone low surrogate", "{\"a\":{\"S\":\"\\ude00x\"}}", -ENOTSUP},
+	    {"bad UTF-8", "{\"a\":{\"S\":\"\xc3\x28\"}}", -ENOTSUP},
+	    {"overlong UTF-8", "{\"a\":{\"S\":\"\xc0\xaf\"}}", -ENOTSUP},
+	    {"UTF-8 surrogate", "{\"a\":{\"S\":\"\xed\xa0\x80\"}}", -ENOTSUP},
+	    {"control byte", "{\"a\":{\"S\":\"\x01\"}}", -ENOTSUP},
+	    {"bad escape", "{\"a\":{\"S\":\"\\x\"}}", -ENOTSUP},
+	    {"short \\u", "{\"a\":{\"S\":\"\\u12\"}}", -ENOTSUP},
+	    {"number token", "{\"a\":{\"N\":1}}", -ENOTSUP},
+	    {"trailing comma", "{\"a\":{\"S\":\"x\"},}", -ENOTSUP},
+	    {"cut short", "{\"a\":{\"S\":\"x\"}", -ENOTSUP},
+	    {"not an object", "[]", -ENOTSUP},
+	    {"literal cut", "{\"a\":{\"BOOL\":tru}}", -ENOTSUP},
+	};
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (int f = 0; f < 2; f++)
+			bad += item_both_ways(
+			    rows[i].name, rows[i].item, strlen(rows[i].item),
+			    &pk_sk, (enum codec_format)f, rows[i].raw_rc);
+	/* The render table above, too (whatever codec_render says). */
+	for (size_t i = 0; i < sizeof(render_cases) / sizeof(render_cases[0]);
+	     i++)
+		bad += item_both_ways(
+		    render_cases[i].name, render_cases[i].item,
+		    strlen(render_cases[i].item), &pk_sk, render_cases[i].f,
+		    render_cases[i].rc ? -ENOTSUP : 0);
+	CHECK_INT(bad, 0);
+}
+
+/* The answer around the item: other members, absent or odd items, bodies
+ * that are not JSON. */
+static void test_render_member(void)
+{
+	static const struct {
+		const char *body;
+		int rc;
+	} rows[] = {
+	    {"{\"Item\":{\"pk\":{\"S\":\"a\"}}}", 0},
+	    {"{\"ConsumedCapacity\":{\"TableName\":\"T\",\"CapacityUnits\":"
+	     "0.5},\"Item\":{\"pk\":{\"S\":\"a\"}}}",
+	     0},
+	    {"{\"Item\":{\"pk\":{\"S\":\"a\"}},\"x\":[1,-2,3.25,true,false,"
+	     "null,\"s\",{}]}\n",
+	     0},
+	    {"{\"It\\u0065m\":{\"pk\":{\"S\":\"a\"}}}", 0},
+	    {"{}", -ENOENT},
+	    {"{\"Items\":{}}", -ENOENT},
+	    {"{\"Item\":null}", -ENOENT},
+	    {"{\"Item\":[]}", -ENOENT},
+	    {"{\"Item\":{\"pk\":{\"S\":\"a\"}},\"Item\":{\"pk\":{\"S\":\"b\"}}"
+	     "}",
+	     0},
+	    {"{\"Item\":{\"pk\":{\"S\":\"a\"}},\"Item\":null}", -ENOENT},
+	    {"{\"x\":1e999,\"Item\":{\"pk\":{\"S\":\"a\"}}}", -EBADMSG},
+	    {"{\"x\":1e5,\"Item\":{\"pk\":{\"S\":\"a\"}}}", 0},
+	    {"{\"x\":123456789012345678901234,\"Item\":{}}", -EBADMSG},
+	    {"{\"x\":1234567890123456,\"Item\":{}}", 0},
+	    {"{\"x\":01,\"Item\":{}}", -EBADMSG},
+	    {"{\"Item\":{}} x", -EBADMSG},
+	    {"[]", -EBADMSG},
+	    {"", -EBADMSG},
+	    {"\xef\xbb\xbf{\"Item\":{}}", -EBADMSG},
+	    {"{\"Item\":{\"a\":{\"Q\":\"x\"}}}", -EINVAL},
+	};
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (int f = 0; f < 2; f++) {
+			char *t = NULL;
+			size_t n = 0;
+			int rc = codec_render_member(
+			    rows[i].body, strlen(rows[i].body), "Item", &pk_sk,
+			    (enum codec_format)f, &t, &n);
+
+			if (rc != rows[i].rc) {
+				printf("#   body %zu: rc %d, want %d\n", i, rc,
+				       rows[i].rc);
+				bad++;
+			}
+			free(t);
+			bad += both_ways(rows[i].body, rows[i].body,
+					 strlen(rows[i].body), NULL, 0, &pk_sk,
+					 (enum codec_format)f, 1);
+		}
+	}
+	/* A raw NUL byte after a number: jansson's business. */
+	bad += both_ways("raw NUL", "{\"x\":0\0,\"Item\":{}}", 19, NULL, 0,
+			 &pk_sk, CODEC_PLAIN, 1);
+	CHECK_INT(bad, 0);
+}
+
+/* Deep items: the raw reader renders what the tree renders, refuses past
+ * the renderer's depth the same way. */
+static void test_render_raw_deep(void)
+{
+	int bad = 0;
+
+	for (int depth = 1; depth <= 140; depth += depth < 30 ? 1 : 7) {
+		struct dynbuf b = {0};
+
+		dynbuf_adds(&b, "{\"a\":");
+		for (int i = 0; i < depth; i++)
+			dynbuf_adds(&b, i % 2 ? "{\"L\":[" : "{\"M\":{\"k\":");
+		dynbuf_adds(&b, "{\"S\":\"x\"}");
+		for (int i = depth - 1; i >= 0; i--)
+			dynbuf_adds(&b, i % 2 ? "]}" : "}}");
+		dynbuf_adds(&b, "}");
+		for (int f = 0; f < 2; f++)
+			bad += item_both_ways("deep", b.p, b.len, &pk_sk,
+					      (enum codec_format)f, 1);
+		dynbuf_free(&b);
+	}
+	/* Maps and sets bigger than the renderer keeps on its stack. */
+	{
+		struct dynbuf b = {0};
+		char tmp[64];
+
+		dynbuf_adds(&b, "{");
+		for (int i = 0; i < 100; i++) {
+			snprintf(tmp, sizeof(tmp), "%s\"k%d\":{\"N\":\"%d\"}",
+				 i ? "," : "", (i * 37) % 100, i);
+			dynbuf_adds(&b, tmp);
+		}
+		dynbuf_adds(&b, ",\"ns\":{\"NS\":[");
+		for (int i = 0; i < 100; i++) {
+			snprintf(tmp, sizeof(tmp), "%s\"%d.5\"", i ? "," : "",
+				 (i * 53) % 100 - 50);
+			dynbuf_adds(&b, tmp);
+		}
+		dynbuf_adds(&b, "]},\"bs\":{\"BS\":[");
+		for (int i = 0; i < 40; i++) {
+			snprintf(tmp, sizeof(tmp), "%s\"%c%cE=\"", i ? "," : "",
+				 'A' + (i * 7) % 26, 'a' + i % 26);
+			dynbuf_adds(&b, tmp);
+		}
+		dynbuf_adds(&b, "]}}");
+		for (int f = 0; f < 2; f++)
+			bad += item_both_ways("wide", b.p, b.len, &pk_sk,
+					      (enum codec_format)f, 0);
+		dynbuf_free(&b);
+	}
+	CHECK_INT(bad, 0);
+}
+
+/* True when an object key anywhere in j holds a NUL: json_loadb refuses
+ * those, so neither path renders such an item. */
+static bool nul_key(const json_t *j)
+{
+	const char *k;
+	size_t kl, i;
+	json_t *v;
+
+	if (json_is_object(j)) {
+		json_object_keylen_foreach((json_t *)j, k, kl, v)
+		{
+			if (strlen(k) != kl || nul_key(v))
+				return true;
+		}
+	} else if (json_is_array(j)) {
+		for (i = 0; i < json_array_size(j); i++)
+			if (nul_key(json_array_get(j, i)))
+				return true;
+	}
+	return false;
+}
+
+/* Every item of tests/data (the codec folders, the Devices table as the
+ * bench and e2e tests load it) and random items dumped in several
+ * layouts (escaped non-ASCII too), rendered both ways. */
+static void test_render_raw_differential(void)
+{
+	static const size_t flags[] = {JSON_COMPACT, JSON_INDENT(3),
+				       JSON_COMPACT | JSON_ENSURE_ASCII,
+				       JSON_ENSURE_ASCII | JSON_ESCAPE_SLASH};
+	const struct codec_schema dev = {"device_id", 'S', "datacount", 'N'};
+	const struct codec_schema k = {"k", 'S', NULL, 0};
+	char dir[4096], path[8192];
+	json_t *all, *it;
+	size_t i, n = 0;
+	int bad = 0, items = 0;
+	DIR *d;
+	struct dirent *e;
+
+	data_dir(dir, sizeof(dir));
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		char *text;
+		size_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/ddb.json", dir, e->d_name);
+		text = tap_slurp(path, &len);
+		if (!text)
+			continue;
+		items++;
+		for (int f = 0; f < 2; f++)
+			bad += item_both_ways(e->d_name, text, len, &pk_sk,
+					      (enum codec_format)f, 0);
+		free(text);
+	}
+	if (d)
+		closedir(d);
+	snprintf(path, sizeof(path), "%s/../devices.json", dir);
+	{
+		char *text = tap_slurp(path, &n);
+
+		all = text ? json_loadb(text, n, 0, NULL) : NULL;
+		free(text);
+	}
+	CHECK(json_array_size(all) > 0);
+	json_array_foreach(all, i, it)
+	{
+		char *plain = json_dumps(it, JSON_COMPACT), *w;
+		json_t *item = NULL;
+
+		if (!plain || codec_parse(plain, strlen(plain), CODEC_PLAIN,
+					  &item, NULL) != 0) {
+			bad++;
+			free(plain);
+			continue;
+		}
+		w = json_dumps(item, JSON_COMPACT);
+		items++;
+		for (int f = 0; f < 2; f++)
+			bad += item_both_ways("devices", w, strlen(w), &dev,
+					      (enum codec_format)f, 0);
+		free(w);
+		free(plain);
+		json_decref(item);
+	}
+	json_decref(all);
+	/* The JSON reader's test texts that parse as items. */
+	snprintf(path, sizeof(path), "%s/../json", dir);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		char file[8192 + 300], *text, *w;
+		size_t len;
+
+		snprintf(file, sizeof(file), "%s/%s/input.json", path,
+			 e->d_name);
+		text = e->d_name[0] == '.' ? NULL : tap_slurp(file, &len);
+		for (int f = 0; text && f < 2; f++) {
+			json_t *item = NULL;
+
+			if (codec_parse(text, len, (enum codec_format)f, &item,
+					NULL) != 0)
+				continue;
+			w = json_dumps(item, JSON_COMPACT);
+			items++;
+			for (int g = 0; g < 2; g++)
+				bad += item_both_ways(
+				    e->d_name, w, strlen(w), &pk_sk,
+				    (enum codec_format)g,
+				    nul_key(item) ? -ENOTSUP : 0);
+			free(w);
+			json_decref(item);
+		}
+		free(text);
+	}
+	if (d)
+		closedir(d);
+	for (int r = 0; r < 2000 && bad < 5; r++) {
+		json_t *item = rnd_map(1, 8);
+		char *w = json_dumps(item, flags[r % 4]);
+
+		items++;
+		for (int f = 0; f < 2; f++)
+			bad += item_both_ways("random", w, strlen(w), &k,
+					      (enum codec_format)f,
+					      nul_key(item) ? -ENOTSUP : 0);
+		free(w);
+		json_decref(item);
+	}
+	printf("#   %d items\n", items);
+	CHECK(items > 2000);
+	CHECK_INT(bad, 0);
+}
+
 TAP_MAIN({"data folders match Python's json.dumps", test_data_folders},
 	 {"one line of a bulk file", test_render_line},
 	 {"render table", test_render_table},
@@ -1544,4 +1992,9 @@ TAP_MAIN({"data folders match Python's json.dumps", test_data_folders},
 	 {"key length limits", test_key_limits},
 	 {"empty file and key size", test_empty_file_and_key_size},
 	 {"error formatting", test_strerror},
-	 {"round trips of random items", test_round_trip})
+	 {"round trips of random items", test_round_trip},
+	 {"raw render: tricky items", test_render_raw_table},
+	 {"raw render: the answer around the item", test_render_member},
+	 {"raw render: deep and wide items", test_render_raw_deep},
+	 {"raw render: tests/data and random items, both ways",
+	  test_render_raw_differential})

@@ -755,6 +755,49 @@ static void test_get_item_missing(void)
 	json_decref(key);
 }
 
+/* GetItem's answer unparsed: the same request, the server's bytes. */
+static void test_get_item_body(void)
+{
+	struct env e;
+	struct ddb_error err;
+	json_t *key = J("{\"pk\": {\"S\": \"a\"}}"), *log, *b, *got;
+	char *body = NULL;
+	size_t len = 0;
+
+	CHECK_INT(env_start(&e,
+			    "[{\"body\": {\"Item\": {\"pk\": {\"S\": \"a\"}}}},"
+			    " {\"body\": {}}]",
+			    10),
+		  0);
+	CHECK_INT(
+	    ddb_get_item_body(e.ddb, "Devices", key, false, &body, &len, &err),
+	    0);
+	CHECK(body && strlen(body) == len);
+	got = body ? json_loadb(body, len, 0, NULL) : NULL;
+	CHECK(json_equal(json_object_get(got, "Item"), key));
+	json_decref(got);
+	free(body);
+	/* No item is the caller's to find out, not an error of the call. */
+	CHECK_INT(
+	    ddb_get_item_body(e.ddb, "Devices", key, true, &body, &len, &err),
+	    0);
+	CHECK(body && strlen(body) == len);
+	free(body);
+	log = log_entries(&e.f);
+	b = entry_body(log, 0);
+	CHECK_STR(json_string_value(json_object_get(b, "TableName")),
+		  "Devices");
+	CHECK(json_equal(json_object_get(b, "Key"), key));
+	CHECK(json_is_false(json_object_get(b, "ConsistentRead")));
+	json_decref(b);
+	b = entry_body(log, 1);
+	CHECK(json_is_true(json_object_get(b, "ConsistentRead")));
+	json_decref(b);
+	json_decref(log);
+	env_stop(&e);
+	json_decref(key);
+}
+
 static void test_conditional_put_delete(void)
 {
 	struct env e;
@@ -2631,6 +2674,7 @@ TAP_MAIN({"global init", test_init},
 	 {"ListTables page by page", test_list_tables_pages},
 	 {"TransactWriteItems", test_transact_write},
 	 {"GetItem without Item", test_get_item_missing},
+	 {"GetItem answer unparsed", test_get_item_body},
 	 {"conditional PutItem, DeleteItem", test_conditional_put_delete},
 	 {"CreateTable waits for ACTIVE", test_create_table_waits},
 	 {"DescribeTable", test_describe}, {"debug log lines", test_debug_log},
