@@ -41,7 +41,6 @@ struct cache_name_block;
 /* An immutable, reference-counted directory listing. */
 struct cache_listing {
 	size_t refs; /* atomic */
-	uint64_t id; /* unique to this listing in the process (never 0) */
 	size_t n;
 	size_t bytes;		      /* heap footprint: this, entries, names */
 	struct cache_dirent *entries; /* n entries */

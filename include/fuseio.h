@@ -15,10 +15,4 @@
  * before the loop; not thread-safe. */
 int fuseio_install(struct fuse_session *se);
 
-/* Adds flags (FOPEN_*) to the next open reply the calling thread sends,
- * if its next reply is one (any other reply drops them). libfuse 3.14's
- * high-level API leaves out opendir's keep_cache and cache_readdir. Call
- * from inside an opendir handler that succeeds. */
-void fuseio_next_open_flags(uint32_t flags);
-
 #endif

@@ -34,14 +34,12 @@ struct pagecache_ticket {
 struct pagecache *pagecache_new(size_t max_paths);
 void pagecache_free(struct pagecache *pc);
 
-/* A read-only open of path that serves the content identified by hash and
- * len (an item's text: its cache_blob hash and length; a directory's
- * complete listing: the listing's id and count). Returns true when the
- * kernel may keep what it holds of path (keep_cache): it can only hold
- * that content. Returns false otherwise, and then the open is to drop it.
- * Fills *t for pagecache_release. Thread-safe. */
-bool pagecache_open(struct pagecache *pc, const char *path, uint64_t hash,
-		    size_t len, struct pagecache_ticket *t);
+/* A read-only open of path that serves text (borrowed). Returns true when
+ * the kernel may keep the pages it holds of path (keep_cache): they can
+ * only hold text. Returns false otherwise, and then the open is to drop
+ * them. Fill *t for pagecache_release. Thread-safe. */
+bool pagecache_open(struct pagecache *pc, const char *path,
+		    const struct cache_blob *text, struct pagecache_ticket *t);
 
 /* An open of path for writing: the kernel's pages may hold whatever it
  * writes until the next open that drops them, and while it stays open.

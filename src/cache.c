@@ -97,7 +97,6 @@ void cache_blob_unref(struct cache_blob *blob)
 
 struct cache_listing *cache_listing_new(void)
 {
-	static uint64_t last_id;
 	struct cache_listing *l = calloc(1, sizeof(*l));
 
 	if (!l) {
@@ -105,7 +104,6 @@ struct cache_listing *cache_listing_new(void)
 		return NULL;
 	}
 	l->refs = 1;
-	l->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
 	l->bytes = cache_heap_size(sizeof(*l));
 	return l;
 }

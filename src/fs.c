@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fuse.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 #include "cache.h"
 #include "codec.h"
 #include "cond.h"
-#include "fuseio.h"
 #include "jsonl.h"
 #include "keyname.h"
 #include "log.h"
@@ -316,9 +314,6 @@ struct dir_handle {
 	struct cache_listing *cached;
 	struct lister *lister;
 	char *path;
-	/* a complete listing: what the kernel's copy of it came from */
-	struct pagecache *pages;
-	struct pagecache_ticket pages_ticket;
 };
 
 static void add_scratch_entry(const char *name, const struct scratch_node *sn,
@@ -353,8 +348,6 @@ static void dir_handle_free(struct dir_handle *dh)
 {
 	if (!dh)
 		return;
-	if (dh->pages)
-		pagecache_release(dh->pages, &dh->pages_ticket);
 	cache_listing_unref(dh->extra);
 	fs_nameset_free(&dh->extra_names);
 	cache_listing_unref(dh->cached);
@@ -401,20 +394,6 @@ static int fs_opendir(const char *path, struct fuse_file_info *fi)
 		    fs, path, n.table, n.kind == NODE_PARTITION ? n.key : NULL);
 		if (!dh->lister)
 			goto out;
-	}
-	/* A complete listing and nothing of the mount's own: the kernel may
-	 * keep the entries it is given, and keep them past this handle
-	 * while the listing stays the same one (it drops them itself on a
-	 * create, rm or mv in the directory). A listing read page by page
-	 * is not kept: its reader may stop half way. */
-	if (dh->cached && dh->extra->n == 0) {
-		dh->pages = fs->pages;
-		fuseio_next_open_flags(
-		    FOPEN_CACHE_DIR |
-		    (pagecache_open(fs->pages, path, dh->cached->id,
-				    dh->cached->n, &dh->pages_ticket)
-			 ? FOPEN_KEEP_CACHE
-			 : 0));
 	}
 	fs_openlink_add(fs, &dh->link, dir_handle_unlinked);
 	fi->fh = (uintptr_t)dh;
@@ -1346,9 +1325,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 			 * second cat within cache_ttl is served by the
 			 * kernel (SEMANTICS, "The kernel's caches"). */
 			h->pages = fs->pages;
-			keep_pages =
-			    pagecache_open(fs->pages, path, text->hash,
-					   text->len, &h->pages_ticket);
+			keep_pages = pagecache_open(fs->pages, path, text,
+						    &h->pages_ticket);
 			h->text = text;
 			text = NULL;
 			break;

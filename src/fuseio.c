@@ -34,27 +34,10 @@ static ssize_t fuseio_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-/* Flags for the open reply this thread sends next (fuseio_next_open_flags). */
-static _Thread_local uint32_t next_open_flags;
-
-void fuseio_next_open_flags(uint32_t flags)
-{
-	next_open_flags = flags;
-}
-
 static ssize_t fuseio_writev(int fd, struct iovec *iov, int count,
 			     void *userdata)
 {
 	const struct fuse_out_header *out = iov[0].iov_base;
-	uint32_t open_flags = next_open_flags;
-
-	/* An open reply is [header, struct fuse_open_out], and comes right
-	 * after the handler that asked, on its thread. */
-	next_open_flags = 0;
-	if (open_flags && count == 2 && iov[0].iov_len >= sizeof(*out) &&
-	    out->error == 0 && iov[1].iov_len == sizeof(struct fuse_open_out))
-		((struct fuse_open_out *)iov[1].iov_base)->open_flags |=
-		    open_flags;
 
 	/* libfuse writes a reply as [header, argument]: the INIT reply's
 	 * argument is struct fuse_init_out. */

@@ -137,8 +137,8 @@ static struct record *take(struct pagecache *pc, const char *path)
 	return r;
 }
 
-bool pagecache_open(struct pagecache *pc, const char *path, uint64_t hash,
-		    size_t len, struct pagecache_ticket *t)
+bool pagecache_open(struct pagecache *pc, const char *path,
+		    const struct cache_blob *text, struct pagecache_ticket *t)
 {
 	struct record *r;
 	bool same, keep = false;
@@ -148,7 +148,7 @@ bool pagecache_open(struct pagecache *pc, const char *path, uint64_t hash,
 	r = take(pc, path);
 	if (!r)
 		goto out;
-	same = r->known && r->hash == hash && r->len == len;
+	same = r->known && r->hash == text->hash && r->len == text->len;
 	keep = same && !r->tainted && r->others == 0 && pc->wild == 0;
 	if (!keep) {
 		/* This open drops the pages: from now on they hold text,
@@ -158,8 +158,8 @@ bool pagecache_open(struct pagecache *pc, const char *path, uint64_t hash,
 			r->readers = 0;
 			r->gen++;
 			r->known = true;
-			r->hash = hash;
-			r->len = len;
+			r->hash = text->hash;
+			r->len = text->len;
 		}
 		r->tainted = r->others > 0 || pc->wild > 0;
 	}

@@ -13,7 +13,7 @@ struct h {
 static bool open_r(struct pagecache *pc, const char *path,
 		   const struct cache_blob *text, struct h *h)
 {
-	return pagecache_open(pc, path, text->hash, text->len, &h->t);
+	return pagecache_open(pc, path, text, &h->t);
 }
 
 static void test_same_text(void)
