@@ -5,7 +5,7 @@
  * usage: fusefloor [OPTIONS] SRC MNT [-s]
  *   --variant=NAME   a preset (below); later options change it
  *   --api=high|low   libfuse's high-level (path) or low-level (inode) API
- *   -s, --mt         one thread (fuse_loop) or the multi-threaded loop
+ *   -s               one thread (fuse_loop); --mt: the multi-threaded loop
  *   --open=answer|enosys   low: ENOSYS to OPEN (and OPENDIR), so the
  *                    kernel never sends OPEN, RELEASE (OPENDIR,
  *                    RELEASEDIR) again
@@ -24,6 +24,9 @@
  * OPEN, FLUSH answered: what dynamofs could reach, as it needs its FLUSH),
  * each low one also with -s. The low-level API is read-only (no writes).
  * At exit prints the requests it served, per operation, on stderr.
+ * No splice option: fuseio's custom I/O has no splice hooks, so libfuse 3.14
+ * never splices on this session (fuse_session_custom_io), and the replies
+ * are a few hundred bytes from memory, which libfuse writes with writev.
  */
 #define FUSE_USE_VERSION 35
 
