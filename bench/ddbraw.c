@@ -11,6 +11,12 @@
  *        ddbraw ENDPOINT ceiling OP THREADS SECONDS ARGS...
  *            get       HASHTABLE N          GetItem of a random key of N
  *            put       TABLE PART           PutItem of new device items
+ *            cput      TABLE PART           the same PutItem conditional on
+ *                                           attribute_not_exists(device_id),
+ *                                           as dynamofs sends for a file
+ *                                           created with O_EXCL (cp); PART
+ *                                           must be new: a failed condition
+ *                                           is an error
  *            query     TABLE NPART          Query of a random Devices partition
  *            querywide TABLE PART           every page of one partition
  *            pscan     TABLE -              parallel Scans of the whole
@@ -291,7 +297,15 @@ static int seed(enum seed_kind kind, const char *table, const char *part,
 
 /* ---- ceiling ------------------------------------------------------------ */
 
-enum ceil_op { OP_GET, OP_PUT, OP_QUERY, OP_QUERYWIDE, OP_PSCAN, OP_BWRITE };
+enum ceil_op {
+	OP_GET,
+	OP_PUT,
+	OP_CPUT,
+	OP_QUERY,
+	OP_QUERYWIDE,
+	OP_PSCAN,
+	OP_BWRITE
+};
 
 struct ceil_job {
 	enum ceil_op op;
@@ -459,14 +473,20 @@ static void *ceil_main(void *arg)
 			    j->table, (long)((rng >> 4) % (unsigned)j->n));
 			break;
 		case OP_PUT:
+		case OP_CPUT:
 			op = "PutItem";
 			snprintf(key, sizeof(key), "%s-t%d", j->part, j->id);
 			seq++;
 			device_item(item, sizeof(item), "device_id", key, 'S',
 				    "datacount", seq, (unsigned)seq);
-			len = snprintf(body, sizeof(body),
-				       "{\"TableName\":\"%s\",\"Item\":%s}",
-				       j->table, item);
+			len =
+			    snprintf(body, sizeof(body),
+				     "{\"TableName\":\"%s\",\"Item\":%s%s}",
+				     j->table, item,
+				     j->op == OP_CPUT
+					 ? ",\"ConditionExpression\":"
+					   "\"attribute_not_exists(device_id)\""
+					 : "");
 			break;
 		case OP_PSCAN:
 		case OP_BWRITE:
@@ -539,6 +559,8 @@ static int ceiling(const char *opname, int threads, double seconds,
 		op = OP_GET;
 	else if (strcmp(opname, "put") == 0)
 		op = OP_PUT;
+	else if (strcmp(opname, "cput") == 0)
+		op = OP_CPUT;
 	else if (strcmp(opname, "query") == 0)
 		op = OP_QUERY;
 	else if (strcmp(opname, "querywide") == 0)
@@ -585,7 +607,7 @@ static void usage(void)
 	    "usage: ddbraw ENDPOINT seed-devices TABLE NPART NPER THREADS\n"
 	    "       ddbraw ENDPOINT seed-hash TABLE N THREADS\n"
 	    "       ddbraw ENDPOINT seed-wide TABLE PART N THREADS\n"
-	    "       ddbraw ENDPOINT ceiling get|put|query|querywide|pscan|bwrite THREADS SECONDS TABLE ARG\n");
+	    "       ddbraw ENDPOINT ceiling get|put|cput|query|querywide|pscan|bwrite THREADS SECONDS TABLE ARG\n");
 	exit(2);
 }
 

@@ -1,5 +1,32 @@
 /* fusefloor.c - the benchmark's FUSE floor: a copy of a directory tree held in
- * memory and served like dynamofs (same libfuse API, loop, INIT), no network.
+ * memory and served, with no network, either like dynamofs (--variant=old) or
+ * as fast as a read-only FUSE file system can (low-level API, no OPEN, ...).
+ *
+ * usage: fusefloor [OPTIONS] SRC MNT [-s]
+ *   --variant=NAME   a preset (below); later options change it
+ *   --api=high|low   libfuse's high-level (path) or low-level (inode) API
+ *   -s               one thread (fuse_loop); --mt: the multi-threaded loop
+ *   --open=answer|enosys   low: ENOSYS to OPEN (and OPENDIR), so the
+ *                    kernel never sends OPEN, RELEASE (OPENDIR,
+ *                    RELEASEDIR) again
+ *   --opendir=answer|enosys   OPENDIR on its own (after --open)
+ *   --keep-cache     low: FOPEN_KEEP_CACHE on opens, AUTO_INVAL_DATA off
+ *   --cache-readdir  low: FOPEN_CACHE_DIR on opendirs
+ *   --flush=noflush|enosys|answer   FOPEN_NOFLUSH on opens; ENOSYS to the
+ *                    first FLUSH (the kernel stops sending them); or 0
+ *   --rdplus=auto|always   READDIRPLUS_AUTO left on, or off
+ *   --ro             mount read-only: the kernel then keeps the attributes a
+ *                    read would otherwise mark stale (atime), so a second
+ *                    stat of a read file costs no GETATTR
+ * Presets: old (high, mt, opens answered, noflush: dynamofs's way), old-s,
+ * ll (low, otherwise as old), ll-keep (ll with keep_cache and
+ * cache_readdir), ll-noopen (no OPEN, FLUSH ENOSYS), ll-noopen-flush (no
+ * OPEN, FLUSH answered: what dynamofs could reach, as it needs its FLUSH),
+ * each low one also with -s. The low-level API is read-only (no writes).
+ * At exit prints the requests it served, per operation, on stderr.
+ * No splice option: fuseio's custom I/O has no splice hooks, so libfuse 3.14
+ * never splices on this session (fuse_session_custom_io), and the replies
+ * are a few hundred bytes from memory, which libfuse writes with writev.
  */
 #define FUSE_USE_VERSION 35
 
@@ -7,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -42,8 +70,9 @@ struct node {
 	struct node **kids; /* directories */
 	size_t n_kids, cap_kids;
 	struct node *parent;
-	size_t index;	   /* in parent->kids */
-	struct node *next; /* hash chain */
+	size_t index;	    /* in parent->kids */
+	struct node *next;  /* hash chain of the path map */
+	struct node *dnext; /* hash chain of the (parent, name) map */
 };
 
 struct floorfs {
@@ -56,6 +85,45 @@ struct floorfs {
 };
 
 static struct floorfs flfs;
+
+/* How the floor serves (the options in the usage above). */
+static struct {
+	bool low, single, no_open, no_opendir, keep_cache, cache_readdir;
+	bool rdplus_auto, ro;
+	enum { FL_NOFLUSH, FL_ENOSYS, FL_ANSWER } flush;
+} opt = {.flush = FL_NOFLUSH, .rdplus_auto = true};
+
+/* Requests served, per operation, printed at exit: the round trips a
+ * workload cost. One relaxed atomic add per request. */
+enum op {
+	OP_LOOKUP,
+	OP_GETATTR,
+	OP_OPEN,
+	OP_READ,
+	OP_FLUSH,
+	OP_RELEASE,
+	OP_OPENDIR,
+	OP_READDIR,
+	OP_READDIRPLUS,
+	OP_RELEASEDIR,
+	OP_FORGET,
+	OP_CREATE,
+	OP_WRITE,
+	OP_MKDIR,
+	OP_SETATTR,
+	OP_OTHER,
+	OP_N
+};
+static const char *const op_names[OP_N] = {
+    "LOOKUP",  "GETATTR", "OPEN",	 "READ",       "FLUSH",	 "RELEASE",
+    "OPENDIR", "READDIR", "READDIRPLUS", "RELEASEDIR", "FORGET", "CREATE",
+    "WRITE",   "MKDIR",	  "SETATTR",	 "OTHER"};
+static unsigned long op_count[OP_N];
+
+static void count(enum op op)
+{
+	__atomic_add_fetch(&op_count[op], 1, __ATOMIC_RELAXED);
+}
 
 /* ---- blobs ----------------------------------------------------------------
  */
@@ -473,6 +541,7 @@ static void *ff_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static int ff_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
+	count(OP_GETATTR);
 	struct node *n;
 	int rc = 0;
 
@@ -488,6 +557,7 @@ static int ff_getattr(const char *path, struct stat *st,
 
 static int ff_opendir(const char *path, struct fuse_file_info *fi)
 {
+	count(OP_OPENDIR);
 	struct node *n;
 	int rc = 0;
 
@@ -513,6 +583,7 @@ static int ff_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	size_t i;
 	int rc = 0;
 
+	count(plus ? OP_READDIRPLUS : OP_READDIR);
 	pthread_rwlock_rdlock(&flfs.lock);
 	n = lookup(path);
 	if (!n || !n->is_dir) {
@@ -543,6 +614,7 @@ out:
 
 static int ff_releasedir(const char *path, struct fuse_file_info *fi)
 {
+	count(OP_RELEASEDIR);
 	return 0;
 }
 
@@ -566,6 +638,7 @@ static int ff_open(const char *path, struct fuse_file_info *fi)
 	struct node *n;
 	int rc = 0;
 
+	count(OP_OPEN);
 	if (wr)
 		pthread_rwlock_wrlock(&flfs.lock);
 	else
@@ -599,6 +672,7 @@ out:
 
 static int ff_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	count(OP_CREATE);
 	struct node *n;
 	int rc = 0;
 
@@ -627,6 +701,7 @@ static int ff_read(const char *path, char *buf, size_t size, off_t offset,
 	size_t len;
 	int rc;
 
+	count(OP_READ);
 	if (!b) {
 		/* Opened for writing too: the node's current bytes. */
 		pthread_rwlock_rdlock(&flfs.lock);
@@ -658,6 +733,7 @@ static int ff_write(const char *path, const char *buf, size_t size,
 	size_t end = (size_t)offset + size;
 	int rc;
 
+	count(OP_WRITE);
 	if (offset < 0)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&flfs.lock);
@@ -682,16 +758,19 @@ out:
 
 static int ff_flush(const char *path, struct fuse_file_info *fi)
 {
+	count(OP_FLUSH);
 	return 0;
 }
 
 static int ff_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
+	count(OP_OTHER);
 	return 0;
 }
 
 static int ff_release(const char *path, struct fuse_file_info *fi)
 {
+	count(OP_RELEASE);
 	blob_unref((struct blob *)(uintptr_t)fi->fh);
 	return 0;
 }
@@ -701,6 +780,7 @@ static int ff_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	struct node *n;
 	int rc;
 
+	count(OP_SETATTR);
 	if (size < 0)
 		return -EINVAL;
 	pthread_rwlock_wrlock(&flfs.lock);
@@ -717,6 +797,7 @@ static int ff_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 static int ff_mkdir(const char *path, mode_t mode)
 {
+	count(OP_MKDIR);
 	struct node *n;
 	int rc;
 
@@ -728,6 +809,7 @@ static int ff_mkdir(const char *path, mode_t mode)
 
 static int ff_unlink(const char *path)
 {
+	count(OP_OTHER);
 	struct node *n;
 	int rc = 0;
 
@@ -745,6 +827,7 @@ static int ff_unlink(const char *path)
 
 static int ff_rmdir(const char *path)
 {
+	count(OP_OTHER);
 	struct node *n;
 	int rc = 0;
 
@@ -766,6 +849,7 @@ static int ff_rmdir(const char *path)
 
 static int ff_rename(const char *from, const char *to, unsigned int flags)
 {
+	count(OP_OTHER);
 	struct node *n, *old, *dir, *p;
 	int rc = 0;
 
@@ -824,23 +908,27 @@ static int ff_exists(const char *path)
 
 static int ff_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	count(OP_SETATTR);
 	return ff_exists(path);
 }
 
 static int ff_chown(const char *path, uid_t uid, gid_t gid,
 		    struct fuse_file_info *fi)
 {
+	count(OP_SETATTR);
 	return ff_exists(path);
 }
 
 static int ff_utimens(const char *path, const struct timespec tv[2],
 		      struct fuse_file_info *fi)
 {
+	count(OP_SETATTR);
 	return ff_exists(path);
 }
 
 static int ff_statfs(const char *path, struct statvfs *sv)
 {
+	count(OP_OTHER);
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;
 	sv->f_frsize = 4096;
@@ -872,6 +960,289 @@ static const struct fuse_operations ff_ops = {
     .statfs = ff_statfs,
 };
 
+/* ---- the low-level API ----------------------------------------------------
+ * Read-only: the tree never changes once mounted, so no lock. An inode
+ * number is the node's address (the root's is FUSE_ROOT_ID), a name is
+ * found in a (parent, name) hash, no path is ever built.
+ */
+
+static struct node **dmap;
+static size_t dmap_mask;
+
+static size_t hash_dent(const struct node *dir, const char *name)
+{
+	size_t h = 14695981039346656037ULL ^ (uintptr_t)dir;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+	return h;
+}
+
+/* The (parent, name) map of every node but the root; after loading. */
+static int dmap_build(struct node *dir)
+{
+	size_t i;
+
+	if (!dmap) {
+		size_t nb = 1024;
+
+		while (nb < flfs.n_nodes * 2)
+			nb *= 2;
+		dmap = calloc(nb, sizeof(*dmap));
+		if (!dmap)
+			return -ENOMEM;
+		dmap_mask = nb - 1;
+	}
+	for (i = 0; i < dir->n_kids; i++) {
+		struct node *k = dir->kids[i];
+		size_t b = hash_dent(dir, k->name) & dmap_mask;
+
+		k->dnext = dmap[b];
+		dmap[b] = k;
+		if (k->is_dir && dmap_build(k) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct node *dmap_find(const struct node *dir, const char *name)
+{
+	struct node *n = dmap[hash_dent(dir, name) & dmap_mask];
+
+	while (n && (n->parent != dir || strcmp(n->name, name) != 0))
+		n = n->dnext;
+	return n;
+}
+
+static fuse_ino_t ino_of(const struct node *n)
+{
+	return n == flfs.root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+static struct node *node_of(fuse_ino_t ino)
+{
+	return ino == FUSE_ROOT_ID ? flfs.root : (struct node *)(uintptr_t)ino;
+}
+
+static void fill_entry(const struct node *n, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino_of(n);
+	fill_stat(n, &e->attr);
+	e->attr.st_ino = e->ino;
+	e->attr_timeout = TTL;
+	e->entry_timeout = TTL;
+}
+
+static void ll_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->want |= conn->capable & FUSE_CAP_READDIRPLUS;
+	conn->want |= conn->capable & FUSE_CAP_PARALLEL_DIROPS;
+	if (!opt.rdplus_auto)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* A kept page cache must not be dropped when attributes are
+	 * refreshed; they never change here. */
+	if (opt.keep_cache || opt.no_open)
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	if (opt.no_open)
+		conn->want |= conn->capable & FUSE_CAP_NO_OPEN_SUPPORT;
+	if (opt.no_opendir)
+		conn->want |= conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	struct node *n = dmap_find(node_of(parent), name);
+
+	count(OP_LOOKUP);
+	if (!n) {
+		/* ino 0: a negative entry the kernel keeps TTL seconds. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = TTL;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	fill_entry(n, &e);
+	fuse_reply_entry(req, &e);
+}
+
+/* Nodes live as long as the mount: nothing to forget. */
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	count(OP_FORGET);
+	fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t n,
+			    struct fuse_forget_data *f)
+{
+	count(OP_FORGET);
+	fuse_reply_none(req);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	struct node *n = node_of(ino);
+
+	count(OP_GETATTR);
+	fill_stat(n, &st);
+	st.st_ino = ino;
+	fuse_reply_attr(req, &st, TTL);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	count(OP_OPEN);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (opt.no_open) {
+		/* With FUSE_NO_OPEN_SUPPORT the kernel takes this as
+		 * success for every later open on the connection. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fi->keep_cache = opt.keep_cache;
+	fi->noflush = opt.flush == FL_NOFLUSH;
+	fuse_reply_open(req, fi);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	const struct blob *b = node_of(ino)->blob;
+
+	count(OP_READ);
+	if (!b || off < 0 || (size_t)off >= b->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > b->len - (size_t)off)
+		size = b->len - (size_t)off;
+	fuse_reply_buf(req, b->data + off, size);
+}
+
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	count(OP_FLUSH);
+	/* ENOSYS makes the kernel set no_flush: no FLUSH after this one. */
+	fuse_reply_err(req, opt.flush == FL_ENOSYS ? ENOSYS : 0);
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	count(OP_RELEASE);
+	fuse_reply_err(req, 0);
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	count(OP_OPENDIR);
+	if (opt.no_opendir) {
+		/* As ll_open; the kernel then caches listings as if opendir
+		 * had returned FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR. */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fi->cache_readdir = opt.cache_readdir;
+	fi->keep_cache = opt.cache_readdir;
+	fuse_reply_open(req, fi);
+}
+
+/* Offsets as the high-level side: 1 and 2 are "." and "..", kid i is
+ * i + 3. Entries go into one buffer of the kernel's size. */
+static void ll_readdir_any(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, bool plus)
+{
+	struct node *n = node_of(ino);
+	char *buf = malloc(size ? size : 1);
+	size_t len = 0, i;
+
+	count(plus ? OP_READDIRPLUS : OP_READDIR);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (i = off < 0 ? 0 : (size_t)off; i < n->n_kids + 2; i++) {
+		const struct node *k = i == 0	? n
+				       : i == 1 ? (n->parent ? n->parent : n)
+						: n->kids[i - 2];
+		const char *name = i == 0 ? "." : i == 1 ? ".." : k->name;
+		size_t got;
+
+		if (plus) {
+			struct fuse_entry_param e;
+
+			fill_entry(k, &e);
+			got = fuse_add_direntry_plus(req, buf + len, size - len,
+						     name, &e, (off_t)(i + 1));
+		} else {
+			struct stat st;
+
+			fill_stat(k, &st);
+			st.st_ino = ino_of(k);
+			got = fuse_add_direntry(req, buf + len, size - len,
+						name, &st, (off_t)(i + 1));
+		}
+		if (got > size - len)
+			break;
+		len += got;
+	}
+	fuse_reply_buf(req, buf, len);
+	free(buf);
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	ll_readdir_any(req, ino, size, off, false);
+}
+
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	ll_readdir_any(req, ino, size, off, true);
+}
+
+static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	count(OP_RELEASEDIR);
+	fuse_reply_err(req, 0);
+}
+
+static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	ff_statfs("/", &sv); /* counted there */
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Anything else (writes, xattrs) gets ENOSYS from libfuse, uncounted. */
+static const struct fuse_lowlevel_ops ll_ops = {
+    .init = ll_init,
+    .lookup = ll_lookup,
+    .forget = ll_forget,
+    .forget_multi = ll_forget_multi,
+    .getattr = ll_getattr,
+    .open = ll_open,
+    .read = ll_read,
+    .flush = ll_flush,
+    .release = ll_release,
+    .opendir = ll_opendir,
+    .readdir = ll_readdir,
+    .readdirplus = ll_readdirplus,
+    .releasedir = ll_releasedir,
+    .statfs = ll_statfs,
+};
+
 /* ---- main -----------------------------------------------------------------
  */
 
@@ -880,28 +1251,206 @@ static void free_tree(void)
 	if (flfs.root)
 		node_remove(flfs.root);
 	free(flfs.buckets);
+	free(dmap);
+}
+
+/* One line on stderr: the requests served, per operation (bench.py reads
+ * it from the floor's log). */
+static void print_counts(void)
+{
+	int i;
+
+	fprintf(stderr, "fusefloor: requests");
+	for (i = 0; i < OP_N; i++)
+		if (op_count[i])
+			fprintf(stderr, " %s=%lu", op_names[i], op_count[i]);
+	fprintf(stderr, "\n");
+}
+
+/* Sets opt from a preset name; 0 or -1 (unknown). */
+static int preset(const char *v)
+{
+	size_t len = strlen(v);
+	bool s = len > 2 && strcmp(v + len - 2, "-s") == 0;
+	char base[64];
+
+	if (len >= sizeof(base))
+		return -1;
+	memcpy(base, v, len + 1);
+	if (s)
+		base[len - 2] = '\0';
+	memset(&opt, 0, sizeof(opt));
+	opt.rdplus_auto = true;
+	opt.single = s;
+	if (strcmp(base, "old") == 0) {
+		opt.flush = FL_NOFLUSH;
+	} else if (strcmp(base, "ll") == 0) {
+		opt.low = true;
+		opt.flush = FL_NOFLUSH;
+	} else if (strcmp(base, "ll-keep") == 0) {
+		opt.low = opt.keep_cache = opt.cache_readdir = true;
+		opt.flush = FL_NOFLUSH;
+	} else if (strcmp(base, "ll-noopen") == 0) {
+		opt.low = opt.no_open = opt.no_opendir = true;
+		opt.flush = FL_ENOSYS;
+	} else if (strcmp(base, "ll-noopen-flush") == 0) {
+		opt.low = opt.no_open = opt.no_opendir = true;
+		opt.flush = FL_ANSWER;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses the options of the usage at the top; the positional arguments are
+ * left in pos[0..1]. Returns 0 or -1. */
+static int parse_args(int argc, char *argv[], const char *pos[2])
+{
+	int i, n = 0;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strncmp(a, "--variant=", 10) == 0) {
+			if (preset(a + 10) != 0)
+				return -1;
+		} else if (strcmp(a, "--api=high") == 0) {
+			opt.low = false;
+		} else if (strcmp(a, "--api=low") == 0) {
+			opt.low = true;
+		} else if (strcmp(a, "-s") == 0) {
+			opt.single = true;
+		} else if (strcmp(a, "--mt") == 0) {
+			opt.single = false;
+		} else if (strcmp(a, "--open=answer") == 0) {
+			opt.no_open = opt.no_opendir = false;
+		} else if (strcmp(a, "--open=enosys") == 0) {
+			opt.no_open = opt.no_opendir = true;
+		} else if (strcmp(a, "--opendir=answer") == 0) {
+			opt.no_opendir = false;
+		} else if (strcmp(a, "--opendir=enosys") == 0) {
+			opt.no_opendir = true;
+		} else if (strcmp(a, "--ro") == 0) {
+			opt.ro = true;
+		} else if (strcmp(a, "--keep-cache") == 0) {
+			opt.keep_cache = true;
+		} else if (strcmp(a, "--cache-readdir") == 0) {
+			opt.cache_readdir = true;
+		} else if (strcmp(a, "--flush=noflush") == 0) {
+			opt.flush = FL_NOFLUSH;
+		} else if (strcmp(a, "--flush=enosys") == 0) {
+			opt.flush = FL_ENOSYS;
+		} else if (strcmp(a, "--flush=answer") == 0) {
+			opt.flush = FL_ANSWER;
+		} else if (strcmp(a, "--rdplus=auto") == 0) {
+			opt.rdplus_auto = true;
+		} else if (strcmp(a, "--rdplus=always") == 0) {
+			opt.rdplus_auto = false;
+		} else if (a[0] == '-' || n == 2) {
+			return -1;
+		} else {
+			pos[n++] = a;
+		}
+	}
+	/* The options of the low-level side mean nothing to the high one. */
+	if (n != 2 ||
+	    (!opt.low && (opt.no_open || opt.no_opendir || opt.ro ||
+			  opt.keep_cache || opt.cache_readdir ||
+			  !opt.rdplus_auto || opt.flush != FL_NOFLUSH)))
+		return -1;
+	return 0;
+}
+
+/* Serves on mnt through the low-level API until unmounted. */
+static int serve_low(struct fuse_args *args, const char *mnt)
+{
+	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
+	struct fuse_session *se;
+	bool mounted = false, signals = false;
+	int rc = -1;
+
+	se = fuse_session_new(args, &ll_ops, sizeof(ll_ops), NULL);
+	if (!se)
+		return -1;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	signals = true;
+	if (fuse_session_mount(se, mnt) != 0)
+		goto out;
+	mounted = true;
+	if (fuseio_install(se) != 0)
+		fprintf(stderr, "fusefloor: lookups in one directory will be "
+				"serialized\n");
+	rc = opt.single ? fuse_session_loop(se)
+			: fuse_session_loop_mt(se, &loop);
+	if (rc < 0)
+		fprintf(stderr, "fusefloor: serving %s stopped: %s\n", mnt,
+			strerror(-rc));
+out:
+	if (signals)
+		fuse_remove_signal_handlers(se);
+	if (mounted)
+		fuse_session_unmount(se);
+	fuse_session_destroy(se);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Serves on mnt through the high-level API (dynamofs's) until unmounted. */
+static int serve_high(struct fuse_args *args, const char *mnt)
+{
+	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
+	struct fuse *fuse;
+	bool mounted = false, signals = false;
+	int rc = -1;
+
+	fuse = fuse_new(args, &ff_ops, sizeof(ff_ops), &flfs);
+	if (!fuse)
+		return -1;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out;
+	signals = true;
+	if (fuse_mount(fuse, mnt) != 0)
+		goto out;
+	mounted = true;
+	if (fuseio_install(fuse_get_session(fuse)) != 0)
+		fprintf(stderr, "fusefloor: lookups in one directory will be "
+				"serialized\n");
+	rc = opt.single ? fuse_loop(fuse) : fuse_loop_mt(fuse, &loop);
+	if (rc < 0)
+		fprintf(stderr, "fusefloor: serving %s stopped: %s\n", mnt,
+			strerror(-rc));
+out:
+	if (signals)
+		fuse_remove_signal_handlers(fuse_get_session(fuse));
+	if (mounted)
+		fuse_unmount(fuse);
+	fuse_destroy(fuse);
+	return rc < 0 ? -1 : 0;
 }
 
 int main(int argc, char *argv[])
 {
-	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse *fuse = NULL;
+	const char *pos[2] = {NULL, NULL};
 	char *fsname = NULL, *mnt = NULL, *raw = NULL;
-	bool single = false, mounted = false, signals = false;
 	size_t files = 0;
 	int status = 1;
 	int rc;
 
-	if (argc == 4 && strcmp(argv[3], "-s") == 0)
-		single = true;
-	else if (argc != 3) {
-		fprintf(stderr, "usage: %s SRC MNT [-s]\n", argv[0]);
+	if (parse_args(argc, argv, pos) != 0) {
+		fprintf(stderr,
+			"usage: %s [--variant=old|old-s|ll|ll-keep|ll-noopen|"
+			"ll-noopen-flush[-s]] [--api=high|low] [-s|--mt] "
+			"[--open=answer|enosys] [--opendir=answer|enosys] "
+			"[--ro] [--keep-cache] "
+			"[--cache-readdir] [--flush=noflush|enosys|answer] "
+			"[--rdplus=auto|always] SRC MNT\n",
+			argv[0]);
 		return 2;
 	}
-	mnt = realpath(argv[2], NULL);
+	mnt = realpath(pos[1], NULL);
 	if (!mnt) {
-		fprintf(stderr, "fusefloor: bad mount point %s: %s\n", argv[2],
+		fprintf(stderr, "fusefloor: bad mount point %s: %s\n", pos[1],
 			strerror(errno));
 		return 1;
 	}
@@ -915,56 +1464,48 @@ int main(int argc, char *argv[])
 	}
 	rc = node_make("/", true, &flfs.root);
 	if (rc == 0)
-		rc = load_tree(argv[1], "/", &files);
+		rc = load_tree(pos[0], "/", &files);
+	if (rc == 0 && opt.low)
+		rc = dmap_build(flfs.root);
 	if (rc) {
-		fprintf(stderr, "fusefloor: loading %s: %s\n", argv[1],
+		fprintf(stderr, "fusefloor: loading %s: %s\n", pos[0],
 			strerror(-rc));
 		goto out;
 	}
-	fprintf(stderr, "fusefloor: %zu files, %zu nodes from %s\n", files,
-		flfs.n_nodes, argv[1]);
+	fprintf(
+	    stderr,
+	    "fusefloor: %zu files, %zu nodes from %s; %s API, %s, "
+	    "open %s, opendir %s, keep_cache %d, cache_readdir %d, "
+	    "flush %s, readdirplus %s%s\n",
+	    files, flfs.n_nodes, pos[0], opt.low ? "low-level" : "high-level",
+	    opt.single ? "one thread" : "multi-threaded",
+	    opt.no_open ? "ENOSYS" : "answered",
+	    opt.no_opendir ? "ENOSYS" : "answered", opt.keep_cache,
+	    opt.cache_readdir,
+	    opt.flush == FL_NOFLUSH  ? "noflush"
+	    : opt.flush == FL_ENOSYS ? "ENOSYS"
+				     : "answered",
+	    opt.rdplus_auto ? "auto" : "always", opt.ro ? ", read-only" : "");
 	/* The same libfuse arguments as dynamofs's: the program and an
 	 * fsname (dynamofs -f gives no other option to fuse_new). */
-	if (asprintf(&raw, "fsname=%s", argv[1]) < 0) {
+	if (asprintf(&raw, "fsname=%s", pos[0]) < 0) {
 		raw = NULL;
 		fprintf(stderr, "fusefloor: %s\n", strerror(ENOMEM));
 		goto out;
 	}
 	if (fuse_opt_add_arg(&args, argv[0]) ||
 	    fuse_opt_add_opt_escaped(&fsname, raw) ||
-	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, fsname)) {
+	    fuse_opt_add_arg(&args, "-o") || fuse_opt_add_arg(&args, fsname) ||
+	    (opt.ro && (fuse_opt_add_arg(&args, "-o") ||
+			fuse_opt_add_arg(&args, "ro")))) {
 		fprintf(stderr, "fusefloor: %s\n", strerror(ENOMEM));
 		goto out;
 	}
-	fuse = fuse_new(&args, &ff_ops, sizeof(ff_ops), &flfs);
-	if (!fuse)
-		goto out;
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
-		goto out;
-	signals = true;
-	if (fuse_mount(fuse, mnt) != 0)
-		goto out;
-	mounted = true;
-	if (fuseio_install(fuse_get_session(fuse)) != 0)
-		fprintf(stderr, "fusefloor: lookups in one directory will be "
-				"serialized\n");
-	if (single)
-		rc = fuse_loop(fuse);
-	else
-		rc = fuse_loop_mt(fuse, &loop);
-	if (rc < 0) {
-		fprintf(stderr, "fusefloor: serving %s stopped: %s\n", mnt,
-			strerror(-rc));
-		goto out;
-	}
-	status = 0;
+	rc = opt.low ? serve_low(&args, mnt) : serve_high(&args, mnt);
+	print_counts();
+	if (rc == 0)
+		status = 0;
 out:
-	if (signals)
-		fuse_remove_signal_handlers(fuse_get_session(fuse));
-	if (mounted)
-		fuse_unmount(fuse);
-	if (fuse)
-		fuse_destroy(fuse);
 	fuse_opt_free_args(&args);
 	free_tree();
 	pthread_rwlock_destroy(&flfs.lock);

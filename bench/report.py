@@ -4,8 +4,10 @@ results section of bench/README.md (Markdown tables, between the
 `<!-- results:begin -->` and `<!-- results:end -->` markers) and the chart
 bench/results/ratios.png (gnuplot): median dynamofs/boto3 ratio per workload,
 one bar per server and delay, on a log scale, with the targets as marks and
-the FUSE floor's ratio to boto3 (the best a file system built like dynamofs
-reached, bench/fusefloor.c) as circles.
+the FUSE floor's ratio to boto3 (the best a FUSE file system reached with
+the workload's command, bench/fusefloor.c's fastest variant for it) as
+circles. The 0 ms tables show both floors: the new one (the workload's best
+variant) and the old one (mounted like dynamofs).
 
 usage: report.py [RESULTS.json ...]   (default: the newest full run of each
                                        server, else its newest --quick run)
@@ -63,21 +65,39 @@ def target_text(w):
         parts.append(">= %g of %s" % (t["ceiling"][1], t["ceiling"][0]))
     if "requests" in t:
         parts.append("<= %d requests" % t["requests"])
+    if "of_floor" in t:
+        parts.append(">= %g of floor" % t["of_floor"])
     if not parts:
         return "-"
     met = w["summary"]["target_met"]
     return " and ".join(parts) + (" **met**" if met else " not met")
 
 
+FLOOR_HEAD = (" FUSE floor items/s (variant) | floor/boto3 | of floor "
+              "| old floor items/s | of old floor |")
+
+
 def floor_cells(s):
-    """The FUSE floor's columns of a 0 ms row: floor items/s median
-    (min-max), floor/boto3 (median of rounds), dynamofs/floor; "-" where
-    the floor was not measured (other workloads, older results)."""
-    f = s.get("floor_items_per_s")
+    """The FUSE floor's columns of a 0 ms row: the new floor's items/s
+    median (min-max) and variant, floor/boto3 (median of rounds),
+    dynamofs/floor, then the old floor's items/s and dynamofs/old floor; "-"
+    where the floor was not measured (other workloads, older results, whose
+    only floor was the old one)."""
+    f, o = s.get("floor_items_per_s"), s.get("floor_old_items_per_s")
     if not f:
-        return ["-", "-", "-"]
-    return ["%s (%s-%s)" % (fmt(f["median"]), fmt(f["min"]), fmt(f["max"])),
-            fmt(s["floor_ratio"]["median"]), fmt(s["of_floor"])]
+        return ["-"] * 5
+    if not o and "floor_variant" not in s:  # results from before the redo
+        return ["-", "-", "-", "%s (%s-%s)" % (
+            fmt(f["median"]), fmt(f["min"]), fmt(f["max"])), fmt(s["of_floor"])]
+    cells = ["%s (%s-%s) `%s`" % (fmt(f["median"]), fmt(f["min"]), fmt(f["max"]),
+                                   s["floor_variant"]),
+             fmt(s["floor_ratio"]["median"]), fmt(s["of_floor"])]
+    if o:
+        cells += ["%s (%s-%s)" % (fmt(o["median"]), fmt(o["min"]), fmt(o["max"])),
+                  fmt(s["of_floor_old"])]
+    else:
+        cells += ["-", "-"]
+    return cells
 
 
 def table(run):
@@ -85,10 +105,10 @@ def table(run):
     floor = run["delay_ms"] == 0
     rows = ["| workload | items | dynamofs items/s median (min-max) | boto3 items/s median "
             "| ratio median (min-max) |"
-            + (" FUSE floor items/s | floor/boto3 | of floor |" if floor else "")
-            + " of raw ceiling c1 / c8 | requests | daemon CPU ms/item "
+            + (FLOOR_HEAD if floor else "")
+            + " of raw ceiling c1 / c8 (/ conditional c1) | requests | daemon CPU ms/item "
             "| requests in flight | target |",
-            "| --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if floor else "")
+            "| --- | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: | ---: | ---: |" if floor else "")
             + " ---: | ---: | ---: | ---: | --- |"]
     for w in run["workloads"]:
         s = w["summary"]
@@ -101,18 +121,19 @@ def table(run):
         else:
             aa = "%s (%s-%s)" % (fmt(a["median"]), fmt(a["min"]), fmt(a["max"]))
             bb = fmt(b["median"])
-        ops = ", ".join("%s %d" % kv for kv in sorted(s["ops"].items()))
+        # a warm pass (1w) can need no request at all
+        ops = ", ".join("%s %d" % kv for kv in sorted(s["ops"].items())) or "none"
         fl = "".join(" %s |" % c for c in floor_cells(s)) if floor else ""
         rows.append("| %s: %s | %d | %s | %s | %s (%s-%s) |%s %s | %s (%s) | %s | %s | %s |" % (
             w["id"].split("-")[0], w["title"].replace("|", "\\|"), w["items"], aa, bb,
             fmt(r["median"]), fmt(r["min"]), fmt(r["max"]), fl, frs,
-            fmt(s["requests"]["median"]), ops,
+            fmt(s["requests"]["median"]) if s["requests"]["median"] else "0", ops,
             fmt(s["daemon_cpu_ms_per_item"]), fmt(s.get("in_flight")), target_text(w)))
     rss = run.get("rss")
     if rss:
         rows.append("| 7: daemon peak RSS (VmHWM) after all workloads in one mount "
                     "| - | %.1f MiB | - | - |%s - | - | - | - | <= %d MiB %s |" % (
-                        rss["vmhwm_kib"] / 1024, " - | - | - |" if floor else "",
+                        rss["vmhwm_kib"] / 1024, " - | - | - | - | - |" if floor else "",
                         rss["limit_kib"] // 1024,
                         "**met**" if rss["target_met"] else "not met"))
     return "\n".join(rows)
@@ -125,6 +146,7 @@ def ceiling_table(run):
     rows = ["| raw request | c=1 requests/s | c=1 items/s | c=8 requests/s | c=8 items/s |",
             "| --- | ---: | ---: | ---: | ---: |"]
     for op, title in (("get", "GetItem (hash table)"), ("put", "PutItem"),
+                      ("cput", "PutItem, attribute_not_exists on a new key (3a's)"),
                       ("query", "Query (one Devices partition)"),
                       ("querywide", "Query, every page of the wide partition"),
                       ("pscan", "Scan of all of Hash, 8 segments (whole passes)"),
