@@ -20,6 +20,7 @@
 #include "jsonl.h"
 #include "keyname.h"
 #include "log.h"
+#include "loop.h"
 #include "monotime.h"
 #include "pagecache.h"
 #include "putq.h"
@@ -1886,6 +1887,7 @@ static void table_wait_gone(struct fs *fs, const char *name)
 		json_decref(desc);
 		if (rc)
 			return;
+		loop_will_block();
 		usleep(delay_ms * 1000);
 		if (delay_ms < 1000)
 			delay_ms *= 2;
@@ -2318,11 +2320,16 @@ static int fs_setxattr(const char *path, const char *name, const char *value,
  * one "name count" line each (dynamofs(1), "Kernel caches"). */
 static int stats_text(struct fs *fs, char *buf, size_t len)
 {
-	static const char *const names[FS_OP_N] = {
-	    [FS_OP_GETATTR] = "getattr", [FS_OP_OPENDIR] = "opendir",
-	    [FS_OP_READDIR] = "readdir", [FS_OP_OPEN] = "open",
-	    [FS_OP_READ] = "read",	 [FS_OP_WRITE] = "write",
-	    [FS_OP_FLUSH] = "flush",	 [FS_OP_RELEASE] = "release"};
+	static const char *const names[FS_OP_N] = {[FS_OP_GETATTR] = "getattr",
+						   [FS_OP_OPENDIR] = "opendir",
+						   [FS_OP_READDIR] = "readdir",
+						   [FS_OP_OPEN] = "open",
+						   [FS_OP_READ] = "read",
+						   [FS_OP_WRITE] = "write",
+						   [FS_OP_FLUSH] = "flush",
+						   [FS_OP_RELEASE] = "release",
+						   [FS_OP_INVALIDATE] =
+						       "invalidate"};
 	size_t used = 0;
 
 	for (int i = 0; i < FS_OP_N; i++) {

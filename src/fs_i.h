@@ -97,6 +97,7 @@ enum fs_op {
 	FS_OP_WRITE,
 	FS_OP_FLUSH,
 	FS_OP_RELEASE,
+	FS_OP_INVALIDATE, /* not a request: notifications the mount sent */
 	FS_OP_N
 };
 

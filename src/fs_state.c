@@ -99,6 +99,7 @@ static void *inval_main(void *arg)
 			batch = p->next;
 			/* -ENOENT: the kernel holds nothing for it. */
 			fuse_invalidate_path(fs->fuse, p->path);
+			fs_count(fs, FS_OP_INVALIDATE);
 			free(p);
 		}
 		pthread_mutex_lock(&fs->inval_lock);

@@ -18,19 +18,31 @@ teardown() {
 
 # The count of FUSE requests of kind $1 the mount has served.
 fuse_ops() {
-	getfattr --only-values -n user.dynamofs.stats "$MNT" |
+	getfattr --absolute-names --only-values -n user.dynamofs.stats "$MNT" |
 		awk -v k="$1" '$1 == k { print $2 }'
 }
 
 # Remembers the counts now; fuse_ops_since KIND is what was served since.
 fuse_mark() {
-	FUSE_MARK=$(getfattr --only-values -n user.dynamofs.stats "$MNT")
+	FUSE_MARK=$(getfattr --absolute-names --only-values -n user.dynamofs.stats "$MNT")
 }
 
 fuse_ops_since() {
 	local before
 	before=$(awk -v k="$1" '$1 == k { print $2 }' <<<"$FUSE_MARK")
 	echo $(($(fuse_ops "$1") - before))
+}
+
+# Waits (bounded) until the mount has sent a kernel invalidation since
+# fuse_mark.
+wait_invalidated() {
+	local i
+	for i in $(seq 1 200); do
+		[ "$(fuse_ops_since invalidate)" -ge 1 ] && return 0
+		sleep 0.05
+	done
+	echo "no invalidation was sent" >&2
+	return 1
 }
 
 # A table id:S, sk:N with partition p of $1 items, v = 1.
@@ -47,18 +59,19 @@ seed() {
 @test "user.dynamofs.stats counts the FUSE requests the mount served" {
 	seed 1 stats
 	mount_fs
-	run getfattr --only-values -n user.dynamofs.stats "$MNT"
+	run getfattr --absolute-names --only-values -n user.dynamofs.stats "$MNT"
 	assert_success
 	assert_line --regexp '^getattr [0-9]+$'
 	assert_line --regexp '^open [0-9]+$'
 	assert_line --regexp '^read [0-9]+$'
 	assert_line --regexp '^release [0-9]+$'
+	assert_line --regexp '^invalidate [0-9]+$'
 	fuse_mark
 	cat "$MNT/$T/p/1.json" >/dev/null
 	[ "$(fuse_ops_since open)" -eq 1 ]
 	[ "$(fuse_ops_since read)" -ge 1 ]
 	# only the root has it
-	run getfattr --only-values -n user.dynamofs.stats "$MNT/$T"
+	run getfattr --absolute-names --only-values -n user.dynamofs.stats "$MNT/$T"
 	assert_failure
 }
 
@@ -106,6 +119,10 @@ seed() {
 	assert_output 2
 	[ "$(requests_since GetItem)" -eq 1 ]
 	[ "$(fuse_ops_since read)" -ge 1 ]
+	# the change also tells the kernel to forget the file, from another
+	# thread: wait for that, then the pages are filled once more and kept
+	wait_invalidated
+	cat "$MNT/$T/p/1.json" >/dev/null
 	fuse_mark
 	run jq .v "$MNT/$T/p/1.json"
 	assert_output 2
