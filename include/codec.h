@@ -102,6 +102,40 @@ int codec_render_member(const char *body, size_t len, const char *member,
 int codec_render_raw(const char *json, size_t len, const struct codec_schema *s,
 		     enum codec_format f, char **text, size_t *tlen);
 
+/* The length of the one JSON object or array at the start of the len
+ * bytes at p (whitespace before it counted, none after), as the reader of
+ * codec_render_member takes it: whatever it takes, json_loadb
+ * (JSON_ALLOW_NUL | JSON_DISABLE_EOF_CHECK) takes too, ending at the same
+ * byte with the same tree. Returns 0 and sets *used; -ENOTSUP when the
+ * reader does not vouch for the value (bad JSON, JSON it leaves to
+ * jansson, or no object or array): ask jansson; -ENOMEM. For readers of
+ * Query/Scan pages, which hand on each item's bytes. */
+int codec_json_span(const char *p, size_t len, size_t *used);
+
+/* codec_render_raw of one wire item (len bytes of json), also handing
+ * back the values of s's key attributes as jansson would build them from
+ * the same bytes ({"S": "x"}; NULL when the item has no such attribute or
+ * s names none): all that a listing needs of an item, from one read of it
+ * and without its whole tree. text NULL: the keys alone (tlen unused).
+ * Returns 0 and sets *hash and *range (new references, caller decrefs),
+ * *text (caller frees with free()) and *tlen; -ENOTSUP (all NULL) where
+ * codec_render_member would go through jansson, also for a key attribute
+ * that is not {"S"|"N"|"B": string} or is given twice: parse the bytes
+ * with json_loadb and use codec_render; -ENOMEM. */
+int codec_render_keyed(const char *json, size_t len,
+		       const struct codec_schema *s, enum codec_format f,
+		       json_t **hash, json_t **range, char **text,
+		       size_t *tlen);
+
+/* codec_render_line of one wire item read from its bytes (len bytes of
+ * json) by the reader of codec_render_member: appends exactly the line
+ * codec_render_line would append for json_loadb(JSON_ALLOW_NUL)'s tree.
+ * Returns 0; -ENOTSUP (out unchanged) where that reader would go through
+ * jansson: parse and use codec_render_line; -ENOMEM (out unchanged). */
+int codec_render_raw_line(const char *json, size_t len,
+			  const struct codec_schema *s, enum codec_format f,
+			  struct dynbuf *out);
+
 /* Parses file text (len bytes, need not be NUL-terminated; a leading UTF-8
  * BOM is skipped) in format f into a new wire item, checking everything
  * DynamoDB checks on an item: exactly one JSON object and nothing after it

@@ -66,6 +66,13 @@ int ddb_call(struct ddb_client *c, const char *op, json_t *request,
  * Return 0 to go on, a negative errno to stop with it. */
 typedef int (*ddb_item_fn)(json_t *item, void *arg);
 
+/* Called with the bytes of each item of a page instead: len bytes at json
+ * (borrowed, inside the page's body, not NUL-terminated), one JSON object
+ * that json_loadb(JSON_ALLOW_NUL) takes, with the tree the page readers
+ * would hand an ddb_item_fn. For readers that want less than the tree
+ * (codec_render_keyed). Return 0 to go on, a negative errno to stop. */
+typedef int (*ddb_item_raw_fn)(const char *json, size_t len, void *arg);
+
 /* Reads a Query/Scan answer (len bytes of body, a JSON object): calls fn
  * with each element of its "Items" array in order, parsing one at a time,
  * and returns the other members (LastEvaluatedKey, Count, ...) as a new
@@ -245,6 +252,12 @@ int ddb_scan_page(struct ddb_client *c, const struct ddb_page_req *r,
 int ddb_page_read(const char *body, size_t len, ddb_item_fn fn, void *arg,
 		  json_t **last);
 
+/* ddb_page_read with each item's bytes handed to fn, parsed by no jansson
+ * tree where codec_json_span vouches for them (jansson checks the others):
+ * the same items, errors and *last. Pure. */
+int ddb_page_read_raw(const char *body, size_t len, ddb_item_raw_fn fn,
+		      void *arg, json_t **last);
+
 /* Every page of a Query (ddb_query_page's bodies, r->start as the first
  * ExclusiveStartKey, then each page's LastEvaluatedKey), each item handed
  * to fn one at a time; fn's error stops it after that page's request and
@@ -283,6 +296,10 @@ int ddb_scan_cursor_open(struct ddb_client *c, const struct ddb_page_req *r,
  * same page again (and fn may see the items before a fault twice). */
 int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
 			 struct ddb_error *err);
+
+/* ddb_scan_cursor_next with the items' bytes to fn (ddb_page_read_raw). */
+int ddb_scan_cursor_next_raw(struct ddb_scan_cursor *cur, ddb_item_raw_fn fn,
+			     void *arg, struct ddb_error *err);
 
 /* True once every segment has returned its last page. */
 bool ddb_scan_cursor_done(const struct ddb_scan_cursor *cur);

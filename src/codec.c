@@ -1257,11 +1257,8 @@ static int raw_value(struct raw_doc *d, int depth)
 	return rc;
 }
 
-/* Reads the one JSON value of the len bytes at p (whitespace around it). */
-static int raw_parse(struct raw_doc *d, const char *p, size_t len)
+static void raw_init(struct raw_doc *d, const char *p, size_t len)
 {
-	int rc;
-
 	d->p = p;
 	d->len = len;
 	d->pos = 0;
@@ -1269,6 +1266,14 @@ static int raw_parse(struct raw_doc *d, const char *p, size_t len)
 	d->n = 0;
 	d->cap = RAW_INLINE;
 	d->dec = (struct dynbuf){0};
+}
+
+/* Reads the one JSON value of the len bytes at p (whitespace around it). */
+static int raw_parse(struct raw_doc *d, const char *p, size_t len)
+{
+	int rc;
+
+	raw_init(d, p, len);
 	/* A raw NUL is never JSON, but jansson steps over one after a
 	 * number: whatever jansson makes of it, it does so on its own. */
 	if (memchr(p, '\0', len))
@@ -1634,6 +1639,136 @@ int codec_render_raw(const char *json, size_t len, const struct codec_schema *s,
 	rc = raw_parse(&d, json, len);
 	if (!rc)
 		rc = raw_render_item(&d, 0, s, f, text, tlen);
+	raw_free(&d);
+	return rc == -ENOMEM ? rc : (rc ? -ENOTSUP : 0);
+}
+
+int codec_json_span(const char *p, size_t len, size_t *used)
+{
+	struct raw_doc d;
+	int rc;
+
+	*used = 0;
+	raw_init(&d, p, len);
+	raw_ws(&d);
+	/* Only a container ends where jansson's lexer does: after a bare
+	 * word or number it reads on through letters ("nullx"). */
+	if (d.pos >= len || (p[d.pos] != '{' && p[d.pos] != '['))
+		return -ENOTSUP;
+	rc = raw_value(&d, 1);
+	/* No raw NUL gets through the reader, but one is where jansson
+	 * and the reader part ways: the check costs a memchr. */
+	if (!rc && memchr(p, '\0', d.pos))
+		rc = -ENOTSUP;
+	if (!rc)
+		*used = d.pos;
+	raw_free(&d);
+	return rc == -ENOMEM ? rc : (rc ? -ENOTSUP : 0);
+}
+
+/* The value of the top-level attribute name of the item node 0, as
+ * jansson would build it, when it is a key's shape ({"S"|"N"|"B": string});
+ * *out NULL when the item has no such attribute. -ENOTSUP for any other
+ * shape or a name given twice (jansson keeps the last one), -ENOMEM. */
+static int raw_key_value(const struct raw_doc *d, const char *name,
+			 json_t **out)
+{
+	uint32_t k = 1, found = 0;
+	const char *key, *s;
+	size_t klen, n;
+	enum av_type t;
+	int hits = 0;
+	json_t *str;
+
+	*out = NULL;
+	if (!name)
+		return 0;
+	for (uint32_t i = 0; i < d->v[0].cnt; i++, k = d->v[k + 1].end) {
+		key = raw_str(d, k, &klen);
+		if (name_is(name, key, klen)) {
+			found = k + 1;
+			hits++;
+		}
+	}
+	if (!hits)
+		return 0;
+	if (hits > 1 || d->v[found].t != RAW_OBJ || d->v[found].cnt != 1 ||
+	    d->v[found + 2].t != RAW_STR)
+		return -ENOTSUP;
+	key = raw_str(d, found + 1, &klen);
+	t = tag_type(key, klen);
+	if (t != AV_S && t != AV_N && t != AV_B)
+		return -ENOTSUP;
+	s = raw_str(d, found + 2, &n);
+	*out = json_object();
+	str = json_stringn(s, n);
+	if (!*out || !str || json_object_set_new(*out, av_tags[t], str)) {
+		if (!*out)
+			json_decref(str);
+		json_decref(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int codec_render_keyed(const char *json, size_t len,
+		       const struct codec_schema *s, enum codec_format f,
+		       json_t **hash, json_t **range, char **text, size_t *tlen)
+{
+	struct raw_doc d;
+	int rc;
+
+	*hash = NULL;
+	*range = NULL;
+	if (text) {
+		*text = NULL;
+		*tlen = 0;
+	}
+	rc = raw_parse(&d, json, len);
+	if (!rc && d.v[0].t != RAW_OBJ)
+		rc = -ENOTSUP;
+	if (!rc)
+		rc = raw_key_value(&d, s ? s->hash_name : NULL, hash);
+	if (!rc)
+		rc = raw_key_value(&d, s ? s->range_name : NULL, range);
+	if (!rc && text)
+		rc = raw_render_item(&d, 0, s, f, text, tlen);
+	raw_free(&d);
+	if (rc) {
+		json_decref(*hash);
+		json_decref(*range);
+		*hash = NULL;
+		*range = NULL;
+	}
+	return rc == -ENOMEM ? rc : (rc ? -ENOTSUP : 0);
+}
+
+int codec_render_raw_line(const char *json, size_t len,
+			  const struct codec_schema *s, enum codec_format f,
+			  struct dynbuf *out)
+{
+	struct render r = {.f = f, .compact = true, .b = *out};
+	struct raw_doc d;
+	int rc;
+
+	rc = raw_parse(&d, json, len);
+	if (!rc &&
+	    (d.v[0].t != RAW_OBJ || (f != CODEC_PLAIN && f != CODEC_DDB)))
+		rc = -ENOTSUP;
+	if (!rc) {
+		rc = raw_render_map(&r, &d, 0, s, 0);
+		put_add(&r, "\n", 1);
+		if (!rc)
+			rc = r.rc;
+		/* As codec_render_line: what a failure appended is taken
+		 * back, from a buffer that may have moved. */
+		if (rc)
+			r.b.len = out->len;
+		if (r.b.p)
+			r.b.p[r.b.len] = '\0';
+		*out = r.b;
+	}
 	raw_free(&d);
 	return rc == -ENOMEM ? rc : (rc ? -ENOTSUP : 0);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "log.h"
 #include "loop.h"
 #include "monotime.h"
@@ -746,8 +747,50 @@ static json_t *load_one(const char *body, size_t len, size_t *i)
 	return v;
 }
 
-int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
-		   json_t **rest)
+/* Where a page's items go: a tree to fn, or the bytes to raw. */
+struct item_sink {
+	ddb_item_fn fn;
+	ddb_item_raw_fn raw;
+	void *arg;
+};
+
+/* The item at body[*i] ('{'), moving *i past it, handed to the sink.
+ * Returns 0, the sink's error, -EBADMSG for a malformed item, -ENOMEM. */
+static int page_item(const char *body, size_t len, size_t *i,
+		     const struct item_sink *k)
+{
+	size_t start = *i, used = 0;
+	json_t *v;
+	int rc;
+
+	if (k->raw) {
+		/* The flat reader vouches for most items at a fraction of
+		 * a tree's cost; jansson checks the rest, and its tree is
+		 * dropped: raw gets bytes either way. */
+		rc = start < len && body[start] == '{'
+			 ? codec_json_span(body + start, len - start, &used)
+			 : -EBADMSG;
+		if (rc == -ENOTSUP) {
+			v = load_one(body, len, i);
+			rc = json_is_object(v) ? 0 : -EBADMSG;
+			json_decref(v);
+		} else if (!rc) {
+			*i += used;
+		}
+		return rc ? rc : k->raw(body + start, *i - start, k->arg);
+	}
+	v = load_one(body, len, i);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return -EBADMSG;
+	}
+	rc = k->fn(v, k->arg);
+	json_decref(v);
+	return rc;
+}
+
+static int page_items(const char *body, size_t len, const struct item_sink *k,
+		      json_t **rest)
 {
 	json_t *others = json_object(), *key = NULL, *v;
 	bool seen_items = false;
@@ -790,13 +833,7 @@ int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
 				i++;
 			} else {
 				for (;;) {
-					v = load_one(body, len, &i);
-					if (!json_is_object(v)) {
-						json_decref(v);
-						goto out;
-					}
-					rc = fn(v, arg);
-					json_decref(v);
+					rc = page_item(body, len, &i, k);
 					if (rc)
 						goto out;
 					rc = -EBADMSG;
@@ -848,6 +885,14 @@ out:
 	json_decref(key);
 	json_decref(others);
 	return rc;
+}
+
+int ddb_page_items(const char *body, size_t len, ddb_item_fn fn, void *arg,
+		   json_t **rest)
+{
+	struct item_sink k = {.fn = fn, .arg = arg};
+
+	return page_items(body, len, &k, rest);
 }
 
 /* --- typed operations ---------------------------------------------------- */
@@ -1386,14 +1431,14 @@ int ddb_scan_page(struct ddb_client *c, const struct ddb_page_req *r,
 	return send_page(c, "Scan", req, rc, body, len, err);
 }
 
-int ddb_page_read(const char *body, size_t len, ddb_item_fn fn, void *arg,
-		  json_t **last)
+static int page_read(const char *body, size_t len, const struct item_sink *k,
+		     json_t **last)
 {
 	json_t *rest = NULL, *lek;
 	int rc;
 
 	*last = NULL;
-	rc = ddb_page_items(body, len, fn, arg, &rest);
+	rc = page_items(body, len, k, &rest);
 	if (!rc) {
 		lek = json_object_get(rest, "LastEvaluatedKey");
 		if (json_is_object(lek) && json_object_size(lek) > 0)
@@ -1403,11 +1448,27 @@ int ddb_page_read(const char *body, size_t len, ddb_item_fn fn, void *arg,
 	return rc;
 }
 
+int ddb_page_read(const char *body, size_t len, ddb_item_fn fn, void *arg,
+		  json_t **last)
+{
+	struct item_sink k = {.fn = fn, .arg = arg};
+
+	return page_read(body, len, &k, last);
+}
+
+int ddb_page_read_raw(const char *body, size_t len, ddb_item_raw_fn fn,
+		      void *arg, json_t **last)
+{
+	struct item_sink k = {.raw = fn, .arg = arg};
+
+	return page_read(body, len, &k, last);
+}
+
 /* A Query (segment ignored) or Scan page of r from start (borrowed, NULL:
- * the first), read with fn; *last as ddb_page_read. */
+ * the first), its items to k; *last as ddb_page_read. */
 static int read_page(struct ddb_client *c, const struct ddb_page_req *r,
 		     bool query, json_t *start, unsigned segment,
-		     unsigned total, ddb_item_fn fn, void *arg, json_t **last,
+		     unsigned total, const struct item_sink *k, json_t **last,
 		     struct ddb_error *err)
 {
 	struct ddb_page_req p = *r;
@@ -1420,7 +1481,7 @@ static int read_page(struct ddb_client *c, const struct ddb_page_req *r,
 	rc = query ? ddb_query_page(c, &p, &body, &len, err)
 		   : ddb_scan_page(c, &p, segment, total, &body, &len, err);
 	if (!rc)
-		rc = ddb_page_read(body, len, fn, arg, last);
+		rc = page_read(body, len, k, last);
 	if (rc == -EBADMSG) {
 		log_msg(LOG_ERR, "%s table=%s: a malformed page from DynamoDB",
 			query ? "Query" : "Scan", r->table);
@@ -1434,6 +1495,7 @@ int ddb_query_each(struct ddb_client *c, const struct ddb_page_req *r,
 		   ddb_item_fn fn, void *arg, struct ddb_error *err)
 {
 	json_t *start = json_incref(r ? r->start : NULL), *last = NULL;
+	struct item_sink k = {.fn = fn, .arg = arg};
 	int rc;
 
 	if (!r || !fn) {
@@ -1441,7 +1503,7 @@ int ddb_query_each(struct ddb_client *c, const struct ddb_page_req *r,
 		return -EINVAL;
 	}
 	for (;;) {
-		rc = read_page(c, r, true, start, 0, 0, fn, arg, &last, err);
+		rc = read_page(c, r, true, start, 0, 0, &k, &last, err);
 		json_decref(start);
 		start = last;
 		if (rc || !start)
@@ -1462,6 +1524,7 @@ static int found_one(json_t *item, void *arg)
 int ddb_has_items(struct ddb_client *c, const struct ddb_page_req *r, bool *any,
 		  struct ddb_error *err)
 {
+	struct item_sink k = {.fn = found_one, .arg = any};
 	struct ddb_page_req p;
 	json_t *start = NULL, *last = NULL;
 	int rc;
@@ -1475,8 +1538,8 @@ int ddb_has_items(struct ddb_client *c, const struct ddb_page_req *r, bool *any,
 	p.consistent = true;
 	start = json_incref(r->start);
 	for (;;) {
-		rc = read_page(c, &p, r->hash_value != NULL, start, 0, 0,
-			       found_one, any, &last, err);
+		rc = read_page(c, &p, r->hash_value != NULL, start, 0, 0, &k,
+			       &last, err);
 		json_decref(start);
 		start = last;
 		if (rc || *any || !start)
@@ -1540,15 +1603,15 @@ int ddb_scan_cursor_open(struct ddb_client *c, const struct ddb_page_req *r,
 	return 0;
 }
 
-int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
-			 struct ddb_error *err)
+static int cursor_next(struct ddb_scan_cursor *cur, const struct item_sink *k,
+		       struct ddb_error *err)
 {
 	struct ddb_page_req r;
 	json_t *last = NULL;
 	unsigned i;
 	int rc;
 
-	if (!cur || !fn)
+	if (!cur || (!k->fn && !k->raw))
 		return -EINVAL;
 	if (cur->left == 0)
 		return 0;
@@ -1561,7 +1624,7 @@ int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
 				  .limit = cur->limit,
 				  .consistent = cur->consistent};
 	rc = read_page(cur->c, &r, false, cur->seg[i].start, i, cur->segments,
-		       fn, arg, &last, err);
+		       k, &last, err);
 	if (rc)
 		return rc;
 	json_decref(cur->seg[i].start);
@@ -1572,6 +1635,22 @@ int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
 	}
 	cur->next = (i + 1) % cur->segments;
 	return 0;
+}
+
+int ddb_scan_cursor_next(struct ddb_scan_cursor *cur, ddb_item_fn fn, void *arg,
+			 struct ddb_error *err)
+{
+	struct item_sink k = {.fn = fn, .arg = arg};
+
+	return cursor_next(cur, &k, err);
+}
+
+int ddb_scan_cursor_next_raw(struct ddb_scan_cursor *cur, ddb_item_raw_fn fn,
+			     void *arg, struct ddb_error *err)
+{
+	struct item_sink k = {.raw = fn, .arg = arg};
+
+	return cursor_next(cur, &k, err);
 }
 
 bool ddb_scan_cursor_done(const struct ddb_scan_cursor *cur)

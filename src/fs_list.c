@@ -195,17 +195,77 @@ static void lister_shortname(struct lister *l, const char *path, json_t *value)
 		l->found = json_incref(value);
 }
 
+/* One item of a Scan/Query page, as much of it as the listing uses: the
+ * key values and, where the item is kept, its text, both read from the
+ * item's bytes; the whole tree only where that reader leaves the item to
+ * jansson. */
+struct page_item {
+	json_t *hash, *range; /* key values (references), NULL when absent */
+	char *text;	      /* rendered from the bytes, or NULL: see tree */
+	size_t len;
+	json_t *tree; /* the item, when text could not be had from the bytes */
+};
+
+static void page_item_clear(struct page_item *it)
+{
+	json_decref(it->hash);
+	json_decref(it->range);
+	free(it->text);
+	json_decref(it->tree);
+}
+
+/* Reads the item in the len bytes at json (one JSON object, as
+ * ddb_item_raw_fn hands it): the keys, and the text when want_text. */
+static int page_item_read(struct lister *l, const char *json, size_t len,
+			  bool want_text, struct page_item *it)
+{
+	struct table *t = l->table;
+	int rc;
+
+	*it = (struct page_item){0};
+	rc = codec_render_keyed(json, len, &t->schema, l->fs->format, &it->hash,
+				&it->range, want_text ? &it->text : NULL,
+				&it->len);
+	if (rc != -ENOTSUP)
+		return rc;
+	/* The page reader checked these bytes parse: a failure here is
+	 * memory. */
+	it->tree = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+	if (!it->tree)
+		return -ENOMEM;
+	it->hash = json_incref(json_object_get(it->tree, t->hash_name));
+	if (t->range_name)
+		it->range =
+		    json_incref(json_object_get(it->tree, t->range_name));
+	return 0;
+}
+
+/* Remembers the item's text under path: the text read from the bytes
+ * (taken), else the tree rendered. */
+static int page_item_store(struct lister *l, const char *path,
+			   struct page_item *it, struct cache_blob **text,
+			   time_t *mtime)
+{
+	char *rendered = it->text;
+
+	if (!rendered)
+		return it->tree ? fs_item_store(l->fs, l->table, path, it->tree,
+						text, mtime)
+				: -EINVAL;
+	it->text = NULL;
+	return item_keep(l->fs, path, rendered, it->len, text, mtime);
+}
+
 /* Adds one item of a Scan/Query page: its name, and its rendered text to
  * the cache so that stat and cat need no request. */
-static int lister_add_item(struct lister *l, json_t *item)
+static int lister_add_item(struct lister *l, struct page_item *it)
 {
 	struct table *t = l->table;
 	bool ranged = l->kind == LIST_PARTITION;
-	const char *keyattr = ranged ? t->range_name : t->hash_name;
 	enum keyname_kind kind =
 	    ranged ? KEYNAME_RANGE_ITEM : KEYNAME_HASH_ITEM;
 	char type = ranged ? t->schema.range_type : t->schema.hash_type;
-	json_t *value = json_object_get(item, keyattr);
+	json_t *value = ranged ? it->range : it->hash;
 	struct cache_blob *text = NULL;
 	char *name = NULL, *path = NULL;
 	time_t mtime = 0;
@@ -222,7 +282,7 @@ static int lister_add_item(struct lister *l, json_t *item)
 		goto out;
 	if (keyname_is_shortened(name, kind, fs_key_type(type)))
 		lister_shortname(l, path, value);
-	rc = fs_item_store(l->fs, t, path, item, &text, &mtime);
+	rc = page_item_store(l, path, it, &text, &mtime);
 	if (rc)
 		goto out;
 	rc = lister_add(l, name, false, (off_t)text->len, mtime);
@@ -235,10 +295,11 @@ out:
 
 /* With l->fill, the item of a full Scan: rendered into the cache under
  * its partition, and named in that partition's listing. */
-static int lister_fill_item(struct lister *l, const char *pname, json_t *item)
+static int lister_fill_item(struct lister *l, const char *pname,
+			    struct page_item *it)
 {
 	struct table *t = l->table;
-	json_t *value = json_object_get(item, t->range_name);
+	json_t *value = it->range;
 	struct cache_listing *pl = partfill_get(&l->parts, pname);
 	struct cache_blob *text = NULL;
 	char *name = NULL, *path = NULL;
@@ -260,7 +321,7 @@ static int lister_fill_item(struct lister *l, const char *pname, json_t *item)
 	if (keyname_is_shortened(name, KEYNAME_RANGE_ITEM,
 				 fs_key_type(t->schema.range_type)))
 		lister_shortname(l, path, value);
-	rc = fs_item_store(l->fs, t, path, item, &text, &mtime);
+	rc = page_item_store(l, path, it, &text, &mtime);
 	if (!rc) {
 		size_t before = pl->bytes;
 
@@ -286,9 +347,9 @@ out:
 	return rc;
 }
 
-static int lister_add_partition(struct lister *l, json_t *item)
+static int lister_add_partition(struct lister *l, struct page_item *it)
 {
-	json_t *value = json_object_get(item, l->table->hash_name);
+	json_t *value = it->hash;
 	char *name = NULL, *path = NULL;
 	int rc;
 
@@ -297,7 +358,7 @@ static int lister_add_partition(struct lister *l, json_t *item)
 	rc = fs_name_of_value(value, KEYNAME_PARTITION, &name);
 	if (rc)
 		goto out;
-	if (l->fill && lister_fill_item(l, name, item) != 0) {
+	if (l->fill && lister_fill_item(l, name, it) != 0) {
 		/* An item that cannot be kept costs the fill, not the
 		 * listing: the names still come. */
 		l->fill = false;
@@ -373,12 +434,22 @@ static struct ddb_page_req lister_page_req(struct lister *l)
 	return r;
 }
 
-static int lister_item(json_t *item, void *arg)
+/* ddb_item_raw_fn of the listing's pages. */
+static int lister_item(const char *json, size_t len, void *arg)
 {
 	struct lister *l = arg;
+	bool parts = l->kind == LIST_PARTITIONS;
+	struct page_item it;
+	int rc;
 
-	return l->kind == LIST_PARTITIONS ? lister_add_partition(l, item)
-					  : lister_add_item(l, item);
+	/* A partition name needs no text; an item is kept while the fill
+	 * lasts. */
+	rc = page_item_read(l, json, len, !parts || l->fill, &it);
+	if (!rc)
+		rc = parts ? lister_add_partition(l, &it)
+			   : lister_add_item(l, &it);
+	page_item_clear(&it);
+	return rc;
 }
 
 /* One Query page of a partition's listing, its items added. */
@@ -394,7 +465,7 @@ static int lister_query_page(struct lister *l)
 	rc = ddb_query_page(l->fs->ddb, &r, &body, &len, &err);
 	if (rc)
 		goto out;
-	rc = ddb_page_read(body, len, lister_item, l, &last);
+	rc = ddb_page_read_raw(body, len, lister_item, l, &last);
 	if (rc == -EBADMSG) {
 		log_msg(LOG_ERR, "%s: a malformed page from DynamoDB",
 			l->dirpath);
@@ -424,7 +495,7 @@ static int lister_scan_page(struct lister *l)
 		if (rc)
 			return rc;
 	}
-	rc = ddb_scan_cursor_next(l->scan, lister_item, l, &err);
+	rc = ddb_scan_cursor_next_raw(l->scan, lister_item, l, &err);
 	if (l->kind == LIST_PARTITIONS && !l->fill) {
 		int rs = ddb_scan_cursor_set_read(l->scan, DDB_READ_HASH_KEY);
 

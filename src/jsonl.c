@@ -89,13 +89,26 @@ struct jsonl_reader {
 	int error;
 };
 
-/* Renders one item of a page into the segment's lines. */
-static int render_item(json_t *item, void *arg)
+/* Renders one item of a page (its bytes) into the segment's lines. */
+static int render_item(const char *json, size_t len, void *arg)
 {
 	struct segment *s = arg;
+	json_t *item;
+	int rc;
 
-	return codec_render_line(item, &s->r->t.schema, s->r->t.format,
-				 &s->lines);
+	rc = codec_render_raw_line(json, len, &s->r->t.schema, s->r->t.format,
+				   &s->lines);
+	if (rc != -ENOTSUP)
+		return rc;
+	/* The page reader checked these bytes parse: a failure here is
+	 * memory. */
+	item = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+	if (!item)
+		return -ENOMEM;
+	rc =
+	    codec_render_line(item, &s->r->t.schema, s->r->t.format, &s->lines);
+	json_decref(item);
+	return rc;
 }
 
 /* Fetches the segment's next page into s->lines; called without the lock
@@ -123,7 +136,7 @@ static int fetch_page(struct segment *s)
 	if (rc)
 		return rc;
 	s->lines.len = 0;
-	rc = ddb_page_read(body, len, render_item, s, &last);
+	rc = ddb_page_read_raw(body, len, render_item, s, &last);
 	free(body);
 	if (rc == -EBADMSG) {
 		log_msg(LOG_ERR, "%s: a malformed page from DynamoDB",

@@ -1554,6 +1554,99 @@ static int tree_render(const char *body, size_t len,
 	return rc;
 }
 
+/* Whether v is a key's shape, {"S"|"N"|"B": string}: what
+ * codec_render_keyed reads itself. */
+static bool key_shaped(const json_t *v)
+{
+	const char *tag;
+	json_t *p;
+
+	if (json_object_size(v) != 1)
+		return false;
+	json_object_foreach((json_t *)v, tag,
+			    p) if (strlen(tag) == 1 && strchr("SNB", tag[0]) &&
+				   json_is_string(p)) return true;
+	return false;
+}
+
+/* The other readers of an item's bytes against the tree: the span the page
+ * reader takes (with more of a page after it), the keyed render (keys as
+ * the tree's, text as codec_render_raw's, raw_rc/text3 its result), and the
+ * bulk-file line. Returns the number of differences. */
+static int item_bytes_ways(const char *what, const char *item, size_t len,
+			   const struct codec_schema *s, enum codec_format f,
+			   int rc3, const char *t3, size_t n3)
+{
+	json_t *tree = json_loadb(item, len, JSON_ALLOW_NUL, NULL);
+	json_t *h = NULL, *g = NULL, *th, *tg;
+	struct dynbuf page = {0}, l1 = {0}, l2 = {0};
+	char *tk = NULL;
+	size_t nk = 0, used = 0, end = len;
+	int bad = 0, rk, rs, r1, r2;
+
+	/* The span stops at the item's end: whitespace after it is the
+	 * page's. */
+	while (end > 0 && strchr(" \t\r\n", item[end - 1]))
+		end--;
+
+	/* The span: the item, then what follows it in a page. */
+	dynbuf_add(&page, item, len);
+	dynbuf_adds(&page, ", {\"x\": 1}]}");
+	rs = codec_json_span(page.p, page.len, &used);
+	if ((rs != 0 && rs != -ENOTSUP) ||
+	    (rs == 0 && (used != end || !tree)) || (rc3 == 0 && rs != 0)) {
+		printf("#   %s: span rc %d used %zu of %zu\n", what, rs, used,
+		       end);
+		bad++;
+	}
+	dynbuf_free(&page);
+
+	th = s && s->hash_name ? json_object_get(tree, s->hash_name) : NULL;
+	tg = s && s->range_name ? json_object_get(tree, s->range_name) : NULL;
+	rk = codec_render_keyed(item, len, s, f, &h, &g, &tk, &nk);
+	if ((rk != 0 && rk != -ENOTSUP) ||
+	    (rk == 0 && (rc3 != 0 || nk != n3 || memcmp(tk, t3, n3) != 0 ||
+			 !(th ? h && json_equal(h, th) : !h) ||
+			 !(tg ? g && json_equal(g, tg) : !g))) ||
+	    (rk != 0 && (h || g || tk)) ||
+	    (rk != 0 && rc3 == 0 && (!th || key_shaped(th)) &&
+	     (!tg || key_shaped(tg)))) {
+		printf("#   %s format %d: keyed rc %d, raw rc %d\n", what, f,
+		       rk, rc3);
+		bad++;
+	}
+	json_decref(h);
+	json_decref(g);
+	free(tk);
+	/* Keys alone: the same keys, no render needed. */
+	rk = codec_render_keyed(item, len, s, f, &h, &g, NULL, NULL);
+	if (rk == 0 && (!(th ? h && json_equal(h, th) : !h) ||
+			!(tg ? g && json_equal(g, tg) : !g))) {
+		printf("#   %s: keys alone differ\n", what);
+		bad++;
+	}
+	json_decref(h);
+	json_decref(g);
+
+	/* The line, after what a bulk file already holds. */
+	dynbuf_adds(&l1, "before\n");
+	dynbuf_adds(&l2, "before\n");
+	r1 = tree ? codec_render_line(tree, s, f, &l1) : -EBADMSG;
+	r2 = codec_render_raw_line(item, len, s, f, &l2);
+	if ((r2 != 0 && r2 != -ENOTSUP) || (r2 != 0) != (rc3 != 0) ||
+	    (r2 == 0 && (r1 != 0 || l1.len != l2.len ||
+			 memcmp(l1.p, l2.p, l1.len) != 0)) ||
+	    (r2 != 0 && (l2.len != 7 || memcmp(l2.p, "before\n", 8) != 0))) {
+		printf("#   %s format %d: line rc %d, tree line rc %d\n", what,
+		       f, r2, r1);
+		bad++;
+	}
+	dynbuf_free(&l1);
+	dynbuf_free(&l2);
+	json_decref(tree);
+	return bad;
+}
+
 /* Renders the answer body both ways (and its item alone with the raw
  * reader when item_len > 0) and compares results and bytes. raw_rc is what
  * codec_render_raw must return for the item: 0, or -ENOTSUP for what it
@@ -1586,6 +1679,7 @@ static int both_ways(const char *what, const char *body, size_t len,
 			       what, f, rc3, raw_rc, rc1);
 			bad++;
 		}
+		bad += item_bytes_ways(what, item, item_len, s, f, rc3, t3, n3);
 	}
 	free(t1);
 	free(t2);

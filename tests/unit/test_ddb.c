@@ -1097,6 +1097,22 @@ static int page_collect(json_t *item, void *arg)
 	return s->calls == s->stop_at ? s->stop_rc : 0;
 }
 
+/* As page_collect, for ddb_page_read_raw: the bytes must be exactly one
+ * object (nothing around it), which json_loadb reads whole. */
+static int page_collect_raw(const char *json, size_t len, void *arg)
+{
+	struct page_seen *s = arg;
+	json_t *item = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+
+	s->calls++;
+	if (!json_is_object(item) || json[0] != '{' || json[len - 1] != '}')
+		json_array_append_new(s->items, json_string("bad span"));
+	else
+		json_array_append(s->items, item);
+	json_decref(item);
+	return s->calls == s->stop_at ? s->stop_rc : 0;
+}
+
 /* A JSON text that may hold \u0000 (caller decrefs). */
 static json_t *JN(const char *text)
 {
@@ -1170,6 +1186,24 @@ static void check_page(const char *name, const char *body, size_t len,
 			       with_rest ? "wanted" : "NULL", t ? t : "?");
 			free(t);
 		}
+		json_decref(s.items);
+	}
+	/* The same items as bytes, with the same outcome. */
+	{
+		struct page_seen s = {.items = json_array(),
+				      .stop_at = stop_at,
+				      .stop_rc = stop_rc};
+		json_t *last = NULL;
+		int rc =
+		    ddb_page_read_raw(buf, len, page_collect_raw, &s, &last);
+		int bad = tap_failed_checks;
+
+		CHECK_INT(rc, want_rc);
+		CHECK_INT(s.calls, json_array_size(items));
+		CHECK(json_equal(s.items, items));
+		if (tap_failed_checks != bad)
+			printf("#   in case \"%s\", items as bytes\n", name);
+		json_decref(last);
 		json_decref(s.items);
 	}
 	free(buf);
@@ -1458,6 +1492,27 @@ static void test_page_items_every_cut(void)
 				bad_cuts++;
 				printf("#   body %zu cut at %zu: rc %d\n", b,
 				       cut, rc);
+			} else {
+				for (size_t i = 0; i < json_array_size(s.items);
+				     i++)
+					if (!json_equal(
+						json_array_get(s.items, i),
+						json_array_get(all.items, i)))
+						bad_cuts++;
+			}
+			json_decref(rest);
+			json_decref(s.items);
+			/* As bytes: the same fault, the same items first. */
+			s = (struct page_seen){.items = json_array()};
+			rc = ddb_page_read_raw(buf, cut, page_collect_raw, &s,
+					       &rest);
+			if (rc != -EBADMSG || rest != NULL ||
+			    json_array_size(s.items) >
+				json_array_size(all.items)) {
+				bad_cuts++;
+				printf(
+				    "#   body %zu cut at %zu, bytes: rc %d\n",
+				    b, cut, rc);
 			} else {
 				for (size_t i = 0; i < json_array_size(s.items);
 				     i++)
@@ -1767,6 +1822,15 @@ static int note_key(json_t *item, void *arg)
 	return ++k->n == k->stop_at ? -EFBIG : 0;
 }
 
+static int note_key_raw(const char *json, size_t len, void *arg)
+{
+	json_t *item = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
+	int rc = item ? note_key(item, arg) : -EPROTO;
+
+	json_decref(item);
+	return rc;
+}
+
 /* One page request and the exact body it sends (fs.c's bodies). */
 static const struct page_row {
 	const char *name;
@@ -1958,9 +2022,24 @@ static void test_page_read(void)
 				  page_read_rows[i].last);
 		else
 			CHECK(last == NULL);
+		json_decref(last);
+		/* The items as bytes: the same keys, return and *last. */
+		seen = (struct keys_seen){.stop_at = page_read_rows[i].stop_at};
+		last = (json_t *)1;
+		CHECK_INT(ddb_page_read_raw(page_read_rows[i].body,
+					    strlen(page_read_rows[i].body),
+					    note_key_raw, &seen, &last),
+			  page_read_rows[i].rc);
+		CHECK_STR(seen.text, page_read_rows[i].keys);
+		if (page_read_rows[i].last)
+			CHECK_STR(json_string_value(json_object_get(
+				      json_object_get(last, "k"), "S")),
+				  page_read_rows[i].last);
+		else
+			CHECK(last == NULL);
+		json_decref(last);
 		if (tap_failed_checks != bad)
 			printf("# in row: %s\n", page_read_rows[i].name);
-		json_decref(last);
 	}
 }
 
@@ -2212,7 +2291,12 @@ static void test_scan_cursor(void)
 			CHECK_INT(
 			    ddb_scan_cursor_set_read(cur, DDB_READ_HASH_KEY),
 			    0);
-		CHECK_INT(ddb_scan_cursor_next(cur, note_key, &seen, &err), 0);
+		/* Every other page as bytes: the same pages either way. */
+		CHECK_INT(
+		    i % 2 ? ddb_scan_cursor_next_raw(cur, note_key_raw, &seen,
+						     &err)
+			  : ddb_scan_cursor_next(cur, note_key, &seen, &err),
+		    0);
 		CHECK_STR(seen.text, steps[i].keys);
 		CHECK_INT(fakehttp_count(&e.f), steps[i].requests);
 		CHECK(ddb_scan_cursor_done(cur) == steps[i].done);
@@ -2321,6 +2405,7 @@ static void test_scan_cursor_arguments(void)
 	/* Without the partition key's name, keys only cannot be asked. */
 	CHECK_INT(ddb_scan_cursor_set_read(cur, DDB_READ_HASH_KEY), -EINVAL);
 	CHECK_INT(ddb_scan_cursor_next(cur, NULL, &seen, NULL), -EINVAL);
+	CHECK_INT(ddb_scan_cursor_next_raw(cur, NULL, &seen, NULL), -EINVAL);
 	ddb_scan_cursor_close(cur);
 	ddb_scan_cursor_close(NULL);
 	CHECK(ddb_scan_cursor_done(NULL));
