@@ -22,7 +22,6 @@
 
 #include "http.h"
 #include "log.h"
-#include "loop.h"
 #include "monotime.h"
 #include "sso.h"
 #include "sts.h"
@@ -310,7 +309,6 @@ static int read_child(int out_fd, int err_fd, struct outbuf *o,
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		loop_will_block();
 		r = poll(fds, 2, (int)left);
 		if (r < 0 && errno != EINTR)
 			return -errno;
@@ -1773,10 +1771,8 @@ int creds_provider_get(struct creds_provider *p, time_t now, struct creds *c)
 			if (p->cur.expiration > now)
 				break;
 			gen = p->generation;
-			while (p->refreshing && gen == p->generation) {
-				loop_will_block();
+			while (p->refreshing && gen == p->generation)
 				pthread_cond_wait(&p->refreshed, &p->lock);
-			}
 			break;
 		}
 		p->refreshing = true;

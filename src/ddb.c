@@ -16,7 +16,6 @@
 
 #include "codec.h"
 #include "log.h"
-#include "loop.h"
 #include "monotime.h"
 #include "sigv4.h"
 
@@ -246,7 +245,6 @@ static void sleep_ms(unsigned ms)
 	struct timespec ts = {.tv_sec = ms / 1000,
 			      .tv_nsec = (long)(ms % 1000) * 1000000L};
 
-	loop_will_block();
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }

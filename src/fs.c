@@ -20,7 +20,6 @@
 #include "jsonl.h"
 #include "keyname.h"
 #include "log.h"
-#include "loop.h"
 #include "monotime.h"
 #include "pagecache.h"
 #include "putq.h"
@@ -1887,7 +1886,6 @@ static void table_wait_gone(struct fs *fs, const char *name)
 		json_decref(desc);
 		if (rc)
 			return;
-		loop_will_block();
 		usleep(delay_ms * 1000);
 		if (delay_ms < 1000)
 			delay_ms *= 2;

@@ -14,7 +14,6 @@
 #include <zlib.h>
 
 #include "log.h"
-#include "loop.h"
 
 /* Idle handles kept beyond this are closed: the pool grows to the largest
  * number of concurrent requests, but a burst should not pin sockets forever. */
@@ -625,10 +624,8 @@ int http_request(struct http_client *client, const struct http_request *req,
 	cc = setup_handle(client, h, req, headers, &x);
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	if (cc == CURLE_OK) {
-		loop_will_block();
+	if (cc == CURLE_OK)
 		cc = curl_easy_perform(h);
-	}
 	if (cc != CURLE_OK) {
 		rc = map_curl_error(h, cc, &x);
 		if (x.too_big)

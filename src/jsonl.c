@@ -13,7 +13,6 @@
 #include "ddbvalue.h"
 #include "dynbuf.h"
 #include "log.h"
-#include "loop.h"
 #include "pathmap.h"
 #include "putq.h"
 
@@ -280,10 +279,8 @@ static int take_page(struct jsonl_reader *r)
 			return 0;
 		if (!live && (rc = start_segment(r)) != 0)
 			return rc;
-		if (live) {
-			loop_will_block();
+		if (live)
 			pthread_cond_wait(&r->cond, &r->lock);
-		}
 	}
 }
 
@@ -836,10 +833,8 @@ static int take_line(struct jsonl_writer *w)
 	item = NULL;
 	pthread_mutex_lock(&w->lock);
 	while (!w->closing && (w->queued >= JSONL_QUEUE_LINES ||
-			       w->queued_bytes >= JSONL_QUEUE_BYTES)) {
-		loop_will_block();
+			       w->queued_bytes >= JSONL_QUEUE_BYTES))
 		pthread_cond_wait(&w->cond, &w->lock);
-	}
 	{
 		size_t klen = strlen(kt);
 		struct pathmap_node *node =
@@ -927,10 +922,8 @@ int jsonl_writer_finish(struct jsonl_writer *w, struct dynbuf *rejected)
 	pthread_mutex_lock(&w->lock);
 	w->draining = true;
 	pthread_cond_broadcast(&w->cond);
-	while (w->head || w->flying) {
-		loop_will_block();
+	while (w->head || w->flying)
 		pthread_cond_wait(&w->cond, &w->lock);
-	}
 	w->draining = false;
 	if (!rc)
 		rc = w->error ? w->error : w->bad_line ? -EINVAL : 0;

@@ -23,7 +23,6 @@
 #include "fuseio.h"
 #include "http.h"
 #include "log.h"
-#include "loop.h"
 #include "options.h"
 
 static void usage(const char *prog)
@@ -316,15 +315,10 @@ static void fuse_log_to_log(enum fuse_log_level level, const char *fmt,
 	}
 }
 
-/* Threads serving FUSE requests at most: each request waiting on DynamoDB
- * holds one (xargs -P8 cat keeps 8 waiting), the rest are read and served
- * by one. */
-#define LOOP_MAX_THREADS 32
-
 /* Checks DynamoDB answers with these settings, mounts, and serves until
  * unmounted (fusermount3 -u, umount) or signalled (SIGTERM, SIGINT, SIGHUP).
- * Either way the requests being served finish first: the loop (loop.c)
- * joins its workers, which cannot be cancelled inside a request, before it
+ * Either way the requests being served finish first: libfuse joins its
+ * workers, which cannot be cancelled inside a request, before the loop
  * returns, so a write whose close or rename was accepted is stored. Returns
  * the exit status: 0 after an unmount or one of those signals, 1 when the
  * mount could not start or the loop failed. */
@@ -333,6 +327,7 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 		     const struct fuse_cmdline_opts *cmdline,
 		     const char *mountpoint)
 {
+	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 16};
 	struct fs_settings fss = {0};
 	struct ddb_config dcfg = {0};
 	struct ddb_client *ddb = NULL;
@@ -431,7 +426,7 @@ static int run_mount(const struct dfs_opts *o, const struct dfs_settings *s,
 	if (cmdline->singlethread)
 		rc = fuse_loop(fuse);
 	else
-		rc = loop_run(fuse, LOOP_MAX_THREADS);
+		rc = fuse_loop_mt(fuse, &loop);
 	/* 0: unmounted; > 0: the signal that stopped the loop, an orderly
 	 * stop as well; < 0: the loop failed. */
 	if (rc < 0) {

@@ -9,7 +9,6 @@
 
 #include "keyname.h"
 #include "log.h"
-#include "loop.h"
 #include "monotime.h"
 #include "putq.h"
 
@@ -329,7 +328,6 @@ int putq_put(struct putq *q, const char *table, const char *hash_name,
 		if (!me.taken && q->in_flight < q->max_in_flight && q->head)
 			n = take_batch(q, batch);
 		if (!n) {
-			loop_will_block();
 			pthread_cond_wait(&q->cond, &q->lock);
 			continue;
 		}

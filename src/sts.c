@@ -14,7 +14,6 @@
 #include "ddb.h"
 #include "dynbuf.h"
 #include "log.h"
-#include "loop.h"
 
 /* Why expat and not libxml2: the answers are five flat fields, which a
  * streaming parser reads without building a tree; expat never fetches
@@ -524,7 +523,6 @@ static int sts_call(struct http_client *http, const struct sts_call *call,
 		/* A short fixed back-off: these calls are rare (one per
 		 * refresh), so jitter buys nothing. */
 		struct timespec ts = {0, 200L * 1000 * 1000 * attempt};
-		loop_will_block();
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 			;
 	}
