@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "pathmap.h"
 
 struct seen_entry {
@@ -204,27 +205,68 @@ void seen_usage(struct seen *s, size_t *entries, size_t *bytes)
 	pthread_mutex_unlock(&s->lock);
 }
 
-pid_t seen_thread_group(pid_t tid)
+/* What /proc said of a thread lately. Reading /proc/TID/status has the
+ * kernel format some forty lines; every open of an item asks, and the
+ * threads of a reader (cat, grep, xargs) ask again and again. A thread id
+ * names another thread only once the kernel has handed out every other id
+ * up to pid_max (32,768 at least; systemd sets 4,194,304), so within a
+ * second it still names the same thread, in the same process. */
+#define TGID_SLOTS   256
+#define TGID_KEEP_US 1000000LL
+
+static struct {
+	pid_t tid, tgid;
+	long long until_us;
+} tgid_seen[TGID_SLOTS];
+static pthread_mutex_t tgid_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The thread group /proc gives for tid, or -1 when it cannot be read (the
+ * thread is gone). */
+static pid_t proc_thread_group(pid_t tid)
 {
 	char path[64], buf[512];
 	const char *p;
 	ssize_t n;
 	int fd;
 
-	if (tid <= 0)
-		return 0;
 	/* Tgid: is on the fourth line, within the first few hundred bytes. */
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return tid;
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return tid;
+		return -1;
 	buf[n] = '\0';
 	p = strstr(buf, "\nTgid:");
 	if (!p)
-		return tid;
+		return -1;
 	return (pid_t)strtol(p + 6, NULL, 10);
+}
+
+pid_t seen_thread_group(pid_t tid)
+{
+	unsigned slot = (unsigned)tid % TGID_SLOTS;
+	long long now = monotime_us();
+	pid_t tgid = 0;
+
+	if (tid <= 0)
+		return 0;
+	pthread_mutex_lock(&tgid_lock);
+	if (tgid_seen[slot].tid == tid && tgid_seen[slot].until_us > now)
+		tgid = tgid_seen[slot].tgid;
+	pthread_mutex_unlock(&tgid_lock);
+	if (tgid)
+		return tgid;
+	tgid = proc_thread_group(tid);
+	/* A thread already gone is its own group, and not worth keeping. */
+	if (tgid < 0)
+		return tid;
+	pthread_mutex_lock(&tgid_lock);
+	tgid_seen[slot].tid = tid;
+	tgid_seen[slot].tgid = tgid;
+	tgid_seen[slot].until_us = now + TGID_KEEP_US;
+	pthread_mutex_unlock(&tgid_lock);
+	return tgid;
 }

@@ -151,6 +151,15 @@ static void *report_group(void *arg)
 	return NULL;
 }
 
+static void *report_group_and_tid(void *arg)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	seen_thread_group(tid);
+	*(pid_t *)arg = tid;
+	return NULL;
+}
+
 static void test_live_thread(void)
 {
 	pthread_t t;
@@ -161,7 +170,27 @@ static void test_live_thread(void)
 	CHECK_INT(group, getpid());
 }
 
+/* Once read, a thread's group is remembered for a second (every open of an
+ * item asks): asked again at once, even a thread gone meanwhile answers
+ * the group /proc gave while it lived. */
+static void test_group_remembered(void)
+{
+	pthread_t t;
+	pid_t group = 0, tid = 0;
+
+	pthread_create(&t, NULL, report_tid, &tid);
+	pthread_join(t, NULL);
+	/* Gone before it was asked: not remembered. */
+	CHECK_INT(seen_thread_group(tid), tid);
+	CHECK_INT(seen_thread_group(tid), tid);
+	pthread_create(&t, NULL, report_group_and_tid, &tid);
+	pthread_join(t, (void **)NULL);
+	group = seen_thread_group(tid);
+	CHECK_INT(group, getpid());
+}
+
 TAP_MAIN({"note, get, pin, absent", test_note_get},
+	 {"a thread group is remembered for a second", test_group_remembered},
 	 {"least recently used out by count", test_evict_count},
 	 {"and by bytes", test_evict_bytes},
 	 {"thread group of a thread that is gone", test_thread_group},
