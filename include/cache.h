@@ -13,7 +13,7 @@
 struct cache_blob {
 	size_t refs; /* atomic */
 	size_t len;
-	uint64_t hash; /* FNV-1a of data (pathmap_hash): what "same content"
+	uint64_t hash; /* cache_content_hash of data: what "same content"
 			  means to the cache and the kernel's page cache */
 	char data[];   /* len bytes, then a NUL */
 };
@@ -21,6 +21,15 @@ struct cache_blob {
 /* The heap footprint of one malloc(n) of glibc (header and 16-byte
  * rounding, 32 bytes at least): what the cache counts for each block. */
 size_t cache_heap_size(size_t n);
+
+/* SipHash-2-4 of len bytes under key (two 64-bit words, the reference's
+ * little-endian key bytes). */
+uint64_t cache_siphash(const uint64_t key[2], const void *data, size_t len);
+
+/* cache_siphash under a key drawn at random once per process: whoever can
+ * write a table cannot make two contents collide on purpose (FNV-1a
+ * collisions can be built), so a collision is chance alone, 2^-64. */
+uint64_t cache_content_hash(const void *data, size_t len);
 
 /* Returns a new blob holding a copy of data (one reference, released with
  * cache_blob_unref), or NULL with errno ENOMEM. */

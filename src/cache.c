@@ -9,6 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 struct entry {
 	struct pathmap_node key; /* the path (the entry's), in c->map */
@@ -66,6 +69,79 @@ static size_t blob_bytes(size_t len)
 	return cache_heap_size(sizeof(struct cache_blob) + len + 1);
 }
 
+#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                               \
+	do {                                                                   \
+		v0 += v1;                                                      \
+		v1 = ROTL64(v1, 13);                                           \
+		v1 ^= v0;                                                      \
+		v0 = ROTL64(v0, 32);                                           \
+		v2 += v3;                                                      \
+		v3 = ROTL64(v3, 16);                                           \
+		v3 ^= v2;                                                      \
+		v0 += v3;                                                      \
+		v3 = ROTL64(v3, 21);                                           \
+		v3 ^= v0;                                                      \
+		v2 += v1;                                                      \
+		v1 = ROTL64(v1, 17);                                           \
+		v1 ^= v2;                                                      \
+		v2 = ROTL64(v2, 32);                                           \
+	} while (0)
+
+uint64_t cache_siphash(const uint64_t key[2], const void *data, size_t len)
+{
+	const uint8_t *in = data;
+	const uint8_t *end = in + len - len % 8;
+	uint64_t v0 = 0x736f6d6570736575ULL ^ key[0];
+	uint64_t v1 = 0x646f72616e646f6dULL ^ key[1];
+	uint64_t v2 = 0x6c7967656e657261ULL ^ key[0];
+	uint64_t v3 = 0x7465646279746573ULL ^ key[1];
+	uint64_t b = (uint64_t)len << 56, m;
+
+	for (; in != end; in += 8) {
+		m = 0;
+		for (int i = 7; i >= 0; i--)
+			m = m << 8 | in[i];
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (size_t i = len % 8; i > 0; i--)
+		b |= (uint64_t)in[i - 1] << (8 * (i - 1));
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint64_t content_key[2];
+static pthread_once_t content_key_once = PTHREAD_ONCE_INIT;
+
+static void content_key_init(void)
+{
+	/* Without randomness the key is still secret enough to outlast a
+	 * guess: the time and the process. */
+	if (getrandom(content_key, sizeof(content_key), 0) !=
+	    (ssize_t)sizeof(content_key)) {
+		content_key[0] =
+		    (uint64_t)monotime_us() * 0x9e3779b97f4a7c15ULL;
+		content_key[1] = (uint64_t)getpid() ^ (uint64_t)time(NULL);
+	}
+}
+
+uint64_t cache_content_hash(const void *data, size_t len)
+{
+	pthread_once(&content_key_once, content_key_init);
+	return cache_siphash(content_key, data, len);
+}
+
 struct cache_blob *cache_blob_new(const void *data, size_t len)
 {
 	struct cache_blob *b = malloc(sizeof(*b) + len + 1);
@@ -79,7 +155,7 @@ struct cache_blob *cache_blob_new(const void *data, size_t len)
 	if (len)
 		memcpy(b->data, data, len);
 	b->data[len] = '\0';
-	b->hash = pathmap_hash(b->data, len);
+	b->hash = cache_content_hash(b->data, len);
 	return b;
 }
 

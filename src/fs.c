@@ -1262,6 +1262,9 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
 				goto out;
 		}
 		h->scratch = scratch_node_ref(n.scratch);
+		/* Renamed onto an item, it would fill the item's pages. */
+		h->pages = fs->pages;
+		pagecache_open_writer(fs->pages, path, &h->pages_ticket);
 		break;
 	case NODE_TABLE_JSON:
 		if (write) {
@@ -1396,6 +1399,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t offset,
 	int rc;
 
 	fs_count(current_fs(), FS_OP_READ);
+	if (h->pages)
+		pagecache_settled(h->pages, &h->pages_ticket);
 	if (offset < 0)
 		return -EINVAL;
 	if (h->scratch)
@@ -1551,7 +1556,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		return -EROFS;
 	if (size < 0)
 		return -EINVAL;
-	/* The kernel cuts its pages to size before it asks. */
+	/* Whatever the outcome, the pages are not the served text's. */
 	pagecache_forget(fs->pages, path);
 	if (h && h->scratch)
 		return scratch_truncate(fs->scratch, h->scratch, size);
@@ -2189,8 +2194,8 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	}
 	/* Before the request: the kernel moves its inode (pages, handles)
 	 * once we answer, and a failed rename only costs a re-read. */
-	pagecache_rename(fs->pages, from, to,
-			 nf.kind == NODE_TABLE || nf.kind == NODE_PARTITION);
+	if (nf.kind != NODE_TABLE && nf.kind != NODE_PARTITION)
+		pagecache_rename(fs->pages, from, to);
 	switch (nf.kind) {
 	case NODE_ROOT:
 		rc = -EBUSY;

@@ -20,6 +20,11 @@ struct record {
 	bool detached;	/* renamed away: out of the map, freed when idle */
 	size_t readers; /* open, serving the text of gen */
 	size_t others;	/* open, serving an older text or writing */
+	/* Opens that told the kernel to drop the pages, before the kernel
+	 * has: it drops them in the opener's task after our reply, so until
+	 * that opener reads or closes, another opener could still see the
+	 * old pages. */
+	size_t dropping;
 	char path[];
 };
 
@@ -29,6 +34,7 @@ struct pagecache {
 	struct record *oldest, *newest; /* idle: no handle open */
 	size_t idle, max_idle;
 	size_t wild; /* handles open on detached records */
+	size_t lost; /* handles not counted: no memory for their record */
 };
 
 struct pagecache *pagecache_new(size_t max_paths)
@@ -146,10 +152,14 @@ bool pagecache_open(struct pagecache *pc, const char *path,
 	memset(t, 0, sizeof(*t));
 	pthread_mutex_lock(&pc->lock);
 	r = take(pc, path);
-	if (!r)
+	if (!r) {
+		pc->lost++;
+		t->lost = true;
 		goto out;
+	}
 	same = r->known && r->hash == text->hash && r->len == text->len;
-	keep = same && !r->tainted && r->others == 0 && pc->wild == 0;
+	keep = same && !r->tainted && r->others == 0 && r->dropping == 0 &&
+	       pc->wild == 0 && pc->lost == 0;
 	if (!keep) {
 		/* This open drops the pages: from now on they hold text,
 		 * unless a handle of anything else can still fill them. */
@@ -161,7 +171,9 @@ bool pagecache_open(struct pagecache *pc, const char *path,
 			r->hash = text->hash;
 			r->len = text->len;
 		}
-		r->tainted = r->others > 0 || pc->wild > 0;
+		r->tainted = r->others > 0 || pc->wild > 0 || pc->lost > 0;
+		r->dropping++;
+		t->dropping = 1;
 	}
 	r->readers++;
 	t->rec = r;
@@ -180,7 +192,10 @@ void pagecache_open_writer(struct pagecache *pc, const char *path,
 	t->writer = true;
 	pthread_mutex_lock(&pc->lock);
 	r = take(pc, path);
-	if (r) {
+	if (!r) {
+		pc->lost++;
+		t->lost = true;
+	} else {
 		r->known = false;
 		r->others++;
 		t->rec = r;
@@ -189,13 +204,35 @@ void pagecache_open_writer(struct pagecache *pc, const char *path,
 	pthread_mutex_unlock(&pc->lock);
 }
 
-void pagecache_release(struct pagecache *pc, const struct pagecache_ticket *t)
+/* The drop of an open no longer pending (under pc->lock). */
+static void settle_locked(struct record *r, struct pagecache_ticket *t)
+{
+	if (__atomic_exchange_n(&t->dropping, 0, __ATOMIC_ACQ_REL) &&
+	    r->dropping)
+		r->dropping--;
+}
+
+void pagecache_settled(struct pagecache *pc, struct pagecache_ticket *t)
+{
+	if (!t->rec || !__atomic_load_n(&t->dropping, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&pc->lock);
+	settle_locked(t->rec, t);
+	pthread_mutex_unlock(&pc->lock);
+}
+
+void pagecache_release(struct pagecache *pc, struct pagecache_ticket *t)
 {
 	struct record *r = t->rec;
 
-	if (!r)
+	if (!r && !t->lost)
 		return;
 	pthread_mutex_lock(&pc->lock);
+	if (!r) {
+		pc->lost--;
+		goto out;
+	}
+	settle_locked(r, t);
 	if (!t->writer && t->gen == r->gen && r->readers)
 		r->readers--;
 	else if (r->others)
@@ -207,6 +244,7 @@ void pagecache_release(struct pagecache *pc, const struct pagecache_ticket *t)
 	} else if (is_idle(r)) {
 		idle_push(pc, r);
 	}
+out:
 	pthread_mutex_unlock(&pc->lock);
 }
 
@@ -234,55 +272,17 @@ static void record_detach(struct pagecache *pc, struct record *r)
 	pc->wild += r->readers + r->others;
 }
 
-/* Detaches every record. The map is replaced whole, so the walk never
- * sees a map that changed under it. */
-static void detach_all(struct pagecache *pc)
-{
-	struct pathmap old = pc->map;
-	struct pathmap_node *n, *next;
-
-	if (pathmap_init(&pc->map, 256) != 0) {
-		/* No memory for a new map: keep the old one, known to
-		 * nothing, and let no open keep pages from now on. */
-		pc->map = old;
-		pc->wild++;
-		for (n = pathmap_next(&pc->map, NULL); n;
-		     n = pathmap_next(&pc->map, n))
-			pathmap_entry(n, struct record, node)->known = false;
-		return;
-	}
-	for (n = pathmap_next(&old, NULL); n; n = next) {
-		struct record *r = pathmap_entry(n, struct record, node);
-
-		next = pathmap_next(&old, n);
-		if (is_idle(r)) {
-			idle_remove(pc, r);
-			free(r);
-		} else {
-			r->detached = true;
-			pc->wild += r->readers + r->others;
-		}
-	}
-	pathmap_free(&old);
-}
-
-void pagecache_rename(struct pagecache *pc, const char *from, const char *to,
-		      bool dir)
+void pagecache_rename(struct pagecache *pc, const char *from, const char *to)
 {
 	struct record *r;
 
 	pthread_mutex_lock(&pc->lock);
-	if (dir) {
-		detach_all(pc);
-		goto out;
-	}
 	r = find(pc, from);
 	if (r)
 		record_detach(pc, r);
 	r = find(pc, to);
 	if (r)
 		r->known = false;
-out:
 	pthread_mutex_unlock(&pc->lock);
 }
 

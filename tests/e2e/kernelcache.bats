@@ -146,14 +146,11 @@ seed() {
 	ddbtool put "$T" '{"id":{"S":"p"},"sk":{"N":"1"},"v":{"N":"2"},"name":{"S":"a much longer name than before"}}'
 	setfattr -n user.dynamofs.test.advance_clock -v 700 "$MNT"
 	# the open reads the item again and finds it changed: it drops the
-	# pages and tells the kernel to forget the size; the read that
-	# follows may come before the kernel has (it is told from another
-	# thread), so wait for the event: the new size
-	for _ in $(seq 1 100); do
-		[ "$(stat -c %s "$MNT/$T/p/1.json")" -gt 80 ] && break
-		cat "$MNT/$T/p/1.json" >/dev/null
-		sleep 0.05
-	done
+	# pages and tells the kernel to forget the size, from another thread;
+	# wait for that event before reading
+	fuse_mark
+	cat "$MNT/$T/p/1.json" >/dev/null
+	wait_invalidated
 	run jq -r .name "$MNT/$T/p/1.json"
 	assert_output "a much longer name than before"
 	[ "$(stat -c %s "$MNT/$T/p/1.json")" -eq "$(cat "$MNT/$T/p/1.json" | wc -c)" ]
@@ -189,4 +186,54 @@ seed() {
 	run cat "$F"
 	assert_output "$(printf '{\n  "id": "p",\n  "sk": 1,\n  "v": 7\n}')"
 	[ "$(stat -c %s "$F")" -eq "$(cat "$F" | wc -c)" ]
+}
+
+@test "the same item written in other bytes (sed -i, a compact write) shows in the stored item's text, not the bytes written" {
+	seed 1 samebytes
+	mount_fs -o cache_ttl=600
+	F="$MNT/$T/p/1.json"
+	want=$(cat "$F")
+	cat "$F" >/dev/null
+	# sed -i rewrites the file compactly: the same item, other bytes
+	sed -i 's/": /":/g' "$F"
+	run cat "$F"
+	assert_output "$want"
+	[ "$(stat -c %s "$F")" -eq "${#want}" ] || [ "$(stat -c %s "$F")" -eq "$((${#want} + 1))" ]
+	cat "$F" >/dev/null
+	# a compact write through a descriptor: the same again
+	jq -c . "$F" >"$BATS_TEST_TMPDIR/compact.json"
+	cat "$BATS_TEST_TMPDIR/compact.json" >"$F"
+	run cat "$F"
+	assert_output "$want"
+	run jq -c . "$F"
+	assert_output "$(cat "$BATS_TEST_TMPDIR/compact.json")"
+}
+
+@test "a scratch file renamed onto an item while still open cannot change the item's pages" {
+	seed 1 scratchfd
+	mount_fs -o cache_ttl=600
+	F="$MNT/$T/p/1.json"
+	want=$(cat "$F")
+	export F
+	# the writer keeps its descriptor of the temporary file across the
+	# rename; a reader reads the item (the kernel's pages now hold the
+	# item's text); then the writer writes through its old descriptor:
+	# the kernel writes through the pages of the inode, which is the
+	# item's now, while the daemon stores nothing for the item
+	run "$PY" - "$MNT/$T/p" <<-'EOF'
+		import os, subprocess, sys
+		d = sys.argv[1]
+		tmp = os.path.join(d, "tmpXYZ")
+		fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+		os.write(fd, b'{"id":"p","sk":1,"v":1,"name":"item 1"}')
+		os.rename(tmp, os.path.join(d, "1.json"))
+		subprocess.run(["cat", os.environ["F"]], check=True, stdout=subprocess.DEVNULL)
+		os.pwrite(fd, b"#", 0)
+		os.close(fd)
+	EOF
+	assert_success
+	run cat "$F"
+	assert_output "$want"
+	run cat "$F"
+	assert_output "$want"
 }

@@ -269,7 +269,40 @@ static void test_forget_tree(void)
 	cache_free(c);
 }
 
+/* The reference SipHash-2-4 vectors (key 00..0f, message 00..n-1), and the
+ * content hash being keyed: blobs of equal bytes hash alike, others not. */
+static void test_siphash(void)
+{
+	static const uint64_t key[2] = {0x0706050403020100ULL,
+					0x0f0e0d0c0b0a0908ULL};
+	static const struct {
+		size_t len;
+		uint64_t want;
+	} cases[] = {
+	    {0, 0x726fdb47dd0e0e31ULL},	 {1, 0x74f839c593dc67fdULL},
+	    {7, 0xab0200f58b01d137ULL},	 {8, 0x93f5f5799a932462ULL},
+	    {15, 0xa129ca6149be45e5ULL}, {63, 0x958a324ceb064572ULL},
+	};
+	unsigned char msg[64];
+	struct cache_blob *a, *b, *c;
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (unsigned char)i;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(cache_siphash(key, msg, cases[i].len) == cases[i].want);
+	a = cache_blob_new("{\"a\": 1}", 8);
+	b = cache_blob_new("{\"a\": 1}", 8);
+	c = cache_blob_new("{\"a\": 2}", 8);
+	CHECK(a->hash == b->hash);
+	CHECK(a->hash != c->hash);
+	CHECK(a->hash != cache_siphash(key, a->data, a->len));
+	cache_blob_unref(a);
+	cache_blob_unref(b);
+	cache_blob_unref(c);
+}
+
 TAP_MAIN(
+    {"SipHash-2-4 and the keyed content hash", test_siphash},
     {"put then get", test_put_get}, {"negative entries", test_negative},
     {"entries expire after the ttl", test_expiry},
     {"stale entries for when the server cannot be asked", test_stale},
