@@ -576,6 +576,14 @@ static int map_sorted(const json_t *obj, const struct codec_schema *sc,
 	return 0;
 }
 
+/* Sorts a set's n checked members into the order the file shows them. */
+static void members_sort(struct member *m, size_t n, enum av_type t)
+{
+	qsort(m, n, sizeof(*m),
+	      t == AV_NS ? member_cmp_ns
+			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
+}
+
 /* The members of a set array, checked for type and sorted. *out caller
  * frees with members_free. */
 static int set_sorted(const json_t *arr, enum av_type t, struct member **out,
@@ -607,9 +615,7 @@ static int set_sorted(const json_t *arr, enum av_type t, struct member **out,
 				goto out;
 		}
 	}
-	qsort(m, n, sizeof(*m),
-	      t == AV_NS ? member_cmp_ns
-			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
+	members_sort(m, n, t);
 	*out = m;
 	*count = n;
 	m = NULL;
@@ -639,18 +645,15 @@ static int render_b64(struct render *r, const char *s, size_t n)
 	return rc;
 }
 
-static int render_set(struct render *r, const json_t *arr, enum av_type t,
-		      int depth)
+/* Writes a set's sorted members: what both renderers show of a set. */
+static int put_set_members(struct render *r, const struct member *m, size_t n,
+			   enum av_type t, int depth)
 {
-	struct member *m = NULL;
-	size_t n = 0;
-	int rc = set_sorted(arr, t, &m, &n);
+	int rc = 0;
 
-	if (rc)
-		goto out;
 	if (n == 0) {
 		put_str(r, "[]");
-		goto out;
+		return 0;
 	}
 	put_add(r, "[", 1);
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -666,7 +669,18 @@ static int render_set(struct render *r, const json_t *arr, enum av_type t,
 	}
 	put_newline(r, depth);
 	put_add(r, "]", 1);
-out:
+	return rc;
+}
+
+static int render_set(struct render *r, const json_t *arr, enum av_type t,
+		      int depth)
+{
+	struct member *m = NULL;
+	size_t n = 0;
+	int rc = set_sorted(arr, t, &m, &n);
+
+	if (!rc)
+		rc = put_set_members(r, m, n, t, depth);
 	members_free(m, n);
 	return rc;
 }
@@ -1397,27 +1411,8 @@ static int raw_render_set(struct render *r, const struct raw_doc *d,
 				goto out;
 		}
 	}
-	qsort(m, n, sizeof(*m),
-	      t == AV_NS ? member_cmp_ns
-			 : (t == AV_BS ? member_cmp_bs : member_cmp_ss));
-	if (n == 0) {
-		put_str(r, "[]");
-		goto out;
-	}
-	put_add(r, "[", 1);
-	for (uint32_t i = 0; i < n && !rc; i++) {
-		if (i)
-			put_add(r, ",", 1);
-		put_newline(r, depth + 1);
-		if (t == AV_SS || (t == AV_NS && r->f == CODEC_DDB))
-			put_json_string(r, m[i].s, m[i].n);
-		else if (t == AV_NS)
-			rc = put_number(r, m[i].s, m[i].n);
-		else
-			rc = render_b64(r, m[i].s, m[i].n);
-	}
-	put_newline(r, depth);
-	put_add(r, "]", 1);
+	members_sort(m, n, t);
+	rc = put_set_members(r, m, n, t, depth);
 out:
 	for (uint32_t i = 0; i < n; i++)
 		free(m[i].bytes);
